@@ -1,0 +1,265 @@
+//! The crate's one error type.
+//!
+//! Variants are categories (I/O, timeout, protocol, broker, config, …) so
+//! callers can match on what kind of thing went wrong; each message says what
+//! happened and, where there is something to do, what to do.
+
+use std::fmt;
+use std::io;
+
+use crate::protocol::{DecodeError, EncodeError, ErrorCode};
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which timeout fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// Opening a TCP connection (`connect_timeout`).
+    Connect,
+    /// Waiting for a broker's response (`request_timeout`).
+    Request,
+    /// Waiting for metadata to name a leader or a topic (`metadata_timeout`).
+    Metadata,
+    /// Waiting for a group coordinator.
+    Coordinator,
+    /// Waiting for queued records to be delivered (`flush`).
+    Flush,
+    /// Waiting for room in the producer's buffer (`max_block`).
+    MaxBlock,
+    /// Waiting for a message (`consumer_timeout`).
+    Consume,
+    /// Waiting for a test broker to come up.
+    BrokerStart,
+}
+
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::Connect => "connect_timeout",
+            TimeoutKind::Request => "request_timeout",
+            TimeoutKind::Metadata => "metadata_timeout",
+            TimeoutKind::Coordinator => "coordinator lookup timeout",
+            TimeoutKind::Flush => "flush timeout",
+            TimeoutKind::MaxBlock => "max_block",
+            TimeoutKind::Consume => "consumer_timeout",
+            TimeoutKind::BrokerStart => "broker start timeout",
+        })
+    }
+}
+
+/// An error returned by a broker in a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerError {
+    /// The error code.
+    pub code: ErrorCode,
+    /// The broker's own error message, when it sent one.
+    pub message: Option<String>,
+    /// What the client was doing: the API and the resource (topic, partition, group).
+    pub context: String,
+}
+
+impl fmt::Display for BrokerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: broker returned {}", self.context, self.code.name())?;
+        if let Some(message) = &self.message {
+            write!(f, " ({message})")?;
+        }
+        write!(f, ": {}", self.code.description())
+    }
+}
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A socket operation failed; `context` names the broker and the operation.
+    #[error("{context}: {source}")]
+    Io {
+        /// Broker address and operation.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// A timeout fired; `context` says what was being waited for.
+    #[error("timed out ({kind}) {context}")]
+    Timeout {
+        /// Which timeout.
+        kind: TimeoutKind,
+        /// What was being waited for.
+        context: String,
+    },
+    /// The broker sent bytes that do not decode, or a request could not be
+    /// encoded at the negotiated version.
+    #[error("protocol error {context}: {detail}")]
+    Protocol {
+        /// Broker and API.
+        context: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A response larger than `max_response_size`.
+    #[error("response of {size} bytes from {broker} exceeds max_response_size ({max} bytes); raise it with KafkaClientBuilder::max_response_size if the broker is trusted")]
+    FrameTooLarge {
+        /// Broker address.
+        broker: String,
+        /// Claimed size.
+        size: i64,
+        /// Configured limit.
+        max: usize,
+    },
+    /// The broker answered with an error code.
+    #[error("{0}")]
+    Broker(Box<BrokerError>),
+    /// The topic does not exist on the cluster.
+    #[error("topic `{0}` does not exist; create it (KafkaClient::create_topic) or enable auto-creation on the broker")]
+    UnknownTopic(String),
+    /// The broker does not support any version of an API this crate needs.
+    #[error("broker {broker} supports no version of {api} that this client speaks ({ours}); upgrade the broker or the client")]
+    UnsupportedVersion {
+        /// Broker address.
+        broker: String,
+        /// API name.
+        api: &'static str,
+        /// Versions this client speaks.
+        ours: String,
+    },
+    /// No broker of the bootstrap list or metadata could be reached.
+    #[error("no broker could be reached: {0}")]
+    NoBrokerAvailable(String),
+    /// Invalid configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// TLS setup or handshake failed.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// SASL authentication failed.
+    #[error("SASL: {0}")]
+    Sasl(String),
+    /// The handle, connection or producer has been closed.
+    #[error("{0} is closed")]
+    Closed(&'static str),
+}
+
+impl Error {
+    /// The broker error code, for [`Error::Broker`].
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Broker(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying the same operation may succeed: network failures,
+    /// timeouts and retriable broker codes.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Io { .. } | Error::Timeout { .. } | Error::NoBrokerAvailable(_) => true,
+            Error::Broker(e) => e.code.is_retriable(),
+            _ => false,
+        }
+    }
+
+    /// A broker error with context.
+    pub fn broker(code: ErrorCode, message: Option<String>, context: impl Into<String>) -> Self {
+        Error::Broker(Box::new(BrokerError {
+            code,
+            message,
+            context: context.into(),
+        }))
+    }
+
+    /// An I/O error with context.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// A timeout with context.
+    pub fn timeout(kind: TimeoutKind, context: impl Into<String>) -> Self {
+        Error::Timeout {
+            kind,
+            context: context.into(),
+        }
+    }
+
+    /// A decode failure with context.
+    pub fn decode(context: impl Into<String>, e: DecodeError) -> Self {
+        Error::Protocol {
+            context: context.into(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// An encode failure with context.
+    pub fn encode(context: impl Into<String>, e: EncodeError) -> Self {
+        Error::Protocol {
+            context: context.into(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl Clone for Error {
+    fn clone(&self) -> Self {
+        match self {
+            Error::Io { context, source } => Error::Io {
+                context: context.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Error::Timeout { kind, context } => Error::Timeout {
+                kind: *kind,
+                context: context.clone(),
+            },
+            Error::Protocol { context, detail } => Error::Protocol {
+                context: context.clone(),
+                detail: detail.clone(),
+            },
+            Error::FrameTooLarge { broker, size, max } => Error::FrameTooLarge {
+                broker: broker.clone(),
+                size: *size,
+                max: *max,
+            },
+            Error::Broker(e) => Error::Broker(e.clone()),
+            Error::UnknownTopic(t) => Error::UnknownTopic(t.clone()),
+            Error::UnsupportedVersion { broker, api, ours } => Error::UnsupportedVersion {
+                broker: broker.clone(),
+                api,
+                ours: ours.clone(),
+            },
+            Error::NoBrokerAvailable(s) => Error::NoBrokerAvailable(s.clone()),
+            Error::Config(s) => Error::Config(s.clone()),
+            Error::Tls(s) => Error::Tls(s.clone()),
+            Error::Sasl(s) => Error::Sasl(s.clone()),
+            Error::Closed(s) => Error::Closed(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_stays_small() {
+        assert!(
+            std::mem::size_of::<Error>() <= 64,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+
+    #[test]
+    fn broker_errors_say_what_and_where() {
+        let e = Error::broker(ErrorCode::TopicAlreadyExists, None, "CreateTopics `events`");
+        let text = e.to_string();
+        assert!(text.contains("CreateTopics `events`"), "{text}");
+        assert!(text.contains("TOPIC_ALREADY_EXISTS"), "{text}");
+        assert_eq!(e.code(), Some(ErrorCode::TopicAlreadyExists));
+        assert!(!e.is_retriable());
+    }
+}

@@ -1,0 +1,209 @@
+//! ApiVersions (key 18): which APIs and versions a broker speaks.
+//!
+//! The client sends it first on every connection. A broker that does not know
+//! the requested ApiVersions version answers with a v0 body carrying
+//! `UNSUPPORTED_VERSION` and its own version window (KIP-511), so the caller
+//! retries at the broker's highest version. The response header is always v0,
+//! even in flexible versions.
+//!
+//! # References
+//! Kafka protocol guide, "ApiVersions API"; KIP-35, KIP-482, KIP-511.
+
+use crate::protocol::{
+    api_key, DecodeResult, Decoder, EncodeError, Encoder, ErrorCode, Request, Response,
+};
+
+/// ApiVersions request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiVersionsRequest {
+    /// Client software name (v3+), e.g. `kafka-sync`.
+    pub client_software_name: String,
+    /// Client software version (v3+).
+    pub client_software_version: String,
+}
+
+/// One API the broker supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiVersionRange {
+    /// API key.
+    pub api_key: i16,
+    /// Oldest supported version.
+    pub min_version: i16,
+    /// Newest supported version.
+    pub max_version: i16,
+}
+
+/// ApiVersions response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiVersionsResponse {
+    /// Error code; `UNSUPPORTED_VERSION` means "retry at a version in `api_keys`".
+    pub error_code: i16,
+    /// Supported APIs.
+    pub api_keys: Vec<ApiVersionRange>,
+    /// Throttle time (v1+).
+    pub throttle_time_ms: i32,
+}
+
+impl ApiVersionsResponse {
+    /// The error code as an enum.
+    pub fn error(&self) -> ErrorCode {
+        ErrorCode::from_code(self.error_code)
+    }
+
+    /// The broker's window for `api_key`, if it supports the API.
+    pub fn range(&self, api_key: i16) -> Option<ApiVersionRange> {
+        self.api_keys.iter().copied().find(|r| r.api_key == api_key)
+    }
+}
+
+impl Request for ApiVersionsRequest {
+    const API_KEY: i16 = api_key::API_VERSIONS;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 3;
+    const FIRST_FLEXIBLE: i16 = 3;
+    type Response = ApiVersionsResponse;
+
+    fn encode(&self, version: i16, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        if version >= 3 {
+            e.string(&self.client_software_name)?;
+            e.string(&self.client_software_version)?;
+            e.tagged_fields();
+        }
+        Ok(())
+    }
+
+    fn response_header_version(_version: i16) -> i16 {
+        0
+    }
+}
+
+impl Response for ApiVersionsResponse {
+    fn decode(version: i16, d: &mut Decoder<'_>) -> DecodeResult<Self> {
+        let error_code = d.i16()?;
+        // A broker rejecting our version answers with a v0 body (KIP-511), so
+        // an UNSUPPORTED_VERSION body is decoded as v0 whatever we asked for.
+        let version = if error_code == ErrorCode::UnsupportedVersion.code() {
+            d.set_flexible(false);
+            0
+        } else {
+            version
+        };
+        let api_keys = d.array_of(6, |d| {
+            let range = ApiVersionRange {
+                api_key: d.i16()?,
+                min_version: d.i16()?,
+                max_version: d.i16()?,
+            };
+            d.tagged_fields()?;
+            Ok(range)
+        })?;
+        let throttle_time_ms = if version >= 1 { d.i32()? } else { 0 };
+        // v3 adds tagged fields (SupportedFeatures, FinalizedFeatures, …) that
+        // the client does not use; they are skipped.
+        d.tagged_fields()?;
+        if error_code == ErrorCode::UnsupportedVersion.code() {
+            // Anything after the v0 body is tolerated: brokers differ here.
+            let rest = d.remaining();
+            d.skip(rest)?;
+        }
+        Ok(ApiVersionsResponse {
+            error_code,
+            api_keys,
+            throttle_time_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{decode_response, encode_request};
+
+    fn response_frame(version: i16, r: &ApiVersionsResponse) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut e = Encoder::with_flexible(&mut buf, version >= 3);
+        e.i32(7); // correlation id, header v0
+        e.i16(r.error_code);
+        e.array_of(&r.api_keys, |e, k| {
+            e.i16(k.api_key);
+            e.i16(k.min_version);
+            e.i16(k.max_version);
+            e.tagged_fields();
+            Ok(())
+        })
+        .unwrap();
+        if version >= 1 {
+            e.i32(r.throttle_time_ms);
+        }
+        e.tagged_fields();
+        buf
+    }
+
+    fn sample() -> ApiVersionsResponse {
+        ApiVersionsResponse {
+            error_code: 0,
+            api_keys: vec![
+                ApiVersionRange {
+                    api_key: 0,
+                    min_version: 3,
+                    max_version: 11,
+                },
+                ApiVersionRange {
+                    api_key: 18,
+                    min_version: 0,
+                    max_version: 4,
+                },
+            ],
+            throttle_time_ms: 0,
+        }
+    }
+
+    #[test]
+    fn every_version_round_trips() {
+        for version in 0..=3 {
+            let mut want = sample();
+            if version == 0 {
+                want.throttle_time_ms = 0;
+            }
+            let frame = response_frame(version, &want);
+            let got = decode_response::<ApiVersionsRequest>(&frame, version, 7).unwrap();
+            assert_eq!(got, want, "v{version}");
+        }
+    }
+
+    #[test]
+    fn v3_request_matches_kafka_protocol_crate() {
+        use kafka_protocol::messages::ApiVersionsRequest as Oracle;
+        use kafka_protocol::protocol::{Encodable, StrBytes};
+        let ours = ApiVersionsRequest {
+            client_software_name: "kafka-sync".into(),
+            client_software_version: "0.1.0".into(),
+        };
+        let frame = encode_request(&ours, 3, 1, Some("c")).unwrap();
+        let oracle = Oracle::default()
+            .with_client_software_name(StrBytes::from_static_str("kafka-sync"))
+            .with_client_software_version(StrBytes::from_static_str("0.1.0"));
+        let mut body = bytes::BytesMut::new();
+        oracle.encode(&mut body, 3).unwrap();
+        // 4 size + 2 key + 2 version + 4 correlation + (2 + 1) client id + 1 tags.
+        assert_eq!(&frame[16..], &body[..]);
+    }
+
+    #[test]
+    fn unsupported_version_answer_decodes_as_v0() {
+        let mut want = sample();
+        want.error_code = ErrorCode::UnsupportedVersion.code();
+        let frame = response_frame(0, &want);
+        let got = decode_response::<ApiVersionsRequest>(&frame, 3, 7).unwrap();
+        assert_eq!(got, want);
+        assert_eq!(got.range(0).unwrap().max_version, 11);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let frame = response_frame(3, &sample());
+        for cut in 0..frame.len() {
+            assert!(decode_response::<ApiVersionsRequest>(&frame[..cut], 3, 7).is_err());
+        }
+    }
+}
