@@ -34,10 +34,10 @@ pub struct ApiVersionRange {
 }
 
 /// ApiVersions response.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiVersionsResponse {
     /// Error code; `UNSUPPORTED_VERSION` means "retry at a version in `api_keys`".
-    pub error_code: i16,
+    pub error_code: ErrorCode,
     /// Supported APIs.
     pub api_keys: Vec<ApiVersionRange>,
     /// Throttle time (v1+).
@@ -45,11 +45,6 @@ pub struct ApiVersionsResponse {
 }
 
 impl ApiVersionsResponse {
-    /// The error code as an enum.
-    pub fn error(&self) -> ErrorCode {
-        ErrorCode::from_code(self.error_code)
-    }
-
     /// The broker's window for `api_key`, if it supports the API.
     pub fn range(&self, api_key: i16) -> Option<ApiVersionRange> {
         self.api_keys.iter().copied().find(|r| r.api_key == api_key)
@@ -79,10 +74,10 @@ impl Request for ApiVersionsRequest {
 
 impl Response for ApiVersionsResponse {
     fn decode(version: i16, d: &mut Decoder<'_>) -> DecodeResult<Self> {
-        let error_code = d.i16()?;
+        let error_code = ErrorCode::from_code(d.i16()?);
         // A broker rejecting our version answers with a v0 body (KIP-511), so
         // an UNSUPPORTED_VERSION body is decoded as v0 whatever we asked for.
-        let version = if error_code == ErrorCode::UnsupportedVersion.code() {
+        let version = if error_code == ErrorCode::UnsupportedVersion {
             d.set_flexible(false);
             0
         } else {
@@ -101,7 +96,7 @@ impl Response for ApiVersionsResponse {
         // v3 adds tagged fields (SupportedFeatures, FinalizedFeatures, …) that
         // the client does not use; they are skipped.
         d.tagged_fields()?;
-        if error_code == ErrorCode::UnsupportedVersion.code() {
+        if error_code == ErrorCode::UnsupportedVersion {
             // Anything after the v0 body is tolerated: brokers differ here.
             let rest = d.remaining();
             d.skip(rest)?;
@@ -123,7 +118,7 @@ mod tests {
         let mut buf = Vec::new();
         let mut e = Encoder::with_flexible(&mut buf, version >= 3);
         e.i32(7); // correlation id, header v0
-        e.i16(r.error_code);
+        e.i16(r.error_code.code());
         e.array_of(&r.api_keys, |e, k| {
             e.i16(k.api_key);
             e.i16(k.min_version);
@@ -141,7 +136,7 @@ mod tests {
 
     fn sample() -> ApiVersionsResponse {
         ApiVersionsResponse {
-            error_code: 0,
+            error_code: ErrorCode::None,
             api_keys: vec![
                 ApiVersionRange {
                     api_key: 0,
@@ -192,7 +187,7 @@ mod tests {
     #[test]
     fn unsupported_version_answer_decodes_as_v0() {
         let mut want = sample();
-        want.error_code = ErrorCode::UnsupportedVersion.code();
+        want.error_code = ErrorCode::UnsupportedVersion;
         let frame = response_frame(0, &want);
         let got = decode_response::<ApiVersionsRequest>(&frame, 3, 7).unwrap();
         assert_eq!(got, want);
