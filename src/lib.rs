@@ -2,8 +2,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
+pub mod cluster;
+pub mod config;
 pub mod error;
+pub mod net;
 pub mod protocol;
+pub mod topic;
 
+pub use client::{KafkaClient, ListedOffset, NewTopic};
+pub use cluster::{Broker, Partition, TopicMetadata};
+pub use config::{ClientConfig, KafkaClientBuilder};
 pub use error::{BrokerError, Error, Result, TimeoutKind};
 pub use protocol::ErrorCode;
+pub use topic::Topic;

@@ -788,7 +788,8 @@ mod tests {
 
     #[test]
     fn every_truncation_of_every_primitive_is_an_error() {
-        let cases: Vec<(bool, Vec<u8>, fn(&mut Decoder) -> DecodeResult<()>)> = vec![
+        type Read = fn(&mut Decoder<'_>) -> DecodeResult<()>;
+        let cases: Vec<(bool, Vec<u8>, Read)> = vec![
             (false, enc(false, |e| e.i16(7)), |d| d.i16().map(drop)),
             (false, enc(false, |e| e.i32(7)), |d| d.i32().map(drop)),
             (false, enc(false, |e| e.i64(7)), |d| d.i64().map(drop)),
@@ -816,7 +817,11 @@ mod tests {
             (
                 false,
                 enc(false, |e| {
-                    e.array_of(&[1, 2], |e, v| Ok(e.i32(*v))).unwrap()
+                    e.array_of(&[1, 2], |e, v| {
+                        e.i32(*v);
+                        Ok(())
+                    })
+                    .unwrap()
                 }),
                 |d| d.array_of(4, |d| d.i32()).map(drop),
             ),

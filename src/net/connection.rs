@@ -1,0 +1,538 @@
+//! One blocking TCP connection to one broker, shared by many threads.
+//!
+//! Kafka answers requests on a connection in the order they were sent, so a
+//! connection can carry several requests at once (pipelining). Callers write
+//! their request under a short lock and register a one-shot channel in a FIFO
+//! queue; a reader thread (`kafka-sync-reader`) reads each response frame,
+//! checks its correlation id against the head of the queue and hands the
+//! frame over. Decoding happens on the caller's thread.
+//!
+//! Every wait is bounded: connecting by `connect_timeout`, writes and
+//! responses by `request_timeout`. A response that never comes, a correlation
+//! mismatch, an oversized or truncated frame, each closes the connection and
+//! fails every request still waiting on it, so the stream can never be read
+//! out of step; the pool opens a fresh connection for the next request.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::marker::PhantomData;
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use log::{debug, warn};
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result, TimeoutKind};
+use crate::protocol::api::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse};
+use crate::protocol::{self, ErrorCode, Request};
+
+/// Settings every connection of a client shares.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// `client_id` in every request header.
+    pub client_id: Option<String>,
+    /// Bound on opening the TCP connection.
+    pub connect_timeout: Duration,
+    /// Bound on each request's round trip.
+    pub request_timeout: Duration,
+    /// Largest response frame accepted.
+    pub max_response_size: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            client_id: Some("kafka-sync".to_owned()),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_response_size: 100 * 1024 * 1024,
+        }
+    }
+}
+
+type FrameResult = Result<Vec<u8>>;
+
+struct Pending {
+    correlation_id: i32,
+    api_key: i16,
+    tx: Sender<FrameResult>,
+}
+
+struct Writer {
+    stream: TcpStream,
+    next_correlation_id: i32,
+    buf: Vec<u8>,
+}
+
+struct Shared {
+    addr: String,
+    writer: Mutex<Writer>,
+    pending: Mutex<VecDeque<Pending>>,
+    /// Set once the connection is unusable; the reason is kept for callers.
+    failure: Mutex<Option<Error>>,
+    closed: AtomicBool,
+    /// The socket, for shutting it down from any thread.
+    control: TcpStream,
+}
+
+impl Shared {
+    /// Marks the connection dead, shuts the socket and fails every waiter.
+    fn fail(&self, error: Error) {
+        {
+            let mut failure = self.failure.lock();
+            if failure.is_none() {
+                *failure = Some(error.clone());
+            }
+        }
+        self.closed.store(true, Ordering::SeqCst);
+        let _ = self.control.shutdown(Shutdown::Both);
+        let waiters: Vec<Pending> = self.pending.lock().drain(..).collect();
+        for p in waiters {
+            let _ = p.tx.send(Err(error.clone()));
+        }
+    }
+
+    fn closed_error(&self) -> Error {
+        self.failure
+            .lock()
+            .clone()
+            .unwrap_or(Error::Closed("connection"))
+    }
+}
+
+/// A blocking connection to one broker; `Send + Sync`, shared through `Arc`.
+pub struct Connection {
+    shared: Arc<Shared>,
+    versions: Vec<ApiVersionRange>,
+    config: ConnectionConfig,
+    reader: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("addr", &self.shared.addr)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// A request that has been written and whose response has not been read yet.
+#[must_use = "a pending response does nothing unless waited on"]
+pub struct PendingResponse<R: Request> {
+    rx: Receiver<FrameResult>,
+    version: i16,
+    correlation_id: i32,
+    deadline: Instant,
+    shared: Arc<Shared>,
+    _request: PhantomData<fn() -> R>,
+}
+
+impl<R: Request> PendingResponse<R> {
+    /// The channel the raw frame arrives on, for `select!` over several
+    /// pending responses; decode what arrives with [`PendingResponse::decode`].
+    pub fn receiver(&self) -> &Receiver<Result<Vec<u8>>> {
+        &self.rx
+    }
+
+    /// When this request times out.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Waits for the response until the request deadline.
+    pub fn wait(self) -> Result<R::Response> {
+        match self.rx.recv_deadline(self.deadline) {
+            Ok(frame) => self.decode(frame),
+            Err(RecvTimeoutError::Timeout) => {
+                let error = Error::timeout(
+                    TimeoutKind::Request,
+                    format!(
+                        "waiting for a response to api {} from {}",
+                        R::API_KEY,
+                        self.shared.addr
+                    ),
+                );
+                // The broker may still answer later; a fresh connection keeps
+                // the stream in step, as the Java client does.
+                self.shared.fail(error.clone());
+                Err(error)
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(self.shared.closed_error()),
+        }
+    }
+
+    /// Decodes a frame taken from [`PendingResponse::receiver`].
+    pub fn decode(&self, frame: Result<Vec<u8>>) -> Result<R::Response> {
+        let frame = frame?;
+        protocol::decode_response::<R>(&frame, self.version, self.correlation_id).map_err(|e| {
+            Error::decode(
+                format!(
+                    "decoding api {} v{} response from {}",
+                    R::API_KEY,
+                    self.version,
+                    self.shared.addr
+                ),
+                e,
+            )
+        })
+    }
+}
+
+impl Connection {
+    /// Connects to `addr` (`host:port`), negotiates API versions and starts the
+    /// reader thread.
+    pub fn connect(addr: &str, config: &ConnectionConfig) -> Result<Connection> {
+        let stream = connect_tcp(addr, config.connect_timeout)?;
+        let io_err = |e| Error::io(format!("configuring socket to {addr}"), e);
+        stream.set_nodelay(true).map_err(io_err)?;
+        stream
+            .set_write_timeout(Some(config.request_timeout))
+            .map_err(io_err)?;
+        let read_half = stream.try_clone().map_err(io_err)?;
+        let control = stream.try_clone().map_err(io_err)?;
+        let shared = Arc::new(Shared {
+            addr: addr.to_owned(),
+            writer: Mutex::new(Writer {
+                stream,
+                next_correlation_id: 0,
+                buf: Vec::with_capacity(1024),
+            }),
+            pending: Mutex::new(VecDeque::new()),
+            failure: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            control,
+        });
+        let reader_shared = Arc::clone(&shared);
+        let max = config.max_response_size;
+        let reader = std::thread::Builder::new()
+            .name("kafka-sync-reader".into())
+            .spawn(move || read_loop(read_half, &reader_shared, max))
+            .map_err(|e| Error::io("spawning the connection reader thread", e))?;
+        let mut conn = Connection {
+            shared,
+            versions: Vec::new(),
+            config: config.clone(),
+            reader: Mutex::new(Some(reader)),
+        };
+        conn.versions = conn.negotiate_versions()?.api_keys;
+        debug!("connected to {addr}");
+        Ok(conn)
+    }
+
+    fn negotiate_versions(&self) -> Result<ApiVersionsResponse> {
+        let request = ApiVersionsRequest {
+            client_software_name: "kafka-sync".to_owned(),
+            client_software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        let mut version = ApiVersionsRequest::MAX_VERSION;
+        loop {
+            let response = self.send_at(&request, version)?.wait()?;
+            match response.error_code {
+                ErrorCode::None => return Ok(response),
+                ErrorCode::UnsupportedVersion if version > 0 => {
+                    // The broker lists its own ApiVersions window (KIP-511);
+                    // retry at its newest, or fall back to v0.
+                    let next = response
+                        .range(ApiVersionsRequest::API_KEY)
+                        .map(|r| r.max_version.min(version - 1))
+                        .unwrap_or(0);
+                    debug!("{} rejected ApiVersions v{version}, retrying at v{next}", self.addr());
+                    version = next.max(0);
+                }
+                code => {
+                    let error = Error::broker(
+                        code,
+                        None,
+                        format!("ApiVersions handshake with {}", self.addr()),
+                    );
+                    self.shared.fail(error.clone());
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// The broker's address as dialled.
+    pub fn addr(&self) -> &str {
+        &self.shared.addr
+    }
+
+    /// Whether the connection has failed or been closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::SeqCst)
+    }
+
+    /// The broker's supported window for `api_key`.
+    pub fn api_range(&self, api_key: i16) -> Option<ApiVersionRange> {
+        self.versions.iter().copied().find(|r| r.api_key == api_key)
+    }
+
+    /// Every API the broker announced.
+    pub fn api_versions(&self) -> &[ApiVersionRange] {
+        &self.versions
+    }
+
+    /// The highest version of `R` both sides speak.
+    pub fn version_for<R: Request>(&self) -> Result<i16> {
+        self.api_range(R::API_KEY)
+            .and_then(|r| protocol::negotiate_version::<R>(r.min_version, r.max_version))
+            .ok_or_else(|| Error::UnsupportedVersion {
+                broker: self.addr().to_owned(),
+                api: api_name(R::API_KEY),
+                ours: format!("v{}..=v{}", R::MIN_VERSION, R::MAX_VERSION),
+            })
+    }
+
+    /// Sends `request` and waits for its response.
+    pub fn request<R: Request>(&self, request: &R) -> Result<R::Response> {
+        self.send(request)?.wait()
+    }
+
+    /// Sends `request` at the negotiated version without waiting; several
+    /// requests can be in flight at once.
+    pub fn send<R: Request>(&self, request: &R) -> Result<PendingResponse<R>> {
+        let version = self.version_for::<R>()?;
+        self.send_at(request, version)
+    }
+
+    /// Sends a request the broker will not answer (a Produce with acks=0).
+    pub fn send_no_response<R: Request>(&self, request: &R) -> Result<()> {
+        let version = self.version_for::<R>()?;
+        self.write_request(request, version, None).map(|_| ())
+    }
+
+    fn send_at<R: Request>(&self, request: &R, version: i16) -> Result<PendingResponse<R>> {
+        if !request.expects_response() {
+            return Err(Error::Config(
+                "this request gets no response; use send_no_response".into(),
+            ));
+        }
+        let (tx, rx) = bounded(1);
+        let correlation_id = self.write_request(request, version, Some(tx))?;
+        Ok(PendingResponse {
+            rx,
+            version,
+            correlation_id,
+            deadline: Instant::now() + self.config.request_timeout,
+            shared: Arc::clone(&self.shared),
+            _request: PhantomData,
+        })
+    }
+
+    fn write_request<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        tx: Option<Sender<FrameResult>>,
+    ) -> Result<i32> {
+        let mut writer = self.shared.writer.lock();
+        if self.is_closed() {
+            return Err(self.shared.closed_error());
+        }
+        let correlation_id = writer.next_correlation_id;
+        writer.next_correlation_id = correlation_id.wrapping_add(1) & i32::MAX;
+        let client_id = self.config.client_id.as_deref();
+        let mut buf = std::mem::take(&mut writer.buf);
+        let encoded =
+            protocol::encode_request_into(request, version, correlation_id, client_id, &mut buf);
+        if let Err(e) = encoded {
+            writer.buf = buf;
+            return Err(Error::encode(
+                format!("encoding {} v{version} for {}", api_name(R::API_KEY), self.addr()),
+                e,
+            ));
+        }
+        if let Some(tx) = tx {
+            // Registered before writing so the reader can never see a response
+            // without its waiter; queue order equals write order under this lock.
+            self.shared.pending.lock().push_back(Pending {
+                correlation_id,
+                api_key: R::API_KEY,
+                tx,
+            });
+        }
+        debug!(
+            "{} -> {} v{version} correlation {correlation_id} ({} bytes)",
+            self.addr(),
+            api_name(R::API_KEY),
+            buf.len()
+        );
+        let written = writer.stream.write_all(&buf);
+        // Keep a modest buffer around for the next request, not a huge one.
+        if buf.capacity() <= 1 << 20 {
+            writer.buf = buf;
+        }
+        drop(writer);
+        if let Err(e) = written {
+            let error = if is_timeout(&e) {
+                Error::timeout(
+                    TimeoutKind::Request,
+                    format!("writing {} to {}", api_name(R::API_KEY), self.addr()),
+                )
+            } else {
+                Error::io(format!("writing {} to {}", api_name(R::API_KEY), self.addr()), e)
+            };
+            self.shared.fail(error.clone());
+            return Err(error);
+        }
+        Ok(correlation_id)
+    }
+
+    /// Closes the connection, failing requests still in flight.
+    pub fn close(&self) {
+        self.shared.fail(Error::Closed("connection"));
+        if let Some(handle) = self.reader.lock().take() {
+            // The socket is shut down, so the reader's blocking read returns.
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Resolves `addr` and connects to the first address that answers.
+fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream> {
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| Error::io(format!("resolving {addr}"), e))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::Config(format!("{addr} resolves to no address")));
+    }
+    let deadline = Instant::now() + timeout;
+    let mut last = None;
+    for sa in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&sa, left) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) if is_timeout(&e) => Error::timeout(
+            TimeoutKind::Connect,
+            format!("connecting to {addr} (after {timeout:?})"),
+        ),
+        Some(e) => Error::io(format!("connecting to {addr}"), e),
+        None => Error::timeout(TimeoutKind::Connect, format!("connecting to {addr}")),
+    })
+}
+
+fn read_loop(mut stream: TcpStream, shared: &Shared, max_response_size: usize) {
+    let error = loop {
+        match read_frame(&mut stream, &shared.addr, max_response_size) {
+            Ok(frame) => {
+                let head = shared.pending.lock().pop_front();
+                let Some(pending) = head else {
+                    break Error::Protocol {
+                        context: format!("reading from {}", shared.addr),
+                        detail: "the broker sent a response to no request".into(),
+                    };
+                };
+                match protocol::peek_correlation_id(&frame) {
+                    Ok(id) if id == pending.correlation_id => {
+                        let _ = pending.tx.send(Ok(frame));
+                    }
+                    Ok(id) => {
+                        let error = Error::Protocol {
+                            context: format!(
+                                "reading {} response from {}",
+                                api_name(pending.api_key),
+                                shared.addr
+                            ),
+                            detail: format!(
+                                "correlation id mismatch: expected {}, got {id}",
+                                pending.correlation_id
+                            ),
+                        };
+                        let _ = pending.tx.send(Err(error.clone()));
+                        break error;
+                    }
+                    Err(e) => {
+                        let error = Error::decode(format!("reading from {}", shared.addr), e);
+                        let _ = pending.tx.send(Err(error.clone()));
+                        break error;
+                    }
+                }
+            }
+            Err(error) => break error,
+        }
+    };
+    if !shared.closed.load(Ordering::SeqCst) {
+        warn!("connection to {} failed: {error}", shared.addr);
+    }
+    shared.fail(error);
+}
+
+fn read_frame(stream: &mut TcpStream, addr: &str, max: usize) -> Result<Vec<u8>> {
+    let mut size = [0u8; 4];
+    stream
+        .read_exact(&mut size)
+        .map_err(|e| Error::io(format!("reading from {addr}"), e))?;
+    let size = i32::from_be_bytes(size);
+    let len = usize::try_from(size).map_err(|_| Error::Protocol {
+        context: format!("reading from {addr}"),
+        detail: format!("negative frame size {size}"),
+    })?;
+    if len > max {
+        return Err(Error::FrameTooLarge {
+            broker: addr.to_owned(),
+            size: i64::from(size),
+            max,
+        });
+    }
+    if len < 4 {
+        return Err(Error::Protocol {
+            context: format!("reading from {addr}"),
+            detail: format!("frame of {len} bytes is too short for a response header"),
+        });
+    }
+    let mut frame = vec![0u8; len];
+    stream
+        .read_exact(&mut frame)
+        .map_err(|e| Error::io(format!("reading a {len}-byte frame from {addr}"), e))?;
+    Ok(frame)
+}
+
+/// A readable name for an API key, for messages and logs.
+pub fn api_name(api_key: i16) -> &'static str {
+    use crate::protocol::api_key::*;
+    match api_key {
+        PRODUCE => "Produce",
+        FETCH => "Fetch",
+        LIST_OFFSETS => "ListOffsets",
+        METADATA => "Metadata",
+        OFFSET_COMMIT => "OffsetCommit",
+        OFFSET_FETCH => "OffsetFetch",
+        FIND_COORDINATOR => "FindCoordinator",
+        JOIN_GROUP => "JoinGroup",
+        HEARTBEAT => "Heartbeat",
+        LEAVE_GROUP => "LeaveGroup",
+        SYNC_GROUP => "SyncGroup",
+        DESCRIBE_GROUPS => "DescribeGroups",
+        LIST_GROUPS => "ListGroups",
+        SASL_HANDSHAKE => "SaslHandshake",
+        API_VERSIONS => "ApiVersions",
+        CREATE_TOPICS => "CreateTopics",
+        DELETE_TOPICS => "DeleteTopics",
+        INIT_PRODUCER_ID => "InitProducerId",
+        SASL_AUTHENTICATE => "SaslAuthenticate",
+        _ => "an API",
+    }
+}

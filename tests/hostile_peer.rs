@@ -1,0 +1,230 @@
+//! A broker that misbehaves — garbage, a huge length prefix, a frame cut off
+//! mid-way, silence — must cost the caller one failed request with a clear
+//! error, never a panic, a hang or a huge allocation; the next connection
+//! works again.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kafka_sync::net::{Connection, ConnectionConfig};
+use kafka_sync::protocol::api::ApiVersionsRequest;
+use kafka_sync::{Error, TimeoutKind};
+
+/// What the fake broker does with the first request after the handshake.
+#[derive(Clone, Copy)]
+enum Misbehaviour {
+    Garbage,
+    HugeLength,
+    CloseMidFrame,
+    Silence,
+    NegativeLength,
+    WrongCorrelationId,
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<(i16, i16, i32)> {
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).ok()?;
+    let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut body).ok()?;
+    let api_key = i16::from_be_bytes([body[0], body[1]]);
+    let version = i16::from_be_bytes([body[2], body[3]]);
+    let correlation_id = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
+    Some((api_key, version, correlation_id))
+}
+
+/// An ApiVersions v0 response body advertising ApiVersions v0 only.
+fn api_versions_v0(correlation_id: i32, error_code: i16) -> Vec<u8> {
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&correlation_id.to_be_bytes());
+    frame.extend_from_slice(&error_code.to_be_bytes());
+    frame.extend_from_slice(&1i32.to_be_bytes());
+    frame.extend_from_slice(&18i16.to_be_bytes());
+    frame.extend_from_slice(&0i16.to_be_bytes());
+    frame.extend_from_slice(&0i16.to_be_bytes());
+    let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+    out.extend_from_slice(&frame);
+    out
+}
+
+/// Serves one connection: a correct ApiVersions handshake (first rejecting
+/// v3, as an old broker would), then `how` on the next request.
+fn serve(mut stream: TcpStream, how: Misbehaviour) {
+    loop {
+        let Some((api_key, version, correlation_id)) = read_request(&mut stream) else {
+            return;
+        };
+        assert_eq!(api_key, 18);
+        if version > 0 {
+            let _ = stream.write_all(&api_versions_v0(correlation_id, 35));
+            continue;
+        }
+        let _ = stream.write_all(&api_versions_v0(correlation_id, 0));
+        break;
+    }
+    let Some((_, _, correlation_id)) = read_request(&mut stream) else {
+        return;
+    };
+    match how {
+        Misbehaviour::Garbage => {
+            let _ = stream.write_all(&[0, 0, 0, 8, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]);
+        }
+        Misbehaviour::HugeLength => {
+            let _ = stream.write_all(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+        }
+        Misbehaviour::NegativeLength => {
+            let _ = stream.write_all(&[0xff, 0xff, 0xff, 0xf0]);
+        }
+        Misbehaviour::CloseMidFrame => {
+            let _ = stream.write_all(&[0, 0, 0, 100]);
+            let _ = stream.write_all(&correlation_id.to_be_bytes());
+            let _ = stream.write_all(&[0; 6]);
+            return; // dropped: the client sees EOF mid-frame
+        }
+        Misbehaviour::WrongCorrelationId => {
+            let _ = stream.write_all(&api_versions_v0(correlation_id + 1000, 0));
+        }
+        Misbehaviour::Silence => {}
+    }
+    // Keep the socket open until the client gives up on it.
+    let mut sink = [0u8; 64];
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+}
+
+/// Starts a fake broker that misbehaves on every connection; returns its address.
+fn fake_broker(how: Misbehaviour) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || serve(stream, how));
+        }
+    });
+    addr
+}
+
+fn config() -> ConnectionConfig {
+    ConnectionConfig {
+        request_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(2),
+        ..ConnectionConfig::default()
+    }
+}
+
+fn second_request_fails(how: Misbehaviour) -> Error {
+    let addr = fake_broker(how);
+    let conn = Connection::connect(&addr, &config()).expect("handshake succeeds");
+    let error = conn
+        .request(&ApiVersionsRequest::default())
+        .expect_err("the misbehaving answer is an error");
+    assert!(conn.is_closed(), "a broken stream is closed, not reused");
+    // A fresh connection to the same peer handshakes again: nothing is poisoned.
+    let again = Connection::connect(&addr, &config()).expect("reconnect succeeds");
+    assert!(!again.is_closed());
+    error
+}
+
+#[test]
+fn an_old_broker_rejecting_api_versions_v3_is_retried_at_v0() {
+    let addr = fake_broker(Misbehaviour::Silence);
+    let conn = Connection::connect(&addr, &config()).unwrap();
+    assert_eq!(conn.api_range(18).unwrap().max_version, 0);
+}
+
+#[test]
+fn garbage_is_a_protocol_error() {
+    let e = second_request_fails(Misbehaviour::Garbage);
+    assert!(matches!(e, Error::Protocol { .. }), "{e}");
+}
+
+#[test]
+fn a_wrong_correlation_id_is_a_protocol_error() {
+    let e = second_request_fails(Misbehaviour::WrongCorrelationId);
+    assert!(matches!(e, Error::Protocol { ref detail, .. } if detail.contains("correlation")), "{e}");
+}
+
+#[test]
+fn a_huge_length_prefix_is_refused_without_allocating() {
+    let e = second_request_fails(Misbehaviour::HugeLength);
+    assert!(
+        matches!(e, Error::FrameTooLarge { size: 0x7fff_ffff, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("max_response_size"), "{e}");
+}
+
+#[test]
+fn a_negative_length_prefix_is_a_protocol_error() {
+    let e = second_request_fails(Misbehaviour::NegativeLength);
+    assert!(matches!(e, Error::Protocol { .. }), "{e}");
+}
+
+#[test]
+fn a_frame_cut_off_mid_way_is_an_io_error() {
+    let e = second_request_fails(Misbehaviour::CloseMidFrame);
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+}
+
+#[test]
+fn a_silent_broker_times_out_after_request_timeout() {
+    let start = Instant::now();
+    let e = second_request_fails(Misbehaviour::Silence);
+    assert!(
+        matches!(e, Error::Timeout { kind: TimeoutKind::Request, .. }),
+        "{e}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_dead_address_fails_to_connect_with_an_io_error() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = Connection::connect(&format!("127.0.0.1:{port}"), &config()).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }), "{e}");
+    assert!(e.to_string().contains(&port.to_string()), "{e}");
+}
+
+#[test]
+fn many_threads_share_one_connection() {
+    // A well-behaved fake: answers every ApiVersions v0 request.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                while let Some((_, version, correlation_id)) = read_request(&mut stream) {
+                    let code = if version > 0 { 35 } else { 0 };
+                    if stream.write_all(&api_versions_v0(correlation_id, code)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let conn = std::sync::Arc::new(Connection::connect(&addr, &config()).unwrap());
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let conn = conn.clone();
+            thread::spawn(move || {
+                for _ in 0..50 {
+                    let pending: Vec<_> = (0..4)
+                        .map(|_| conn.send(&ApiVersionsRequest::default()).unwrap())
+                        .collect();
+                    for p in pending {
+                        p.wait().unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert!(!conn.is_closed());
+}
