@@ -3,3 +3,8 @@
 pub mod api_versions;
 
 pub use api_versions::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse};
+
+// Producer and consumer data path.
+pub mod init_producer_id;
+
+pub use init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
