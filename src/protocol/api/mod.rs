@@ -6,5 +6,11 @@ pub use api_versions::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse}
 
 // Producer and consumer data path.
 pub mod init_producer_id;
+pub mod produce;
 
 pub use init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+pub use produce::{
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceData,
+    PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceData,
+    TopicProduceResponse,
+};
