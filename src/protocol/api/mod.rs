@@ -3,3 +3,19 @@
 pub mod api_versions;
 
 pub use api_versions::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse};
+
+// Producer and consumer data path.
+pub mod fetch;
+pub mod init_producer_id;
+pub mod produce;
+
+pub use fetch::{
+    AbortedTransaction, EpochEndOffset, FetchPartition, FetchPartitionResponse, FetchRequest,
+    FetchResponse, FetchTopic, FetchTopicResponse, ForgottenTopic, IsolationLevel, SnapshotId,
+};
+pub use init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
+pub use produce::{
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceData,
+    PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceData,
+    TopicProduceResponse,
+};
