@@ -737,4 +737,19 @@ mod tests {
         let frame = frame_around(1, &[0x7f, 0xff, 0xff, 0xff, 0, 0]);
         assert!(decode_response::<MetadataRequest>(&frame, 1, CORRELATION_ID).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn corrupted_responses_never_panic(
+            version in VERSIONS,
+            edits in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..8),
+        ) {
+            let mut frame = response_frame(version, &sample_response(version));
+            for (at, byte) in edits {
+                let at = at % frame.len();
+                frame[at] = byte;
+            }
+            let _ = decode_response::<MetadataRequest>(&frame, version, CORRELATION_ID);
+        }
+    }
 }
