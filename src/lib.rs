@@ -4,6 +4,8 @@
 
 pub mod error;
 pub mod protocol;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use error::{BrokerError, Error, Result, TimeoutKind};
 pub use protocol::ErrorCode;
