@@ -8,6 +8,8 @@ pub mod config;
 pub mod error;
 pub mod net;
 pub mod protocol;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod topic;
 
 pub use client::{KafkaClient, ListedOffset, NewTopic};
