@@ -22,7 +22,11 @@ fn main() -> kafka_sync::Result<()> {
     let name = testkit::unique_name("quickstart");
     client.create_topic(&name, 3, 1)?;
     let topic = client.topic(&name)?;
-    println!("topic `{}` with {} partitions", topic.name(), topic.partitions().len());
+    println!(
+        "topic `{}` with {} partitions",
+        topic.name(),
+        topic.partitions().len()
+    );
     for p in topic.partitions() {
         println!(
             "  partition {} leader {:?} replicas {:?} isr {:?}",

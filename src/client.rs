@@ -171,7 +171,9 @@ impl KafkaClient {
     /// The controller broker, when known.
     pub fn controller(&self) -> Option<Broker> {
         let state = self.inner.state.read();
-        state.controller_id.and_then(|id| state.brokers.get(&id).cloned())
+        state
+            .controller_id
+            .and_then(|id| state.brokers.get(&id).cloned())
     }
 
     /// Refreshes the metadata of the brokers and of every topic.
@@ -233,7 +235,11 @@ impl KafkaClient {
                 ErrorCode::None => Ok(()),
                 ErrorCode::NotController => {
                     self.fetch_metadata(Some(&[]))?;
-                    Err(Error::broker(ErrorCode::NotController, result.error_message.clone(), &context))
+                    Err(Error::broker(
+                        ErrorCode::NotController,
+                        result.error_message.clone(),
+                        &context,
+                    ))
                 }
                 code => Err(Error::broker(code, result.error_message.clone(), &context)),
             }
@@ -264,7 +270,11 @@ impl KafkaClient {
                 ErrorCode::UnknownTopicOrPartition => Err(Error::UnknownTopic(name.to_owned())),
                 ErrorCode::NotController => {
                     self.fetch_metadata(Some(&[]))?;
-                    Err(Error::broker(ErrorCode::NotController, result.error_message.clone(), &context))
+                    Err(Error::broker(
+                        ErrorCode::NotController,
+                        result.error_message.clone(),
+                        &context,
+                    ))
                 }
                 code => Err(Error::broker(code, result.error_message.clone(), &context)),
             }
@@ -280,10 +290,16 @@ impl KafkaClient {
             let done = match statuses.get(name) {
                 Some(TopicStatus::Found) => {
                     present
-                        && self.inner.state.read().topics.get(name).is_some_and(|(t, _)| {
-                            !t.partitions.is_empty()
-                                && t.partitions.iter().all(|p| p.leader.is_some())
-                        })
+                        && self
+                            .inner
+                            .state
+                            .read()
+                            .topics
+                            .get(name)
+                            .is_some_and(|(t, _)| {
+                                !t.partitions.is_empty()
+                                    && t.partitions.iter().all(|p| p.leader.is_some())
+                            })
                 }
                 Some(TopicStatus::Missing) | None => !present,
                 Some(TopicStatus::Error(_)) => false,
@@ -296,7 +312,11 @@ impl KafkaClient {
                     TimeoutKind::Metadata,
                     format!(
                         "waiting for topic `{name}` to be {} in metadata",
-                        if present { "listed with leaders" } else { "gone" }
+                        if present {
+                            "listed with leaders"
+                        } else {
+                            "gone"
+                        }
                     ),
                 ));
             }
@@ -394,7 +414,10 @@ impl KafkaClient {
             .map(Broker::addr)
             .collect();
         let mut all: Vec<String> = Vec::new();
-        for addr in known.into_iter().chain(self.inner.config.bootstrap.iter().cloned()) {
+        for addr in known
+            .into_iter()
+            .chain(self.inner.config.bootstrap.iter().cloned())
+        {
             if !all.contains(&addr) {
                 all.push(addr);
             }
@@ -419,7 +442,9 @@ impl KafkaClient {
                     .get(&id)
                     .map(Broker::addr)
                     .ok_or_else(|| {
-                        Error::NoBrokerAvailable(format!("broker {id} is not in the cluster metadata"))
+                        Error::NoBrokerAvailable(format!(
+                            "broker {id} is not in the cluster metadata"
+                        ))
                     })?
             }
         };
@@ -576,7 +601,8 @@ impl KafkaClient {
                 }
             }
             for &(partition, ts) in &todo {
-                if !results.contains_key(&partition) && !retry.iter().any(|(id, _)| *id == partition)
+                if !results.contains_key(&partition)
+                    && !retry.iter().any(|(id, _)| *id == partition)
                 {
                     retry.push((partition, ts));
                     last_error.get_or_insert_with(|| Error::Protocol {
@@ -589,9 +615,8 @@ impl KafkaClient {
                 return Ok(results);
             }
             if Instant::now() + self.inner.config.retry_backoff >= deadline {
-                return Err(last_error.unwrap_or_else(|| {
-                    Error::timeout(TimeoutKind::Request, context.clone())
-                }));
+                return Err(last_error
+                    .unwrap_or_else(|| Error::timeout(TimeoutKind::Request, context.clone())));
             }
             std::thread::sleep(self.inner.config.retry_backoff);
             meta = self.refresh_topic(topic)?;

@@ -102,9 +102,8 @@ pub(crate) fn parse_hosts(hosts: &str) -> Result<Vec<String>> {
         let with_port = match host.rsplit_once(':') {
             // An IPv6 literal without a port ends in ']' or has several ':'.
             Some((h, p)) if !h.is_empty() && !p.contains(']') && !h.ends_with(':') => {
-                p.parse::<u16>().map_err(|_| {
-                    Error::Config(format!("bad port in bootstrap host `{host}`"))
-                })?;
+                p.parse::<u16>()
+                    .map_err(|_| Error::Config(format!("bad port in bootstrap host `{host}`")))?;
                 host.to_owned()
             }
             _ => format!("{host}:9092"),

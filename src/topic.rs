@@ -90,12 +90,17 @@ impl Topic {
     }
 
     /// For each partition, the earliest offset whose record timestamp is at or
-    /// after `timestamp_ms`, or `None` when every record is older.
-    pub fn offsets_for_time(&self, timestamp_ms: i64) -> Result<BTreeMap<i32, Option<ListedOffset>>> {
+    /// after `timestamp_ms`, or `None` when every record is older (as the Java
+    /// client's `offsetsForTimes`). A broker that answers "no match" with the
+    /// high watermark and no timestamp, rather than offset `-1`, also gives `None`.
+    pub fn offsets_for_time(
+        &self,
+        timestamp_ms: i64,
+    ) -> Result<BTreeMap<i32, Option<ListedOffset>>> {
         Ok(self
             .offsets_at(timestamp_ms.max(0))?
             .into_iter()
-            .map(|(p, o)| (p, (o.offset >= 0).then_some(o)))
+            .map(|(p, o)| (p, (o.offset >= 0 && o.timestamp >= 0).then_some(o)))
             .collect())
     }
 }

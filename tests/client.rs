@@ -42,7 +42,10 @@ fn a_created_topic_is_listed_with_its_partitions_and_then_deleted() {
 
     let topic = client.topic(&name).unwrap();
     let partitions = topic.partitions();
-    assert_eq!(partitions.iter().map(|p| p.id).collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(
+        partitions.iter().map(|p| p.id).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
     let broker_ids: Vec<i32> = client.brokers().iter().map(|b| b.id).collect();
     for p in &partitions {
         let leader = p.leader.expect("every partition has a leader");

@@ -142,14 +142,23 @@ fn garbage_is_a_protocol_error() {
 #[test]
 fn a_wrong_correlation_id_is_a_protocol_error() {
     let e = second_request_fails(Misbehaviour::WrongCorrelationId);
-    assert!(matches!(e, Error::Protocol { ref detail, .. } if detail.contains("correlation")), "{e}");
+    assert!(
+        matches!(e, Error::Protocol { ref detail, .. } if detail.contains("correlation")),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_huge_length_prefix_is_refused_without_allocating() {
     let e = second_request_fails(Misbehaviour::HugeLength);
     assert!(
-        matches!(e, Error::FrameTooLarge { size: 0x7fff_ffff, .. }),
+        matches!(
+            e,
+            Error::FrameTooLarge {
+                size: 0x7fff_ffff,
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("max_response_size"), "{e}");
@@ -172,7 +181,13 @@ fn a_silent_broker_times_out_after_request_timeout() {
     let start = Instant::now();
     let e = second_request_fails(Misbehaviour::Silence);
     assert!(
-        matches!(e, Error::Timeout { kind: TimeoutKind::Request, .. }),
+        matches!(
+            e,
+            Error::Timeout {
+                kind: TimeoutKind::Request,
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(start.elapsed() < Duration::from_secs(10));
@@ -200,7 +215,10 @@ fn many_threads_share_one_connection() {
             thread::spawn(move || {
                 while let Some((_, version, correlation_id)) = read_request(&mut stream) {
                     let code = if version > 0 { 35 } else { 0 };
-                    if stream.write_all(&api_versions_v0(correlation_id, code)).is_err() {
+                    if stream
+                        .write_all(&api_versions_v0(correlation_id, code))
+                        .is_err()
+                    {
                         return;
                     }
                 }

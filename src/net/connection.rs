@@ -241,7 +241,10 @@ impl Connection {
                         .range(ApiVersionsRequest::API_KEY)
                         .map(|r| r.max_version.min(version - 1))
                         .unwrap_or(0);
-                    debug!("{} rejected ApiVersions v{version}, retrying at v{next}", self.addr());
+                    debug!(
+                        "{} rejected ApiVersions v{version}, retrying at v{next}",
+                        self.addr()
+                    );
                     version = next.max(0);
                 }
                 code => {
@@ -343,7 +346,11 @@ impl Connection {
         if let Err(e) = encoded {
             writer.buf = buf;
             return Err(Error::encode(
-                format!("encoding {} v{version} for {}", api_name(R::API_KEY), self.addr()),
+                format!(
+                    "encoding {} v{version} for {}",
+                    api_name(R::API_KEY),
+                    self.addr()
+                ),
                 e,
             ));
         }
@@ -375,7 +382,10 @@ impl Connection {
                     format!("writing {} to {}", api_name(R::API_KEY), self.addr()),
                 )
             } else {
-                Error::io(format!("writing {} to {}", api_name(R::API_KEY), self.addr()), e)
+                Error::io(
+                    format!("writing {} to {}", api_name(R::API_KEY), self.addr()),
+                    e,
+                )
             };
             self.shared.fail(error.clone());
             return Err(error);
@@ -400,7 +410,10 @@ impl Drop for Connection {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Resolves `addr` and connects to the first address that answers.
