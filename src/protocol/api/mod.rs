@@ -3,3 +3,12 @@
 pub mod api_versions;
 
 pub use api_versions::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse};
+
+// Consumer groups, committed offsets and SASL.
+#[cfg(test)]
+pub(crate) mod codec_checks;
+pub mod find_coordinator;
+
+pub use find_coordinator::{
+    Coordinator, CoordinatorKeyType, FindCoordinatorRequest, FindCoordinatorResponse,
+};
