@@ -8,11 +8,22 @@ pub use api_versions::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse}
 #[cfg(test)]
 pub(crate) mod codec_checks;
 pub mod find_coordinator;
+pub mod heartbeat;
+pub mod join_group;
+pub mod leave_group;
 pub mod offset_commit;
 pub mod offset_fetch;
+pub mod sync_group;
 
 pub use find_coordinator::{
     Coordinator, CoordinatorKeyType, FindCoordinatorRequest, FindCoordinatorResponse,
+};
+pub use heartbeat::{HeartbeatRequest, HeartbeatResponse};
+pub use join_group::{
+    JoinGroupRequest, JoinGroupRequestProtocol, JoinGroupResponse, JoinGroupResponseMember,
+};
+pub use leave_group::{
+    LeaveGroupRequest, LeaveGroupRequestMember, LeaveGroupResponse, LeaveGroupResponseMember,
 };
 pub use offset_commit::{
     OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -22,3 +33,4 @@ pub use offset_fetch::{
     OffsetFetchRequest, OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchResponse,
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
+pub use sync_group::{SyncGroupRequest, SyncGroupRequestAssignment, SyncGroupResponse};
