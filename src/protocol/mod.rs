@@ -11,6 +11,7 @@
 //! KIP-482 (flexible versions), KIP-511 (ApiVersions v3).
 
 pub mod api;
+pub mod consumer_protocol;
 pub mod error_code;
 pub mod primitives;
 pub mod records;

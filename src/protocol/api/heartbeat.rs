@@ -1,0 +1,158 @@
+//! Heartbeat (key 12): keeps a classic group member alive between rebalances.
+//!
+//! The answer `REBALANCE_IN_PROGRESS` tells the member to join again. v3 adds
+//! static membership and v4 is flexible.
+//!
+//! # References
+//! Kafka protocol guide, "Heartbeat API"; KIP-62 (background heartbeats), KIP-345.
+
+use crate::protocol::{
+    api_key, DecodeResult, Decoder, EncodeError, Encoder, ErrorCode, Request, Response,
+};
+
+/// Heartbeat request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatRequest {
+    /// Group id.
+    pub group_id: String,
+    /// The member's current generation.
+    pub generation_id: i32,
+    /// This member's id.
+    pub member_id: String,
+    /// The static member's instance id (v3+; encoding fails below v3 when set).
+    pub group_instance_id: Option<String>,
+}
+
+/// Heartbeat response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatResponse {
+    /// Throttle time (v1+).
+    pub throttle_time_ms: i32,
+    /// E.g. `REBALANCE_IN_PROGRESS` (join again), `UNKNOWN_MEMBER_ID`,
+    /// `ILLEGAL_GENERATION`, `FENCED_INSTANCE_ID`.
+    pub error_code: ErrorCode,
+}
+
+impl Request for HeartbeatRequest {
+    const API_KEY: i16 = api_key::HEARTBEAT;
+    const MIN_VERSION: i16 = 0;
+    const MAX_VERSION: i16 = 4;
+    const FIRST_FLEXIBLE: i16 = 4;
+    type Response = HeartbeatResponse;
+
+    fn encode(&self, version: i16, e: &mut Encoder<'_>) -> Result<(), EncodeError> {
+        e.string(&self.group_id)?;
+        e.i32(self.generation_id);
+        e.string(&self.member_id)?;
+        if version >= 3 {
+            e.nullable_string(self.group_instance_id.as_deref())?;
+        } else if self.group_instance_id.is_some() {
+            return Err(EncodeError::Unsupported(
+                "Heartbeat carries group_instance_id from v3",
+            ));
+        }
+        e.tagged_fields();
+        Ok(())
+    }
+}
+
+impl Response for HeartbeatResponse {
+    fn decode(version: i16, d: &mut Decoder<'_>) -> DecodeResult<Self> {
+        let throttle_time_ms = if version >= 1 { d.i32()? } else { 0 };
+        let error_code = ErrorCode::from_code(d.i16()?);
+        d.tagged_fields()?;
+        Ok(HeartbeatResponse {
+            throttle_time_ms,
+            error_code,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::api::codec_checks::*;
+    use kafka_protocol::messages::{
+        GroupId, HeartbeatRequest as OracleRequest, HeartbeatResponse as OracleResponse,
+    };
+    use kafka_protocol::protocol::StrBytes;
+    use proptest::prelude::*;
+
+    type Req = HeartbeatRequest;
+
+    fn s(v: &str) -> StrBytes {
+        StrBytes::from_string(v.to_owned())
+    }
+
+    fn sample_request(version: i16) -> Req {
+        Req {
+            group_id: "billing".into(),
+            generation_id: 18,
+            member_id: "kafka-sync-3f1c9a2e".into(),
+            group_instance_id: (version >= 3).then(|| "billing-host-1".into()),
+        }
+    }
+
+    fn oracle_request(r: &Req) -> OracleRequest {
+        let mut o = OracleRequest::default();
+        o.group_id = GroupId(s(&r.group_id));
+        o.generation_id = r.generation_id;
+        o.member_id = s(&r.member_id);
+        o.group_instance_id = r.group_instance_id.as_deref().map(s);
+        o
+    }
+
+    fn sample_response(version: i16) -> HeartbeatResponse {
+        HeartbeatResponse {
+            throttle_time_ms: if version >= 1 { 15 } else { 0 },
+            error_code: ErrorCode::from_code(27),
+        }
+    }
+
+    fn oracle_response(r: &HeartbeatResponse) -> OracleResponse {
+        let mut o = OracleResponse::default();
+        o.throttle_time_ms = r.throttle_time_ms;
+        o.error_code = r.error_code.code();
+        o
+    }
+
+    #[test]
+    fn request_matches_kafka_protocol_at_every_version() {
+        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
+            let r = sample_request(version);
+            assert_request_matches_oracle(&r, &oracle_request(&r), version);
+        }
+    }
+
+    #[test]
+    fn group_instance_id_before_v3_is_an_encode_error() {
+        let r = sample_request(3);
+        for version in 0..3 {
+            assert!(crate::protocol::encode_request(&r, version, 1, None).is_err());
+        }
+    }
+
+    #[test]
+    fn every_version_of_the_response_decodes_like_kafka_protocol() {
+        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
+            let want = sample_response(version);
+            let got = decode_oracle_response::<Req, _>(&oracle_response(&want), version);
+            assert_eq!(got, want, "v{version}");
+        }
+    }
+
+    #[test]
+    fn every_truncation_of_a_response_is_an_error() {
+        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
+            let oracle = oracle_response(&sample_response(version));
+            assert_every_truncation_fails::<Req, _>(&oracle, version);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..32)) {
+            decode_any_body::<Req>(&body);
+        }
+    }
+}
