@@ -14,7 +14,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::cluster::{Broker, ClusterState, TopicMetadata, TopicStatus};
 use crate::config::{ClientConfig, KafkaClientBuilder};
 use crate::error::{Error, Result, TimeoutKind};
-use crate::net::{Backoff, Connection, ConnectionConfig, ConnectionPool};
+use crate::net::{Backoff, Connection, ConnectionConfig, ConnectionPool, TlsConnector};
 use crate::protocol::api::{
     CreatableTopic, CreateTopicsRequest, DeleteTopicsRequest, ListOffsetsPartition,
     ListOffsetsRequest, ListOffsetsTopic, MetadataRequest,
@@ -134,6 +134,8 @@ impl KafkaClient {
                 connect_timeout: config.connect_timeout,
                 request_timeout: config.request_timeout,
                 max_response_size: config.max_response_size,
+                tls: config.tls.as_ref().map(TlsConnector::new).transpose()?,
+                sasl: config.sasl.clone(),
             },
             Backoff {
                 initial: config.reconnect_backoff,
@@ -371,6 +373,9 @@ impl KafkaClient {
         for addr in self.candidate_addrs() {
             let conn = match self.inner.pool.get(&addr, deadline) {
                 Ok(conn) => conn,
+                // Every broker shares the TLS and SASL settings: a wrong CA or
+                // password fails them all the same way, so say so at once.
+                Err(e @ (Error::Tls(_) | Error::Sasl(_))) => return Err(e),
                 Err(e) => {
                     errors.push(format!("{addr}: {e}"));
                     continue;
@@ -467,6 +472,7 @@ impl KafkaClient {
         for addr in self.candidate_addrs() {
             match self.inner.pool.get(&addr, deadline) {
                 Ok(conn) => return Ok(conn),
+                Err(e @ (Error::Tls(_) | Error::Sasl(_))) => return Err(e),
                 Err(e) => errors.push(format!("{addr}: {e}")),
             }
         }

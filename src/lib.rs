@@ -16,5 +16,6 @@ pub use client::{KafkaClient, ListedOffset, NewTopic};
 pub use cluster::{Broker, Partition, TopicMetadata};
 pub use config::{ClientConfig, KafkaClientBuilder};
 pub use error::{BrokerError, Error, Result, TimeoutKind};
+pub use net::{Sasl, TlsConfig};
 pub use protocol::ErrorCode;
 pub use topic::Topic;
