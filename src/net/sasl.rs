@@ -152,11 +152,19 @@ pub(crate) fn authenticate(conn: &Connection, sasl: &Sasl) -> Result<Option<Dura
             step(conn, sasl, token)?.1
         }
         Mechanism::Scram(hash) => {
+            // Failures inside the exchange say which broker and user.
+            let context = |e: Error| match e {
+                Error::Sasl(detail) => Error::Sasl(format!(
+                    "{mechanism} login to {addr} as `{}`: {detail}",
+                    sasl.username
+                )),
+                other => other,
+            };
             let mut scram = ScramClient::new(hash, &sasl.username, &sasl.password, random_nonce()?);
             let (server_first, _) = step(conn, sasl, scram.client_first())?;
-            let client_final = scram.client_final(&server_first)?;
+            let client_final = scram.client_final(&server_first).map_err(context)?;
             let (server_final, lifetime) = step(conn, sasl, client_final)?;
-            scram.verify_server_final(&server_final)?;
+            scram.verify_server_final(&server_final).map_err(context)?;
             lifetime
         }
     };

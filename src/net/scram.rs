@@ -201,7 +201,8 @@ impl<'a> ScramClient<'a> {
             match attribute.split_once('=') {
                 Some(("e", reason)) => {
                     return Err(Error::Sasl(format!(
-                        "the broker rejected the credentials: {reason}"
+                        "the broker rejected the credentials ({reason}); check the user name \
+                         and password"
                     )))
                 }
                 Some(("v", signature)) => {
