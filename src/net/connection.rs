@@ -269,7 +269,11 @@ impl Connection {
             reader: Mutex::new(Some(reader)),
             reauthenticate_at: None,
         };
-        conn.versions = conn.negotiate_versions()?.api_keys;
+        conn.versions = match conn.negotiate_versions() {
+            Ok(response) => response.api_keys,
+            Err(e) if config.tls.is_some() => return Err(explain_tls_rejection(addr, e)),
+            Err(e) => return Err(e),
+        };
         if let Some(credentials) = &config.sasl {
             let authenticated_at = Instant::now();
             match sasl::authenticate(&conn, credentials) {
@@ -469,8 +473,9 @@ impl Connection {
                     e,
                 )
             };
-            self.shared.fail(error.clone());
-            return Err(error);
+            self.shared.fail(error);
+            // The reader may have seen the cause first (a TLS alert, a reset).
+            return Err(self.shared.closed_error());
         }
         Ok(correlation_id)
     }
@@ -527,6 +532,33 @@ fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream> {
         Some(e) => Error::io(format!("connecting to {addr}"), e),
         None => Error::timeout(TimeoutKind::Connect, format!("connecting to {addr}")),
     })
+}
+
+/// With TLS 1.3 a broker checks the client certificate after the client's
+/// handshake has finished, so a rejected (or missing) certificate shows up
+/// as a TLS alert on the first request: report it as the TLS error it is.
+fn explain_tls_rejection(addr: &str, e: Error) -> Error {
+    let Error::Io { source, .. } = &e else {
+        return e;
+    };
+    let text = e.to_string();
+    let lower = text.to_lowercase();
+    let ended = matches!(
+        source.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    );
+    if ended || lower.contains("alert") || lower.contains("ssl") {
+        Error::Tls(format!(
+            "{addr} ended the TLS session right after the handshake, before answering \
+             ApiVersions: it most likely rejected the client certificate or needs one; \
+             check TlsConfig::client_cert ({text})"
+        ))
+    } else {
+        e
+    }
 }
 
 /// Renew a session at 85-95 % of its lifetime (jittered so connections

@@ -239,8 +239,15 @@ mod stream {
     use super::TlsConnector;
     use crate::error::{Error, Result, TimeoutKind};
 
-    /// How long a TLS read may hold the lock waiting for the rest of a record.
+    /// How long a TLS read may hold the lock waiting for the rest of a record
+    /// (the kernel rounds it up to its timer tick).
     const READ_SLICE: Duration = Duration::from_millis(1);
+    /// Whether `buffered_read_size` covers everything the TLS layer holds.
+    /// True for OpenSSL, which reads one record at a time; Security.framework
+    /// and SChannel may hold raw bytes they have not decrypted yet, so there a
+    /// short timed read follows each read before the reader waits on the
+    /// socket again.
+    const BUFFERED_SIZE_IS_EXACT: bool = !cfg!(any(target_vendor = "apple", windows));
     /// How long a TLS write may hold the lock waiting for socket buffer room.
     const WRITE_SLICE: Duration = Duration::from_millis(10);
     /// Bytes written per lock acquisition (one TLS record's worth).
@@ -350,13 +357,22 @@ mod stream {
             loop {
                 {
                     let mut stream = io.stream.lock();
-                    if stream.buffered_read_size().unwrap_or(0) > 0 {
-                        return stream.read(buf);
-                    }
-                    if io.maybe_more.load(Ordering::Relaxed) || at_eof {
-                        self.set_short_timeout(true)?;
+                    let buffered = stream.buffered_read_size().unwrap_or(0) > 0;
+                    if buffered || io.maybe_more.load(Ordering::Relaxed) || at_eof {
+                        if !buffered {
+                            self.set_short_timeout(true)?;
+                        }
                         match stream.read(buf) {
-                            Ok(n) => return Ok(n),
+                            Ok(n) => {
+                                if BUFFERED_SIZE_IS_EXACT
+                                    && stream.buffered_read_size().unwrap_or(1) == 0
+                                {
+                                    // Nothing left inside the TLS layer: wait
+                                    // on the socket next time.
+                                    io.maybe_more.store(false, Ordering::Relaxed);
+                                }
+                                return Ok(n);
+                            }
                             Err(e) if is_would_block(&e) => {
                                 if at_eof {
                                     return Err(io::ErrorKind::UnexpectedEof.into());
