@@ -152,3 +152,78 @@ fn a_client_is_cheap_to_clone_and_shared_across_threads() {
         assert_eq!(h.join().unwrap(), 4);
     }
 }
+
+/// Appends `count` records to `partition` with raw Produce requests to its
+/// leader; record `i` has timestamp `base_ts + i`. One batch per record:
+/// tansu 0.6.0 advances the high watermark by one per batch, not per record,
+/// so single-record batches keep this test independent of that quirk.
+fn produce_raw(client: &KafkaClient, topic: &str, partition: i32, count: i64, base_ts: i64) {
+    use kafka_sync::protocol::api::{PartitionProduceData, ProduceRequest, TopicProduceData};
+    use kafka_sync::protocol::records::{BatchBuilder, BatchOptions};
+    let leader = client.topic(topic).unwrap().partitions()[partition as usize]
+        .leader
+        .unwrap();
+    let conn = client.connection(leader).unwrap();
+    for i in 0..count {
+        let mut builder = BatchBuilder::new(BatchOptions::default());
+        builder
+            .append(
+                base_ts + i,
+                None,
+                Some(format!("value-{i}").as_bytes()),
+                &[],
+            )
+            .unwrap();
+        let response = conn
+            .request(&ProduceRequest {
+                transactional_id: None,
+                acks: -1,
+                timeout_ms: 10_000,
+                topic_data: vec![TopicProduceData {
+                    name: topic.to_owned(),
+                    partition_data: vec![PartitionProduceData {
+                        index: partition,
+                        records: builder.build().unwrap(),
+                    }],
+                }],
+            })
+            .unwrap();
+        let p = &response.responses[0].partition_responses[0];
+        assert!(p.error_code.is_ok(), "{:?}", p.error_code);
+        assert_eq!(p.base_offset, i);
+    }
+}
+
+#[test]
+fn offsets_of_a_non_empty_topic_follow_what_was_produced() {
+    let client = client();
+    let name = unique_name("offsets");
+    client.create_topic(&name, 2, 1).unwrap();
+    produce_raw(&client, &name, 0, 5, 1_000_000);
+    produce_raw(&client, &name, 1, 3, 2_000_000);
+    let topic = client.topic(&name).unwrap();
+
+    let latest = topic.latest_available_offsets().unwrap();
+    assert_eq!(latest, [(0, 5), (1, 3)].into_iter().collect());
+    let earliest = topic.earliest_available_offsets().unwrap();
+    assert_eq!(earliest, [(0, 0), (1, 0)].into_iter().collect());
+
+    // The first record at or after 1_000_002 ms in partition 0 is offset 2;
+    // partition 1's records are all later, so its first record matches.
+    let at = topic.offsets_for_time(1_000_002).unwrap();
+    assert_eq!(at.len(), 2);
+    if client.cluster_id().as_deref() == Some("tansu_cluster") {
+        // tansu 0.6.0 answers every timestamp query with offset 0 and no
+        // timestamp (confluent-kafka's offsets_for_times sees the same), so
+        // the timestamp lookup itself is checked only against other brokers
+        // (KAFKA_BOOTSTRAP); the codec is checked against kafka-protocol.
+        eprintln!("tansu: skipping offsets_for_time result checks");
+        return;
+    }
+    assert_eq!(at[&0].map(|o| o.offset), Some(2));
+    assert_eq!(at[&0].map(|o| o.timestamp), Some(1_000_002));
+    assert_eq!(at[&1].map(|o| o.offset), Some(0));
+    // Past every record: no match.
+    let after = topic.offsets_for_time(3_000_000).unwrap();
+    assert!(after.values().all(Option::is_none), "{after:?}");
+}
