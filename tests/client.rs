@@ -227,3 +227,36 @@ fn offsets_of_a_non_empty_topic_follow_what_was_produced() {
     let after = topic.offsets_for_time(3_000_000).unwrap();
     assert!(after.values().all(Option::is_none), "{after:?}");
 }
+
+#[test]
+fn metadata_older_than_max_age_is_refreshed() {
+    let name = unique_name("max-age");
+    let admin = client();
+    admin.create_topic(&name, 1, 1).unwrap();
+    let max_age = Duration::from_millis(300);
+    let cached = KafkaClient::builder()
+        .hosts(bootstrap())
+        .metadata_max_age(max_age)
+        .build()
+        .unwrap();
+    assert_eq!(cached.topic(&name).unwrap().partitions().len(), 1);
+
+    admin.delete_topic(&name).unwrap();
+    admin.create_topic(&name, 3, 1).unwrap();
+    // Within max age the cache answers; after it, a broker does.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cached.topic(&name).unwrap().partitions().len() != 3 {
+        assert!(Instant::now() < deadline, "metadata never refreshed");
+        std::thread::sleep(max_age / 4);
+    }
+}
+
+#[test]
+fn a_topic_handle_follows_the_cluster_after_refresh_metadata() {
+    let name = unique_name("refresh");
+    let client = client();
+    assert!(client.topic(&name).is_err());
+    client.create_topic(&name, 2, 1).unwrap();
+    client.refresh_metadata().unwrap();
+    assert_eq!(client.topic(&name).unwrap().partition_ids().unwrap(), [0, 1]);
+}
