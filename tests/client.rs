@@ -258,5 +258,47 @@ fn a_topic_handle_follows_the_cluster_after_refresh_metadata() {
     assert!(client.topic(&name).is_err());
     client.create_topic(&name, 2, 1).unwrap();
     client.refresh_metadata().unwrap();
-    assert_eq!(client.topic(&name).unwrap().partition_ids().unwrap(), [0, 1]);
+    assert_eq!(
+        client.topic(&name).unwrap().partition_ids().unwrap(),
+        [0, 1]
+    );
+}
+
+#[test]
+fn a_restarted_broker_is_reconnected_to() {
+    let mut broker = testkit::Broker::start().unwrap();
+    if broker.is_external() {
+        eprintln!("external broker: cannot restart it");
+        return;
+    }
+    let client = KafkaClient::builder()
+        .hosts(broker.bootstrap())
+        .reconnect_backoff_max(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    client.create_topic(&unique_name("before"), 1, 1).unwrap();
+
+    broker.stop();
+    let e = client.topics().unwrap_err();
+    assert!(
+        e.is_retriable(),
+        "a stopped broker is a retriable failure: {e}"
+    );
+
+    broker.restart().unwrap();
+    // Storage is in memory: the restarted broker is empty, but reachable again
+    // through the same client once the reconnect backoff has passed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let name = unique_name("after");
+    loop {
+        match client.create_topic(&name, 1, 1) {
+            Ok(()) => break,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("not yet: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("never reconnected: {e}"),
+        }
+    }
+    assert!(client.topics().unwrap().contains(&name));
 }
