@@ -446,3 +446,47 @@ fn tls_round_trips_cost_little_more_than_plaintext() {
     // stunnel adds a hop; the lock sharing must not add tens of milliseconds.
     assert!(tls_rtt < plain_rtt + Duration::from_millis(10));
 }
+
+/// Eight threads share one TLS connection, pipelining small requests and
+/// Metadata requests of about 1 MiB each way: frames span many TLS records
+/// and socket writes, and every answer reaches its own caller.
+#[test]
+fn threads_share_one_tls_connection_with_large_frames() {
+    use kafka_sync::protocol::api::MetadataRequest;
+    use std::sync::Arc;
+    if !tools_present() {
+        return;
+    }
+    let broker = TlsBroker::start(false);
+    let config = ConnectionConfig {
+        tls: Some(TlsConnector::new(&trusting("ca")).unwrap()),
+        request_timeout: Duration::from_secs(20),
+        ..ConnectionConfig::default()
+    };
+    let conn = Arc::new(Connection::connect(&broker.bootstrap(), &config).unwrap());
+    let names: Vec<String> = (0..20_000)
+        .map(|i| format!("no-such-topic-{i:06}-{}", "x".repeat(32)))
+        .collect();
+    let workers: Vec<_> = (0..8)
+        .map(|worker| {
+            let conn = Arc::clone(&conn);
+            let names = names.clone();
+            thread::spawn(move || {
+                for round in 0..4 {
+                    let small = conn.send(&ApiVersionsRequest::default()).unwrap();
+                    if (worker + round) % 2 == 0 {
+                        let mut request = MetadataRequest::for_topics(names.iter());
+                        request.allow_auto_topic_creation = false;
+                        let response = conn.request(&request).unwrap();
+                        assert_eq!(response.topics.len(), names.len());
+                    }
+                    small.wait().unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(!conn.is_closed());
+}

@@ -98,6 +98,9 @@ impl WriteHalf {
     }
 }
 
+/// The reader thread's body, over whichever read side the transport has.
+type ReadLoop = Box<dyn FnOnce(&Shared) + Send>;
+
 struct Writer {
     stream: WriteHalf,
     next_correlation_id: i32,
@@ -232,7 +235,7 @@ impl Connection {
         stream.set_nodelay(true).map_err(io_err)?;
         let control = stream.try_clone().map_err(io_err)?;
         let max = config.max_response_size;
-        let (writer, reader): (WriteHalf, Box<dyn FnOnce(&Shared) + Send>) = match &config.tls {
+        let (writer, reader): (WriteHalf, ReadLoop) = match &config.tls {
             None => {
                 stream
                     .set_write_timeout(Some(config.request_timeout))
@@ -576,7 +579,7 @@ fn tls_halves(
     tls: &TlsConnector,
     config: &ConnectionConfig,
     started: Instant,
-) -> Result<(WriteHalf, Box<dyn FnOnce(&Shared) + Send>)> {
+) -> Result<(WriteHalf, ReadLoop)> {
     let left = config
         .connect_timeout
         .saturating_sub(started.elapsed())
@@ -597,7 +600,7 @@ fn tls_halves(
     _tls: &TlsConnector,
     _config: &ConnectionConfig,
     _started: Instant,
-) -> Result<(WriteHalf, Box<dyn FnOnce(&Shared) + Send>)> {
+) -> Result<(WriteHalf, ReadLoop)> {
     Err(Error::Config(
         "TLS was configured but kafka-sync was built without its `tls` feature".into(),
     ))

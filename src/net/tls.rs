@@ -43,7 +43,9 @@
 //! checked against the certificate and sent as SNI.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+#[cfg(feature = "tls")]
+use std::path::Path;
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
@@ -199,6 +201,7 @@ impl TlsConnector {
     }
 
     /// The name to verify and send as SNI for broker address `addr`.
+    #[cfg(feature = "tls")]
     fn server_name_for<'a>(&'a self, addr: &'a str) -> &'a str {
         if let Some(name) = &self.server_name {
             return name;
@@ -215,12 +218,6 @@ impl TlsConnector {
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path)
         .map_err(|e| Error::Tls(format!("cannot read {what} {}: {e}", path.display())))
-}
-
-#[cfg(not(feature = "tls"))]
-#[allow(dead_code)]
-fn read_file(_path: &Path, _what: &str) -> Result<Vec<u8>> {
-    unreachable!("TlsConnector cannot be built without the tls feature")
 }
 
 #[cfg(feature = "tls")]
