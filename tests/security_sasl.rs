@@ -460,3 +460,14 @@ mod live {
         );
     }
 }
+
+#[test]
+fn connection_settings_never_show_the_password_in_debug_output() {
+    let config = config(Sasl::scram_sha_512("alice", "correct-horse-battery"));
+    let shown = format!("{config:?} {config:#?}");
+    assert!(!shown.contains("correct-horse"), "{shown}");
+    assert!(
+        shown.contains("alice") && shown.contains("SCRAM-SHA-512"),
+        "{shown}"
+    );
+}

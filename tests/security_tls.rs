@@ -490,3 +490,38 @@ fn threads_share_one_tls_connection_with_large_frames() {
     }
     assert!(!conn.is_closed());
 }
+
+/// A "broker" that accepts and then says nothing: the TLS handshake gives up
+/// at `connect_timeout`, as a timeout.
+#[test]
+fn a_silent_tls_peer_times_out_at_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let _held = thread::spawn(move || {
+        let peer = listener.accept();
+        thread::sleep(Duration::from_secs(5));
+        drop(peer);
+    });
+    let config = ConnectionConfig {
+        tls: Some(TlsConnector::new(&TlsConfig::default()).unwrap()),
+        connect_timeout: Duration::from_millis(500),
+        ..ConnectionConfig::default()
+    };
+    let started = Instant::now();
+    let e = Connection::connect(&addr, &config).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Timeout {
+                kind: kafka_sync::TimeoutKind::Connect,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+}

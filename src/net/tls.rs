@@ -247,6 +247,8 @@ mod stream {
     const BUFFERED_SIZE_IS_EXACT: bool = !cfg!(any(target_vendor = "apple", windows));
     /// How long a TLS write may hold the lock waiting for socket buffer room.
     const WRITE_SLICE: Duration = Duration::from_millis(10);
+    /// Longest single socket wait during the handshake.
+    const HANDSHAKE_SLICE: Duration = Duration::from_millis(100);
     /// Bytes written per lock acquisition (one TLS record's worth).
     const WRITE_CHUNK: usize = 16 * 1024;
 
@@ -262,28 +264,38 @@ mod stream {
     }
 
     impl TlsIo {
-        /// Runs the TLS handshake on a connected socket, bounded by `timeout`.
+        /// Runs the TLS handshake on a connected socket, bounded by `timeout`
+        /// in total: each socket wait is short, and the handshake resumes
+        /// until the deadline, so a broker dribbling bytes cannot stretch it.
         pub(crate) fn handshake(
             tcp: TcpStream,
             addr: &str,
             connector: &TlsConnector,
             timeout: Duration,
         ) -> Result<TlsIo> {
+            let deadline = Instant::now() + timeout;
             let io_err = |e| Error::io(format!("configuring TLS socket to {addr}"), e);
-            tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
-            tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
+            let slice = timeout.min(HANDSHAKE_SLICE);
+            tcp.set_read_timeout(Some(slice)).map_err(io_err)?;
+            tcp.set_write_timeout(Some(slice)).map_err(io_err)?;
             let raw = tcp.try_clone().map_err(io_err)?;
             let name = connector.server_name_for(addr);
-            let stream = match connector.inner.connect(name, tcp) {
-                Ok(stream) => stream,
-                Err(native_tls::HandshakeError::WouldBlock(_)) => {
-                    return Err(Error::timeout(
-                        TimeoutKind::Connect,
-                        format!("TLS handshake with {addr} (after {timeout:?})"),
-                    ))
-                }
-                Err(native_tls::HandshakeError::Failure(e)) => {
-                    return Err(Error::Tls(describe_handshake_failure(addr, name, &e)))
+            let mut attempt = connector.inner.connect(name, tcp);
+            let stream = loop {
+                match attempt {
+                    Ok(stream) => break stream,
+                    Err(native_tls::HandshakeError::WouldBlock(mid)) => {
+                        if Instant::now() >= deadline {
+                            return Err(Error::timeout(
+                                TimeoutKind::Connect,
+                                format!("TLS handshake with {addr} (after {timeout:?})"),
+                            ));
+                        }
+                        attempt = mid.handshake();
+                    }
+                    Err(native_tls::HandshakeError::Failure(e)) => {
+                        return Err(Error::Tls(describe_handshake_failure(addr, name, &e)))
+                    }
                 }
             };
             raw.set_write_timeout(Some(WRITE_SLICE)).map_err(io_err)?;
