@@ -84,16 +84,16 @@ enum WriteHalf {
 }
 
 impl WriteHalf {
-    /// Writes a whole frame; the socket's write timeout (plaintext) or
-    /// `deadline` (TLS) bounds it.
-    fn write_all(&mut self, buf: &[u8], deadline: Instant) -> io::Result<()> {
+    /// Writes a whole frame within `timeout` (for plaintext the socket's
+    /// write timeout, set to the same value, bounds it).
+    fn write_all(&mut self, buf: &[u8], timeout: Duration) -> io::Result<()> {
         match self {
             WriteHalf::Plain(stream) => {
-                let _ = deadline;
+                let _ = timeout;
                 stream.write_all(buf)
             }
             #[cfg(feature = "tls")]
-            WriteHalf::Tls(io) => io.write_all(buf, deadline),
+            WriteHalf::Tls(io) => io.write_all(buf, timeout),
         }
     }
 }
@@ -456,9 +456,7 @@ impl Connection {
             api_name(R::API_KEY),
             buf.len()
         );
-        let written = writer
-            .stream
-            .write_all(&buf, Instant::now() + self.config.request_timeout);
+        let written = writer.stream.write_all(&buf, self.config.request_timeout);
         // Keep a modest buffer around for the next request, not a huge one.
         if buf.capacity() <= 1 << 20 {
             writer.buf = buf;

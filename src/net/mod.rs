@@ -70,7 +70,7 @@ struct SlotState {
 /// Errors no reconnect can fix until the configuration or the broker's
 /// setup changes.
 fn is_fatal(e: &Error) -> bool {
-    matches!(e, Error::Tls(_) | Error::Sasl(_) | Error::Config(_))
+    matches!(e, Error::Tls(_) | Error::Sasl(_))
 }
 
 /// One connection per broker address, opened on demand.

@@ -227,7 +227,6 @@ pub(crate) use stream::{TlsIo, TlsReader};
 mod stream {
     use std::io::{self, Read, Write};
     use std::net::TcpStream;
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -258,9 +257,6 @@ mod stream {
         /// The same socket, for waiting on it without the lock and for its
         /// timeouts.
         raw: TcpStream,
-        /// Whether the TLS layer may hold unread bytes, so the next read must
-        /// try the TLS stream before waiting on the socket.
-        maybe_more: AtomicBool,
     }
 
     impl TlsIo {
@@ -302,12 +298,12 @@ mod stream {
             Ok(TlsIo {
                 stream: Mutex::new(stream),
                 raw,
-                maybe_more: AtomicBool::new(true),
             })
         }
 
-        /// Writes all of `buf` before `deadline`, a chunk per lock hold.
-        pub(crate) fn write_all(&self, buf: &[u8], deadline: Instant) -> io::Result<()> {
+        /// Writes all of `buf` within `timeout`, a chunk per lock hold.
+        pub(crate) fn write_all(&self, buf: &[u8], timeout: Duration) -> io::Result<()> {
+            let deadline = Instant::now() + timeout;
             let mut written = 0;
             while written < buf.len() {
                 let end = buf.len().min(written + WRITE_CHUNK);
@@ -340,6 +336,9 @@ mod stream {
         /// The socket read timeout last set: short for TLS reads, none for
         /// waiting; tracked to save a system call per read.
         short_timeout: Option<bool>,
+        /// Whether the TLS layer may hold unread bytes, so the next read must
+        /// try the TLS stream before waiting on the socket.
+        maybe_more: bool,
     }
 
     impl TlsReader {
@@ -347,6 +346,7 @@ mod stream {
             TlsReader {
                 io,
                 short_timeout: None,
+                maybe_more: true,
             }
         }
 
@@ -367,7 +367,7 @@ mod stream {
                 {
                     let mut stream = io.stream.lock();
                     let buffered = stream.buffered_read_size().unwrap_or(0) > 0;
-                    if buffered || io.maybe_more.load(Ordering::Relaxed) || at_eof {
+                    if buffered || self.maybe_more || at_eof {
                         if !buffered {
                             self.set_short_timeout(true)?;
                         }
@@ -378,7 +378,7 @@ mod stream {
                                 {
                                     // Nothing left inside the TLS layer: wait
                                     // on the socket next time.
-                                    io.maybe_more.store(false, Ordering::Relaxed);
+                                    self.maybe_more = false;
                                 }
                                 return Ok(n);
                             }
@@ -386,7 +386,7 @@ mod stream {
                                 if at_eof {
                                     return Err(io::ErrorKind::UnexpectedEof.into());
                                 }
-                                io.maybe_more.store(false, Ordering::Relaxed);
+                                self.maybe_more = false;
                             }
                             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                             Err(e) => return Err(e),
@@ -398,7 +398,7 @@ mod stream {
                 self.set_short_timeout(false)?;
                 match io.raw.peek(&mut [0u8; 1]) {
                     Ok(0) => at_eof = true,
-                    Ok(_) => io.maybe_more.store(true, Ordering::Relaxed),
+                    Ok(_) => self.maybe_more = true,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 }
