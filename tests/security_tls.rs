@@ -145,6 +145,7 @@ fn tools_present() -> bool {
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
+        remove_stale_pki_dirs();
         let dir = std::env::temp_dir().join(unique_name("kafka-sync-pki"));
         fs::create_dir_all(&dir).unwrap();
         ca(&dir, "ca");
@@ -160,6 +161,28 @@ fn pki() -> &'static Pki {
         leaf(&dir, "intruder", "other-ca", "DNS:client", "clientAuth");
         Pki { dir }
     })
+}
+
+/// The PKI of a test run stays for its whole process (tests share it); the
+/// next run removes those older than an hour.
+fn remove_stale_pki_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600));
+        if stale
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("kafka-sync-pki-")
+        {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn free_port() -> u16 {
@@ -200,17 +223,26 @@ impl TlsBroker {
     /// `require_client_cert`: stunnel demands a client certificate signed by
     /// the test CA (`verifyChain`, as a broker's `ssl.client.auth=required`).
     fn start(require_client_cert: bool) -> TlsBroker {
+        Self::start_with(require_client_cert, false)
+    }
+
+    /// `authentication`: tansu requires SASL/SCRAM (`--authentication`).
+    fn start_with(require_client_cert: bool, authentication: bool) -> TlsBroker {
         let pki = pki();
         let plain_port = free_port();
         let tls_port = free_port();
-        let tansu = Command::new(tansu_binary().unwrap())
-            .args([
-                "broker",
-                "--listener-url",
-                &format!("tcp://127.0.0.1:{plain_port}"),
-                "--advertised-listener-url",
-                &format!("tcp://localhost:{tls_port}"),
-            ])
+        let mut tansu = Command::new(tansu_binary().unwrap());
+        tansu.args([
+            "broker",
+            "--listener-url",
+            &format!("tcp://127.0.0.1:{plain_port}"),
+            "--advertised-listener-url",
+            &format!("tcp://localhost:{tls_port}"),
+        ]);
+        if authentication {
+            tansu.arg("--authentication");
+        }
+        let tansu = tansu
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -523,5 +555,28 @@ fn a_silent_tls_peer_times_out_at_connect_timeout() {
     assert!(
         took >= Duration::from_millis(450) && took < Duration::from_millis(1500),
         "{took:?}"
+    );
+}
+
+/// SASL runs inside the TLS session: against tansu's `--authentication`
+/// mode (which has no users, see tests/security_sasl.rs) the SCRAM exchange
+/// gets as far as the broker's verdict on the user.
+#[test]
+fn sasl_runs_inside_the_tls_session() {
+    if !tools_present() {
+        return;
+    }
+    let broker = TlsBroker::start_with(false, true);
+    let e = KafkaClient::builder()
+        .hosts(broker.bootstrap())
+        .tls(trusting("ca"))
+        .sasl(kafka_sync::Sasl::scram_sha_256("nobody", "nothing"))
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, Error::Sasl(_)), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("SCRAM-SHA-256 login") && text.contains("`nobody`"),
+        "{text}"
     );
 }
