@@ -580,3 +580,26 @@ fn sasl_runs_inside_the_tls_session() {
         "{text}"
     );
 }
+
+/// One bootstrap host failing its TLS handshake does not stop the client
+/// from bootstrapping through the next.
+#[test]
+fn a_host_failing_the_handshake_does_not_stop_bootstrap_from_the_next() {
+    if !tools_present() {
+        return;
+    }
+    let broker = TlsBroker::start(false);
+    let hangs_up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bad = format!("localhost:{}", hangs_up.local_addr().unwrap().port());
+    thread::spawn(move || {
+        for peer in hangs_up.incoming() {
+            drop(peer);
+        }
+    });
+    let client = KafkaClient::builder()
+        .hosts(format!("{bad},{}", broker.bootstrap()))
+        .tls(trusting("ca"))
+        .build()
+        .unwrap();
+    client.refresh_metadata().unwrap();
+}
