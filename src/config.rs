@@ -257,6 +257,22 @@ impl KafkaClientBuilder {
                 "max_response_size below 1 KiB cannot hold a metadata response".into(),
             ));
         }
+        if config.tls.is_some() && !cfg!(feature = "tls") {
+            return Err(Error::Config(
+                "TLS was configured but kafka-sync was built without its `tls` feature".into(),
+            ));
+        }
+        if config.tls.is_none()
+            && config
+                .sasl
+                .as_ref()
+                .is_some_and(|s| s.mechanism() == "PLAIN")
+        {
+            log::warn!(
+                "SASL PLAIN without TLS sends the password in clear text; add \
+                 KafkaClientBuilder::tls or use SCRAM"
+            );
+        }
         if config.max_response_size > i32::MAX as usize {
             return Err(Error::Config(format!(
                 "max_response_size above {} cannot be expressed in Kafka's frame size",
