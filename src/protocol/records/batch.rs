@@ -494,7 +494,7 @@ impl<'a> Iterator for Batches<'a> {
 /// Decodes the complete batch at the start of `bytes`.
 fn decode_one(bytes: &[u8], options: DecodeOptions) -> DecodeResult<RecordBatch<'_>> {
     let mut d = Decoder::new(bytes);
-    let base_offset = d.i64()?;
+    d.skip(8)?; // base offset, read again by each format's decoder
     let batch_length = d.i32()?;
     let len =
         usize::try_from(batch_length).map_err(|_| DecodeError::NegativeLength(batch_length))?;
@@ -505,7 +505,7 @@ fn decode_one(bytes: &[u8], options: DecodeOptions) -> DecodeResult<RecordBatch<
         .ok_or(DecodeError::Invalid("batch too short for its magic byte"))?;
     let body = match magic {
         2 => return decode_v2(bytes, options),
-        0 | 1 => legacy::decode_message(bytes, base_offset, options)?,
+        0 | 1 => legacy::decode_message(bytes, options)?,
         _ => {
             return Err(DecodeError::InvalidOwned(format!(
                 "unknown record batch magic {magic}"
