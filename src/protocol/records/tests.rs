@@ -13,7 +13,10 @@ const ALL: [Compression; 5] = [
     Compression::Zstd,
 ];
 
-fn build(options: BatchOptions, records: &[(i64, Option<&[u8]>, Option<&[u8]>)]) -> Vec<u8> {
+/// Timestamp, key and value of a record to append.
+type Plain<'a> = (i64, Option<&'a [u8]>, Option<&'a [u8]>);
+
+fn build(options: BatchOptions, records: &[Plain<'_>]) -> Vec<u8> {
     let mut builder = BatchBuilder::new(options);
     for (timestamp, key, value) in records {
         builder.append(*timestamp, *key, *value, &[]).unwrap();
@@ -51,7 +54,7 @@ fn with_attributes(mut batch: Vec<u8>, attributes: i16) -> Vec<u8> {
 
 #[test]
 fn every_codec_round_trips_keys_values_nulls_and_timestamps() {
-    for c in ALL {
+    for c in ALL.into_iter().filter(|c| c.is_available()) {
         let bytes = three(c);
         let batch = only_batch(&bytes);
         assert_eq!(batch.compression(), c);
@@ -267,7 +270,7 @@ fn a_record_count_above_the_records_present_is_an_error() {
 #[test]
 fn a_batch_inflating_past_the_limit_is_an_error() {
     let mut builder =
-        BatchBuilder::new(BatchOptions::default().with_compression(Compression::Zstd, None));
+        BatchBuilder::new(BatchOptions::default().with_compression(Compression::Gzip, None));
     builder.append(0, None, Some(&[0; 100_000]), &[]).unwrap();
     let bytes = builder.build().unwrap();
     let options = DecodeOptions::default().with_max_decompressed_size(50_000);
