@@ -1,6 +1,7 @@
 //! The record codec against independent implementations: batches written by
-//! kafka-python (tests/data/records, made by scripts/make-record-vectors.py)
-//! must decode to the records its manifest lists, and our encoder must agree
+//! kafka-python and by librdkafka (tests/data/records, made by
+//! scripts/make-record-vectors.py) must decode to the records its manifest
+//! lists, and our encoder must agree
 //! with the `kafka-protocol` crate's, byte for byte where the codec is
 //! deterministic and by decoding everywhere.
 
@@ -144,9 +145,9 @@ fn batch_fields(batch: &RecordBatch<'_>) -> BTreeMap<String, String> {
 }
 
 #[test]
-fn every_kafka_python_vector_decodes_to_its_manifest() {
+fn every_kafka_python_and_librdkafka_vector_decodes_to_its_manifest() {
     let files = manifest();
-    assert!(files.len() >= 17, "manifest lists {} files", files.len());
+    assert!(files.len() >= 22, "manifest lists {} files", files.len());
     for (name, expected) in files {
         let bytes = std::fs::read(Path::new(DATA).join(&name)).unwrap();
         let mut batches = decode_batches(&bytes, DecodeOptions::default());
@@ -183,6 +184,18 @@ fn our_uncompressed_encoding_of_the_kafka_python_records_is_identical() {
     }
     let theirs = std::fs::read(Path::new(DATA).join("v2-none.bin")).unwrap();
     assert_eq!(builder.build().unwrap(), theirs);
+}
+
+#[test]
+fn librdkafka_writes_raw_snappy_which_we_read() {
+    let bytes = std::fs::read(Path::new(DATA).join("rdkafka-v2-snappy.bin")).unwrap();
+    assert_eq!(bytes[22] & 0x07, 2, "snappy");
+    assert_ne!(&bytes[61..62], b"\x82", "not the Xerial framing");
+    let batch = decode_batches(&bytes, DecodeOptions::default())
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch.records().unwrap().count(), 7);
 }
 
 #[test]
