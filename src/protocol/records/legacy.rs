@@ -198,7 +198,7 @@ pub(crate) fn decode_message(
     options: DecodeOptions,
 ) -> DecodeResult<(BatchHeader, LegacyBody<'_>)> {
     let message = read_message(bytes, options.check_crcs)?;
-    let mut header = BatchHeader::legacy(message.magic, message.attributes)?;
+    let mut header = BatchHeader::blank(message.magic, message.attributes)?;
     header.crc = message.crc;
     header.batch_length = message.size;
     header.max_timestamp = message.timestamp;
