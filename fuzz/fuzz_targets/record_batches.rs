@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
     for batch in decode_batches(data, options) {
         let Ok(batch) = batch else { break };
         let _ = batch.control_type();
-        let Ok(records) = batch.records() else { continue };
+        let Ok(records) = batch.records() else {
+            continue;
+        };
         for record in records {
             if record.is_err() {
                 break;
