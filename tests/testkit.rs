@@ -1,5 +1,6 @@
 //! The throwaway broker: it starts, answers, restarts on its port, and never
 //! outlives its owner.
+#![cfg(feature = "testkit")]
 
 #![cfg(feature = "testkit")]
 
