@@ -2,8 +2,6 @@
 //! outlives its owner.
 #![cfg(feature = "testkit")]
 
-#![cfg(feature = "testkit")]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
