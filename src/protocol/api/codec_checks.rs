@@ -8,8 +8,9 @@ use std::ops::RangeInclusive;
 
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
+use crate::protocol::api::{LeaderIdAndEpoch, NodeEndpoint};
 use crate::protocol::{
-    decode_response, encode_request, DecodeResult, Decoder, EncodeError, Request, Response,
+    decode_response, encode_request, DecodeResult, Decoder, EncodeError, Encoder, Request, Response,
 };
 
 /// The correlation id every helper frames with.
@@ -170,6 +171,51 @@ pub(crate) fn assert_every_request_version_round_trips<R, I>(
         let got = decode(version, &body).unwrap_or_else(|e| panic!("v{version}: {e}"));
         assert_eq!(&got, request, "v{version}");
     });
+}
+
+/// A flexible struct's bytes, for a tagged field: what `write` writes, then
+/// an empty tagged-field section.
+pub(crate) fn tagged_struct(write: impl FnOnce(&mut Encoder<'_>)) -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut e = Encoder::with_flexible(&mut data, true);
+    write(&mut e);
+    e.tagged_fields();
+    data
+}
+
+/// The `current_leader` tagged field's data in Produce and Fetch responses.
+pub(crate) fn leader_data(leader: &LeaderIdAndEpoch) -> Vec<u8> {
+    tagged_struct(|e| {
+        e.i32(leader.leader_id);
+        e.i32(leader.leader_epoch);
+    })
+}
+
+/// Ends a flexible Produce or Fetch response body with its tagged fields:
+/// none without node endpoints, else `endpoints` as tag 0 followed by an
+/// unknown tag `unknown_tag` that the decoder must skip.
+pub(crate) fn end_with_node_endpoints(
+    e: &mut Encoder<'_>,
+    endpoints: &[NodeEndpoint],
+    unknown_tag: u32,
+) {
+    if endpoints.is_empty() {
+        e.tagged_fields();
+        return;
+    }
+    let mut data = Vec::new();
+    Encoder::with_flexible(&mut data, true)
+        .array_of(endpoints, |e, n| {
+            e.i32(n.node_id);
+            e.string(&n.host)?;
+            e.i32(n.port);
+            e.nullable_string(n.rack.as_deref())?;
+            e.tagged_fields();
+            Ok(())
+        })
+        .unwrap();
+    e.tagged_fields_with(&[(0, &data), (unknown_tag, b"future")])
+        .unwrap();
 }
 
 /// A response frame (without size prefix) around `body`: correlation id, the

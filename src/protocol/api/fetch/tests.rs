@@ -465,15 +465,6 @@ fn sample_response(version: i16) -> FetchResponse {
     }
 }
 
-/// A flexible struct's bytes, for a tagged field.
-fn tagged(write: impl FnOnce(&mut Encoder<'_>)) -> Vec<u8> {
-    let mut data = Vec::new();
-    let mut e = Encoder::with_flexible(&mut data, true);
-    write(&mut e);
-    e.tagged_fields();
-    data
-}
-
 /// Our own test encoder for response bodies, written from the schema; records
 /// come from [`records_for`].
 fn response_body(r: &FetchResponse, version: i16) -> Vec<u8> {
@@ -512,25 +503,19 @@ fn response_body(r: &FetchResponse, version: i16) -> Vec<u8> {
             if let Some(x) = p.diverging_epoch {
                 fields.push((
                     0,
-                    tagged(|e| {
+                    tagged_struct(|e| {
                         e.i32(x.epoch);
                         e.i64(x.end_offset);
                     }),
                 ));
             }
             if let Some(x) = p.current_leader {
-                fields.push((
-                    1,
-                    tagged(|e| {
-                        e.i32(x.leader_id);
-                        e.i32(x.leader_epoch);
-                    }),
-                ));
+                fields.push((1, leader_data(&x)));
             }
             if let Some(x) = p.snapshot_id {
                 fields.push((
                     2,
-                    tagged(|e| {
+                    tagged_struct(|e| {
                         e.i64(x.end_offset);
                         e.i32(x.epoch);
                     }),
@@ -543,23 +528,7 @@ fn response_body(r: &FetchResponse, version: i16) -> Vec<u8> {
         Ok(())
     })
     .unwrap();
-    if r.node_endpoints.is_empty() {
-        e.tagged_fields();
-    } else {
-        let mut data = Vec::new();
-        let mut te = Encoder::with_flexible(&mut data, true);
-        te.array_of(&r.node_endpoints, |e, n| {
-            e.i32(n.node_id);
-            e.string(&n.host)?;
-            e.i32(n.port);
-            e.nullable_string(n.rack.as_deref())?;
-            e.tagged_fields();
-            Ok(())
-        })
-        .unwrap();
-        // An unknown tag after the known one is skipped by the decoder.
-        e.tagged_fields_with(&[(0, &data), (6, b"future")]).unwrap();
-    }
+    end_with_node_endpoints(&mut e, &r.node_endpoints, 6);
     body
 }
 

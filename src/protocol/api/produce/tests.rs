@@ -117,14 +117,6 @@ fn sample_response(version: i16) -> ProduceResponse {
 
 /// Our own test encoder for response bodies, written from the schema.
 fn response_body(r: &ProduceResponse, version: i16) -> Vec<u8> {
-    fn leader_data(leader: &LeaderIdAndEpoch) -> Vec<u8> {
-        let mut data = Vec::new();
-        let mut e = Encoder::with_flexible(&mut data, true);
-        e.i32(leader.leader_id);
-        e.i32(leader.leader_epoch);
-        e.tagged_fields();
-        data
-    }
     let mut body = Vec::new();
     let mut e = Encoder::with_flexible(&mut body, Req::is_flexible(version));
     e.array_of(&r.responses, |e, topic| {
@@ -157,23 +149,7 @@ fn response_body(r: &ProduceResponse, version: i16) -> Vec<u8> {
     })
     .unwrap();
     e.i32(r.throttle_time_ms);
-    if r.node_endpoints.is_empty() {
-        e.tagged_fields();
-    } else {
-        let mut data = Vec::new();
-        let mut te = Encoder::with_flexible(&mut data, true);
-        te.array_of(&r.node_endpoints, |e, n| {
-            e.i32(n.node_id);
-            e.string(&n.host)?;
-            e.i32(n.port);
-            e.nullable_string(n.rack.as_deref())?;
-            e.tagged_fields();
-            Ok(())
-        })
-        .unwrap();
-        // An unknown tag after the known one is skipped by the decoder.
-        e.tagged_fields_with(&[(0, &data), (5, b"future")]).unwrap();
-    }
+    end_with_node_endpoints(&mut e, &r.node_endpoints, 5);
     body
 }
 
