@@ -1,0 +1,792 @@
+//! The sender thread (`kafka-sync-sender`): takes ready batches from the
+//! accumulator, groups them by partition leader into one Produce request per
+//! broker, keeps up to `max_in_flight` requests in flight per broker, and
+//! turns answers into delivery reports.
+//!
+//! Retriable failures (leader moves, timeouts, lost connections) refresh the
+//! topic's metadata and resend the batch after an exponential backoff with
+//! jitter, until `delivery_timeout` has passed since the batch was created;
+//! then the batch's records are reported failed. The thread never blocks for
+//! long: it waits on a wake-up channel and on the in-flight responses at once
+//! (`crossbeam_channel::Select`), bounded by the next linger, backoff or
+//! request deadline.
+//!
+//! # References
+//! Kafka protocol guide, "Produce API"; the Java producer's `Sender` and
+//! `RecordAccumulator`; KIP-91 (delivery timeout), KIP-98 and KIP-360
+//! (idempotence and epoch bumps).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Select, TrySendError};
+use log::{debug, error, warn};
+
+use super::accumulator::{Batch, Completion};
+use super::idempotence::Idempotence;
+use super::record::{DeliveryReport, RecordMetadata};
+use super::Shared;
+use crate::cluster::TopicMetadata;
+use crate::error::{Error, Result, TimeoutKind};
+use crate::net::PendingResponse;
+use crate::protocol::api::{
+    PartitionProduceData, PartitionProduceResponse, ProduceRequest, TopicProduceData,
+};
+use crate::protocol::records::rewrite_producer_state;
+use crate::protocol::ErrorCode;
+
+/// One Produce request waiting for its answer.
+struct InFlight {
+    broker: i32,
+    pending: PendingResponse<ProduceRequest>,
+    batches: Vec<Batch>,
+}
+
+/// How a partition's answer is handled.
+enum Outcome {
+    Written {
+        base_offset: i64,
+        log_append_time: i64,
+    },
+    Retry(Error),
+    /// The producer id or epoch is no longer valid: get a new epoch, resend.
+    ResetProducer(Error),
+    Fail(Error),
+}
+
+pub(crate) struct Sender {
+    shared: Arc<Shared>,
+    wake: Receiver<()>,
+    in_flight: Vec<InFlight>,
+    retries: Vec<Batch>,
+    /// Reports waiting for room in the report channel, with their memory.
+    overflow: VecDeque<(DeliveryReport, usize)>,
+    idempotence: Idempotence,
+    /// Topics whose metadata must be refreshed before the next send.
+    stale: HashSet<Arc<str>>,
+    last_refresh: HashMap<Arc<str>, Instant>,
+    /// Last error seen per topic that keeps batches from being sent.
+    blocked: HashMap<Arc<str>, Error>,
+}
+
+impl Sender {
+    pub(crate) fn new(shared: Arc<Shared>, wake: Receiver<()>) -> Sender {
+        let idempotence = Idempotence::new(&shared.config);
+        Sender {
+            shared,
+            wake,
+            in_flight: Vec::new(),
+            retries: Vec::new(),
+            overflow: VecDeque::new(),
+            idempotence,
+            stale: HashSet::new(),
+            last_refresh: HashMap::new(),
+            blocked: HashMap::new(),
+        }
+    }
+
+    /// The thread's body: runs until the producer is closed and everything
+    /// is reported, or until the close deadline aborts it.
+    pub(crate) fn run(mut self) {
+        loop {
+            self.push_overflow();
+            self.poll_in_flight();
+            if self.shared.abort.load(Ordering::SeqCst) {
+                self.abort();
+                return;
+            }
+            if self.idempotence.wanted() {
+                if let Err(e) = self.idempotence.ensure(&self.shared.client) {
+                    self.fail_everything_queued(e);
+                }
+            }
+            if self.idempotence.ready() {
+                self.send_ready();
+            }
+            self.expire();
+            if self.shared.accumulator.is_closing()
+                && self.shared.accumulator.incomplete() == 0
+                && self.in_flight.is_empty()
+                && self.overflow.is_empty()
+            {
+                return;
+            }
+            self.wait();
+        }
+    }
+
+    /// Sleeps until a wake-up, a response, or the next timer.
+    fn wait(&self) {
+        let now = Instant::now();
+        let mut until = now + Duration::from_millis(100);
+        if let Some(at) = self.shared.accumulator.next_ready_at(now) {
+            until = until.min(at);
+        }
+        for batch in &self.retries {
+            if let Some(at) = batch.retry_at {
+                until = until.min(at);
+            }
+        }
+        for f in &self.in_flight {
+            until = until.min(f.pending.deadline());
+        }
+        if !self.overflow.is_empty() || !self.idempotence.ready() {
+            until = until.min(now + Duration::from_millis(10));
+        }
+        if until <= now {
+            return;
+        }
+        let mut select = Select::new();
+        select.recv(&self.wake);
+        for f in &self.in_flight {
+            select.recv(f.pending.receiver());
+        }
+        if let Ok(0) = select.ready_timeout(until - now) {
+            while self.wake.try_recv().is_ok() {}
+        }
+    }
+
+    /// Handles every answered (or timed-out) request, in sending order.
+    fn poll_in_flight(&mut self) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.in_flight.len() {
+            let f = &self.in_flight[i];
+            let answer = match f.pending.receiver().try_recv() {
+                Ok(frame) => Some(f.pending.decode(frame)),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => Some(Err(Error::io(
+                    format!("Produce to broker {}", f.broker),
+                    std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "the connection closed before the answer came",
+                    ),
+                ))),
+                Err(crossbeam_channel::TryRecvError::Empty) if now >= f.pending.deadline() => None,
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let f = self.in_flight.remove(i);
+            self.shared
+                .metrics
+                .in_flight
+                .fetch_sub(1, Ordering::Relaxed);
+            let answer = match answer {
+                Some(answer) => answer,
+                // Past its deadline: `wait` closes the connection and reports the timeout.
+                None => f.pending.wait(),
+            };
+            self.handle_answer(f.broker, f.batches, answer);
+        }
+    }
+
+    fn handle_answer(
+        &mut self,
+        broker: i32,
+        batches: Vec<Batch>,
+        answer: Result<crate::protocol::api::ProduceResponse>,
+    ) {
+        let response = match answer {
+            Ok(r) => r,
+            Err(e) => {
+                debug!("Produce to broker {broker} failed: {e}");
+                for batch in batches {
+                    self.retry_or_fail(batch, e.clone());
+                }
+                return;
+            }
+        };
+        let mut by_partition: HashMap<(&str, i32), &PartitionProduceResponse> = HashMap::new();
+        for t in &response.responses {
+            for p in &t.partition_responses {
+                by_partition.insert((t.name.as_str(), p.index), p);
+            }
+        }
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let outcome = match by_partition.get(&(&*batch.topic, batch.partition)) {
+                Some(p) => self.classify(&batch, p),
+                None => Outcome::Retry(Error::Protocol {
+                    context: format!(
+                        "Produce to `{}` partition {} on broker {broker}",
+                        batch.topic, batch.partition
+                    ),
+                    detail: "the response does not mention the partition".into(),
+                }),
+            };
+            outcomes.push((batch, outcome));
+        }
+        for (batch, outcome) in outcomes {
+            match outcome {
+                Outcome::Written {
+                    base_offset,
+                    log_append_time,
+                } => self.complete(batch, Ok((base_offset, log_append_time))),
+                Outcome::Retry(e) => self.retry_or_fail(batch, e),
+                Outcome::ResetProducer(e) => {
+                    self.idempotence.request_bump(&batch, &e);
+                    self.retry_or_fail(batch, e);
+                }
+                Outcome::Fail(e) => self.complete(batch, Err(e)),
+            }
+        }
+    }
+
+    fn classify(&self, batch: &Batch, p: &PartitionProduceResponse) -> Outcome {
+        let context = || format!("Produce to `{}` partition {}", batch.topic, batch.partition);
+        match p.error_code {
+            ErrorCode::None => Outcome::Written {
+                base_offset: p.base_offset,
+                log_append_time: p.log_append_time_ms,
+            },
+            // An idempotent retry of a batch the broker already has.
+            ErrorCode::DuplicateSequenceNumber => Outcome::Written {
+                base_offset: -1,
+                log_append_time: -1,
+            },
+            code @ (ErrorCode::OutOfOrderSequenceNumber
+            | ErrorCode::UnknownProducerId
+            | ErrorCode::InvalidProducerEpoch)
+                if self.idempotence.enabled() =>
+            {
+                Outcome::ResetProducer(Error::broker(code, p.error_message.clone(), context()))
+            }
+            code if code.is_retriable() => {
+                Outcome::Retry(Error::broker(code, p.error_message.clone(), context()))
+            }
+            code => Outcome::Fail(Error::broker(code, p.error_message.clone(), context())),
+        }
+    }
+
+    /// Schedules `batch` for another attempt, or reports it failed when the
+    /// error is final or its delivery timeout would pass first.
+    fn retry_or_fail(&mut self, mut batch: Batch, error: Error) {
+        let config = &self.shared.config;
+        if !error.is_retriable() && !matches!(error.code(), Some(c) if is_producer_state_error(c)) {
+            self.complete(batch, Err(error));
+            return;
+        }
+        batch.attempts += 1;
+        let backoff = backoff(
+            config.retry_backoff,
+            config.retry_backoff_max,
+            batch.attempts,
+        );
+        let now = Instant::now();
+        if now + backoff >= batch.created + config.delivery_timeout {
+            let e = delivery_timeout_error(&batch, config.delivery_timeout, &error);
+            self.complete(batch, Err(e));
+            return;
+        }
+        warn!(
+            "retrying {} records to `{}` partition {} in {backoff:?} (attempt {}): {error}",
+            batch.record_count, batch.topic, batch.partition, batch.attempts
+        );
+        self.stale.insert(Arc::clone(&batch.topic));
+        self.shared
+            .metrics
+            .records_retried
+            .fetch_add(batch.record_count as u64, Ordering::Relaxed);
+        batch.retry_at = Some(now + backoff);
+        batch.last_error = Some(error);
+        self.retries.push(batch);
+        // Resend in sequence order within each partition.
+        self.retries
+            .sort_by_key(|b| (Arc::clone(&b.topic), b.partition, b.base_sequence));
+    }
+
+    /// Refreshes stale topics, then sends every ready batch: retries first,
+    /// then the accumulator's, one request per leader.
+    fn send_ready(&mut self) {
+        let now = Instant::now();
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        let mut topics: Vec<Arc<str>> = self.shared.accumulator.topics();
+        topics.extend(self.retries.iter().map(|b| Arc::clone(&b.topic)));
+        topics.sort();
+        topics.dedup();
+        let mut metadata: HashMap<Arc<str>, Arc<TopicMetadata>> = HashMap::new();
+        for topic in topics {
+            match self.metadata_for(&topic, now) {
+                Ok(meta) => {
+                    self.blocked.remove(&topic);
+                    metadata.insert(topic, meta);
+                }
+                Err(Error::UnknownTopic(name)) => {
+                    let e = Error::UnknownTopic(name);
+                    self.fail_topic(&topic, e);
+                }
+                Err(e) => {
+                    debug!("metadata for `{topic}` unavailable: {e}");
+                    self.blocked.insert(topic, e);
+                }
+            }
+        }
+        let mut per_broker_in_flight: HashMap<i32, usize> = HashMap::new();
+        for f in &self.in_flight {
+            *per_broker_in_flight.entry(f.broker).or_default() += 1;
+        }
+        let leader_of = |topic: &Arc<str>, partition: i32| -> Option<i32> {
+            metadata.get(topic)?.partition(partition)?.leader
+        };
+        let mut requests: BTreeMap<i32, (Vec<Batch>, usize)> = BTreeMap::new();
+        let mut busy: HashSet<(Arc<str>, i32)> = HashSet::new();
+        // Retries due now; later ones keep their partition busy so newer
+        // batches do not overtake them.
+        let mut waiting = Vec::new();
+        for batch in std::mem::take(&mut self.retries) {
+            let key = (Arc::clone(&batch.topic), batch.partition);
+            let due = batch.retry_at.map_or(true, |at| at <= now);
+            let leader = leader_of(&batch.topic, batch.partition);
+            let room = |broker: i32, requests: &BTreeMap<i32, (Vec<Batch>, usize)>| {
+                per_broker_in_flight.get(&broker).copied().unwrap_or(0) < config.max_in_flight
+                    && requests.get(&broker).map_or(true, |(_, size)| {
+                        size + batch.size() <= config.max_request_size
+                    })
+            };
+            match leader {
+                Some(broker) if due && !busy.contains(&key) && room(broker, &requests) => {
+                    busy.insert(key);
+                    let entry = requests.entry(broker).or_default();
+                    entry.1 += batch.size();
+                    entry.0.push(batch);
+                }
+                _ => {
+                    busy.insert(key);
+                    waiting.push(batch);
+                }
+            }
+        }
+        self.retries = waiting;
+        let drained = self
+            .shared
+            .accumulator
+            .drain(now, |topic, partition, size| {
+                if busy.contains(&(Arc::clone(topic), partition)) {
+                    return false;
+                }
+                let Some(broker) = leader_of(topic, partition) else {
+                    return false;
+                };
+                if per_broker_in_flight.get(&broker).copied().unwrap_or(0) >= config.max_in_flight {
+                    return false;
+                }
+                let entry = requests.entry(broker).or_default();
+                if !entry.0.is_empty() && entry.1 + size > config.max_request_size {
+                    return false;
+                }
+                // The batch itself is moved in below; reserve its size now.
+                entry.1 += size;
+                true
+            });
+        for batch in drained {
+            match leader_of(&batch.topic, batch.partition) {
+                Some(broker) => requests.entry(broker).or_default().0.push(batch),
+                None => self.retries.push(batch),
+            }
+        }
+        for (broker, (batches, _)) in requests {
+            if !batches.is_empty() {
+                self.send_to(broker, batches);
+            }
+        }
+    }
+
+    /// The topic's metadata, refreshed when a leader error marked it stale
+    /// (at most once per `retry_backoff`).
+    fn metadata_for(&mut self, topic: &Arc<str>, now: Instant) -> Result<Arc<TopicMetadata>> {
+        let client = &self.shared.client;
+        if self.stale.contains(topic) {
+            let recent = self
+                .last_refresh
+                .get(topic)
+                .is_some_and(|at| now.duration_since(*at) < self.shared.config.retry_backoff);
+            if !recent {
+                self.last_refresh.insert(Arc::clone(topic), now);
+                let meta = client.refresh_topic(topic)?;
+                self.stale.remove(topic);
+                return Ok(meta);
+            }
+        }
+        client.topic_metadata(topic)
+    }
+
+    /// Seals `batches`, stamps producer state, and sends one request.
+    fn send_to(&mut self, broker: i32, mut batches: Vec<Batch>) {
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        let mut ready = Vec::with_capacity(batches.len());
+        for mut batch in batches.drain(..) {
+            if let Err(e) = self.seal(&mut batch) {
+                self.complete(batch, Err(e));
+                continue;
+            }
+            ready.push(batch);
+        }
+        if ready.is_empty() {
+            return;
+        }
+        ready.sort_by(|a, b| a.topic.cmp(&b.topic).then(a.partition.cmp(&b.partition)));
+        let mut request = ProduceRequest {
+            transactional_id: None,
+            acks: config.acks.code(),
+            timeout_ms: i32::try_from(config.request_timeout.as_millis()).unwrap_or(i32::MAX),
+            topic_data: Vec::new(),
+        };
+        for batch in &mut ready {
+            let data = PartitionProduceData {
+                index: batch.partition,
+                records: batch.encoded.take().unwrap_or_default(),
+            };
+            match request.topic_data.last_mut() {
+                Some(t) if t.name == *batch.topic => t.partition_data.push(data),
+                _ => request.topic_data.push(TopicProduceData {
+                    name: batch.topic.to_string(),
+                    partition_data: vec![data],
+                }),
+            }
+        }
+        let deadline = Instant::now() + config.request_timeout;
+        let sent = self
+            .shared
+            .client
+            .broker_connection(
+                broker,
+                deadline.min(Instant::now() + Duration::from_millis(50)),
+            )
+            .and_then(|conn| {
+                if request.acks == 0 {
+                    conn.send_no_response(&request).map(|()| None)
+                } else {
+                    conn.send(&request).map(Some)
+                }
+            });
+        // Take the encoded batches back for retries.
+        let mut it = ready.iter_mut();
+        for t in request.topic_data {
+            for p in t.partition_data {
+                if let Some(batch) = it.next() {
+                    batch.encoded = Some(p.records);
+                }
+            }
+        }
+        let bytes: usize = ready.iter().map(Batch::size).sum();
+        match sent {
+            Ok(pending) => {
+                let metrics = &self.shared.metrics;
+                metrics.requests_sent.fetch_add(1, Ordering::Relaxed);
+                metrics
+                    .batches_sent
+                    .fetch_add(ready.len() as u64, Ordering::Relaxed);
+                metrics
+                    .bytes_sent
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
+                match pending {
+                    Some(pending) => {
+                        metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+                        self.in_flight.push(InFlight {
+                            broker,
+                            pending,
+                            batches: ready,
+                        });
+                    }
+                    None => {
+                        for batch in ready {
+                            self.complete(batch, Ok((-1, -1)));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                debug!("cannot send Produce to broker {broker}: {e}");
+                for batch in ready {
+                    self.retry_or_fail(batch, e.clone());
+                }
+            }
+        }
+    }
+
+    /// Builds (compresses) the batch on first send and stamps the producer
+    /// id, epoch and sequence when idempotent.
+    fn seal(&mut self, batch: &mut Batch) -> Result<()> {
+        if let Some(builder) = batch.builder.take() {
+            let encoded = builder.build().map_err(|e| {
+                Error::encode(
+                    format!(
+                        "sealing a batch for `{}` partition {}",
+                        batch.topic, batch.partition
+                    ),
+                    e,
+                )
+            })?;
+            batch.encoded = Some(encoded);
+        }
+        if let Some((producer_id, epoch, sequence)) = self.idempotence.stamp(batch) {
+            if let Some(encoded) = batch.encoded.as_mut() {
+                rewrite_producer_state(encoded, producer_id, epoch, sequence)
+                    .map_err(|e| Error::decode("stamping producer state on a batch", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails batches that waited in the queue past `delivery_timeout`
+    /// (no leader, broker unreachable).
+    fn expire(&mut self) {
+        let now = Instant::now();
+        let timeout = self.shared.config.delivery_timeout;
+        let expired = self
+            .shared
+            .accumulator
+            .take_where(|b| now >= b.created + timeout);
+        for batch in expired {
+            let cause =
+                self.blocked.get(&batch.topic).cloned().unwrap_or_else(|| {
+                    Error::NoBrokerAvailable("no leader for the partition".into())
+                });
+            let e = delivery_timeout_error(&batch, timeout, &cause);
+            self.complete(batch, Err(e));
+        }
+    }
+
+    fn fail_topic(&mut self, topic: &Arc<str>, error: Error) {
+        let batches = self.shared.accumulator.take_where(|b| b.topic == *topic);
+        let retries: Vec<Batch> = {
+            let (gone, kept) = std::mem::take(&mut self.retries)
+                .into_iter()
+                .partition(|b| b.topic == *topic);
+            self.retries = kept;
+            gone
+        };
+        for batch in batches.into_iter().chain(retries) {
+            self.complete(batch, Err(error.clone()));
+        }
+    }
+
+    fn fail_everything_queued(&mut self, error: Error) {
+        let batches = self.shared.accumulator.take_where(|_| true);
+        let retries = std::mem::take(&mut self.retries);
+        for batch in batches.into_iter().chain(retries) {
+            self.complete(batch, Err(error.clone()));
+        }
+    }
+
+    /// The close deadline passed: everything still held is reported failed.
+    fn abort(&mut self) {
+        let error = Error::timeout(
+            TimeoutKind::Flush,
+            "closing the producer: close_timeout passed before the broker acknowledged; \
+             the records may or may not have been written",
+        );
+        let in_flight = std::mem::take(&mut self.in_flight);
+        for f in in_flight {
+            self.shared
+                .metrics
+                .in_flight
+                .fetch_sub(1, Ordering::Relaxed);
+            for batch in f.batches {
+                self.complete(batch, Err(error.clone()));
+            }
+        }
+        let queued = self.shared.accumulator.take_all();
+        let retries = std::mem::take(&mut self.retries);
+        for batch in queued.into_iter().chain(retries) {
+            self.complete(batch, Err(error.clone()));
+        }
+        self.push_overflow();
+        if !self.overflow.is_empty() {
+            error!(
+                "{} delivery reports could not be handed over: the report channel stayed full while the producer closed",
+                self.overflow.len()
+            );
+            let memory: usize = self.overflow.drain(..).map(|(_, m)| m).sum();
+            self.shared.accumulator.complete(0, memory);
+        }
+    }
+
+    /// Reports every record of `batch` and gives back its memory.
+    fn complete(&mut self, batch: Batch, result: Result<(i64, i64)>) {
+        let metrics = &self.shared.metrics;
+        match &result {
+            Ok(_) => {
+                metrics
+                    .records_sent
+                    .fetch_add(batch.record_count as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                metrics
+                    .records_failed
+                    .fetch_add(batch.record_count as u64, Ordering::Relaxed);
+                if batch.completions.is_empty() {
+                    error!(
+                        "{} records to `{}` partition {} were not delivered: {e}",
+                        batch.record_count, batch.topic, batch.partition
+                    );
+                }
+            }
+        }
+        if let Ok((_, _)) = &result {
+            self.idempotence.acknowledged(&batch);
+        }
+        let per_record = batch.memory / batch.record_count.max(1);
+        let mut held = 0;
+        for (delta, completion) in batch.completions {
+            match completion {
+                Completion::Sync(tx, timestamp) => {
+                    let r = result.clone().map(|(base, append_time)| {
+                        metadata(
+                            &batch.topic,
+                            batch.partition,
+                            base,
+                            delta,
+                            append_time,
+                            timestamp,
+                        )
+                    });
+                    let _ = tx.send(r);
+                }
+                Completion::Report(record) => {
+                    let timestamp = record.timestamp.unwrap_or(-1);
+                    let r = result.clone().map(|(base, append_time)| {
+                        metadata(
+                            &batch.topic,
+                            batch.partition,
+                            base,
+                            delta,
+                            append_time,
+                            timestamp,
+                        )
+                    });
+                    let report = DeliveryReport {
+                        topic: Arc::clone(&batch.topic),
+                        partition: batch.partition,
+                        record,
+                        result: r,
+                    };
+                    if self.overflow.is_empty() {
+                        if let Some(tx) = &self.shared.reports_tx {
+                            match tx.try_send(report) {
+                                Ok(()) => continue,
+                                Err(TrySendError::Full(report)) => {
+                                    self.overflow.push_back((report, per_record));
+                                }
+                                Err(TrySendError::Disconnected(_)) => continue,
+                            }
+                        }
+                    } else {
+                        self.overflow.push_back((report, per_record));
+                    }
+                    held += per_record;
+                }
+            }
+        }
+        self.shared
+            .accumulator
+            .complete(batch.record_count, batch.memory.saturating_sub(held));
+    }
+
+    /// Hands reports that waited for room to the channel.
+    fn push_overflow(&mut self) {
+        let Some(tx) = &self.shared.reports_tx else {
+            return;
+        };
+        let mut freed = 0;
+        while let Some((report, memory)) = self.overflow.pop_front() {
+            match tx.try_send(report) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => freed += memory,
+                Err(TrySendError::Full(report)) => {
+                    self.overflow.push_front((report, memory));
+                    break;
+                }
+            }
+        }
+        if freed > 0 {
+            self.shared.accumulator.complete(0, freed);
+        }
+    }
+}
+
+fn is_producer_state_error(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::OutOfOrderSequenceNumber
+            | ErrorCode::UnknownProducerId
+            | ErrorCode::InvalidProducerEpoch
+    )
+}
+
+fn metadata(
+    topic: &Arc<str>,
+    partition: i32,
+    base_offset: i64,
+    delta: i32,
+    log_append_time: i64,
+    timestamp: i64,
+) -> RecordMetadata {
+    RecordMetadata {
+        topic: Arc::clone(topic),
+        partition,
+        offset: if base_offset >= 0 {
+            base_offset + i64::from(delta)
+        } else {
+            -1
+        },
+        timestamp: if log_append_time >= 0 {
+            log_append_time
+        } else {
+            timestamp
+        },
+    }
+}
+
+fn delivery_timeout_error(batch: &Batch, timeout: Duration, cause: &Error) -> Error {
+    Error::timeout(
+        TimeoutKind::Delivery,
+        format!(
+            "delivering {} records to `{}` partition {}: {timeout:?} passed after {} attempts; last error: {cause}",
+            batch.record_count, batch.topic, batch.partition, batch.attempts
+        ),
+    )
+}
+
+/// Exponential backoff with ±20 % jitter: `initial * 2^(attempt-1)`, capped.
+pub(crate) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
+    let exp = attempt.saturating_sub(1).min(16);
+    let base = initial.saturating_mul(1u32 << exp).min(max.max(initial));
+    base.mul_f64(0.8 + 0.4 * crate::net::pseudo_random_unit())
+}
+
+/// Milliseconds since the Unix epoch, the default record timestamp.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter() {
+        let (initial, max) = (Duration::from_millis(100), Duration::from_secs(1));
+        let first = backoff(initial, max, 1);
+        assert!(first >= Duration::from_millis(80) && first <= Duration::from_millis(120));
+        let third = backoff(initial, max, 3);
+        assert!(third >= Duration::from_millis(320) && third <= Duration::from_millis(480));
+        assert!(backoff(initial, max, 30) <= Duration::from_millis(1200));
+    }
+
+    #[test]
+    fn offsets_are_the_base_plus_the_delta_unless_unknown() {
+        let t: Arc<str> = Arc::from("t");
+        assert_eq!(metadata(&t, 1, 100, 3, -1, 7).offset, 103);
+        assert_eq!(metadata(&t, 1, -1, 3, -1, 7).offset, -1);
+        assert_eq!(metadata(&t, 1, 100, 3, 99, 7).timestamp, 99);
+        assert_eq!(metadata(&t, 1, 100, 3, -1, 7).timestamp, 7);
+    }
+}
