@@ -151,12 +151,30 @@ impl Idempotence {
         let Some(range) = conn.api_range(api_key::INIT_PRODUCER_ID) else {
             return Ok(None);
         };
-        let mut request = InitProducerIdRequest::default();
-        if let (true, Some((id, epoch))) = (self.bump && range.max_version >= 3, self.state) {
-            request.producer_id = id;
-            request.producer_epoch = epoch;
-        }
-        let response = conn.request(&request)?;
+        let fresh = InitProducerIdRequest::default();
+        let response = match (self.bump && range.max_version >= 3, self.state) {
+            (true, Some((id, epoch))) => {
+                let bump = InitProducerIdRequest {
+                    producer_id: id,
+                    producer_epoch: epoch,
+                    ..InitProducerIdRequest::default()
+                };
+                let response = conn.request(&bump);
+                // A broker that lost the producer (restarted, say) refuses
+                // the bump; a fresh id serves as well.
+                let refused = match &response {
+                    Ok(r) => r.error_code != ErrorCode::None && !r.error_code.is_retriable(),
+                    Err(e) => !e.is_retriable(),
+                };
+                if refused {
+                    conn.request(&fresh)
+                } else {
+                    response
+                }
+            }
+            _ => conn.request(&fresh),
+        };
+        let response = response?;
         match response.error_code {
             ErrorCode::None => Ok(Some((response.producer_id, response.producer_epoch))),
             code => Err(Error::broker(
@@ -170,7 +188,13 @@ impl Idempotence {
     /// Sequence state for a batch about to be sent: `Some` when the batch
     /// needs (new) producer id, epoch and base sequence written into it.
     pub(crate) fn stamp(&mut self, batch: &mut Batch) -> Option<(i64, i16, i32)> {
-        let (id, epoch) = self.state?;
+        let Some((id, epoch)) = self.state else {
+            // Idempotence was turned off after this batch was stamped.
+            return batch.stamped.take().map(|_| {
+                batch.base_sequence = None;
+                (-1, -1, -1)
+            });
+        };
         if batch.stamped == Some((id, epoch)) {
             return None;
         }

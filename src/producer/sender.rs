@@ -538,15 +538,22 @@ impl Sender {
     fn expire(&mut self) {
         let now = Instant::now();
         let timeout = self.shared.config.delivery_timeout;
-        let expired = self
+        let mut expired = self
             .shared
             .accumulator
             .take_where(|b| now >= b.created + timeout);
+        // Retries that cannot be sent (no leader known) expire the same way.
+        let (late, kept): (Vec<Batch>, Vec<Batch>) = std::mem::take(&mut self.retries)
+            .into_iter()
+            .partition(|b| now >= b.created + timeout);
+        self.retries = kept;
+        expired.extend(late);
         for batch in expired {
-            let cause =
-                self.blocked.get(&batch.topic).cloned().unwrap_or_else(|| {
-                    Error::NoBrokerAvailable("no leader for the partition".into())
-                });
+            let cause = batch
+                .last_error
+                .clone()
+                .or_else(|| self.blocked.get(&batch.topic).cloned())
+                .unwrap_or_else(|| Error::NoBrokerAvailable("no leader for the partition".into()));
             let e = delivery_timeout_error(&batch, timeout, &cause);
             self.complete(batch, Err(e));
         }
