@@ -303,10 +303,7 @@ impl Producer {
             return self.reports.try_recv().ok();
         }
         match timeout {
-            Some(t) => match self.reports.recv_timeout(t) {
-                Ok(r) => Some(r),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-            },
+            Some(t) => self.reports.recv_timeout(t).ok(),
             None => self.reports.recv().ok(),
         }
     }
