@@ -24,13 +24,14 @@ struct Options {
     sizes: Vec<usize>,
     codecs: Vec<Compression>,
     partitions: i32,
+    batch_size: usize,
     python: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: bench produce [--records N] [--sizes 100,1024] \
-         [--codecs none,gzip,snappy,lz4,zstd] [--partitions 4] [--python]"
+         [--codecs none,gzip,snappy,lz4,zstd] [--partitions 4] [--batch-size 16384] [--python]"
     );
     std::process::exit(2)
 }
@@ -68,6 +69,7 @@ fn parse(args: &[String]) -> Options {
             Compression::Zstd,
         ],
         partitions: 4,
+        batch_size: 16 * 1024,
         python: false,
     };
     let mut it = args.iter();
@@ -83,6 +85,7 @@ fn parse(args: &[String]) -> Options {
             }
             "--codecs" => o.codecs = value().split(',').map(parse_codec).collect(),
             "--partitions" => o.partitions = value().parse().unwrap_or_else(|_| usage()),
+            "--batch-size" => o.batch_size = value().parse().unwrap_or_else(|_| usage()),
             "--python" => o.python = true,
             _ => usage(),
         }
@@ -156,6 +159,7 @@ impl Result {
 
 fn produce_ours(
     client: &KafkaClient,
+    batch_size: usize,
     partitions: i32,
     size: usize,
     codec: Compression,
@@ -168,6 +172,7 @@ fn produce_ours(
         ProducerConfig::default()
             .acks(Acks::All)
             .linger(Duration::from_millis(5))
+            .batch_size(batch_size)
             .compression(codec),
     )?;
     let pool = values(size, 1024);
@@ -270,17 +275,19 @@ fn bench_produce(o: &Options) -> kafka_sync::Result<()> {
     let broker = Broker::start()?;
     let client = KafkaClient::new(&broker.bootstrap())?;
     println!(
-        "broker {} ({}), {} partitions, acks=all, linger 5 ms, batch 16 KiB; CPU is this process's user+system time",
+        "broker {} ({}), {} partitions, acks=all, linger 5 ms, batch_size {} B (ours; librdkafka: its default); \
+         CPU is the client process's user+system time",
         broker.bootstrap(),
         if broker.is_external() { "external" } else { "testkit tansu" },
-        o.partitions
+        o.partitions,
+        o.batch_size
     );
     for &size in &o.sizes {
         let records = o
             .records
             .unwrap_or(if size <= 200 { 1_000_000 } else { 300_000 });
         for &codec in &o.codecs {
-            let ours = produce_ours(&client, o.partitions, size, codec, records)?;
+            let ours = produce_ours(&client, o.batch_size, o.partitions, size, codec, records)?;
             ours.print("kafka-sync", size, codec_name(codec));
             if o.python {
                 if let Some(theirs) = produce_python(

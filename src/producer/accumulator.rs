@@ -429,6 +429,28 @@ impl Accumulator {
         out
     }
 
+    /// Takes the batches created before `cutoff`: they waited past
+    /// `delivery_timeout` without a leader to send them to. Queues are in
+    /// creation order, so only their fronts are looked at.
+    pub(crate) fn take_expired(&self, cutoff: Instant) -> Vec<Batch> {
+        let mut state = self.state.lock();
+        let state = &mut *state;
+        let mut out = Vec::new();
+        for queue in state.topics.values_mut().flatten() {
+            while queue.sealed.front().is_some_and(|b| b.created < cutoff) {
+                out.extend(queue.sealed.pop_front());
+            }
+            if queue.sealed.is_empty() && queue.open.as_ref().is_some_and(|b| b.created < cutoff) {
+                out.extend(queue.open.take());
+            }
+        }
+        for batch in &out {
+            state.queued_records -= batch.record_count;
+            state.queued_bytes -= batch.memory;
+        }
+        out
+    }
+
     /// Records and bytes not yet handed to the sender, and bytes held overall.
     pub(crate) fn usage(&self) -> (usize, usize, usize) {
         let state = self.state.lock();

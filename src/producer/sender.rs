@@ -69,6 +69,12 @@ pub(crate) struct Sender {
     last_refresh: HashMap<Arc<str>, Instant>,
     /// Last error seen per topic that keeps batches from being sent.
     blocked: HashMap<Arc<str>, Error>,
+    /// The last pass left ready batches behind for want of a leader or of
+    /// room in flight: waiting for a response (or a backoff) beats spinning.
+    stalled: bool,
+    /// The last pass left ready batches behind only because a request was
+    /// full: go again at once.
+    more: bool,
 }
 
 impl Sender {
@@ -84,6 +90,8 @@ impl Sender {
             stale: HashSet::new(),
             last_refresh: HashMap::new(),
             blocked: HashMap::new(),
+            stalled: false,
+            more: false,
         }
     }
 
@@ -120,14 +128,28 @@ impl Sender {
     /// Sleeps until a wake-up, a response, or the next timer.
     fn wait(&self) {
         let now = Instant::now();
+        if self.more {
+            return;
+        }
         let mut until = now + Duration::from_millis(100);
-        if let Some(at) = self.shared.accumulator.next_ready_at(now) {
+        // While stalled, timers already due stay due until a response or a
+        // backoff changes something; only later ones count.
+        let due = |at: Instant| !self.stalled || at > now;
+        if let Some(at) = self
+            .shared
+            .accumulator
+            .next_ready_at(now)
+            .filter(|&at| due(at))
+        {
             until = until.min(at);
         }
         for batch in &self.retries {
-            if let Some(at) = batch.retry_at {
+            if let Some(at) = batch.retry_at.filter(|&at| due(at)) {
                 until = until.min(at);
             }
+        }
+        if self.stalled {
+            until = until.min(now + self.shared.config.retry_backoff);
         }
         for f in &self.in_flight {
             until = until.min(f.pending.deadline());
@@ -333,6 +355,8 @@ impl Sender {
             metadata.get(topic)?.partition(partition)?.leader
         };
         let mut requests: BTreeMap<i32, (Vec<Batch>, usize)> = BTreeMap::new();
+        let mut stalled = false;
+        let mut more = false;
         let mut busy: HashSet<(Arc<str>, i32)> = HashSet::new();
         // Retries due now; later ones keep their partition busy so newer
         // batches do not overtake them.
@@ -355,6 +379,7 @@ impl Sender {
                     entry.0.push(batch);
                 }
                 _ => {
+                    stalled |= due;
                     busy.insert(key);
                     waiting.push(batch);
                 }
@@ -366,16 +391,20 @@ impl Sender {
             .accumulator
             .drain(now, |topic, partition, size| {
                 if busy.contains(&(Arc::clone(topic), partition)) {
+                    stalled = true;
                     return false;
                 }
                 let Some(broker) = leader_of(topic, partition) else {
+                    stalled = true;
                     return false;
                 };
                 if per_broker_in_flight.get(&broker).copied().unwrap_or(0) >= config.max_in_flight {
+                    stalled = true;
                     return false;
                 }
                 let entry = requests.entry(broker).or_default();
                 if !entry.0.is_empty() && entry.1 + size > config.max_request_size {
+                    more = true;
                     return false;
                 }
                 // The batch itself is moved in below; reserve its size now.
@@ -388,6 +417,8 @@ impl Sender {
                 None => self.retries.push(batch),
             }
         }
+        self.stalled = stalled;
+        self.more = more;
         for (broker, (batches, _)) in requests {
             if !batches.is_empty() {
                 self.send_to(broker, batches);
@@ -538,14 +569,14 @@ impl Sender {
     fn expire(&mut self) {
         let now = Instant::now();
         let timeout = self.shared.config.delivery_timeout;
-        let mut expired = self
-            .shared
-            .accumulator
-            .take_where(|b| now >= b.created + timeout);
+        let Some(cutoff) = now.checked_sub(timeout) else {
+            return;
+        };
+        let mut expired = self.shared.accumulator.take_expired(cutoff);
         // Retries that cannot be sent (no leader known) expire the same way.
         let (late, kept): (Vec<Batch>, Vec<Batch>) = std::mem::take(&mut self.retries)
             .into_iter()
-            .partition(|b| now >= b.created + timeout);
+            .partition(|b| b.created < cutoff);
         self.retries = kept;
         expired.extend(late);
         for batch in expired {
