@@ -434,3 +434,56 @@ fn idempotence_is_on_by_default_and_batches_are_accepted() {
     let want: Vec<String> = (0..300).map(|i| format!("{i:04}")).collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn dropping_a_producer_whose_reports_nobody_reads_is_bounded() {
+    let client = client();
+    let name = new_topic(&client, "unread", 1);
+    let producer = client
+        .topic(&name)
+        .unwrap()
+        .get_producer(
+            with_reports()
+                .delivery_reports_capacity(2)
+                .close_timeout(Duration::from_millis(500)),
+        )
+        .unwrap();
+    let reports = producer.delivery_reports().clone();
+    for i in 0..20 {
+        producer.produce(format!("{i}")).unwrap();
+    }
+    producer.flush(DEADLINE).unwrap();
+    let dropping = std::time::Instant::now();
+    drop(producer);
+    assert!(
+        dropping.elapsed() < Duration::from_secs(5),
+        "drop is bounded"
+    );
+    assert_eq!(
+        reports.try_iter().count(),
+        2,
+        "the channel held what it could"
+    );
+    assert_eq!(read_partition(&client, &name, 0, 20).len(), 20);
+}
+
+#[test]
+fn reports_beyond_the_channel_capacity_wait_for_a_reader() {
+    let client = client();
+    let name = new_topic(&client, "slow-reader", 1);
+    let producer = client
+        .topic(&name)
+        .unwrap()
+        .get_producer(with_reports().delivery_reports_capacity(3))
+        .unwrap();
+    for i in 0..50 {
+        producer.produce(format!("{i}")).unwrap();
+    }
+    producer.flush(DEADLINE).unwrap();
+    let got: Vec<String> = reports(producer.delivery_reports(), 50)
+        .into_iter()
+        .map(|r| String::from_utf8(r.record.get_value().unwrap().to_vec()).unwrap())
+        .collect();
+    let want: Vec<String> = (0..50).map(|i| format!("{i}")).collect();
+    assert_eq!(got, want, "every report, in order");
+}

@@ -68,7 +68,12 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    fn new(topic: &Arc<str>, partition: i32, options: BatchOptions, capacity: usize) -> Batch {
+    pub(crate) fn new(
+        topic: &Arc<str>,
+        partition: i32,
+        options: BatchOptions,
+        capacity: usize,
+    ) -> Batch {
         Batch {
             topic: Arc::clone(topic),
             partition,

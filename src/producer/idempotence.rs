@@ -221,3 +221,91 @@ impl Idempotence {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::records::BatchOptions;
+
+    fn batch(partition: i32, records: usize) -> Batch {
+        let mut b = Batch::new(&Arc::from("t"), partition, BatchOptions::default(), 0);
+        b.record_count = records;
+        b
+    }
+
+    fn enabled() -> Idempotence {
+        let mut i = Idempotence::new(&ProducerConfig::default());
+        i.state = Some((1000, 0));
+        i.decided = true;
+        i
+    }
+
+    #[test]
+    fn sequences_start_at_zero_and_advance_by_record_count_per_partition() {
+        let mut i = enabled();
+        assert_eq!(i.stamp(&mut batch(0, 5)), Some((1000, 0, 0)));
+        assert_eq!(i.stamp(&mut batch(0, 3)), Some((1000, 0, 5)));
+        assert_eq!(i.stamp(&mut batch(1, 2)), Some((1000, 0, 0)));
+        assert_eq!(i.stamp(&mut batch(0, 1)), Some((1000, 0, 8)));
+    }
+
+    #[test]
+    fn a_retried_batch_keeps_its_sequence() {
+        let mut i = enabled();
+        let mut b = batch(0, 5);
+        i.stamp(&mut b);
+        assert_eq!(i.stamp(&mut b), None, "already stamped: sent as is");
+        assert_eq!(b.base_sequence, Some(0));
+    }
+
+    #[test]
+    fn after_an_epoch_bump_batches_are_restamped_from_zero() {
+        let mut i = enabled();
+        let mut old = batch(0, 5);
+        i.stamp(&mut old);
+        i.request_bump(&old, &Error::Closed("test"));
+        assert!(i.wanted() && !i.ready());
+        // What `ensure` does with the broker's answer.
+        i.state = Some((1000, 1));
+        i.sequences.clear();
+        i.bump = false;
+        assert_eq!(i.stamp(&mut old), Some((1000, 1, 0)));
+    }
+
+    #[test]
+    fn a_batch_from_before_the_bump_does_not_bump_again() {
+        let mut i = enabled();
+        let mut old = batch(0, 5);
+        i.stamp(&mut old);
+        i.state = Some((1000, 1));
+        i.request_bump(&old, &Error::Closed("test"));
+        assert!(!i.bump);
+    }
+
+    #[test]
+    fn sequences_wrap_to_zero_after_i32_max() {
+        let mut i = enabled();
+        i.sequences.insert((Arc::from("t"), 0), i32::MAX - 1);
+        assert_eq!(i.stamp(&mut batch(0, 3)), Some((1000, 0, i32::MAX - 1)));
+        assert_eq!(i.stamp(&mut batch(0, 1)), Some((1000, 0, 1)));
+    }
+
+    #[test]
+    fn idempotence_off_clears_a_stamp() {
+        let mut i = enabled();
+        let mut b = batch(0, 5);
+        i.stamp(&mut b);
+        i.state = None;
+        assert_eq!(i.stamp(&mut b), Some((-1, -1, -1)));
+        assert_eq!(i.stamp(&mut b), None);
+    }
+
+    #[test]
+    fn auto_idempotence_needs_acks_all() {
+        let leader = ProducerConfig::default().acks(Acks::Leader);
+        assert!(!Idempotence::new(&leader).wanted());
+        assert!(Idempotence::new(&ProducerConfig::default()).wanted());
+        let off = ProducerConfig::default().idempotence(Some(false));
+        assert!(Idempotence::new(&off).ready());
+    }
+}

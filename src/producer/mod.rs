@@ -76,6 +76,9 @@ pub(crate) struct Shared {
     pub metrics: Counters,
     /// Set when the close deadline passes: the sender fails what is left.
     pub abort: AtomicBool,
+    /// When `close` gives up; the sender waits for a full report channel
+    /// until then, no longer.
+    pub close_deadline: Mutex<Option<Instant>>,
     topics: RwLock<HashMap<String, Arc<str>>>,
 }
 
@@ -156,6 +159,7 @@ impl Producer {
             reports_tx,
             metrics: Counters::default(),
             abort: AtomicBool::new(false),
+            close_deadline: Mutex::new(None),
             topics: RwLock::new(HashMap::new()),
         });
         let thread_shared = Arc::clone(&shared);
@@ -330,6 +334,7 @@ impl Producer {
             return Ok(());
         };
         let deadline = Instant::now() + timeout;
+        *self.shared.close_deadline.lock() = Some(deadline);
         self.shared.accumulator.close();
         let delivered = self
             .shared

@@ -117,8 +117,8 @@ impl Sender {
             if self.shared.accumulator.is_closing()
                 && self.shared.accumulator.incomplete() == 0
                 && self.in_flight.is_empty()
-                && self.overflow.is_empty()
             {
+                self.hand_over_last_reports();
                 return;
             }
             self.wait();
@@ -724,6 +724,33 @@ impl Sender {
         self.shared
             .accumulator
             .complete(batch.record_count, batch.memory.saturating_sub(held));
+    }
+
+    /// Closing with reports still waiting for room: waits for a reader until
+    /// the close deadline, then logs what could not be handed over.
+    fn hand_over_last_reports(&mut self) {
+        let deadline = self
+            .shared
+            .close_deadline
+            .lock()
+            .unwrap_or_else(Instant::now);
+        let Some(tx) = self.shared.reports_tx.clone() else {
+            return;
+        };
+        let mut freed = 0;
+        let mut lost = 0;
+        for (report, memory) in self.overflow.drain(..) {
+            freed += memory;
+            if lost > 0 || tx.send_deadline(report, deadline).is_err() {
+                lost += 1;
+            }
+        }
+        if lost > 0 {
+            error!(
+                "{lost} delivery reports could not be handed over: the report channel stayed full while the producer closed"
+            );
+        }
+        self.shared.accumulator.complete(0, freed);
     }
 
     /// Hands reports that waited for room to the channel.
