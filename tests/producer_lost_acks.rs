@@ -147,6 +147,8 @@ fn values_after_a_lost_ack(idempotence: bool) -> (Vec<String>, Vec<DeliveryRepor
         .get_producer(
             ProducerConfig::default()
                 .delivery_reports(true)
+                // b and c travel in one batch: flush sends it, not the linger.
+                .linger(Duration::from_secs(5))
                 .idempotence(Some(idempotence))
                 .retry_backoff(Duration::from_millis(20), Duration::from_millis(100)),
         )
@@ -163,18 +165,18 @@ fn values_after_a_lost_ack(idempotence: bool) -> (Vec<String>, Vec<DeliveryRepor
     producer.flush(DEADLINE).unwrap();
 
     let reports: Vec<DeliveryReport> = producer.delivery_reports().try_iter().collect();
-    let mut values = Vec::new();
+    // Read until the marker: duplicates, if any, come before it.
     let mut expected = 4;
-    loop {
-        values = read_partition(&client, &name, 0, expected)
+    let values: Vec<String> = loop {
+        let values: Vec<String> = read_partition(&client, &name, 0, expected)
             .into_iter()
             .map(|r| String::from_utf8(r.value.unwrap()).unwrap())
             .collect();
         if values.last().map(String::as_str) == Some("end") {
-            break;
+            break values;
         }
         expected += 1;
-    }
+    };
     assert!(
         producer.metrics().records_retried >= 1,
         "the batch was retried"
