@@ -268,7 +268,7 @@ fn without_idempotence_a_retry_after_a_lost_ack_may_duplicate() {
 }
 
 #[test]
-fn a_not_leader_answer_refreshes_metadata_and_retries() {
+fn a_not_leader_answer_is_retried() {
     let outcome = produce_through_fault(true, |topic| Fault::Replace {
         topic: topic.to_owned(),
         code: ErrorCode::NotLeaderOrFollower.code(),
