@@ -185,9 +185,10 @@ impl ProducerConfig {
     }
 
     /// How long the broker may take to acknowledge a Produce request (sent as
-    /// the request's `timeout_ms`) and how long the producer waits for the
-    /// answer before retrying. Defaults to 30 s, as the Java producer's
-    /// `request.timeout.ms`.
+    /// the request's `timeout_ms`). Defaults to 30 s, as the Java producer's
+    /// `request.timeout.ms`. The producer waits for the answer as long as the
+    /// client's own [`request_timeout`](crate::KafkaClientBuilder::request_timeout)
+    /// allows (the connection is shared), then retries.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self

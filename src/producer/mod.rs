@@ -265,9 +265,11 @@ impl Producer {
         Ok(())
     }
 
-    /// Waits until every record queued so far is delivered or failed.
-    /// Fails with a [`TimeoutKind::Flush`] timeout if records remain after
-    /// `timeout`; they stay queued.
+    /// Waits until every record queued so far is delivered or failed;
+    /// batches are sent without lingering meanwhile. It waits until no
+    /// record at all is pending, so records other threads produce during the
+    /// flush are waited for too. Fails with a [`TimeoutKind::Flush`] timeout
+    /// if records remain after `timeout`; they stay queued.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
         if self
@@ -288,9 +290,10 @@ impl Producer {
     }
 
     /// The delivery reports, one per accepted record, when
-    /// [`ProducerConfig::delivery_reports`] is on (otherwise nothing ever
-    /// arrives). Clone the receiver to read reports from another thread or
-    /// after the producer is dropped.
+    /// [`ProducerConfig::delivery_reports`] is on. When it is off the channel
+    /// is disconnected: `recv` returns an error at once instead of blocking.
+    /// Clone the receiver to read reports from another thread or after the
+    /// producer is dropped.
     pub fn delivery_reports(&self) -> &Receiver<DeliveryReport> {
         &self.reports
     }
@@ -329,6 +332,10 @@ impl Producer {
     /// `timeout` for it; what is still unacknowledged then is reported
     /// failed. Returns a [`TimeoutKind::Flush`] timeout in that case.
     /// Called by `Drop` with [`ProducerConfig::close_timeout`].
+    ///
+    /// The wait can exceed `timeout` by one blocking step the sender thread
+    /// is in the middle of (a metadata request or a connection attempt,
+    /// bounded by the client's `request_timeout` and `connect_timeout`).
     pub fn close(&self, timeout: Duration) -> Result<()> {
         let Some(handle) = self.sender.lock().take() else {
             return Ok(());
@@ -460,5 +467,19 @@ impl SyncProducer {
     /// The producer underneath (metrics, close).
     pub fn producer(&self) -> &Producer {
         &self.producer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn producers_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Producer>();
+        assert_send_sync::<TopicProducer>();
+        assert_send_sync::<SyncProducer>();
+        assert_send_sync::<DeliveryReport>();
     }
 }
