@@ -1,6 +1,7 @@
 //! The producer against a live broker: what is produced reads back exactly,
 //! with every codec, over many partitions, in sync mode and with acks=0;
 //! errors are reported.
+#![cfg(feature = "testkit")]
 
 mod producer_support;
 

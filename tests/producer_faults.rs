@@ -2,6 +2,7 @@
 //! `delivery_timeout` without hanging, a restarted broker is used again, the
 //! memory bound makes `produce` block and then fail, and dropping the
 //! producer reports what is left. Each test runs its own broker.
+#![cfg(feature = "testkit")]
 
 mod producer_support;
 

@@ -6,6 +6,7 @@
 //! recognises the retry, so every record is written once and in order, and
 //! reported once. The broker advertises the proxy's address, so every
 //! connection of the client goes through it.
+#![cfg(feature = "testkit")]
 
 mod producer_support;
 

@@ -3,6 +3,7 @@
 //! partitioner picks, and confluent-kafka reads back exactly what was
 //! produced. Skipped, with a message, where python3 or confluent_kafka is
 //! missing (`pip install confluent-kafka`).
+#![cfg(feature = "testkit")]
 
 mod producer_support;
 

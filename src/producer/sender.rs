@@ -363,13 +363,13 @@ impl Sender {
         let mut waiting = Vec::new();
         for batch in std::mem::take(&mut self.retries) {
             let key = (Arc::clone(&batch.topic), batch.partition);
-            let due = batch.retry_at.map_or(true, |at| at <= now);
+            let due = batch.retry_at.is_none_or(|at| at <= now);
             let leader = leader_of(&batch.topic, batch.partition);
             let room = |broker: i32, requests: &BTreeMap<i32, (Vec<Batch>, usize)>| {
                 per_broker_in_flight.get(&broker).copied().unwrap_or(0) < config.max_in_flight
-                    && requests.get(&broker).map_or(true, |(_, size)| {
-                        size + batch.size() <= config.max_request_size
-                    })
+                    && requests
+                        .get(&broker)
+                        .is_none_or(|(_, size)| size + batch.size() <= config.max_request_size)
             };
             match leader {
                 Some(broker) if due && !busy.contains(&key) && room(broker, &requests) => {
