@@ -208,9 +208,6 @@ impl Idempotence {
         Some((id, epoch, sequence))
     }
 
-    /// A broker acknowledged `batch`.
-    pub(crate) fn acknowledged(&mut self, _batch: &Batch) {}
-
     /// The broker rejected `batch`'s producer state: bump the epoch, unless
     /// the batch was stamped before the latest bump (it is only restamped).
     pub(crate) fn request_bump(&mut self, batch: &Batch, error: &Error) {

@@ -41,6 +41,7 @@ mod idempotence;
 mod metrics;
 mod partitioner;
 mod record;
+mod report;
 mod sender;
 
 pub use config::{Acks, ProducerConfig};

@@ -16,17 +16,17 @@
 //! `RecordAccumulator`; KIP-91 (delivery timeout), KIP-98 and KIP-360
 //! (idempotence and epoch bumps).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, Select, TrySendError};
-use log::{debug, error, warn};
+use crossbeam_channel::{Receiver, Select};
+use log::{debug, warn};
 
-use super::accumulator::{Batch, Completion};
+use super::accumulator::Batch;
 use super::idempotence::Idempotence;
-use super::record::{DeliveryReport, RecordMetadata};
+use super::report::Reporter;
 use super::Shared;
 use crate::cluster::TopicMetadata;
 use crate::error::{Error, Result, TimeoutKind};
@@ -61,8 +61,7 @@ pub(crate) struct Sender {
     wake: Receiver<()>,
     in_flight: Vec<InFlight>,
     retries: Vec<Batch>,
-    /// Reports waiting for room in the report channel, with their memory.
-    overflow: VecDeque<(DeliveryReport, usize)>,
+    reporter: Reporter,
     idempotence: Idempotence,
     /// Topics whose metadata must be refreshed before the next send.
     stale: HashSet<Arc<str>>,
@@ -80,12 +79,13 @@ pub(crate) struct Sender {
 impl Sender {
     pub(crate) fn new(shared: Arc<Shared>, wake: Receiver<()>) -> Sender {
         let idempotence = Idempotence::new(&shared.config);
+        let reporter = Reporter::new(Arc::clone(&shared));
         Sender {
             shared,
             wake,
             in_flight: Vec::new(),
             retries: Vec::new(),
-            overflow: VecDeque::new(),
+            reporter,
             idempotence,
             stale: HashSet::new(),
             last_refresh: HashMap::new(),
@@ -99,7 +99,7 @@ impl Sender {
     /// is reported, or until the close deadline aborts it.
     pub(crate) fn run(mut self) {
         loop {
-            self.push_overflow();
+            self.reporter.push_waiting();
             self.poll_in_flight();
             if self.shared.abort.load(Ordering::SeqCst) {
                 self.abort();
@@ -118,7 +118,7 @@ impl Sender {
                 && self.shared.accumulator.incomplete() == 0
                 && self.in_flight.is_empty()
             {
-                self.hand_over_last_reports();
+                self.reporter.hand_over_last();
                 return;
             }
             self.wait();
@@ -154,7 +154,7 @@ impl Sender {
         for f in &self.in_flight {
             until = until.min(f.pending.deadline());
         }
-        if !self.overflow.is_empty() || !self.idempotence.ready() {
+        if self.reporter.is_waiting() || !self.idempotence.ready() {
             until = until.min(now + Duration::from_millis(10));
         }
         if until <= now {
@@ -246,13 +246,15 @@ impl Sender {
                 Outcome::Written {
                     base_offset,
                     log_append_time,
-                } => self.complete(batch, Ok((base_offset, log_append_time))),
+                } => self
+                    .reporter
+                    .complete(batch, Ok((base_offset, log_append_time))),
                 Outcome::Retry(e) => self.retry_or_fail(batch, e),
                 Outcome::ResetProducer(e) => {
                     self.idempotence.request_bump(&batch, &e);
                     self.retry_or_fail(batch, e);
                 }
-                Outcome::Fail(e) => self.complete(batch, Err(e)),
+                Outcome::Fail(e) => self.reporter.complete(batch, Err(e)),
             }
         }
     }
@@ -288,7 +290,7 @@ impl Sender {
     fn retry_or_fail(&mut self, mut batch: Batch, error: Error) {
         let config = &self.shared.config;
         if !error.is_retriable() && !matches!(error.code(), Some(c) if is_producer_state_error(c)) {
-            self.complete(batch, Err(error));
+            self.reporter.complete(batch, Err(error));
             return;
         }
         batch.attempts += 1;
@@ -300,7 +302,7 @@ impl Sender {
         let now = Instant::now();
         if now + backoff >= batch.created + config.delivery_timeout {
             let e = delivery_timeout_error(&batch, config.delivery_timeout, &error);
-            self.complete(batch, Err(e));
+            self.reporter.complete(batch, Err(e));
             return;
         }
         warn!(
@@ -452,7 +454,7 @@ impl Sender {
         let mut ready = Vec::with_capacity(batches.len());
         for mut batch in batches.drain(..) {
             if let Err(e) = self.seal(&mut batch) {
-                self.complete(batch, Err(e));
+                self.reporter.complete(batch, Err(e));
                 continue;
             }
             ready.push(batch);
@@ -526,7 +528,7 @@ impl Sender {
                     }
                     None => {
                         for batch in ready {
-                            self.complete(batch, Ok((-1, -1)));
+                            self.reporter.complete(batch, Ok((-1, -1)));
                         }
                     }
                 }
@@ -586,7 +588,7 @@ impl Sender {
                 .or_else(|| self.blocked.get(&batch.topic).cloned())
                 .unwrap_or_else(|| Error::NoBrokerAvailable("no leader for the partition".into()));
             let e = delivery_timeout_error(&batch, timeout, &cause);
-            self.complete(batch, Err(e));
+            self.reporter.complete(batch, Err(e));
         }
     }
 
@@ -600,7 +602,7 @@ impl Sender {
             gone
         };
         for batch in batches.into_iter().chain(retries) {
-            self.complete(batch, Err(error.clone()));
+            self.reporter.complete(batch, Err(error.clone()));
         }
     }
 
@@ -608,7 +610,7 @@ impl Sender {
         let batches = self.shared.accumulator.take_where(|_| true);
         let retries = std::mem::take(&mut self.retries);
         for batch in batches.into_iter().chain(retries) {
-            self.complete(batch, Err(error.clone()));
+            self.reporter.complete(batch, Err(error.clone()));
         }
     }
 
@@ -626,151 +628,15 @@ impl Sender {
                 .in_flight
                 .fetch_sub(1, Ordering::Relaxed);
             for batch in f.batches {
-                self.complete(batch, Err(error.clone()));
+                self.reporter.complete(batch, Err(error.clone()));
             }
         }
         let queued = self.shared.accumulator.take_all();
         let retries = std::mem::take(&mut self.retries);
         for batch in queued.into_iter().chain(retries) {
-            self.complete(batch, Err(error.clone()));
+            self.reporter.complete(batch, Err(error.clone()));
         }
-        self.push_overflow();
-        if !self.overflow.is_empty() {
-            error!(
-                "{} delivery reports could not be handed over: the report channel stayed full while the producer closed",
-                self.overflow.len()
-            );
-            let memory: usize = self.overflow.drain(..).map(|(_, m)| m).sum();
-            self.shared.accumulator.complete(0, memory);
-        }
-    }
-
-    /// Reports every record of `batch` and gives back its memory.
-    fn complete(&mut self, batch: Batch, result: Result<(i64, i64)>) {
-        let metrics = &self.shared.metrics;
-        match &result {
-            Ok(_) => {
-                metrics
-                    .records_sent
-                    .fetch_add(batch.record_count as u64, Ordering::Relaxed);
-            }
-            Err(e) => {
-                metrics
-                    .records_failed
-                    .fetch_add(batch.record_count as u64, Ordering::Relaxed);
-                if batch.completions.is_empty() {
-                    error!(
-                        "{} records to `{}` partition {} were not delivered: {e}",
-                        batch.record_count, batch.topic, batch.partition
-                    );
-                }
-            }
-        }
-        if let Ok((_, _)) = &result {
-            self.idempotence.acknowledged(&batch);
-        }
-        let per_record = batch.memory / batch.record_count.max(1);
-        let mut held = 0;
-        for (delta, completion) in batch.completions {
-            match completion {
-                Completion::Sync(tx, timestamp) => {
-                    let r = result.clone().map(|(base, append_time)| {
-                        metadata(
-                            &batch.topic,
-                            batch.partition,
-                            base,
-                            delta,
-                            append_time,
-                            timestamp,
-                        )
-                    });
-                    let _ = tx.send(r);
-                }
-                Completion::Report(record) => {
-                    let timestamp = record.timestamp.unwrap_or(-1);
-                    let r = result.clone().map(|(base, append_time)| {
-                        metadata(
-                            &batch.topic,
-                            batch.partition,
-                            base,
-                            delta,
-                            append_time,
-                            timestamp,
-                        )
-                    });
-                    let report = DeliveryReport {
-                        topic: Arc::clone(&batch.topic),
-                        partition: batch.partition,
-                        record,
-                        result: r,
-                    };
-                    if self.overflow.is_empty() {
-                        if let Some(tx) = &self.shared.reports_tx {
-                            match tx.try_send(report) {
-                                Ok(()) => continue,
-                                Err(TrySendError::Full(report)) => {
-                                    self.overflow.push_back((report, per_record));
-                                }
-                                Err(TrySendError::Disconnected(_)) => continue,
-                            }
-                        }
-                    } else {
-                        self.overflow.push_back((report, per_record));
-                    }
-                    held += per_record;
-                }
-            }
-        }
-        self.shared
-            .accumulator
-            .complete(batch.record_count, batch.memory.saturating_sub(held));
-    }
-
-    /// Closing with reports still waiting for room: waits for a reader until
-    /// the close deadline, then logs what could not be handed over.
-    fn hand_over_last_reports(&mut self) {
-        let deadline = self
-            .shared
-            .close_deadline
-            .lock()
-            .unwrap_or_else(Instant::now);
-        let Some(tx) = self.shared.reports_tx.clone() else {
-            return;
-        };
-        let mut freed = 0;
-        let mut lost = 0;
-        for (report, memory) in self.overflow.drain(..) {
-            freed += memory;
-            if lost > 0 || tx.send_deadline(report, deadline).is_err() {
-                lost += 1;
-            }
-        }
-        if lost > 0 {
-            error!(
-                "{lost} delivery reports could not be handed over: the report channel stayed full while the producer closed"
-            );
-        }
-        self.shared.accumulator.complete(0, freed);
-    }
-
-    /// Hands reports that waited for room to the channel.
-    fn push_overflow(&mut self) {
-        let Some(tx) = &self.shared.reports_tx else {
-            return;
-        };
-        let mut freed = 0;
-        while let Some((report, memory)) = self.overflow.pop_front() {
-            match tx.try_send(report) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => freed += memory,
-                Err(TrySendError::Full(report)) => {
-                    self.overflow.push_front((report, memory));
-                    break;
-                }
-            }
-        }
-        if freed > 0 {
-            self.shared.accumulator.complete(0, freed);
-        }
+        self.reporter.hand_over_last();
     }
 }
 
@@ -781,30 +647,6 @@ fn is_producer_state_error(code: ErrorCode) -> bool {
             | ErrorCode::UnknownProducerId
             | ErrorCode::InvalidProducerEpoch
     )
-}
-
-fn metadata(
-    topic: &Arc<str>,
-    partition: i32,
-    base_offset: i64,
-    delta: i32,
-    log_append_time: i64,
-    timestamp: i64,
-) -> RecordMetadata {
-    RecordMetadata {
-        topic: Arc::clone(topic),
-        partition,
-        offset: if base_offset >= 0 {
-            base_offset + i64::from(delta)
-        } else {
-            -1
-        },
-        timestamp: if log_append_time >= 0 {
-            log_append_time
-        } else {
-            timestamp
-        },
-    }
 }
 
 fn delivery_timeout_error(batch: &Batch, timeout: Duration, cause: &Error) -> Error {
@@ -844,14 +686,5 @@ mod tests {
         let third = backoff(initial, max, 3);
         assert!(third >= Duration::from_millis(320) && third <= Duration::from_millis(480));
         assert!(backoff(initial, max, 30) <= Duration::from_millis(1200));
-    }
-
-    #[test]
-    fn offsets_are_the_base_plus_the_delta_unless_unknown() {
-        let t: Arc<str> = Arc::from("t");
-        assert_eq!(metadata(&t, 1, 100, 3, -1, 7).offset, 103);
-        assert_eq!(metadata(&t, 1, -1, 3, -1, 7).offset, -1);
-        assert_eq!(metadata(&t, 1, 100, 3, 99, 7).timestamp, 99);
-        assert_eq!(metadata(&t, 1, 100, 3, -1, 7).timestamp, 7);
     }
 }
