@@ -491,11 +491,26 @@ impl Sender {
                 deadline.min(Instant::now() + Duration::from_millis(50)),
             )
             .and_then(|conn| {
-                if request.acks == 0 {
+                let sent = if request.acks == 0 {
                     conn.send_no_response(&request).map(|()| None)
                 } else {
                     conn.send(&request).map(Some)
-                }
+                };
+                // A connection that failed under us (whatever the reason it
+                // keeps) took nothing of this request: sending again is safe.
+                sent.map_err(|e| {
+                    if conn.is_closed() && !e.is_retriable() {
+                        Error::io(
+                            format!("sending Produce to {}", conn.addr()),
+                            std::io::Error::new(
+                                std::io::ErrorKind::ConnectionAborted,
+                                e.to_string(),
+                            ),
+                        )
+                    } else {
+                        e
+                    }
+                })
             });
         // Take the encoded batches back for retries.
         let mut it = ready.iter_mut();
