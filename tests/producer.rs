@@ -517,3 +517,66 @@ fn acks_zero_survives_many_batches() {
         .count();
     assert_eq!(failed, 0);
 }
+
+#[test]
+fn threads_share_one_producer() {
+    let client = client();
+    let name = new_topic(&client, "threads", 4);
+    let producer = std::sync::Arc::new(
+        client
+            .topic(&name)
+            .unwrap()
+            .get_producer(with_reports())
+            .unwrap(),
+    );
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let producer = std::sync::Arc::clone(&producer);
+            std::thread::spawn(move || {
+                for i in 0..2500 {
+                    producer
+                        .produce_keyed(format!("{t}"), format!("{i}"))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    producer.flush(DEADLINE).unwrap();
+    let mut last: BTreeMap<String, i64> = BTreeMap::new();
+    for report in reports(producer.delivery_reports(), 10_000) {
+        let key = String::from_utf8(report.record.get_key().unwrap().to_vec()).unwrap();
+        let value: i64 = String::from_utf8(report.record.get_value().unwrap().to_vec())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(report.is_ok());
+        // One key, one partition: each thread's records keep their order.
+        let previous = last.insert(key, value);
+        assert!(previous.is_none_or(|p| p < value));
+    }
+    assert_eq!(producer.metrics().records_sent, 10_000);
+}
+
+#[test]
+fn get_delivery_report_waits_or_not_as_asked() {
+    let client = client();
+    let name = new_topic(&client, "pykafka-style", 1);
+    let producer = client
+        .topic(&name)
+        .unwrap()
+        .get_producer(with_reports())
+        .unwrap();
+    assert!(producer.get_delivery_report(false, None).is_none());
+    assert!(producer
+        .get_delivery_report(true, Some(Duration::from_millis(10)))
+        .is_none());
+    producer.produce(b"x").unwrap();
+    let report = producer
+        .get_delivery_report(true, Some(DEADLINE))
+        .expect("a report within the deadline");
+    assert_eq!(report.record.get_value(), Some(&b"x"[..]));
+    assert!(report.is_ok());
+}
