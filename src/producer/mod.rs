@@ -1,10 +1,11 @@
 //! The producer: background batching, acks, retries, partitioners, delivery
 //! reports, sync mode and idempotence.
 //!
-//! `produce` chooses the partition, encodes the record into that partition's
-//! open batch ([`accumulator`](self)) and returns; a background thread,
-//! `kafka-sync-sender`, sends ready batches to the partition leaders and
-//! reports each record's outcome. Three handles share that machinery:
+//! `produce` chooses the partition (see [`Partitioning`]), encodes the record
+//! into that partition's open batch and returns; a background thread,
+//! `kafka-sync-sender`, sends ready batches to the partition leaders, retries
+//! what can be retried, and reports each record's outcome. Three handles
+//! share that machinery:
 //!
 //! - [`Producer`] (from [`KafkaClient::get_producer`]): any topic, `send(topic, record)`;
 //! - [`TopicProducer`] (from [`Topic::get_producer`]): one topic, pykafka's `produce`;
@@ -34,6 +35,14 @@
 //! [`close_timeout`](ProducerConfig::close_timeout); records still unacknowledged
 //! then are reported failed. No accepted record goes without a report (or,
 //! with reports off, without a log line and a count in [`ProducerMetrics`]).
+//!
+//! Idempotence is on by default with `acks=all` when the broker offers
+//! InitProducerId: retries then neither duplicate nor reorder records.
+//!
+//! # References
+//! The Java producer (`KafkaProducer`, `RecordAccumulator`, `Sender`) and its
+//! configuration reference; KIP-91 (delivery timeout), KIP-98 (idempotence),
+//! KIP-360 (epoch bumps), KIP-480 and KIP-794 (sticky partitioning).
 
 mod accumulator;
 mod config;
