@@ -117,7 +117,7 @@ impl Idempotence {
             }),
             Err(e) if e.is_retriable() => {
                 self.attempts += 1;
-                let wait = super::sender::backoff(
+                let wait = super::retry::backoff(
                     self.retry_backoff.0,
                     self.retry_backoff.1,
                     self.attempts,

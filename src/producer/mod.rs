@@ -51,6 +51,7 @@ mod metrics;
 mod partitioner;
 mod record;
 mod report;
+mod retry;
 mod sender;
 
 pub use config::{Acks, ProducerConfig};

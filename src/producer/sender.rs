@@ -27,6 +27,7 @@ use log::{debug, warn};
 use super::accumulator::Batch;
 use super::idempotence::Idempotence;
 use super::report::Reporter;
+use super::retry::{backoff, classify, delivery_timeout_error, is_producer_state_error, Outcome};
 use super::Shared;
 use crate::cluster::TopicMetadata;
 use crate::error::{Error, Result, TimeoutKind};
@@ -35,25 +36,12 @@ use crate::protocol::api::{
     PartitionProduceData, PartitionProduceResponse, ProduceRequest, TopicProduceData,
 };
 use crate::protocol::records::rewrite_producer_state;
-use crate::protocol::ErrorCode;
 
 /// One Produce request waiting for its answer.
 struct InFlight {
     broker: i32,
     pending: PendingResponse<ProduceRequest>,
     batches: Vec<Batch>,
-}
-
-/// How a partition's answer is handled.
-enum Outcome {
-    Written {
-        base_offset: i64,
-        log_append_time: i64,
-    },
-    Retry(Error),
-    /// The producer id or epoch is no longer valid: get a new epoch, resend.
-    ResetProducer(Error),
-    Fail(Error),
 }
 
 pub(crate) struct Sender {
@@ -230,7 +218,7 @@ impl Sender {
         let mut outcomes = Vec::with_capacity(batches.len());
         for batch in batches {
             let outcome = match by_partition.get(&(&*batch.topic, batch.partition)) {
-                Some(p) => self.classify(&batch, p),
+                Some(p) => classify(&batch, p, self.idempotence.enabled()),
                 None => Outcome::Retry(Error::Protocol {
                     context: format!(
                         "Produce to `{}` partition {} on broker {broker}",
@@ -256,32 +244,6 @@ impl Sender {
                 }
                 Outcome::Fail(e) => self.reporter.complete(batch, Err(e)),
             }
-        }
-    }
-
-    fn classify(&self, batch: &Batch, p: &PartitionProduceResponse) -> Outcome {
-        let context = || format!("Produce to `{}` partition {}", batch.topic, batch.partition);
-        match p.error_code {
-            ErrorCode::None => Outcome::Written {
-                base_offset: p.base_offset,
-                log_append_time: p.log_append_time_ms,
-            },
-            // An idempotent retry of a batch the broker already has.
-            ErrorCode::DuplicateSequenceNumber => Outcome::Written {
-                base_offset: -1,
-                log_append_time: -1,
-            },
-            code @ (ErrorCode::OutOfOrderSequenceNumber
-            | ErrorCode::UnknownProducerId
-            | ErrorCode::InvalidProducerEpoch)
-                if self.idempotence.enabled() =>
-            {
-                Outcome::ResetProducer(Error::broker(code, p.error_message.clone(), context()))
-            }
-            code if code.is_retriable() => {
-                Outcome::Retry(Error::broker(code, p.error_message.clone(), context()))
-            }
-            code => Outcome::Fail(Error::broker(code, p.error_message.clone(), context())),
         }
     }
 
@@ -655,51 +617,10 @@ impl Sender {
     }
 }
 
-fn is_producer_state_error(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::OutOfOrderSequenceNumber
-            | ErrorCode::UnknownProducerId
-            | ErrorCode::InvalidProducerEpoch
-    )
-}
-
-fn delivery_timeout_error(batch: &Batch, timeout: Duration, cause: &Error) -> Error {
-    Error::timeout(
-        TimeoutKind::Delivery,
-        format!(
-            "delivering {} records to `{}` partition {}: {timeout:?} passed after {} attempts; last error: {cause}",
-            batch.record_count, batch.topic, batch.partition, batch.attempts
-        ),
-    )
-}
-
-/// Exponential backoff with ±20 % jitter: `initial * 2^(attempt-1)`, capped.
-pub(crate) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
-    let exp = attempt.saturating_sub(1).min(16);
-    let base = initial.saturating_mul(1u32 << exp).min(max.max(initial));
-    base.mul_f64(0.8 + 0.4 * crate::net::pseudo_random_unit())
-}
-
 /// Milliseconds since the Unix epoch, the default record timestamp.
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_jitter() {
-        let (initial, max) = (Duration::from_millis(100), Duration::from_secs(1));
-        let first = backoff(initial, max, 1);
-        assert!(first >= Duration::from_millis(80) && first <= Duration::from_millis(120));
-        let third = backoff(initial, max, 3);
-        assert!(third >= Duration::from_millis(320) && third <= Duration::from_millis(480));
-        assert!(backoff(initial, max, 30) <= Duration::from_millis(1200));
-    }
 }
