@@ -451,6 +451,23 @@ impl KafkaClient {
         self.inner.pool.get(&addr, deadline)
     }
 
+    /// The connection to broker `id` (opened if needed), for sending raw
+    /// protocol requests: the escape hatch for APIs this crate does not wrap.
+    ///
+    /// ```no_run
+    /// use kafka_sync::protocol::api::MetadataRequest;
+    /// let client = kafka_sync::KafkaClient::new("127.0.0.1:9092")?;
+    /// let broker = client.brokers()[0].id;
+    /// let metadata = client.connection(broker)?.request(&MetadataRequest::all_topics())?;
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
+    pub fn connection(&self, broker_id: i32) -> Result<Arc<Connection>> {
+        self.broker_connection(
+            broker_id,
+            Instant::now() + self.inner.config.request_timeout,
+        )
+    }
+
     /// A connection to the controller, or to any broker when the controller
     /// is unknown (old brokers forward admin requests).
     fn controller_connection(&self, deadline: Instant) -> Result<Arc<Connection>> {

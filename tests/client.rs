@@ -152,3 +152,153 @@ fn a_client_is_cheap_to_clone_and_shared_across_threads() {
         assert_eq!(h.join().unwrap(), 4);
     }
 }
+
+/// Appends `count` records to `partition` with raw Produce requests to its
+/// leader; record `i` has timestamp `base_ts + i`. One batch per record:
+/// tansu 0.6.0 advances the high watermark by one per batch, not per record,
+/// so single-record batches keep this test independent of that quirk.
+fn produce_raw(client: &KafkaClient, topic: &str, partition: i32, count: i64, base_ts: i64) {
+    use kafka_sync::protocol::api::{PartitionProduceData, ProduceRequest, TopicProduceData};
+    use kafka_sync::protocol::records::{BatchBuilder, BatchOptions};
+    let leader = client.topic(topic).unwrap().partitions()[partition as usize]
+        .leader
+        .unwrap();
+    let conn = client.connection(leader).unwrap();
+    for i in 0..count {
+        let mut builder = BatchBuilder::new(BatchOptions::default());
+        builder
+            .append(
+                base_ts + i,
+                None,
+                Some(format!("value-{i}").as_bytes()),
+                &[],
+            )
+            .unwrap();
+        let response = conn
+            .request(&ProduceRequest {
+                transactional_id: None,
+                acks: -1,
+                timeout_ms: 10_000,
+                topic_data: vec![TopicProduceData {
+                    name: topic.to_owned(),
+                    partition_data: vec![PartitionProduceData {
+                        index: partition,
+                        records: builder.build().unwrap(),
+                    }],
+                }],
+            })
+            .unwrap();
+        let p = &response.responses[0].partition_responses[0];
+        assert!(p.error_code.is_ok(), "{:?}", p.error_code);
+        assert_eq!(p.base_offset, i);
+    }
+}
+
+#[test]
+fn offsets_of_a_non_empty_topic_follow_what_was_produced() {
+    let client = client();
+    let name = unique_name("offsets");
+    client.create_topic(&name, 2, 1).unwrap();
+    produce_raw(&client, &name, 0, 5, 1_000_000);
+    produce_raw(&client, &name, 1, 3, 2_000_000);
+    let topic = client.topic(&name).unwrap();
+
+    let latest = topic.latest_available_offsets().unwrap();
+    assert_eq!(latest, [(0, 5), (1, 3)].into_iter().collect());
+    let earliest = topic.earliest_available_offsets().unwrap();
+    assert_eq!(earliest, [(0, 0), (1, 0)].into_iter().collect());
+
+    // The first record at or after 1_000_002 ms in partition 0 is offset 2;
+    // partition 1's records are all later, so its first record matches.
+    let at = topic.offsets_for_time(1_000_002).unwrap();
+    assert_eq!(at.len(), 2);
+    if client.cluster_id().as_deref() == Some("tansu_cluster") {
+        // tansu 0.6.0 answers every timestamp query with offset 0 and no
+        // timestamp (confluent-kafka's offsets_for_times sees the same), so
+        // the timestamp lookup itself is checked only against other brokers
+        // (KAFKA_BOOTSTRAP); the codec is checked against kafka-protocol.
+        eprintln!("tansu: skipping offsets_for_time result checks");
+        return;
+    }
+    assert_eq!(at[&0].map(|o| o.offset), Some(2));
+    assert_eq!(at[&0].map(|o| o.timestamp), Some(1_000_002));
+    assert_eq!(at[&1].map(|o| o.offset), Some(0));
+    // Past every record: no match.
+    let after = topic.offsets_for_time(3_000_000).unwrap();
+    assert!(after.values().all(Option::is_none), "{after:?}");
+}
+
+#[test]
+fn metadata_older_than_max_age_is_refreshed() {
+    let name = unique_name("max-age");
+    let admin = client();
+    admin.create_topic(&name, 1, 1).unwrap();
+    let max_age = Duration::from_millis(300);
+    let cached = KafkaClient::builder()
+        .hosts(bootstrap())
+        .metadata_max_age(max_age)
+        .build()
+        .unwrap();
+    assert_eq!(cached.topic(&name).unwrap().partitions().len(), 1);
+
+    admin.delete_topic(&name).unwrap();
+    admin.create_topic(&name, 3, 1).unwrap();
+    // Within max age the cache answers; after it, a broker does.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cached.topic(&name).unwrap().partitions().len() != 3 {
+        assert!(Instant::now() < deadline, "metadata never refreshed");
+        std::thread::sleep(max_age / 4);
+    }
+}
+
+#[test]
+fn a_topic_handle_follows_the_cluster_after_refresh_metadata() {
+    let name = unique_name("refresh");
+    let client = client();
+    assert!(client.topic(&name).is_err());
+    client.create_topic(&name, 2, 1).unwrap();
+    client.refresh_metadata().unwrap();
+    assert_eq!(
+        client.topic(&name).unwrap().partition_ids().unwrap(),
+        [0, 1]
+    );
+}
+
+#[test]
+fn a_restarted_broker_is_reconnected_to() {
+    let mut broker = testkit::Broker::start().unwrap();
+    if broker.is_external() {
+        eprintln!("external broker: cannot restart it");
+        return;
+    }
+    let client = KafkaClient::builder()
+        .hosts(broker.bootstrap())
+        .reconnect_backoff_max(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    client.create_topic(&unique_name("before"), 1, 1).unwrap();
+
+    broker.stop();
+    let e = client.topics().unwrap_err();
+    assert!(
+        e.is_retriable(),
+        "a stopped broker is a retriable failure: {e}"
+    );
+
+    broker.restart().unwrap();
+    // Storage is in memory: the restarted broker is empty, but reachable again
+    // through the same client once the reconnect backoff has passed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let name = unique_name("after");
+    loop {
+        match client.create_topic(&name, 1, 1) {
+            Ok(()) => break,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("not yet: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("never reconnected: {e}"),
+        }
+    }
+    assert!(client.topics().unwrap().contains(&name));
+}

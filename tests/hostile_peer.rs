@@ -34,15 +34,19 @@ fn read_request(stream: &mut TcpStream) -> Option<(i16, i16, i32)> {
     Some((api_key, version, correlation_id))
 }
 
-/// An ApiVersions v0 response body advertising ApiVersions v0 only.
+/// An ApiVersions v0 response body advertising ApiVersions v0 and Metadata
+/// v1–v12, so the client's second request (ApiVersions or Metadata) reaches
+/// the misbehaviour.
 fn api_versions_v0(correlation_id: i32, error_code: i16) -> Vec<u8> {
     let mut frame = Vec::new();
     frame.extend_from_slice(&correlation_id.to_be_bytes());
     frame.extend_from_slice(&error_code.to_be_bytes());
-    frame.extend_from_slice(&1i32.to_be_bytes());
-    frame.extend_from_slice(&18i16.to_be_bytes());
-    frame.extend_from_slice(&0i16.to_be_bytes());
-    frame.extend_from_slice(&0i16.to_be_bytes());
+    frame.extend_from_slice(&2i32.to_be_bytes());
+    for (key, min, max) in [(18i16, 0i16, 0i16), (3, 1, 12)] {
+        frame.extend_from_slice(&key.to_be_bytes());
+        frame.extend_from_slice(&min.to_be_bytes());
+        frame.extend_from_slice(&max.to_be_bytes());
+    }
     let mut out = (frame.len() as i32).to_be_bytes().to_vec();
     out.extend_from_slice(&frame);
     out
@@ -245,4 +249,24 @@ fn many_threads_share_one_connection() {
         h.join().unwrap();
     }
     assert!(!conn.is_closed());
+}
+
+#[cfg(feature = "testkit")]
+#[test]
+fn a_client_whose_first_bootstrap_host_misbehaves_uses_the_next_one() {
+    let live = kafka_sync::testkit::shared().unwrap().bootstrap();
+    for how in [
+        Misbehaviour::Garbage,
+        Misbehaviour::HugeLength,
+        Misbehaviour::CloseMidFrame,
+    ] {
+        let hosts = format!("{},{live}", fake_broker(how));
+        let client = kafka_sync::KafkaClient::builder()
+            .hosts(hosts)
+            .request_timeout(Duration::from_secs(2))
+            .build()
+            .expect("the live host answers after the hostile one fails");
+        assert!(!client.brokers().is_empty());
+        client.topics().unwrap();
+    }
 }

@@ -62,6 +62,16 @@ pub enum DecodeError {
         /// The checksum computed over the data.
         computed: u32,
     },
+    /// A compressed record batch that inflates past the configured limit.
+    #[error("decompressed record batch exceeds the {limit}-byte limit; raise max_decompressed_size if the data is legitimate")]
+    DecompressionLimit {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A record batch compressed with a codec this build cannot read; the
+    /// message names the cargo feature to enable.
+    #[error("{0}")]
+    UnsupportedCompression(&'static str),
     /// Anything else that makes the bytes invalid.
     #[error("invalid data: {0}")]
     Invalid(&'static str),
