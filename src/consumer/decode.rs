@@ -135,7 +135,11 @@ impl Aborts {
     }
 
     fn start_up_to(&mut self, offset: i64) {
-        while self.pending.last().is_some_and(|t| t.first_offset <= offset) {
+        while self
+            .pending
+            .last()
+            .is_some_and(|t| t.first_offset <= offset)
+        {
             if let Some(t) = self.pending.pop() {
                 self.open.insert(t.producer_id);
             }

@@ -30,8 +30,7 @@ use crate::cluster::TopicMetadata;
 use crate::error::{Error, Result};
 use crate::net::{Backoff, PendingResponse};
 use crate::protocol::api::{
-    FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopic,
-    IsolationLevel,
+    FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopic, IsolationLevel,
 };
 use crate::protocol::records::DecodeOptions;
 use crate::protocol::ErrorCode;
@@ -241,7 +240,10 @@ impl Fetcher {
                     self.metadata_stale = true;
                     continue;
                 };
-                let leader_waits = self.leader_failures.get(&leader).is_some_and(|&(_, t)| t > now);
+                let leader_waits = self
+                    .leader_failures
+                    .get(&leader)
+                    .is_some_and(|&(_, t)| t > now);
                 if self.in_flight.contains_key(&leader) || leader_waits {
                     continue;
                 }
@@ -454,7 +456,8 @@ impl Fetcher {
                 return;
             }
             code => {
-                let error = Error::broker(code, None, format!("{context} at offset {}", sent.offset));
+                let error =
+                    Error::broker(code, None, format!("{context} at offset {}", sent.offset));
                 error!("{error}");
                 self.fail(sent, Some(sent.offset), error);
                 return;
@@ -502,9 +505,12 @@ impl Fetcher {
                 return;
             }
             state.high_watermark = p.high_watermark;
-            state
-                .queue
-                .extend(decoded.messages.into_iter().map(super::queue::Item::Message));
+            state.queue.extend(
+                decoded
+                    .messages
+                    .into_iter()
+                    .map(super::queue::Item::Message),
+            );
             state.fetch_offset = Some(decoded.next_offset);
             if let Some((offset, error)) = failure {
                 error!("{error}");

@@ -89,6 +89,7 @@ impl GroupCoordinator {
     }
 
     /// The group's id.
+    #[allow(dead_code)] // for the balanced consumer
     pub fn group_id(&self) -> &str {
         &self.group_id
     }
@@ -162,10 +163,7 @@ impl GroupCoordinator {
             }],
             ..OffsetCommitRequest::new(&self.group_id)
         };
-        let context = format!(
-            "OffsetCommit for group `{}` topic `{topic}`",
-            self.group_id
-        );
+        let context = format!("OffsetCommit for group `{}` topic `{topic}`", self.group_id);
         self.client.retry_until(deadline, &context, || {
             let response = self.connection(deadline)?.request(&request)?;
             for (_, partition, code) in response.partitions() {

@@ -296,8 +296,16 @@ mod tests {
         {
             let mut state = shared.lock();
             for offset in 0..3 {
-                state.partition_mut(0).unwrap().queue.push_back(message(0, offset));
-                state.partition_mut(1).unwrap().queue.push_back(message(1, offset));
+                state
+                    .partition_mut(0)
+                    .unwrap()
+                    .queue
+                    .push_back(message(0, offset));
+                state
+                    .partition_mut(1)
+                    .unwrap()
+                    .queue
+                    .push_back(message(1, offset));
             }
             state.partition_mut(0).unwrap().paused = true;
         }

@@ -273,7 +273,10 @@ impl SimpleConsumer {
         }
         for (&p, &offset) in offsets {
             if let Some(state) = state.partition_mut(p) {
-                debug!("seek topic `{}` partition {p} to {offset}", self.topic.name());
+                debug!(
+                    "seek topic `{}` partition {p} to {offset}",
+                    self.topic.name()
+                );
                 state.seek(Some(offset));
             }
         }
@@ -456,7 +459,8 @@ impl SimpleConsumer {
         let spawned = std::thread::Builder::new()
             .name("kafka-sync-commit".into())
             .spawn(move || {
-                let result = coordinator.commit(&topic, &positions, &Membership::default(), deadline);
+                let result =
+                    coordinator.commit(&topic, &positions, &Membership::default(), deadline);
                 let _ = tx.send(result);
             });
         if let Err(e) = spawned {
