@@ -260,16 +260,16 @@ fn seek_to_time_finds_the_first_message_at_or_after_the_timestamp() {
         .unwrap()
         .get_simple_consumer(earliest())
         .unwrap();
-    // Past every message: the end.
-    consumer.seek_to_time(9_000_000).unwrap();
-    assert_eq!(consumer.position(0), Some(6));
     if client.cluster_id().as_deref() == Some("tansu_cluster") {
-        // tansu 0.6.0 answers every timestamp lookup with "no match" (see
-        // docs/design.md), so the lookup itself is checked only against other
+        // tansu 0.6.0 answers every timestamp lookup with offset 0 (see
+        // docs/design.md), so the lookup is checked only against other
         // brokers (KAFKA_BOOTSTRAP).
         eprintln!("tansu: skipping the timestamp lookup check");
         return;
     }
+    // Past every message: the end.
+    consumer.seek_to_time(9_000_000).unwrap();
+    assert_eq!(consumer.position(0), Some(6));
     consumer.seek_to_time(1_003_000).unwrap();
     let m = consume_n(&consumer, 1).remove(0);
     assert_eq!((m.offset, m.timestamp), (3, 1_003_000));
