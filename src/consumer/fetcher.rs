@@ -583,5 +583,8 @@ fn is_leader_error(code: ErrorCode) -> bool {
             | ErrorCode::ReplicaNotAvailable
             | ErrorCode::KafkaStorageError
             | ErrorCode::OffsetNotAvailable
+            | ErrorCode::UnknownTopicId
+            | ErrorCode::InconsistentTopicId
+            | ErrorCode::FetchSessionTopicIdError
     )
 }
