@@ -18,5 +18,6 @@ pub use cluster::{Broker, Partition, TopicMetadata};
 pub use config::{ClientConfig, KafkaClientBuilder};
 pub use consumer::{Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig};
 pub use error::{BrokerError, Error, Result, TimeoutKind};
+pub use net::{Sasl, TlsConfig};
 pub use protocol::ErrorCode;
 pub use topic::Topic;
