@@ -60,7 +60,12 @@ fn cpu_seconds() -> f64 {
     // 14th and 15th fields, in clock ticks (100 per second on Linux).
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -177,8 +182,12 @@ fn main() -> kafka_sync::Result<()> {
         (100, env_count("BENCH_RECORDS_100", 1_000_000)),
         (1024, env_count("BENCH_RECORDS_1K", 250_000)),
     ];
-    println!("| consumer               | record   | messages  | msgs/s     | wall      | CPU s/M  |");
-    println!("|------------------------|----------|-----------|------------|-----------|----------|");
+    println!(
+        "| consumer               | record   | messages  | msgs/s     | wall      | CPU s/M  |"
+    );
+    println!(
+        "|------------------------|----------|-----------|------------|-----------|----------|"
+    );
     for (size, records) in cases {
         let topic = testkit::unique_name(&format!("bench-consume-{size}"));
         fill(&client, &topic, records, size)?;

@@ -38,7 +38,11 @@ fn main() -> kafka_sync::Result<()> {
     }
 
     let consumer = topic.get_simple_consumer(config)?;
-    println!("reading `{}` partitions {:?}", topic.name(), consumer.partitions());
+    println!(
+        "reading `{}` partitions {:?}",
+        topic.name(),
+        consumer.partitions()
+    );
     let mut count = 0u64;
     for message in &consumer {
         let message = message?;

@@ -70,7 +70,7 @@ fn memory_stays_bounded_while_reading_a_backlog_much_larger_than_the_queue() {
     let growth = peak.saturating_sub(baseline);
     eprintln!(
         "backlog {} MB, resident set grew by {} MB",
-        RECORD * total >> 20,
+        (RECORD * total) >> 20,
         growth >> 20
     );
     assert!(

@@ -373,7 +373,7 @@ impl Fetcher {
         };
         if let Some((leader, frame)) = arrived {
             if let Some(flight) = self.in_flight.remove(&leader) {
-                let frame = frame.unwrap_or_else(|_| Err(Error::Closed("connection")));
+                let frame = frame.unwrap_or(Err(Error::Closed("connection")));
                 let result = flight.pending.decode_keeping_frame(frame);
                 self.handle(leader, &flight.parts, result);
             }
