@@ -8,6 +8,7 @@ mod fake_cluster;
 use std::time::{Duration, Instant};
 
 use fake_cluster::FakeCluster;
+use kafka_sync::consumer::IsolationLevel;
 use kafka_sync::{
     ErrorCode, KafkaClient, Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig,
 };
@@ -143,4 +144,46 @@ fn a_dead_broker_is_retried_while_the_other_brokers_partitions_keep_flowing() {
 
     cluster.set_down(1, false);
     assert_eq!(read(&consumer, 1), [(0, 1, "p0-b".into())]);
+}
+
+#[test]
+fn read_committed_drops_aborted_transactions_and_never_delivers_markers() {
+    let cluster = FakeCluster::start(TOPIC, 1, &[1]);
+    cluster.append(0, &["plain"]);
+    cluster.append_transaction(0, 7, &["aborted-a", "aborted-b"], false);
+    cluster.append_transaction(0, 8, &["committed"], true);
+    cluster.append_transaction(0, 7, &["aborted-c"], false);
+    cluster.append(0, &["last"]);
+    let read_all = |level: IsolationLevel| {
+        let client = KafkaClient::new(&cluster.bootstrap()).unwrap();
+        let consumer = client
+            .topic(TOPIC)
+            .unwrap()
+            .get_simple_consumer(
+                SimpleConsumerConfig::default()
+                    .auto_offset_reset(OffsetReset::Earliest)
+                    .isolation_level(level)
+                    .consumer_timeout(Duration::from_millis(500)),
+            )
+            .unwrap();
+        consumer
+            .iter()
+            .map(|m| {
+                let m = m.unwrap();
+                (
+                    m.offset,
+                    String::from_utf8_lossy(m.value_bytes()).into_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        read_all(IsolationLevel::ReadCommitted),
+        [
+            (0, "plain".into()),
+            (4, "committed".into()),
+            (8, "last".into())
+        ]
+    );
+    assert_eq!(read_all(IsolationLevel::ReadUncommitted).len(), 6);
 }

@@ -7,7 +7,9 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
+use kafka_sync::consumer::IsolationLevel;
 use kafka_sync::testkit::unique_name;
 use kafka_sync::{Message, OffsetReset, SimpleConsumerConfig};
 use support::*;
@@ -168,4 +170,51 @@ fn offsets_committed_by_confluent_kafka_are_where_this_consumer_starts() {
     let mut firsts: Vec<(i32, i64)> = got.iter().map(|m| (m.partition, m.offset)).collect();
     firsts.sort_unstable();
     assert_eq!(firsts, [(0, 4), (0, 5), (1, 2), (1, 3), (1, 4), (1, 5)]);
+}
+
+fn values_read(name: &str, level: IsolationLevel) -> Vec<String> {
+    let consumer = client()
+        .topic(name)
+        .unwrap()
+        .get_simple_consumer(
+            earliest()
+                .isolation_level(level)
+                .consumer_timeout(Duration::from_secs(2)),
+        )
+        .unwrap();
+    consumer
+        .iter()
+        .map(|m| String::from_utf8(m.unwrap().value.unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn read_committed_skips_aborted_transactions_and_control_records() {
+    let client = client();
+    let name = unique_name("txn");
+    client.create_topic(&name, 1, 1).unwrap();
+    python("transactions.py", &[&bootstrap(), &name]);
+    // read_uncommitted sees every data record, and no control records.
+    assert_eq!(
+        values_read(&name, IsolationLevel::ReadUncommitted),
+        [
+            "aborted-0",
+            "aborted-1",
+            "committed-0",
+            "committed-1",
+            "aborted-2",
+            "committed-2"
+        ]
+    );
+    if client.cluster_id().as_deref() == Some("tansu_cluster") {
+        // tansu 0.6.0 lists no aborted transactions in Fetch responses, so
+        // no read_committed consumer (librdkafka's included) can drop them;
+        // tests/simple_consumer_cluster.rs checks the filtering end to end.
+        eprintln!("tansu: skipping the read_committed check");
+        return;
+    }
+    assert_eq!(
+        values_read(&name, IsolationLevel::ReadCommitted),
+        ["committed-0", "committed-1", "committed-2"]
+    );
 }

@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -27,24 +29,92 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, MetadataResponse, RequestHeader, ResponseHeader, TopicName,
+    ListOffsetsResponse, MetadataResponse, ProducerId, RequestHeader, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use kafka_sync::protocol::records::{BatchBuilder, BatchOptions};
+use kafka_sync::protocol::records::{BatchBuilder, BatchOptions, ControlRecordType};
+
+/// One record of a log, each served as its own batch.
+#[derive(Debug, Clone)]
+enum Entry {
+    Plain(Vec<u8>),
+    /// A record of producer `.0`'s open transaction.
+    Transactional(i64, Vec<u8>),
+    /// The end of producer `.0`'s transaction: commit or abort.
+    Marker(i64, bool),
+}
 
 /// One partition's log.
 #[derive(Debug, Default)]
 struct Log {
     leader: i32,
     log_start: i64,
-    /// Values by offset, from `log_start`.
-    values: Vec<Vec<u8>>,
+    /// Entries by offset, from `log_start`.
+    values: Vec<Entry>,
 }
 
 impl Log {
     fn end(&self) -> i64 {
         self.log_start + self.values.len() as i64
     }
+
+    /// `(producer_id, first_offset)` of aborted transactions whose marker
+    /// lies at or after `offset`.
+    fn aborted_from(&self, offset: i64) -> Vec<(i64, i64)> {
+        let mut open: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut aborted = Vec::new();
+        for (i, entry) in self.values.iter().enumerate() {
+            let at = self.log_start + i as i64;
+            match entry {
+                Entry::Transactional(pid, _) => {
+                    open.entry(*pid).or_insert(at);
+                }
+                Entry::Marker(pid, commit) => {
+                    if let Some(first) = open.remove(pid) {
+                        if !commit && at >= offset {
+                            aborted.push((*pid, first));
+                        }
+                    }
+                }
+                Entry::Plain(_) => {}
+            }
+        }
+        aborted
+    }
+}
+
+/// One entry as a batch at `offset`.
+fn batch(offset: i64, entry: &Entry) -> Vec<u8> {
+    let mut options = BatchOptions::default().with_base_offset(offset);
+    let (key, value): (Option<Vec<u8>>, Vec<u8>) = match entry {
+        Entry::Plain(v) => (None, v.clone()),
+        Entry::Transactional(pid, v) => {
+            options = options
+                .with_producer_state(*pid, 0, 0)
+                .with_transactional(true);
+            (None, v.clone())
+        }
+        Entry::Marker(pid, commit) => {
+            options = options
+                .with_producer_state(*pid, 0, -1)
+                .with_transactional(true);
+            options.control = true;
+            let kind = if *commit {
+                ControlRecordType::Commit
+            } else {
+                ControlRecordType::Abort
+            };
+            (
+                Some(kind.key().to_vec()),
+                ControlRecordType::end_txn_marker_value(0).to_vec(),
+            )
+        }
+    };
+    let mut builder = BatchBuilder::new(options);
+    builder
+        .append(0, key.as_deref(), Some(&value), &[])
+        .unwrap();
+    builder.build().unwrap()
 }
 
 #[derive(Debug)]
@@ -135,7 +205,20 @@ impl FakeCluster {
         let mut state = self.state.lock().unwrap();
         let log = state.logs.get_mut(&p).unwrap();
         log.values
-            .extend(values.iter().map(|v| v.as_bytes().to_vec()));
+            .extend(values.iter().map(|v| Entry::Plain(v.as_bytes().to_vec())));
+    }
+
+    /// Appends a transaction of `producer_id` to partition `p`: its values,
+    /// then its commit or abort marker.
+    pub fn append_transaction(&self, p: i32, producer_id: i64, values: &[&str], commit: bool) {
+        let mut state = self.state.lock().unwrap();
+        let log = state.logs.get_mut(&p).unwrap();
+        log.values.extend(
+            values
+                .iter()
+                .map(|v| Entry::Transactional(producer_id, v.as_bytes().to_vec())),
+        );
+        log.values.push(Entry::Marker(producer_id, commit));
     }
 
     /// Deletes partition `p`'s records below `offset` (retention).
@@ -347,12 +430,23 @@ fn fetch(id: i32, state: &State, request: &FetchRequest) -> FetchResponse {
                     if from == log.values.len() {
                         return response.with_records(Some(Bytes::new()));
                     }
-                    let mut builder =
-                        BatchBuilder::new(BatchOptions::default().with_base_offset(p.fetch_offset));
-                    for v in &log.values[from..] {
-                        builder.append(0, None, Some(v), &[]).unwrap();
+                    let mut records = Vec::new();
+                    for (i, entry) in log.values[from..].iter().enumerate() {
+                        records.extend(batch(p.fetch_offset + i as i64, entry));
                     }
-                    response.with_records(Some(Bytes::from(builder.build().unwrap())))
+                    let aborted = (request.isolation_level == 1).then(|| {
+                        log.aborted_from(p.fetch_offset)
+                            .into_iter()
+                            .map(|(pid, first)| {
+                                AbortedTransaction::default()
+                                    .with_producer_id(ProducerId(pid))
+                                    .with_first_offset(first)
+                            })
+                            .collect()
+                    });
+                    response
+                        .with_aborted_transactions(aborted)
+                        .with_records(Some(Bytes::from(records)))
                 })
                 .collect();
             FetchableTopicResponse::default()
