@@ -10,6 +10,7 @@
 //! rejected SCRAM login, through the whole client); successful logins,
 //! PLAIN (tansu drops the connection when offered PLAIN) and unsupported
 //! mechanisms are shown against the fake broker.
+#![cfg(feature = "testkit")]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

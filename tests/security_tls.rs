@@ -5,6 +5,7 @@
 //! every connection the client opens after bootstrap goes through TLS too.
 //! Needs `stunnel4` and `openssl` (Debian: `apt-get install stunnel4
 //! openssl`); without them the tests say so and pass vacuously.
+#![cfg(feature = "testkit")]
 #![cfg(all(feature = "tls", feature = "testkit"))]
 
 use std::fs;

@@ -101,7 +101,7 @@ impl FindCoordinatorResponse {
     pub fn coordinator(&self, key: &str) -> Option<&Coordinator> {
         self.coordinators
             .iter()
-            .find(|c| c.key.as_deref().map_or(true, |k| k == key))
+            .find(|c| c.key.as_deref().is_none_or(|k| k == key))
     }
 }
 

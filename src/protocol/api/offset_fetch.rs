@@ -90,7 +90,7 @@ impl OffsetFetchResponse {
     pub fn group(&self, group_id: &str) -> Option<&OffsetFetchResponseGroup> {
         self.groups
             .iter()
-            .find(|g| g.group_id.as_deref().map_or(true, |id| id == group_id))
+            .find(|g| g.group_id.as_deref().is_none_or(|id| id == group_id))
     }
 }
 
