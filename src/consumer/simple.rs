@@ -446,29 +446,38 @@ impl SimpleConsumer {
     /// may complete in either order.
     pub fn commit_offsets_async(&self) -> Receiver<Result<()>> {
         let (tx, rx) = crossbeam_channel::bounded(1);
+        self.commit_in_background(move |result| {
+            let _ = tx.send(result);
+        });
+        rx
+    }
+
+    /// Commits the positions on a short-lived `kafka-sync-commit` thread
+    /// and hands the result to `done`.
+    fn commit_in_background(&self, done: impl FnOnce(Result<()>) + Send + 'static) {
         let coordinator = match self.coordinator() {
             Ok(c) => Arc::clone(c),
-            Err(e) => {
-                let _ = tx.send(Err(e));
-                return rx;
-            }
+            Err(e) => return done(Err(e)),
         };
         let positions = self.positions();
         let topic = self.topic.name().to_owned();
         let deadline = Instant::now() + self.topic.client().config().request_timeout();
+        let done = Arc::new(Mutex::new(Some(done)));
+        let on_thread = Arc::clone(&done);
         let spawned = std::thread::Builder::new()
             .name("kafka-sync-commit".into())
             .spawn(move || {
                 let result =
                     coordinator.commit(&topic, &positions, &Membership::default(), deadline);
-                let _ = tx.send(result);
+                if let Some(done) = on_thread.lock().take() {
+                    done(result);
+                }
             });
         if let Err(e) = spawned {
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            let _ = tx.send(Err(Error::io("spawning the commit thread", e)));
-            return rx;
+            if let Some(done) = done.lock().take() {
+                done(Err(Error::io("spawning the commit thread", e)));
+            }
         }
-        rx
     }
 
     /// The group's committed offset for each partition this consumer reads;
@@ -494,18 +503,14 @@ impl SimpleConsumer {
         if self.auto_commit_running.swap(true, Ordering::SeqCst) {
             return;
         }
-        let result = self.commit_offsets_async();
         let running = Arc::clone(&self.auto_commit_running);
         let topic = self.topic.name().to_owned();
-        // A watcher so the flag clears even if nobody calls consume again.
-        let _ = std::thread::Builder::new()
-            .name("kafka-sync-commit".into())
-            .spawn(move || {
-                if let Ok(Err(e)) = result.recv() {
-                    warn!("auto commit of topic `{topic}` failed: {e}");
-                }
-                running.store(false, Ordering::SeqCst);
-            });
+        self.commit_in_background(move |result| {
+            if let Err(e) = result {
+                warn!("auto commit of topic `{topic}` failed: {e}");
+            }
+            running.store(false, Ordering::SeqCst);
+        });
     }
 
     /// Commits the positions (when auto commit is on) and stops the fetcher
