@@ -220,6 +220,10 @@ impl Fetcher {
             .flat_map(|f| f.parts.iter().map(|s| s.partition))
             .collect();
         let mut by_leader: BTreeMap<i32, Vec<Sent>> = BTreeMap::new();
+        // Leaders with a partition whose queue is full, and leaders with a
+        // partition known to have records past its fetch offset.
+        let mut blocked: HashSet<i32> = HashSet::new();
+        let mut has_data: HashSet<i32> = HashSet::new();
         {
             let mut state = self.shared.lock();
             for p in &mut state.partitions {
@@ -232,20 +236,24 @@ impl Fetcher {
                 if self.partition_retry_at.get(&p.id).is_some_and(|&t| t > now) {
                     continue;
                 }
-                if p.queue.len() >= self.shared.queued_max_messages {
-                    p.waiting_for_room = true;
-                    continue;
-                }
                 let Some(leader) = meta.partition(p.id).and_then(|m| m.leader) else {
                     self.metadata_stale = true;
                     continue;
                 };
+                if p.queue.len() >= self.shared.queued_max_messages {
+                    p.waiting_for_room = true;
+                    blocked.insert(leader);
+                    continue;
+                }
                 let leader_waits = self
                     .leader_failures
                     .get(&leader)
                     .is_some_and(|&(_, t)| t > now);
                 if self.in_flight.contains_key(&leader) || leader_waits {
                     continue;
+                }
+                if p.high_watermark < 0 || offset < p.high_watermark {
+                    has_data.insert(leader);
                 }
                 by_leader.entry(leader).or_default().push(Sent {
                     partition: p.id,
@@ -254,6 +262,11 @@ impl Fetcher {
                 });
             }
         }
+        // A fetch of caught-up partitions only is a long poll that would hold
+        // the leader's one fetch slot for up to `fetch_max_wait`; while a
+        // partition of that leader waits for room in its queue, it is better
+        // sent together with that partition once the caller makes room.
+        by_leader.retain(|leader, _| !blocked.contains(leader) || has_data.contains(leader));
         for (leader, parts) in by_leader {
             self.send(leader, parts, &meta);
         }

@@ -360,6 +360,8 @@ impl SimpleConsumer {
     /// Partitions this consumer does not read are ignored.
     pub fn pause(&self, partitions: &[i32]) {
         self.set_paused(partitions, true);
+        // The fetcher may be holding back other partitions for this one.
+        self.shared.poke_fetcher();
     }
 
     /// Resumes partitions paused with [`pause`](Self::pause).
