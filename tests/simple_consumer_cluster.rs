@@ -187,3 +187,29 @@ fn read_committed_drops_aborted_transactions_and_never_delivers_markers() {
     );
     assert_eq!(read_all(IsolationLevel::ReadUncommitted).len(), 6);
 }
+
+#[test]
+fn a_broker_that_never_answers_does_not_stall_the_other_brokers_partitions() {
+    let cluster = FakeCluster::start(TOPIC, 2, &[1, 2]);
+    cluster.append(0, &["p0-a"]);
+    cluster.append(1, &["p1-a"]);
+    // Handshakes with the silent broker wait out the 5 s request timeout.
+    let consumer = consumer(&cluster, OffsetReset::Earliest);
+    assert_eq!(read(&consumer, 2).len(), 2);
+
+    cluster.set_silent(1, true);
+    cluster.append(0, &["p0-b"]);
+    let started = Instant::now();
+    for i in 0..8 {
+        cluster.append(1, &[&format!("p1-{i}")]);
+        assert_eq!(read(&consumer, 1), [(1, i + 1, format!("p1-{i}"))]);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+
+    cluster.set_silent(1, false);
+    assert_eq!(read(&consumer, 1), [(0, 1, "p0-b".into())]);
+}

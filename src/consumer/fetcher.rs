@@ -23,21 +23,18 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Select};
-use log::{debug, error, warn};
+use log::{debug, warn};
 
 use crate::client::KafkaClient;
 use crate::cluster::TopicMetadata;
 use crate::error::{Error, Result};
-use crate::net::{Backoff, PendingResponse};
+use crate::net::{Backoff, Connection, PendingResponse};
 use crate::protocol::api::{
-    FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopic, IsolationLevel,
+    FetchPartition, FetchRequest, FetchResponse, FetchTopic, IsolationLevel,
 };
 use crate::protocol::records::DecodeOptions;
-use crate::protocol::ErrorCode;
 
 use super::config::{OffsetReset, SimpleConsumerConfig};
-use super::decode::PartitionRead;
-use super::offsets::reset_offsets;
 use super::queue::Shared;
 
 /// Longest the thread sleeps with nothing to do before it looks again.
@@ -121,6 +118,8 @@ pub(crate) fn spawn(
         metadata_stale: true,
         last_refresh: None,
         in_flight: HashMap::new(),
+        conns: HashMap::new(),
+        connecting: HashMap::new(),
         leader_failures: HashMap::new(),
         partition_retry_at: HashMap::new(),
     };
@@ -159,6 +158,10 @@ struct Fetcher {
     last_refresh: Option<Instant>,
     /// One Fetch per leader at most.
     in_flight: HashMap<i32, InFlight>,
+    /// Connections to leaders, and connections being opened on a helper
+    /// thread (so an unreachable host never stalls the other leaders).
+    conns: HashMap<i32, Arc<Connection>>,
+    connecting: HashMap<i32, Receiver<Result<Arc<Connection>>>>,
     /// Consecutive failures of a leader and when to try it again.
     leader_failures: HashMap<i32, (u32, Instant)>,
     /// Partitions waiting out a retriable error.
@@ -166,6 +169,13 @@ struct Fetcher {
 }
 
 type FetchResult = Result<(FetchResponse, Vec<u8>)>;
+
+/// What woke the fetcher.
+enum Arrived {
+    Nothing,
+    Response(i32, Result<Vec<u8>>),
+    Connection(i32, Result<Arc<Connection>>),
+}
 
 impl Fetcher {
     fn run(&mut self) {
@@ -249,7 +259,9 @@ impl Fetcher {
                     .leader_failures
                     .get(&leader)
                     .is_some_and(|&(_, t)| t > now);
-                if self.in_flight.contains_key(&leader) || leader_waits {
+                let leader_busy =
+                    self.in_flight.contains_key(&leader) || self.connecting.contains_key(&leader);
+                if leader_busy || leader_waits {
                     continue;
                 }
                 if p.high_watermark < 0 || offset < p.high_watermark {
@@ -293,13 +305,14 @@ impl Fetcher {
             }],
             ..FetchRequest::default()
         };
-        // A deadline of "now" never sleeps out a reconnect backoff here: a
-        // broker in backoff fails at once and the other leaders keep going.
-        let sent = self
-            .client
-            .broker_connection(leader, Instant::now())
-            .and_then(|conn| conn.send(&request));
-        match sent {
+        let conn = match self.conns.get(&leader) {
+            Some(conn) if !conn.is_closed() => Arc::clone(conn),
+            _ => {
+                self.conns.remove(&leader);
+                return self.start_connecting(leader);
+            }
+        };
+        match conn.send(&request) {
             Ok(pending) => {
                 debug!(
                     "fetch from broker {leader}: topic `{}` {:?}",
@@ -311,7 +324,30 @@ impl Fetcher {
                 );
                 self.in_flight.insert(leader, InFlight { pending, parts });
             }
-            Err(e) => self.leader_failed(leader, &e),
+            Err(e) => {
+                self.conns.remove(&leader);
+                self.leader_failed(leader, &e);
+            }
+        }
+    }
+
+    /// Opens a connection to `leader` on a `kafka-sync-connect` thread; the
+    /// result comes back through `connecting`.
+    fn start_connecting(&mut self, leader: i32) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let client = self.client.clone();
+        let spawned = std::thread::Builder::new()
+            .name("kafka-sync-connect".into())
+            .spawn(move || {
+                // A deadline of "now" never sleeps out the pool's reconnect
+                // backoff: the fetcher keeps its own per-leader backoff.
+                let _ = tx.send(client.broker_connection(leader, Instant::now()));
+            });
+        match spawned {
+            Ok(_) => {
+                self.connecting.insert(leader, rx);
+            }
+            Err(e) => self.leader_failed(leader, &Error::io("spawning a connect thread", e)),
         }
     }
 
@@ -365,31 +401,54 @@ impl Fetcher {
         let now = Instant::now();
         let wake_at = self.next_wakeup(now);
         let leaders: Vec<i32> = self.in_flight.keys().copied().collect();
+        let dialling: Vec<i32> = self.connecting.keys().copied().collect();
         let arrived = {
             let mut select = Select::new();
             for leader in &leaders {
                 select.recv(self.in_flight[leader].pending.receiver());
             }
+            for leader in &dialling {
+                select.recv(&self.connecting[leader]);
+            }
             let wake_index = select.recv(&self.wake);
             match select.select_deadline(wake_at) {
                 Ok(op) if op.index() == wake_index => {
                     let _ = op.recv(&self.wake);
-                    None
+                    Arrived::Nothing
                 }
-                Ok(op) => {
+                Ok(op) if op.index() < leaders.len() => {
                     let leader = leaders[op.index()];
                     let frame = op.recv(self.in_flight[&leader].pending.receiver());
-                    Some((leader, frame))
+                    Arrived::Response(leader, frame.unwrap_or(Err(Error::Closed("connection"))))
                 }
-                Err(_) => None,
+                Ok(op) => {
+                    let leader = dialling[op.index() - leaders.len()];
+                    let conn = op.recv(&self.connecting[&leader]);
+                    Arrived::Connection(
+                        leader,
+                        conn.unwrap_or(Err(Error::Closed("connect thread"))),
+                    )
+                }
+                Err(_) => Arrived::Nothing,
             }
         };
-        if let Some((leader, frame)) = arrived {
-            if let Some(flight) = self.in_flight.remove(&leader) {
-                let frame = frame.unwrap_or(Err(Error::Closed("connection")));
-                let result = flight.pending.decode_keeping_frame(frame);
-                self.handle(leader, &flight.parts, result);
+        match arrived {
+            Arrived::Response(leader, frame) => {
+                if let Some(flight) = self.in_flight.remove(&leader) {
+                    let result = flight.pending.decode_keeping_frame(frame);
+                    self.handle(leader, &flight.parts, result);
+                }
             }
+            Arrived::Connection(leader, conn) => {
+                self.connecting.remove(&leader);
+                match conn {
+                    Ok(conn) => {
+                        self.conns.insert(leader, conn);
+                    }
+                    Err(e) => self.leader_failed(leader, &e),
+                }
+            }
+            Arrived::Nothing => {}
         }
         let now = Instant::now();
         let overdue: Vec<i32> = self
@@ -408,196 +467,6 @@ impl Fetcher {
         }
         self.partition_retry_at.retain(|_, t| *t > now);
     }
-
-    fn handle(&mut self, leader: i32, parts: &[Sent], result: FetchResult) {
-        let (response, frame) = match result {
-            Ok(ok) => ok,
-            Err(e) => return self.leader_failed(leader, &e),
-        };
-        self.leader_failures.remove(&leader);
-        if response.error_code != ErrorCode::None {
-            warn!(
-                "fetch from broker {leader} failed for topic `{}`: {}",
-                self.shared.topic,
-                response.error_code.name()
-            );
-            self.metadata_stale = true;
-            let at = Instant::now() + self.retry_backoff;
-            for s in parts {
-                self.partition_retry_at.insert(s.partition, at);
-            }
-            return;
-        }
-        let mut resets = Vec::new();
-        for topic in &response.responses {
-            if !topic.topic.is_empty() && *topic.topic != *self.shared.topic {
-                continue;
-            }
-            for p in &topic.partitions {
-                if let Some(sent) = parts.iter().find(|s| s.partition == p.partition_index) {
-                    self.handle_partition(*sent, p, &frame, &mut resets);
-                }
-            }
-        }
-        if !resets.is_empty() {
-            self.reset(&resets);
-        }
-    }
-
-    fn handle_partition(
-        &mut self,
-        sent: Sent,
-        p: &FetchPartitionResponse,
-        frame: &[u8],
-        resets: &mut Vec<Sent>,
-    ) {
-        let topic = Arc::clone(&self.shared.topic);
-        let context = format!("fetching topic `{topic}` partition {}", sent.partition);
-        match p.error_code {
-            ErrorCode::None => {}
-            ErrorCode::OffsetOutOfRange if self.settings.reset != OffsetReset::Error => {
-                resets.push(sent);
-                return;
-            }
-            code if is_leader_error(code) || code.is_retriable() => {
-                if is_leader_error(code) {
-                    self.metadata_stale = true;
-                }
-                debug!("{context}: {}; retrying", code.name());
-                self.partition_retry_at
-                    .insert(sent.partition, Instant::now() + self.retry_backoff);
-                return;
-            }
-            code => {
-                let error =
-                    Error::broker(code, None, format!("{context} at offset {}", sent.offset));
-                error!("{error}");
-                self.fail(sent, Some(sent.offset), error);
-                return;
-            }
-        }
-        let Some(bytes) = p.records_in(frame) else {
-            let error = Error::Protocol {
-                context,
-                detail: "the records lie outside the response".into(),
-            };
-            self.fail(sent, Some(sent.offset), error);
-            return;
-        };
-        let read = PartitionRead {
-            topic: &topic,
-            partition: sent.partition,
-            fetch_offset: sent.offset,
-            isolation_level: self.settings.isolation_level,
-            options: self.settings.decode,
-        };
-        let decoded = read.decode(bytes, &p.aborted_transactions);
-        let failure = match decoded.error {
-            Some((offset, e)) => Some((
-                offset,
-                Error::decode(format!("{context}: corrupt data at offset {offset}"), e),
-            )),
-            None if decoded.truncated_batch => Some((
-                decoded.next_offset,
-                Error::Protocol {
-                    context: format!("{context} at offset {}", decoded.next_offset),
-                    detail: "the record batch there is larger than the fetch allowed; raise \
-                             max_partition_fetch_bytes and fetch_max_bytes"
-                        .into(),
-                },
-            )),
-            None => None,
-        };
-        let delivered = !decoded.messages.is_empty() || failure.is_some();
-        {
-            let mut state = self.shared.lock();
-            let Some(state) = state.partition_mut(sent.partition) else {
-                return;
-            };
-            if state.epoch != sent.epoch || state.fetch_offset != Some(sent.offset) {
-                return;
-            }
-            state.high_watermark = p.high_watermark;
-            state.queue.extend(
-                decoded
-                    .messages
-                    .into_iter()
-                    .map(super::queue::Item::Message),
-            );
-            state.fetch_offset = Some(decoded.next_offset);
-            if let Some((offset, error)) = failure {
-                error!("{error}");
-                state.fail(Some(offset), error);
-            }
-        }
-        if delivered {
-            self.shared.notify_ready();
-        }
-    }
-
-    /// Queues `error` for the partition, unless a seek overtook the fetch.
-    fn fail(&self, sent: Sent, offset: Option<i64>, error: Error) {
-        {
-            let mut state = self.shared.lock();
-            let Some(state) = state.partition_mut(sent.partition) else {
-                return;
-            };
-            if state.epoch != sent.epoch || state.fetch_offset != Some(sent.offset) {
-                return;
-            }
-            state.fail(offset, error);
-        }
-        self.shared.notify_ready();
-    }
-
-    /// Applies the reset policy to partitions whose offset fell out of range.
-    fn reset(&mut self, resets: &[Sent]) {
-        let partitions: Vec<i32> = resets.iter().map(|s| s.partition).collect();
-        let topic = Arc::clone(&self.shared.topic);
-        match reset_offsets(&self.client, &topic, &partitions, self.settings.reset) {
-            Ok(offsets) => {
-                let mut state = self.shared.lock();
-                for s in resets {
-                    let (Some(p), Some(&offset)) =
-                        (state.partition_mut(s.partition), offsets.get(&s.partition))
-                    else {
-                        continue;
-                    };
-                    if p.epoch == s.epoch && p.fetch_offset == Some(s.offset) {
-                        warn!(
-                            "offset {} of topic `{topic}` partition {} is out of range; \
-                             resetting to {offset} ({:?})",
-                            s.offset, s.partition, self.settings.reset
-                        );
-                        p.fetch_offset = Some(offset);
-                    }
-                }
-            }
-            Err(e) => {
-                warn!("resetting offsets of topic `{topic}` {partitions:?} failed: {e}; retrying");
-                let at = Instant::now() + self.retry_backoff;
-                for s in resets {
-                    self.partition_retry_at.insert(s.partition, at);
-                }
-            }
-        }
-    }
 }
 
-/// Errors that mean the partition's leader is not where metadata said.
-fn is_leader_error(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::NotLeaderOrFollower
-            | ErrorCode::LeaderNotAvailable
-            | ErrorCode::UnknownTopicOrPartition
-            | ErrorCode::FencedLeaderEpoch
-            | ErrorCode::UnknownLeaderEpoch
-            | ErrorCode::ReplicaNotAvailable
-            | ErrorCode::KafkaStorageError
-            | ErrorCode::OffsetNotAvailable
-            | ErrorCode::UnknownTopicId
-            | ErrorCode::InconsistentTopicId
-            | ErrorCode::FetchSessionTopicIdError
-    )
-}
+mod responses;

@@ -122,6 +122,8 @@ struct State {
     topic: String,
     ports: BTreeMap<i32, u16>,
     down: BTreeMap<i32, bool>,
+    /// Brokers that accept connections and never answer.
+    silent: BTreeMap<i32, bool>,
     logs: BTreeMap<i32, Log>,
 }
 
@@ -161,6 +163,7 @@ impl FakeCluster {
         let state = Arc::new(Mutex::new(State {
             topic: topic.to_owned(),
             down: ports.keys().map(|&id| (id, false)).collect(),
+            silent: ports.keys().map(|&id| (id, false)).collect(),
             ports,
             logs,
         }));
@@ -183,6 +186,10 @@ impl FakeCluster {
                             .lock()
                             .unwrap()
                             .push((id, stream.try_clone().unwrap()));
+                        if state.lock().unwrap().silent[&id] {
+                            // Hold the connection open, answer nothing.
+                            continue;
+                        }
                         let state = state.clone();
                         thread::spawn(move || serve(id, stream, &state));
                     }
@@ -241,16 +248,28 @@ impl FakeCluster {
     pub fn set_down(&self, broker: i32, down: bool) {
         self.state.lock().unwrap().down.insert(broker, down);
         if down {
-            let mut conns = self.conns.lock().unwrap();
-            conns.retain(|(id, stream)| {
-                if *id == broker {
-                    let _ = stream.shutdown(Shutdown::Both);
-                    false
-                } else {
-                    true
-                }
-            });
+            self.cut(broker);
         }
+    }
+
+    /// Makes a broker a black hole (connections are accepted and never
+    /// answered, like a host that stopped mid-way) or brings it back.
+    pub fn set_silent(&self, broker: i32, silent: bool) {
+        self.state.lock().unwrap().silent.insert(broker, silent);
+        self.cut(broker);
+    }
+
+    /// Cuts every connection to `broker`.
+    fn cut(&self, broker: i32) {
+        let mut conns = self.conns.lock().unwrap();
+        conns.retain(|(id, stream)| {
+            if *id == broker {
+                let _ = stream.shutdown(Shutdown::Both);
+                false
+            } else {
+                true
+            }
+        });
     }
 }
 
