@@ -360,3 +360,19 @@ fn a_consumer_can_be_shared_between_threads() {
     });
     assert_eq!(counts.iter().sum::<usize>(), 100);
 }
+
+#[test]
+fn a_fetch_wait_longer_than_the_request_timeout_is_a_config_error() {
+    let (_, name) = topic_with(1, 0);
+    let client = kafka_sync::KafkaClient::builder()
+        .hosts(bootstrap())
+        .request_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let e = client
+        .topic(&name)
+        .unwrap()
+        .get_simple_consumer(earliest().fetch_max_wait(Duration::from_secs(5)))
+        .unwrap_err();
+    assert!(e.to_string().contains("request_timeout"), "{e}");
+}

@@ -93,6 +93,14 @@ impl std::fmt::Debug for SimpleConsumer {
 impl SimpleConsumer {
     fn new(topic: Topic, config: SimpleConsumerConfig) -> Result<SimpleConsumer> {
         config.validate()?;
+        let request_timeout = topic.client().config().request_timeout();
+        if config.fetch_max_wait >= request_timeout {
+            return Err(Error::Config(format!(
+                "fetch_max_wait ({:?}) must be shorter than the client's request_timeout \
+                 ({request_timeout:?}), or every idle fetch would time out",
+                config.fetch_max_wait
+            )));
+        }
         let meta = topic.metadata()?;
         let partitions = match &config.partitions {
             Some(list) => {
