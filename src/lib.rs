@@ -8,6 +8,7 @@ pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod net;
+pub mod producer;
 pub mod protocol;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -19,5 +20,6 @@ pub use config::{ClientConfig, KafkaClientBuilder};
 pub use consumer::{Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig};
 pub use error::{BrokerError, Error, Result, TimeoutKind};
 pub use net::{Sasl, TlsConfig};
+pub use producer::{Acks, Compression, DeliveryReport, Producer, ProducerConfig, Record};
 pub use protocol::ErrorCode;
 pub use topic::Topic;
