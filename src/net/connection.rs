@@ -193,8 +193,14 @@ impl<R: Request> PendingResponse<R> {
 
     /// Waits for the response until the request deadline.
     pub fn wait(self) -> Result<R::Response> {
+        self.wait_keeping_frame().map(|(response, _)| response)
+    }
+
+    /// Like [`PendingResponse::wait`], and hands the frame back too; see
+    /// [`PendingResponse::decode_keeping_frame`].
+    pub fn wait_keeping_frame(self) -> Result<(R::Response, Vec<u8>)> {
         match self.rx.recv_deadline(self.deadline) {
-            Ok(frame) => self.decode(frame),
+            Ok(frame) => self.decode_keeping_frame(frame),
             Err(RecvTimeoutError::Timeout) => {
                 let error = Error::timeout(
                     TimeoutKind::Request,
@@ -215,18 +221,27 @@ impl<R: Request> PendingResponse<R> {
 
     /// Decodes a frame taken from [`PendingResponse::receiver`].
     pub fn decode(&self, frame: Result<Vec<u8>>) -> Result<R::Response> {
+        self.decode_keeping_frame(frame)
+            .map(|(response, _)| response)
+    }
+
+    /// Like [`PendingResponse::decode`], and hands the frame back too: byte
+    /// ranges in the response (a Fetch response's records) index into it.
+    pub fn decode_keeping_frame(&self, frame: Result<Vec<u8>>) -> Result<(R::Response, Vec<u8>)> {
         let frame = frame?;
-        protocol::decode_response::<R>(&frame, self.version, self.correlation_id).map_err(|e| {
-            Error::decode(
-                format!(
-                    "decoding api {} v{} response from {}",
-                    R::API_KEY,
-                    self.version,
-                    self.shared.addr
-                ),
-                e,
-            )
-        })
+        let response = protocol::decode_response::<R>(&frame, self.version, self.correlation_id)
+            .map_err(|e| {
+                Error::decode(
+                    format!(
+                        "decoding api {} v{} response from {}",
+                        R::API_KEY,
+                        self.version,
+                        self.shared.addr
+                    ),
+                    e,
+                )
+            })?;
+        Ok((response, frame))
     }
 }
 

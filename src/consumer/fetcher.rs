@@ -1,0 +1,472 @@
+//! The fetcher thread (`kafka-sync-fetcher`): keeps the prefetch queue full.
+//!
+//! Each round it groups the partitions that have room in their queue by
+//! leader and sends one Fetch per leader that has none in flight, then waits
+//! for whichever response comes first (or a poke from the caller: a seek, a
+//! resume, room in a queue, close). Responses are decoded on this thread, so
+//! the caller only pops ready messages.
+//!
+//! Faults stay local: a leader that cannot be reached is retried with
+//! exponential backoff while the other leaders' partitions keep flowing;
+//! leader errors refresh the topic's metadata (at most once per
+//! `retry_backoff`) so partitions follow their new leader;
+//! `OFFSET_OUT_OF_RANGE` applies the reset policy; corrupt data and
+//! non-retriable errors are queued as an error for their partition, which
+//! then stops until the caller seeks it.
+//!
+//! # References
+//! Kafka protocol guide, "Fetch API"; KIP-74 (fetch `max_bytes`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Select};
+use log::{debug, warn};
+
+use crate::client::KafkaClient;
+use crate::cluster::TopicMetadata;
+use crate::error::{Error, Result};
+use crate::net::{Backoff, Connection, PendingResponse};
+use crate::protocol::api::{
+    FetchPartition, FetchRequest, FetchResponse, FetchTopic, IsolationLevel,
+};
+use crate::protocol::records::DecodeOptions;
+
+use super::config::{OffsetReset, SimpleConsumerConfig};
+use super::queue::Shared;
+
+/// Longest the thread sleeps with nothing to do before it looks again.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// What the fetcher needs from the consumer's configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchSettings {
+    pub min_bytes: i32,
+    pub max_wait_ms: i32,
+    pub partition_max_bytes: i32,
+    pub max_bytes: i32,
+    pub isolation_level: IsolationLevel,
+    pub decode: DecodeOptions,
+    pub reset: OffsetReset,
+}
+
+impl FetchSettings {
+    pub fn from_config(config: &SimpleConsumerConfig) -> Self {
+        FetchSettings {
+            min_bytes: config.fetch_min_bytes,
+            max_wait_ms: i32::try_from(config.fetch_max_wait.as_millis()).unwrap_or(i32::MAX),
+            partition_max_bytes: config.max_partition_fetch_bytes,
+            max_bytes: config.fetch_max_bytes,
+            isolation_level: config.isolation_level,
+            decode: DecodeOptions::default().with_check_crcs(config.check_crcs),
+            reset: config.auto_offset_reset,
+        }
+    }
+}
+
+/// A running fetcher thread.
+#[derive(Debug)]
+pub(crate) struct FetcherHandle {
+    thread: JoinHandle<()>,
+    /// Disconnects when the thread ends.
+    done: Receiver<()>,
+}
+
+impl FetcherHandle {
+    /// Closes `shared` and waits up to `timeout` for the thread to end; a
+    /// thread still stuck in a blocking call after that is left to finish on
+    /// its own (it exits as soon as the call returns).
+    pub fn stop(self, shared: &Shared, timeout: Duration) {
+        shared.close();
+        match self.done.recv_timeout(timeout) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                warn!(
+                    "fetcher thread of topic `{}` did not stop within {timeout:?}; leaving it to exit on its own",
+                    shared.topic
+                );
+            }
+            _ => {
+                let _ = self.thread.join();
+            }
+        }
+    }
+}
+
+/// Starts the fetcher thread for `shared`'s partitions.
+pub(crate) fn spawn(
+    client: KafkaClient,
+    shared: Arc<Shared>,
+    wake: Receiver<()>,
+    settings: FetchSettings,
+) -> Result<FetcherHandle> {
+    let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
+    let backoff = Backoff {
+        initial: client.config().reconnect_backoff,
+        max: client.config().reconnect_backoff_max,
+    };
+    let retry_backoff = client.config().retry_backoff;
+    let mut fetcher = Fetcher {
+        client,
+        shared,
+        wake,
+        settings,
+        backoff,
+        retry_backoff,
+        meta: None,
+        metadata_stale: true,
+        last_refresh: None,
+        in_flight: HashMap::new(),
+        conns: HashMap::new(),
+        connecting: HashMap::new(),
+        leader_failures: HashMap::new(),
+        partition_retry_at: HashMap::new(),
+    };
+    let thread = std::thread::Builder::new()
+        .name("kafka-sync-fetcher".into())
+        .spawn(move || {
+            let _done = done_tx;
+            fetcher.run();
+        })
+        .map_err(|e| Error::io("spawning the fetcher thread", e))?;
+    Ok(FetcherHandle { thread, done })
+}
+
+/// One partition of a Fetch in flight, with the position it was sent at.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    partition: i32,
+    offset: i64,
+    epoch: u64,
+}
+
+struct InFlight {
+    pending: PendingResponse<FetchRequest>,
+    parts: Vec<Sent>,
+}
+
+struct Fetcher {
+    client: KafkaClient,
+    shared: Arc<Shared>,
+    wake: Receiver<()>,
+    settings: FetchSettings,
+    backoff: Backoff,
+    retry_backoff: Duration,
+    meta: Option<Arc<TopicMetadata>>,
+    metadata_stale: bool,
+    last_refresh: Option<Instant>,
+    /// One Fetch per leader at most.
+    in_flight: HashMap<i32, InFlight>,
+    /// Connections to leaders, and connections being opened on a helper
+    /// thread (so an unreachable host never stalls the other leaders).
+    conns: HashMap<i32, Arc<Connection>>,
+    connecting: HashMap<i32, Receiver<Result<Arc<Connection>>>>,
+    /// Consecutive failures of a leader and when to try it again.
+    leader_failures: HashMap<i32, (u32, Instant)>,
+    /// Partitions waiting out a retriable error.
+    partition_retry_at: HashMap<i32, Instant>,
+}
+
+type FetchResult = Result<(FetchResponse, Vec<u8>)>;
+
+/// What woke the fetcher.
+enum Arrived {
+    Nothing,
+    Response(i32, Result<Vec<u8>>),
+    Connection(i32, Result<Arc<Connection>>),
+}
+
+impl Fetcher {
+    fn run(&mut self) {
+        debug!("fetcher for topic `{}` started", self.shared.topic);
+        while !self.shared.is_closed() {
+            self.refresh_metadata();
+            self.send_fetches();
+            self.wait_and_handle();
+        }
+        debug!("fetcher for topic `{}` stopped", self.shared.topic);
+    }
+
+    /// Refreshes the topic's metadata when it is stale, at most once per
+    /// `retry_backoff`.
+    fn refresh_metadata(&mut self) {
+        let aged = self.meta.is_none()
+            || self
+                .last_refresh
+                .is_some_and(|at| at.elapsed() >= self.client.config().metadata_max_age());
+        if !(self.metadata_stale || aged) {
+            return;
+        }
+        if self
+            .last_refresh
+            .is_some_and(|at| at.elapsed() < self.retry_backoff)
+        {
+            return;
+        }
+        self.last_refresh = Some(Instant::now());
+        match self.client.refresh_topic(&self.shared.topic) {
+            Ok(meta) => {
+                self.meta = Some(meta);
+                self.metadata_stale = false;
+            }
+            Err(e) => debug!(
+                "fetcher: metadata for topic `{}` not refreshed: {e}",
+                self.shared.topic
+            ),
+        }
+    }
+
+    /// Sends a Fetch to every leader that has fetchable partitions and no
+    /// Fetch in flight.
+    fn send_fetches(&mut self) {
+        let Some(meta) = self.meta.clone() else {
+            return;
+        };
+        let now = Instant::now();
+        let busy: HashSet<i32> = self
+            .in_flight
+            .values()
+            .flat_map(|f| f.parts.iter().map(|s| s.partition))
+            .collect();
+        let mut by_leader: BTreeMap<i32, Vec<Sent>> = BTreeMap::new();
+        // Leaders with a partition whose queue is full, and leaders with a
+        // partition known to have records past its fetch offset.
+        let mut blocked: HashSet<i32> = HashSet::new();
+        let mut has_data: HashSet<i32> = HashSet::new();
+        {
+            let mut state = self.shared.lock();
+            for p in &mut state.partitions {
+                let Some(offset) = p.fetch_offset else {
+                    continue;
+                };
+                if p.paused || p.halted || busy.contains(&p.id) {
+                    continue;
+                }
+                if self.partition_retry_at.get(&p.id).is_some_and(|&t| t > now) {
+                    continue;
+                }
+                let Some(leader) = meta.partition(p.id).and_then(|m| m.leader) else {
+                    self.metadata_stale = true;
+                    continue;
+                };
+                if p.queue.len() >= self.shared.queued_max_messages {
+                    p.waiting_for_room = true;
+                    blocked.insert(leader);
+                    continue;
+                }
+                let leader_waits = self
+                    .leader_failures
+                    .get(&leader)
+                    .is_some_and(|&(_, t)| t > now);
+                let leader_busy =
+                    self.in_flight.contains_key(&leader) || self.connecting.contains_key(&leader);
+                if leader_busy || leader_waits {
+                    continue;
+                }
+                if p.high_watermark < 0 || offset < p.high_watermark {
+                    has_data.insert(leader);
+                }
+                by_leader.entry(leader).or_default().push(Sent {
+                    partition: p.id,
+                    offset,
+                    epoch: p.epoch,
+                });
+            }
+        }
+        // A fetch of caught-up partitions only is a long poll that would hold
+        // the leader's one fetch slot for up to `fetch_max_wait`; while a
+        // partition of that leader waits for room in its queue, it is better
+        // sent together with that partition once the caller makes room.
+        by_leader.retain(|leader, _| !blocked.contains(leader) || has_data.contains(leader));
+        for (leader, parts) in by_leader {
+            self.send(leader, parts, &meta);
+        }
+    }
+
+    fn send(&mut self, leader: i32, parts: Vec<Sent>, meta: &TopicMetadata) {
+        let request = FetchRequest {
+            max_wait_ms: self.settings.max_wait_ms,
+            min_bytes: self.settings.min_bytes,
+            max_bytes: self.settings.max_bytes,
+            isolation_level: self.settings.isolation_level,
+            topics: vec![FetchTopic {
+                topic: meta.name.clone(),
+                topic_id: meta.topic_id,
+                partitions: parts
+                    .iter()
+                    .map(|s| FetchPartition {
+                        partition: s.partition,
+                        fetch_offset: s.offset,
+                        partition_max_bytes: self.settings.partition_max_bytes,
+                        ..FetchPartition::default()
+                    })
+                    .collect(),
+            }],
+            ..FetchRequest::default()
+        };
+        let conn = match self.conns.get(&leader) {
+            Some(conn) if !conn.is_closed() => Arc::clone(conn),
+            _ => {
+                self.conns.remove(&leader);
+                return self.start_connecting(leader);
+            }
+        };
+        match conn.send(&request) {
+            Ok(pending) => {
+                debug!(
+                    "fetch from broker {leader}: topic `{}` {:?}",
+                    meta.name,
+                    parts
+                        .iter()
+                        .map(|s| (s.partition, s.offset))
+                        .collect::<Vec<_>>()
+                );
+                self.in_flight.insert(leader, InFlight { pending, parts });
+            }
+            Err(e) => {
+                self.conns.remove(&leader);
+                self.leader_failed(leader, &e);
+            }
+        }
+    }
+
+    /// Opens a connection to `leader` on a `kafka-sync-connect` thread; the
+    /// result comes back through `connecting`.
+    fn start_connecting(&mut self, leader: i32) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let client = self.client.clone();
+        let spawned = std::thread::Builder::new()
+            .name("kafka-sync-connect".into())
+            .spawn(move || {
+                // A deadline of "now" never sleeps out the pool's reconnect
+                // backoff: the fetcher keeps its own per-leader backoff.
+                let _ = tx.send(client.broker_connection(leader, Instant::now()));
+            });
+        match spawned {
+            Ok(_) => {
+                self.connecting.insert(leader, rx);
+            }
+            Err(e) => self.leader_failed(leader, &Error::io("spawning a connect thread", e)),
+        }
+    }
+
+    fn leader_failed(&mut self, leader: i32, e: &Error) {
+        let failures = self.leader_failures.get(&leader).map_or(0, |&(n, _)| n) + 1;
+        let delay = self.backoff.delay(failures);
+        self.leader_failures
+            .insert(leader, (failures, Instant::now() + delay));
+        self.metadata_stale = true;
+        if failures == 1 {
+            warn!(
+                "fetching topic `{}` from broker {leader} failed: {e}; retrying in {delay:?}",
+                self.shared.topic
+            );
+        } else {
+            debug!(
+                "fetching topic `{}` from broker {leader} failed again ({failures}): {e}",
+                self.shared.topic
+            );
+        }
+    }
+
+    /// When the thread must look again even if nothing arrives.
+    fn next_wakeup(&self, now: Instant) -> Instant {
+        let mut at = now + IDLE;
+        if self.metadata_stale {
+            at = at.min(
+                self.last_refresh
+                    .map_or(now, |t| t + self.retry_backoff)
+                    .max(now),
+            );
+        }
+        let retries = self
+            .leader_failures
+            .values()
+            .map(|&(_, t)| t)
+            .chain(self.partition_retry_at.values().copied())
+            .filter(|&t| t > now);
+        for t in retries {
+            at = at.min(t);
+        }
+        for f in self.in_flight.values() {
+            at = at.min(f.pending.deadline());
+        }
+        at
+    }
+
+    /// Waits for a response, a poke or the next retry time, and handles
+    /// what came.
+    fn wait_and_handle(&mut self) {
+        let now = Instant::now();
+        let wake_at = self.next_wakeup(now);
+        let leaders: Vec<i32> = self.in_flight.keys().copied().collect();
+        let dialling: Vec<i32> = self.connecting.keys().copied().collect();
+        let arrived = {
+            let mut select = Select::new();
+            for leader in &leaders {
+                select.recv(self.in_flight[leader].pending.receiver());
+            }
+            for leader in &dialling {
+                select.recv(&self.connecting[leader]);
+            }
+            let wake_index = select.recv(&self.wake);
+            match select.select_deadline(wake_at) {
+                Ok(op) if op.index() == wake_index => {
+                    let _ = op.recv(&self.wake);
+                    Arrived::Nothing
+                }
+                Ok(op) if op.index() < leaders.len() => {
+                    let leader = leaders[op.index()];
+                    let frame = op.recv(self.in_flight[&leader].pending.receiver());
+                    Arrived::Response(leader, frame.unwrap_or(Err(Error::Closed("connection"))))
+                }
+                Ok(op) => {
+                    let leader = dialling[op.index() - leaders.len()];
+                    let conn = op.recv(&self.connecting[&leader]);
+                    Arrived::Connection(
+                        leader,
+                        conn.unwrap_or(Err(Error::Closed("connect thread"))),
+                    )
+                }
+                Err(_) => Arrived::Nothing,
+            }
+        };
+        match arrived {
+            Arrived::Response(leader, frame) => {
+                if let Some(flight) = self.in_flight.remove(&leader) {
+                    let result = flight.pending.decode_keeping_frame(frame);
+                    self.handle(leader, &flight.parts, result);
+                }
+            }
+            Arrived::Connection(leader, conn) => {
+                self.connecting.remove(&leader);
+                match conn {
+                    Ok(conn) => {
+                        self.conns.insert(leader, conn);
+                    }
+                    Err(e) => self.leader_failed(leader, &e),
+                }
+            }
+            Arrived::Nothing => {}
+        }
+        let now = Instant::now();
+        let overdue: Vec<i32> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.pending.deadline() <= now)
+            .map(|(&leader, _)| leader)
+            .collect();
+        for leader in overdue {
+            if let Some(flight) = self.in_flight.remove(&leader) {
+                // Past its deadline: returns at once, closing the connection
+                // if the response is still missing.
+                let result = flight.pending.wait_keeping_frame();
+                self.handle(leader, &flight.parts, result);
+            }
+        }
+        self.partition_retry_at.retain(|_, t| *t > now);
+    }
+}
+
+mod responses;

@@ -1,0 +1,209 @@
+//! The fetcher's handling of Fetch responses: records into the queue,
+//! partition errors into retries, metadata refreshes, offset resets or a
+//! queued error.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use log::{debug, error, warn};
+
+use crate::error::Error;
+use crate::protocol::api::FetchPartitionResponse;
+use crate::protocol::ErrorCode;
+
+use super::{FetchResult, Fetcher, Sent};
+use crate::consumer::config::OffsetReset;
+use crate::consumer::decode::PartitionRead;
+use crate::consumer::offsets::reset_offsets;
+use crate::consumer::queue::Item;
+
+impl Fetcher {
+    pub(super) fn handle(&mut self, leader: i32, parts: &[Sent], result: FetchResult) {
+        let (response, frame) = match result {
+            Ok(ok) => ok,
+            Err(e) => return self.leader_failed(leader, &e),
+        };
+        self.leader_failures.remove(&leader);
+        if response.error_code != ErrorCode::None {
+            warn!(
+                "fetch from broker {leader} failed for topic `{}`: {}",
+                self.shared.topic,
+                response.error_code.name()
+            );
+            self.metadata_stale = true;
+            let at = Instant::now() + self.retry_backoff;
+            for s in parts {
+                self.partition_retry_at.insert(s.partition, at);
+            }
+            return;
+        }
+        let mut resets = Vec::new();
+        for topic in &response.responses {
+            if !topic.topic.is_empty() && *topic.topic != *self.shared.topic {
+                continue;
+            }
+            for p in &topic.partitions {
+                if let Some(sent) = parts.iter().find(|s| s.partition == p.partition_index) {
+                    self.handle_partition(*sent, p, &frame, &mut resets);
+                }
+            }
+        }
+        if !resets.is_empty() {
+            self.reset(&resets);
+        }
+    }
+
+    fn handle_partition(
+        &mut self,
+        sent: Sent,
+        p: &FetchPartitionResponse,
+        frame: &[u8],
+        resets: &mut Vec<Sent>,
+    ) {
+        let topic = Arc::clone(&self.shared.topic);
+        let context = format!("fetching topic `{topic}` partition {}", sent.partition);
+        match p.error_code {
+            ErrorCode::None => {}
+            ErrorCode::OffsetOutOfRange if self.settings.reset != OffsetReset::Error => {
+                resets.push(sent);
+                return;
+            }
+            code if is_leader_error(code) || code.is_retriable() => {
+                if is_leader_error(code) {
+                    self.metadata_stale = true;
+                }
+                debug!("{context}: {}; retrying", code.name());
+                self.partition_retry_at
+                    .insert(sent.partition, Instant::now() + self.retry_backoff);
+                return;
+            }
+            code => {
+                let error =
+                    Error::broker(code, None, format!("{context} at offset {}", sent.offset));
+                error!("{error}");
+                self.fail(sent, Some(sent.offset), error);
+                return;
+            }
+        }
+        let Some(bytes) = p.records_in(frame) else {
+            let error = Error::Protocol {
+                context,
+                detail: "the records lie outside the response".into(),
+            };
+            self.fail(sent, Some(sent.offset), error);
+            return;
+        };
+        let read = PartitionRead {
+            topic: &topic,
+            partition: sent.partition,
+            fetch_offset: sent.offset,
+            isolation_level: self.settings.isolation_level,
+            options: self.settings.decode,
+        };
+        let decoded = read.decode(bytes, &p.aborted_transactions);
+        let failure = match decoded.error {
+            Some((offset, e)) => Some((
+                offset,
+                Error::decode(format!("{context}: corrupt data at offset {offset}"), e),
+            )),
+            None if decoded.truncated_batch => Some((
+                decoded.next_offset,
+                Error::Protocol {
+                    context: format!("{context} at offset {}", decoded.next_offset),
+                    detail: "the record batch there is larger than the fetch allowed; raise \
+                             max_partition_fetch_bytes and fetch_max_bytes"
+                        .into(),
+                },
+            )),
+            None => None,
+        };
+        let delivered = !decoded.messages.is_empty() || failure.is_some();
+        {
+            let mut state = self.shared.lock();
+            let Some(state) = state.partition_mut(sent.partition) else {
+                return;
+            };
+            if state.epoch != sent.epoch || state.fetch_offset != Some(sent.offset) {
+                return;
+            }
+            state.high_watermark = p.high_watermark;
+            state
+                .queue
+                .extend(decoded.messages.into_iter().map(Item::Message));
+            state.fetch_offset = Some(decoded.next_offset);
+            if let Some((offset, error)) = failure {
+                error!("{error}");
+                state.fail(Some(offset), error);
+            }
+        }
+        if delivered {
+            self.shared.notify_ready();
+        }
+    }
+
+    /// Queues `error` for the partition, unless a seek overtook the fetch.
+    fn fail(&self, sent: Sent, offset: Option<i64>, error: Error) {
+        {
+            let mut state = self.shared.lock();
+            let Some(state) = state.partition_mut(sent.partition) else {
+                return;
+            };
+            if state.epoch != sent.epoch || state.fetch_offset != Some(sent.offset) {
+                return;
+            }
+            state.fail(offset, error);
+        }
+        self.shared.notify_ready();
+    }
+
+    /// Applies the reset policy to partitions whose offset fell out of range.
+    fn reset(&mut self, resets: &[Sent]) {
+        let partitions: Vec<i32> = resets.iter().map(|s| s.partition).collect();
+        let topic = Arc::clone(&self.shared.topic);
+        match reset_offsets(&self.client, &topic, &partitions, self.settings.reset) {
+            Ok(offsets) => {
+                let mut state = self.shared.lock();
+                for s in resets {
+                    let (Some(p), Some(&offset)) =
+                        (state.partition_mut(s.partition), offsets.get(&s.partition))
+                    else {
+                        continue;
+                    };
+                    if p.epoch == s.epoch && p.fetch_offset == Some(s.offset) {
+                        warn!(
+                            "offset {} of topic `{topic}` partition {} is out of range; \
+                             resetting to {offset} ({:?})",
+                            s.offset, s.partition, self.settings.reset
+                        );
+                        p.fetch_offset = Some(offset);
+                    }
+                }
+            }
+            Err(e) => {
+                warn!("resetting offsets of topic `{topic}` {partitions:?} failed: {e}; retrying");
+                let at = Instant::now() + self.retry_backoff;
+                for s in resets {
+                    self.partition_retry_at.insert(s.partition, at);
+                }
+            }
+        }
+    }
+}
+
+/// Errors that mean the partition's leader is not where metadata said.
+fn is_leader_error(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::NotLeaderOrFollower
+            | ErrorCode::LeaderNotAvailable
+            | ErrorCode::UnknownTopicOrPartition
+            | ErrorCode::FencedLeaderEpoch
+            | ErrorCode::UnknownLeaderEpoch
+            | ErrorCode::ReplicaNotAvailable
+            | ErrorCode::KafkaStorageError
+            | ErrorCode::OffsetNotAvailable
+            | ErrorCode::UnknownTopicId
+            | ErrorCode::InconsistentTopicId
+            | ErrorCode::FetchSessionTopicIdError
+    )
+}

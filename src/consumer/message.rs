@@ -1,0 +1,54 @@
+//! [`Message`]: one record as a consumer hands it over, owning its bytes so it
+//! can outlive the fetch it came from and move to other threads.
+
+use std::sync::Arc;
+
+use crate::protocol::records::{Header, TimestampType};
+
+/// A record read from a partition.
+///
+/// Key and value are `None` when the producer sent null (a null key is not
+/// the same as an empty one; a null value is a tombstone on compacted
+/// topics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset in its partition.
+    pub offset: i64,
+    /// The key, `None` when null.
+    pub key: Option<Vec<u8>>,
+    /// The value, `None` when null.
+    pub value: Option<Vec<u8>>,
+    /// Headers in the order the producer wrote them (keys may repeat).
+    pub headers: Vec<Header<'static>>,
+    /// Milliseconds since the Unix epoch, meaning what `timestamp_type` says;
+    /// `-1` when the record has none (magic 0).
+    pub timestamp: i64,
+    /// Whether `timestamp` is the producer's create time or the broker's
+    /// log-append time.
+    pub timestamp_type: TimestampType,
+}
+
+impl Message {
+    /// The value, or an empty slice when it is null.
+    pub fn value_bytes(&self) -> &[u8] {
+        self.value.as_deref().unwrap_or_default()
+    }
+
+    /// The key, or an empty slice when it is null.
+    pub fn key_bytes(&self) -> &[u8] {
+        self.key.as_deref().unwrap_or_default()
+    }
+
+    /// The value of the first header named `key`; `None` when there is no
+    /// such header, `Some(None)` when its value is null.
+    pub fn header(&self, key: &str) -> Option<Option<&[u8]>> {
+        self.headers
+            .iter()
+            .find(|h| h.key == key)
+            .map(|h| h.value.as_deref())
+    }
+}

@@ -1,0 +1,155 @@
+//! SimpleConsumer when things go wrong: a broker that goes away and comes
+//! back, corrupt data in a partition.
+
+#![cfg(feature = "testkit")]
+
+#[path = "data/consumer/support.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use kafka_sync::protocol::api::{PartitionProduceData, ProduceRequest, TopicProduceData};
+use kafka_sync::protocol::records::{BatchBuilder, BatchOptions};
+use kafka_sync::testkit::{unique_name, Broker};
+use kafka_sync::{KafkaClient, OffsetReset, SimpleConsumerConfig};
+use support::*;
+
+fn earliest() -> SimpleConsumerConfig {
+    SimpleConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest)
+}
+
+#[test]
+fn a_partition_whose_leader_disappears_and_returns_keeps_flowing() {
+    let mut broker = Broker::builder().force_local(true).start().unwrap();
+    let client = KafkaClient::builder()
+        .hosts(broker.bootstrap())
+        .build()
+        .unwrap();
+    let name = unique_name("restart");
+    client.create_topic(&name, 1, 1).unwrap();
+    produce_values(
+        &client,
+        &name,
+        0,
+        &(0..3).map(|i| format!("before-{i}")).collect::<Vec<_>>(),
+    );
+    let consumer = client
+        .topic(&name)
+        .unwrap()
+        .get_simple_consumer(earliest())
+        .unwrap();
+    assert_eq!(consume_n(&consumer, 3).len(), 3);
+
+    broker.stop();
+    // The consumer neither fails nor hangs while its leader is gone.
+    assert!(consumer
+        .consume(Duration::from_millis(500))
+        .unwrap()
+        .is_none());
+
+    // tansu keeps its log in memory: the broker returns empty, so the topic
+    // is created again and refilled past the consumer's position.
+    broker.restart().unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while let Err(e) = client.create_topic(&name, 1, 1) {
+        assert!(Instant::now() < deadline, "topic not recreated: {e}");
+    }
+    produce_values(
+        &client,
+        &name,
+        0,
+        &(0..5).map(|i| format!("after-{i}")).collect::<Vec<_>>(),
+    );
+    let got = consume_n(&consumer, 2);
+    let values: Vec<(i64, String)> = got.iter().map(|m| (m.offset, value_str(m))).collect();
+    assert_eq!(values, [(3, "after-3".into()), (4, "after-4".into())]);
+}
+
+/// Appends one single-record batch whose CRC is wrong.
+fn produce_corrupt(client: &KafkaClient, topic: &str, partition: i32) {
+    let leader = client.topic(topic).unwrap().partitions()[partition as usize]
+        .leader
+        .unwrap();
+    let mut builder = BatchBuilder::new(BatchOptions::default());
+    builder
+        .append(now_ms(), None, Some(b"garbled"), &[])
+        .unwrap();
+    let mut batch = builder.build().unwrap();
+    let last = batch.len() - 1;
+    batch[last] ^= 0xff;
+    let response = client
+        .connection(leader)
+        .unwrap()
+        .request(&ProduceRequest {
+            transactional_id: None,
+            acks: -1,
+            timeout_ms: 10_000,
+            topic_data: vec![TopicProduceData {
+                name: topic.to_owned(),
+                partition_data: vec![PartitionProduceData {
+                    index: partition,
+                    records: batch,
+                }],
+            }],
+        })
+        .unwrap();
+    let code = response.responses[0].partition_responses[0].error_code;
+    assert!(code.is_ok(), "{code:?}");
+}
+
+#[test]
+fn corrupt_data_is_an_error_for_its_partition_with_its_offset() {
+    let client = client();
+    let name = unique_name("corrupt");
+    client.create_topic(&name, 2, 1).unwrap();
+    if client.cluster_id().as_deref() != Some("tansu_cluster") {
+        // Kafka checks CRCs on produce, so a corrupt batch cannot be written.
+        eprintln!("skipped: the broker rejects corrupt batches");
+        return;
+    }
+    produce_values(&client, &name, 0, &["good-0".into()]);
+    produce_corrupt(&client, &name, 0);
+    produce_values(&client, &name, 0, &["good-2".into()]);
+    produce_values(&client, &name, 1, &["other-0".into(), "other-1".into()]);
+    let consumer = client
+        .topic(&name)
+        .unwrap()
+        .get_simple_consumer(earliest())
+        .unwrap();
+
+    let mut values = Vec::new();
+    let mut error = None;
+    let deadline = Instant::now() + DEADLINE;
+    while values.len() < 3 || error.is_none() {
+        assert!(Instant::now() < deadline, "got {values:?}, error {error:?}");
+        match consumer.consume(Duration::from_millis(200)) {
+            Ok(Some(m)) => values.push((m.partition, m.offset)),
+            Ok(None) => {}
+            Err(e) => error = Some(e.to_string()),
+        }
+    }
+    values.sort_unstable();
+    assert_eq!(
+        values,
+        [(0, 0), (1, 0), (1, 1)],
+        "the other partition flows"
+    );
+    let error = error.unwrap();
+    assert!(
+        error.contains("partition 0") && error.contains("offset 1"),
+        "{error}"
+    );
+    assert_eq!(consumer.position(0), Some(1));
+
+    // The partition stays stopped until it is moved past the bad batch.
+    assert!(consumer
+        .consume(Duration::from_millis(300))
+        .unwrap()
+        .is_none());
+    consumer.seek(0, 2).unwrap();
+    let m = consume_n(&consumer, 1).remove(0);
+    assert_eq!(
+        (m.partition, m.offset, value_str(&m)),
+        (0, 2, "good-2".into())
+    );
+}
