@@ -423,34 +423,31 @@ fn spawn_peer(bootstrap: &str, group: &str, topic: &str, strategy: &str) -> Opti
     Some(child)
 }
 
-/// The peer's latest assignment, as lines arrive.
+/// The peer's assignment after each callback: `assign` adds partitions,
+/// `revoke` removes them (whole sets when eager, increments when
+/// cooperative).
 fn peer_assignments(child: &mut Child) -> Receiver<BTreeSet<i32>> {
     let (tx, rx) = crossbeam_channel::unbounded();
     let stdout = child.stdout.take().expect("piped stdout");
     std::thread::spawn(move || {
+        let mut owned = BTreeSet::new();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let event = if line.contains("\"assign\"") {
-                "assign"
-            } else if line.contains("\"revoke\"") {
-                "revoke"
-            } else {
-                continue;
-            };
             let list = line
                 .rsplit('[')
                 .next()
                 .and_then(|s| s.split(']').next())
                 .unwrap_or("");
-            let parts: BTreeSet<i32> = list
-                .split(',')
-                .filter_map(|s| s.trim().parse().ok())
-                .collect();
-            let now = if event == "assign" {
-                parts
+            let parts = list.split(',').filter_map(|s| s.trim().parse::<i32>().ok());
+            if line.contains("\"assign\"") {
+                owned.extend(parts);
+            } else if line.contains("\"revoke\"") {
+                for p in parts {
+                    owned.remove(&p);
+                }
             } else {
-                BTreeSet::new()
-            };
-            if tx.send(now).is_err() {
+                continue;
+            }
+            if tx.send(owned.clone()).is_err() {
                 break;
             }
         }
@@ -458,18 +455,45 @@ fn peer_assignments(child: &mut Child) -> Receiver<BTreeSet<i32>> {
     rx
 }
 
-fn shared_with_librdkafka(assignor: Assignor) {
+/// Runs a group of one kafka-sync member and one confluent-kafka member;
+/// whichever starts first leads the group and computes the assignment the
+/// other must decode.
+fn shared_with_librdkafka(assignor: Assignor, ours_leads: bool) {
     let client = client();
     let bootstrap = testkit::shared().unwrap().bootstrap();
     let topic = topic_with(&client, 4);
+    let all = partitions(&topic, 4);
     let group = unique_name("group-mixed");
-    let Some(mut peer) = spawn_peer(&bootstrap, &group, &topic, assignor.name()) else {
+    let strategy = assignor.name().to_owned();
+    let mut ours = None;
+    if ours_leads {
+        let mut member = Member::start("ours", &client, config(&group, &topic, assignor.clone()));
+        wait_stable(&mut [&mut member], &all);
+        ours = Some(member);
+    }
+    let Some(mut peer) = spawn_peer(&bootstrap, &group, &topic, &strategy) else {
         return;
     };
     let peer_rx = peer_assignments(&mut peer);
-    let mut ours = Member::start("ours", &client, config(&group, &topic, assignor));
-    let deadline = Instant::now() + DEADLINE;
     let mut theirs: BTreeSet<i32> = BTreeSet::new();
+    let deadline = Instant::now() + DEADLINE;
+    if !ours_leads {
+        while theirs.len() != 4 {
+            assert!(
+                Instant::now() < deadline,
+                "the peer never got the topic: {theirs:?}"
+            );
+            if let Ok(now) = peer_rx.recv_timeout(Duration::from_millis(100)) {
+                theirs = now;
+            }
+        }
+        ours = Some(Member::start(
+            "ours",
+            &client,
+            config(&group, &topic, assignor),
+        ));
+    }
+    let mut ours = ours.expect("started");
     let mut stable_since: Option<Instant> = None;
     loop {
         ours.pump();
@@ -495,17 +519,38 @@ fn shared_with_librdkafka(assignor: Assignor) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    assert_eq!(ours.m().is_leader(), ours_leads, "an unexpected leader");
     ours.close();
     let _ = peer.kill();
     let _ = peer.wait();
 }
 
 #[test]
-fn a_group_shared_with_librdkafka_splits_partitions_with_range() {
-    shared_with_librdkafka(Assignor::Range);
+fn a_librdkafka_member_decodes_our_range_assignment() {
+    shared_with_librdkafka(Assignor::Range, true);
 }
 
 #[test]
-fn a_group_shared_with_librdkafka_splits_partitions_with_roundrobin() {
-    shared_with_librdkafka(Assignor::RoundRobin);
+fn we_decode_a_librdkafka_leaders_range_assignment() {
+    shared_with_librdkafka(Assignor::Range, false);
+}
+
+#[test]
+fn a_librdkafka_member_decodes_our_roundrobin_assignment() {
+    shared_with_librdkafka(Assignor::RoundRobin, true);
+}
+
+#[test]
+fn we_decode_a_librdkafka_leaders_roundrobin_assignment() {
+    shared_with_librdkafka(Assignor::RoundRobin, false);
+}
+
+#[test]
+fn a_librdkafka_member_follows_our_cooperative_sticky_assignment() {
+    shared_with_librdkafka(Assignor::CooperativeSticky, true);
+}
+
+#[test]
+fn we_follow_a_librdkafka_leaders_cooperative_sticky_assignment() {
+    shared_with_librdkafka(Assignor::CooperativeSticky, false);
 }

@@ -539,3 +539,70 @@ impl Drop for GroupMembership {
         let _ = self.shutdown(true);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_topic_subscription_is_sorted_and_deduplicated() {
+        let s = Subscription::topics(["b", "a", "b"]);
+        assert_eq!(s.select(&[]), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_pattern_subscription_selects_matching_topics() {
+        let s = Subscription::pattern("^orders-.*$").unwrap();
+        let available = ["orders-eu", "payments", "orders-us", "x-orders-"].map(String::from);
+        assert_eq!(s.select(&available), ["orders-eu", "orders-us"]);
+    }
+
+    #[test]
+    fn an_invalid_pattern_is_a_config_error() {
+        assert!(matches!(
+            Subscription::pattern("(unclosed"),
+            Err(Error::Config(_))
+        ));
+    }
+
+    #[test]
+    fn defaults_are_the_java_consumers() {
+        let c = MembershipConfig::new("g", Subscription::topics(["t"]));
+        assert_eq!(c.session_timeout, Duration::from_secs(45));
+        assert_eq!(c.heartbeat_interval, Duration::from_secs(3));
+        assert_eq!(c.rebalance_timeout, Duration::from_secs(300));
+        assert_eq!(c.max_poll_interval, Duration::from_secs(300));
+        assert_eq!(c.assignors.len(), 1);
+        assert_eq!(c.rebalance_protocol(), RebalanceProtocol::Eager);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn rebalancing_is_cooperative_only_when_every_assignor_is() {
+        let c = MembershipConfig::new("g", Subscription::topics(["t"]));
+        let coop = c.clone().assignor(Assignor::CooperativeSticky);
+        assert_eq!(coop.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let mixed = c.assignors([Assignor::CooperativeSticky, Assignor::Range]);
+        assert_eq!(mixed.rebalance_protocol(), RebalanceProtocol::Eager);
+    }
+
+    #[test]
+    fn invalid_settings_are_rejected() {
+        let ok = || MembershipConfig::new("g", Subscription::topics(["t"]));
+        let bad = [
+            MembershipConfig::new("", Subscription::topics(["t"])),
+            MembershipConfig::new("g", Subscription::topics(Vec::<String>::new())),
+            ok().assignors([]),
+            ok().assignors([Assignor::Range, Assignor::Range]),
+            ok().heartbeat_interval(Duration::from_secs(45)),
+            ok().heartbeat_interval(Duration::ZERO),
+            ok().session_timeout(Duration::from_secs(u64::MAX / 2)),
+        ];
+        for config in bad {
+            assert!(
+                matches!(config.validate(), Err(Error::Config(_))),
+                "{config:?}"
+            );
+        }
+    }
+}

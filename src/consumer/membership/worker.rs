@@ -79,8 +79,9 @@ pub(super) struct Worker {
     owned: BTreeSet<TopicPartition>,
     /// Topics this member subscribed to at its last join.
     topics: Vec<String>,
-    /// As leader: every member's topics and their partition counts at the
-    /// last assignment.
+    /// As leader: every topic some member subscribes to, and the partition
+    /// counts of those that existed, at the last assignment.
+    group_topics: Vec<String>,
     group_partitions: BTreeMap<String, i32>,
     is_leader: bool,
     rejoin_needed: bool,
@@ -114,6 +115,7 @@ impl Worker {
             generation: -1,
             owned: BTreeSet::new(),
             topics: Vec::new(),
+            group_topics: Vec::new(),
             group_partitions: BTreeMap::new(),
             is_leader: false,
             rejoin_needed: true,
@@ -499,6 +501,7 @@ impl Worker {
         let assignment = assignor
             .assign(&members, &counts)
             .map_err(Interrupt::Retry)?;
+        self.group_topics = all_topics.iter().map(|t| (*t).to_owned()).collect();
         self.group_partitions = counts;
         let mut out = Vec::with_capacity(members.len());
         for member in &members {
@@ -840,7 +843,7 @@ impl Worker {
             }
         }
         if self.is_leader {
-            let topics: Vec<String> = self.group_partitions.keys().cloned().collect();
+            let topics = self.group_topics.clone();
             let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
             match self.partition_counts(&refs) {
                 Ok(counts) if counts != self.group_partitions => {
@@ -977,4 +980,61 @@ fn decode_member(
 
 fn millis(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::api::JoinGroupResponseMember;
+    use crate::protocol::consumer_protocol::TopicPartitions;
+
+    fn joined(metadata: Vec<u8>) -> JoinGroupResponseMember {
+        JoinGroupResponseMember {
+            member_id: "m-1".into(),
+            group_instance_id: Some("i-1".into()),
+            metadata,
+        }
+    }
+
+    fn subscription() -> ConsumerProtocolSubscription {
+        ConsumerProtocolSubscription {
+            topics: vec!["a".into(), "b".into()],
+            user_data: Some(vec![1, 2]),
+            owned_partitions: vec![TopicPartitions {
+                topic: "a".into(),
+                partitions: vec![3, 1],
+            }],
+            generation_id: 7,
+            rack_id: Some("r1".into()),
+        }
+    }
+
+    #[test]
+    fn a_members_subscription_is_read_with_every_field_of_version_3() {
+        let member = decode_member("g", &joined(subscription().encode(3).unwrap()));
+        assert_eq!(member.member_id, "m-1");
+        assert_eq!(member.group_instance_id.as_deref(), Some("i-1"));
+        assert_eq!(member.topics, ["a", "b"]);
+        assert_eq!(
+            member.owned_partitions,
+            [TopicPartition::new("a", 1), TopicPartition::new("a", 3)]
+        );
+        assert_eq!(member.generation_id, Some(7));
+        assert_eq!(member.rack_id.as_deref(), Some("r1"));
+        assert_eq!(member.user_data, Some(vec![1, 2]));
+    }
+
+    #[test]
+    fn a_version_1_subscription_has_no_generation() {
+        let member = decode_member("g", &joined(subscription().encode(1).unwrap()));
+        assert_eq!(member.generation_id, None);
+        assert_eq!(member.owned_partitions.len(), 2);
+    }
+
+    #[test]
+    fn an_undecodable_subscription_subscribes_to_nothing() {
+        let member = decode_member("g", &joined(vec![0, 0, 0xff]));
+        assert_eq!(member.member_id, "m-1");
+        assert!(member.topics.is_empty());
+    }
 }
