@@ -130,6 +130,22 @@ fn is_stable(members: &[&mut Member], all: &BTreeSet<TopicPartition>) -> bool {
     &union == all
 }
 
+/// Revocations are acknowledged before the group moves on, so once every
+/// member has handled its events no partition has two owners, even in the
+/// middle of a rebalance.
+fn assert_no_double_ownership(members: &[&mut Member]) {
+    let mut seen = BTreeSet::new();
+    for m in members {
+        for tp in &m.owned {
+            assert!(
+                seen.insert(tp),
+                "{tp} owned twice, by {} and another member",
+                m.name
+            );
+        }
+    }
+}
+
 /// Pumps every member until they are stable (and still are a heartbeat
 /// later), then returns the generation.
 fn wait_stable(members: &mut [&mut Member], all: &BTreeSet<TopicPartition>) -> i32 {
@@ -139,6 +155,7 @@ fn wait_stable(members: &mut [&mut Member], all: &BTreeSet<TopicPartition>) -> i
         for m in members.iter_mut() {
             m.pump();
         }
+        assert_no_double_ownership(members);
         if is_stable(members, all) {
             let since = *stable_since.get_or_insert_with(Instant::now);
             if since.elapsed() > HEARTBEAT * 3 {
