@@ -458,6 +458,25 @@ impl KafkaClient {
         self.inner.pool.get(&addr, deadline)
     }
 
+    /// A new connection to broker `id`, outside the pool, with the pool's
+    /// settings: for a caller whose requests hold a connection for long (a
+    /// JoinGroup waits for the whole group), which would otherwise stall
+    /// everyone else's requests to that broker. The Java client likewise
+    /// talks to a group coordinator on a socket of its own.
+    pub(crate) fn dedicated_connection(&self, id: i32) -> Result<Connection> {
+        let lookup = || self.inner.state.read().brokers.get(&id).map(Broker::addr);
+        let addr = match lookup() {
+            Some(addr) => addr,
+            None => {
+                self.fetch_metadata(Some(&[]))?;
+                lookup().ok_or_else(|| {
+                    Error::NoBrokerAvailable(format!("broker {id} is not in the cluster metadata"))
+                })?
+            }
+        };
+        Connection::connect(&addr, self.inner.pool.config())
+    }
+
     /// The connection to broker `id` (opened if needed), for sending raw
     /// protocol requests: the escape hatch for APIs this crate does not wrap.
     ///

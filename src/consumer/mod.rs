@@ -1,6 +1,7 @@
 //! Consumers: the fetcher thread with its bounded prefetch queue, committed
 //! offsets through the group coordinator, and the [`SimpleConsumer`] that
-//! reads explicitly chosen partitions.
+//! reads explicitly chosen partitions; the partition assignors and the
+//! consumer-group membership thread the balanced consumer is built from.
 //!
 //! ```text
 //! caller thread                       kafka-sync-fetcher thread
@@ -12,11 +13,15 @@
 //!
 //! # References
 //! Kafka protocol guide, "Fetch API", "OffsetCommit API", "OffsetFetch API",
-//! "FindCoordinator API"; KIP-98 (read_committed).
+//! "FindCoordinator API", "The Consumer Group Protocol"; KIP-98
+//! (read_committed), KIP-62 (background heartbeats), KIP-345 (static
+//! membership), KIP-394 (member id required), KIP-429 (cooperative rebalancing).
 
+pub mod assignor;
 mod config;
 mod decode;
 mod fetcher;
+pub mod membership;
 mod message;
 pub(crate) mod offsets;
 mod queue;
