@@ -1,0 +1,554 @@
+//! [`BalancedConsumer`]: a member of a consumer group that reads the
+//! partitions the group's coordinator and leader give it, sharing a topic
+//! (or several, or a pattern) with the other members of any client.
+//!
+//! Three threads besides the caller's:
+//!
+//! ```text
+//! caller thread              kafka-sync-rebalance         kafka-sync-heartbeat
+//! ─────────────              ────────────────────         ────────────────────
+//! consume / iterate ──poll──────────────────────────────▶ max_poll_interval
+//!   ◀── queue ◀── fetcher    GroupEvent ◀──────────────── join / sync / heartbeat
+//!                            Assigned: committed offsets,
+//!                              on_assign, start fetching
+//!                            Revoked: stop fetching, drop
+//!                              queued, commit, on_revoke, ack ──▶ rejoin
+//! ```
+//!
+//! The rebalance thread applies every group event to the fetcher's
+//! partition set, so a rebalance never waits for the caller to iterate
+//! (pykafka #701), and a revoked partition is taken out of the queue under
+//! the queue's lock: no message of it is handed out afterwards.
+//!
+//! # References
+//! Kafka protocol guide, "The Consumer Group Protocol", "OffsetCommit API",
+//! "OffsetFetch API"; KIP-62 (`max.poll.interval.ms`), KIP-345 (static
+//! membership), KIP-429 (cooperative rebalancing).
+
+mod config;
+mod rebalance;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, warn};
+use parking_lot::Mutex;
+
+use crate::client::KafkaClient;
+use crate::error::{Error, Result};
+use crate::topic::Topic;
+
+use super::assignor::TopicPartition;
+use super::fetcher::{self, FetchSettings, FetcherHandle};
+use super::membership::{GroupMembership, Subscription};
+use super::message::Message;
+use super::offsets::{GroupCoordinator, Membership};
+use super::queue::{Item, Shared};
+
+pub use config::BalancedConsumerConfig;
+use rebalance::RebalanceHandle;
+
+/// Longest the caller waits in one go inside `consume` before it tells the
+/// membership thread again that it is iterating.
+const POLL_SLICE: Duration = Duration::from_millis(500);
+
+impl Topic {
+    /// A member of consumer group `group` reading this topic: the group's
+    /// members share its partitions, each partition read by one member.
+    ///
+    /// The consumer joins the group in the background; messages arrive once
+    /// the first rebalance assigned it partitions (with a Kafka broker's
+    /// default `group.initial.rebalance.delay.ms`, about 3 s after the first
+    /// member joins).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use kafka_sync::{Assignor, BalancedConsumerConfig, KafkaClient};
+    ///
+    /// let topic = KafkaClient::new("127.0.0.1:9092")?.topic("events")?;
+    /// let consumer = topic.get_balanced_consumer("billing", BalancedConsumerConfig::default()
+    ///     .assignor(Assignor::RoundRobin)
+    ///     .on_assign(|partitions| println!("now reading {partitions:?}"))
+    ///     .consumer_timeout(Duration::from_secs(5)))?;
+    /// for message in &consumer {
+    ///     let message = message?;
+    ///     println!("{}/{} {:?}", message.partition, message.offset, message.value);
+    /// }
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for invalid settings; an error starting a thread.
+    pub fn get_balanced_consumer(
+        &self,
+        group: &str,
+        config: BalancedConsumerConfig,
+    ) -> Result<BalancedConsumer> {
+        BalancedConsumer::new(
+            self.client().clone(),
+            group,
+            Subscription::topics([self.name()]),
+            config,
+        )
+    }
+}
+
+impl KafkaClient {
+    /// A member of consumer group `group` reading the topics of
+    /// `subscription`: a list of topics, or every topic matching a pattern
+    /// (re-evaluated every `metadata_refresh_interval`).
+    ///
+    /// ```no_run
+    /// use kafka_sync::{BalancedConsumerConfig, KafkaClient, Subscription};
+    ///
+    /// let client = KafkaClient::new("127.0.0.1:9092")?;
+    /// let consumer = client.get_balanced_consumer(
+    ///     "billing",
+    ///     Subscription::pattern("^orders-.*")?,
+    ///     BalancedConsumerConfig::default(),
+    /// )?;
+    /// println!("reading {:?}", consumer.assignment());
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for invalid settings; an error starting a thread.
+    pub fn get_balanced_consumer(
+        &self,
+        group: &str,
+        subscription: Subscription,
+        config: BalancedConsumerConfig,
+    ) -> Result<BalancedConsumer> {
+        BalancedConsumer::new(self.clone(), group, subscription, config)
+    }
+}
+
+/// A consumer group member; `Send + Sync`.
+///
+/// Iterating `&consumer` yields `Result<Message>` from the partitions
+/// currently assigned to it and ends after
+/// [`consumer_timeout`](BalancedConsumerConfig::consumer_timeout) without a
+/// message. Messages of a partition come in offset order.
+///
+/// **Rebalances** happen on background threads, whatever the caller is
+/// doing. When partitions are revoked the consumer stops fetching them,
+/// drops their prefetched messages, commits their positions (with auto
+/// commit), calls [`on_revoke`](BalancedConsumerConfig::on_revoke), and only
+/// then lets the group move them; no message of a revoked partition is
+/// handed out afterwards. Newly assigned partitions start at the group's
+/// committed offset, or where
+/// [`auto_offset_reset`](BalancedConsumerConfig::auto_offset_reset) says.
+/// Delivery is at least once: a message handed out but not yet committed
+/// when the consumer crashes is read again by the next owner.
+///
+/// **Liveness**: the caller must iterate (or call [`consume`](Self::consume))
+/// at least every
+/// [`max_poll_interval`](BalancedConsumerConfig::max_poll_interval), or the
+/// consumer leaves the group until it does again.
+///
+/// Dropping the consumer commits its positions (with auto commit), leaves
+/// the group and stops its threads, each step bounded by
+/// [`close_timeout`](BalancedConsumerConfig::close_timeout);
+/// [`close`](Self::close) does the same and reports what failed.
+pub struct BalancedConsumer {
+    client: KafkaClient,
+    group: String,
+    config: BalancedConsumerConfig,
+    shared: Arc<Shared>,
+    coordinator: Arc<GroupCoordinator>,
+    membership: Option<Arc<GroupMembership>>,
+    fetcher: Option<FetcherHandle>,
+    rebalancer: Option<RebalanceHandle>,
+    next_auto_commit: Mutex<Instant>,
+    /// Set while an automatic commit runs, so they never pile up and a
+    /// revocation can wait for it.
+    auto_commit_running: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for BalancedConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BalancedConsumer")
+            .field("group", &self.group)
+            .field("membership", &self.membership)
+            .field("assignment", &self.assignment())
+            .finish()
+    }
+}
+
+impl BalancedConsumer {
+    fn new(
+        client: KafkaClient,
+        group: &str,
+        subscription: Subscription,
+        config: BalancedConsumerConfig,
+    ) -> Result<BalancedConsumer> {
+        config.validate()?;
+        let request_timeout = client.config().request_timeout();
+        if config.fetch.fetch_max_wait >= request_timeout {
+            return Err(Error::Config(format!(
+                "fetch_max_wait ({:?}) must be shorter than the client's request_timeout \
+                 ({request_timeout:?}), or every idle fetch would time out",
+                config.fetch.fetch_max_wait
+            )));
+        }
+        let membership_config = config.membership(group, subscription);
+        let coordinator = Arc::new(GroupCoordinator::new(client.clone(), group));
+        let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
+        let shared = Arc::new(Shared::new(config.fetch.queued_max_messages, wake_tx));
+        let fetcher = fetcher::spawn(
+            client.clone(),
+            Arc::clone(&shared),
+            wake_rx,
+            FetchSettings::from_config(&config.fetch),
+        )?;
+        let membership = match GroupMembership::start(&client, membership_config) {
+            Ok(m) => Arc::new(m),
+            Err(e) => {
+                fetcher.stop(&shared, config.fetch.close_timeout);
+                return Err(e);
+            }
+        };
+        let auto_commit_running = Arc::new(AtomicBool::new(false));
+        let rebalancer = rebalance::spawn(rebalance::Rebalancer {
+            client: client.clone(),
+            config: config.clone(),
+            shared: Arc::clone(&shared),
+            coordinator: Arc::clone(&coordinator),
+            membership: Arc::clone(&membership),
+            auto_commit_running: Arc::clone(&auto_commit_running),
+        });
+        let rebalancer = match rebalancer {
+            Ok(r) => r,
+            Err(e) => {
+                fetcher.stop(&shared, config.fetch.close_timeout);
+                return Err(e);
+            }
+        };
+        debug!("balanced consumer of group `{group}` started");
+        Ok(BalancedConsumer {
+            client,
+            group: group.to_owned(),
+            next_auto_commit: Mutex::new(Instant::now() + config.fetch.auto_commit_interval),
+            config,
+            shared,
+            coordinator,
+            membership: Some(membership),
+            fetcher: Some(fetcher),
+            rebalancer: Some(rebalancer),
+            auto_commit_running,
+        })
+    }
+
+    /// The consumer group.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &BalancedConsumerConfig {
+        &self.config
+    }
+
+    /// The partitions this consumer reads now, sorted: those of the latest
+    /// rebalance, once their starting offsets are known. Empty while the
+    /// consumer is joining or out of the group.
+    pub fn assignment(&self) -> BTreeSet<TopicPartition> {
+        self.shared
+            .lock()
+            .partitions
+            .iter()
+            .map(|p| TopicPartition::new(&*p.topic, p.id))
+            .collect()
+    }
+
+    /// The member id the coordinator gave this consumer; empty before it
+    /// first joined.
+    pub fn member_id(&self) -> String {
+        self.membership
+            .as_ref()
+            .map(|m| m.member_id())
+            .unwrap_or_default()
+    }
+
+    /// The group generation this consumer last joined, `-1` when it is not
+    /// a member.
+    pub fn generation(&self) -> i32 {
+        self.membership.as_ref().map_or(-1, |m| m.generation())
+    }
+
+    /// Whether the consumer is still a running group member: `false` after
+    /// a fatal group error (such as a fenced static member) or close.
+    pub fn is_member(&self) -> bool {
+        self.membership.as_ref().is_some_and(|m| m.is_running())
+    }
+
+    /// The next message, waiting up to `timeout`; `Ok(None)` when none came.
+    ///
+    /// # Errors
+    /// An error a partition stopped with, a group error (the membership
+    /// thread reports it once), or [`Error::Closed`] after close.
+    pub fn consume(&self, timeout: Duration) -> Result<Option<Message>> {
+        self.next_message(Some(Instant::now() + timeout))
+    }
+
+    /// The next message, waiting until one arrives however long it takes.
+    pub fn consume_blocking(&self) -> Result<Message> {
+        loop {
+            if let Some(m) = self.next_message(None)? {
+                return Ok(m);
+            }
+        }
+    }
+
+    fn next_message(&self, deadline: Option<Instant>) -> Result<Option<Message>> {
+        loop {
+            if let Some(m) = &self.membership {
+                m.poll();
+            }
+            self.maybe_auto_commit();
+            let now = Instant::now();
+            let slice = now + POLL_SLICE.min(self.config.max_poll_interval / 2);
+            let until = deadline.map_or(slice, |d| d.min(slice));
+            match self.shared.pop(Some(until))? {
+                Some(Item::Message(m)) => return Ok(Some(m)),
+                Some(Item::Error { error, .. }) => return Err(error),
+                None if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(None),
+                None => {}
+            }
+        }
+    }
+
+    /// An iterator over messages that ends after `consumer_timeout` without
+    /// one (never, when it is `None`); the same as `&consumer`.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { consumer: self }
+    }
+
+    /// The next offset the caller will receive from each assigned partition
+    /// (one past the last message returned); partitions without a position
+    /// are left out.
+    pub fn positions(&self) -> BTreeMap<TopicPartition, i64> {
+        self.shared
+            .lock()
+            .partitions
+            .iter()
+            .filter_map(|p| Some((TopicPartition::new(&*p.topic, p.id), p.position()?)))
+            .collect()
+    }
+
+    /// The group's committed offsets of the assigned partitions; `None` for
+    /// partitions without one.
+    pub fn committed_offsets(&self) -> Result<BTreeMap<TopicPartition, Option<i64>>> {
+        let deadline = Instant::now() + self.client.config().request_timeout();
+        let mut out = BTreeMap::new();
+        for (topic, partitions) in by_topic(self.assignment().iter().map(|tp| (tp, ()))) {
+            let ids: Vec<i32> = partitions.keys().copied().collect();
+            for (p, offset) in self.coordinator.fetch(&topic, &ids, deadline)? {
+                out.insert(TopicPartition::new(topic.clone(), p), offset);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Commits every assigned partition's position (the next offset to read)
+    /// as this member of the current generation, waiting up to
+    /// `request_timeout`.
+    ///
+    /// # Errors
+    /// Broker errors such as `REBALANCE_IN_PROGRESS` or
+    /// `ILLEGAL_GENERATION` when the group is rebalancing (the partitions
+    /// are committed again when they are revoked, with auto commit), and
+    /// timeout errors.
+    pub fn commit_offsets(&self) -> Result<()> {
+        let positions = self.positions();
+        let membership = self.member();
+        commit(&self.client, &self.coordinator, &positions, &membership)
+    }
+
+    /// Who commits: this member in its current generation.
+    fn member(&self) -> Membership {
+        member_of(self.membership.as_deref())
+    }
+
+    fn maybe_auto_commit(&self) {
+        if !self.config.auto_commits() {
+            return;
+        }
+        {
+            let mut next = self.next_auto_commit.lock();
+            let now = Instant::now();
+            if now < *next {
+                return;
+            }
+            *next = now + self.config.fetch.auto_commit_interval;
+        }
+        let positions = self.positions();
+        if positions.is_empty() || self.auto_commit_running.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let running = Arc::clone(&self.auto_commit_running);
+        let client = self.client.clone();
+        let coordinator = Arc::clone(&self.coordinator);
+        let membership = self.member();
+        let group = self.group.clone();
+        let spawned = std::thread::Builder::new()
+            .name("kafka-sync-commit".into())
+            .spawn(move || {
+                if let Err(e) = commit(&client, &coordinator, &positions, &membership) {
+                    warn!("auto commit of group `{group}` failed: {e}");
+                }
+                running.store(false, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            warn!("auto commit of group `{}` not started: {e}", self.group);
+            self.auto_commit_running.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Commits the positions (with auto commit), leaves the group and stops
+    /// the consumer's threads, as dropping does; returns the first failure.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    /// Stops the consumer's threads without committing or leaving the
+    /// group, as a crashed process would: the coordinator gives its
+    /// partitions to others after `session_timeout`. For tests of failure
+    /// handling.
+    #[cfg(feature = "testkit")]
+    pub fn abandon(mut self) {
+        let timeout = self.config.fetch.close_timeout;
+        if let Some(rebalancer) = self.rebalancer.take() {
+            rebalancer.stop(timeout);
+        }
+        if let Some(fetcher) = self.fetcher.take() {
+            fetcher.stop(&self.shared, timeout);
+        }
+        if let Some(Ok(membership)) = self.membership.take().map(Arc::try_unwrap) {
+            membership.abandon();
+        }
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let Some(fetcher) = self.fetcher.take() else {
+            return Ok(());
+        };
+        let timeout = self.config.fetch.close_timeout;
+        // No more rebalance events are applied: from here on the partitions
+        // held are this consumer's until it leaves.
+        if let Some(rebalancer) = self.rebalancer.take() {
+            rebalancer.stop(timeout);
+        }
+        fetcher.stop(&self.shared, timeout);
+        let committed = if self.config.auto_commits() {
+            self.wait_for_auto_commit(timeout);
+            self.commit_offsets()
+        } else {
+            Ok(())
+        };
+        let left = match self.membership.take().map(Arc::try_unwrap) {
+            Some(Ok(membership)) => membership.close(),
+            // The rebalance thread is stuck in a request and still holds
+            // the membership: it leaves the group when that thread ends.
+            Some(Err(_)) => {
+                warn!(
+                    "group `{}`: the rebalance thread is still busy; leaving the group when it ends",
+                    self.group
+                );
+                Ok(())
+            }
+            None => Ok(()),
+        };
+        debug!("balanced consumer of group `{}` closed", self.group);
+        committed.and(left)
+    }
+
+    fn wait_for_auto_commit(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.auto_commit_running.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for BalancedConsumer {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            warn!("closing the consumer of group `{}`: {e}", self.group);
+        }
+    }
+}
+
+/// The commit identity of `membership` now.
+fn member_of(membership: Option<&GroupMembership>) -> Membership {
+    match membership {
+        Some(m) => Membership {
+            generation_id: m.generation(),
+            member_id: m.member_id(),
+            group_instance_id: m.group_instance_id().map(str::to_owned),
+        },
+        None => Membership::default(),
+    }
+}
+
+/// Groups per-partition values by topic.
+fn by_topic<'a, V>(
+    items: impl IntoIterator<Item = (&'a TopicPartition, V)>,
+) -> BTreeMap<String, BTreeMap<i32, V>> {
+    let mut out: BTreeMap<String, BTreeMap<i32, V>> = BTreeMap::new();
+    for (tp, v) in items {
+        out.entry(tp.topic.clone())
+            .or_default()
+            .insert(tp.partition, v);
+    }
+    out
+}
+
+/// Commits `positions`, one OffsetCommit per topic, within `request_timeout`.
+fn commit(
+    client: &KafkaClient,
+    coordinator: &GroupCoordinator,
+    positions: &BTreeMap<TopicPartition, i64>,
+    membership: &Membership,
+) -> Result<()> {
+    let deadline = Instant::now() + client.config().request_timeout();
+    for (topic, offsets) in by_topic(positions.iter().map(|(tp, &o)| (tp, o))) {
+        coordinator.commit(&topic, &offsets, membership, deadline)?;
+    }
+    Ok(())
+}
+
+/// Iterator over a [`BalancedConsumer`]'s messages; see
+/// [`BalancedConsumer::iter`].
+#[derive(Debug)]
+pub struct Iter<'a> {
+    consumer: &'a BalancedConsumer,
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Result<Message>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let deadline = self
+            .consumer
+            .config
+            .consumer_timeout_value()
+            .map(|t| Instant::now() + t);
+        match self.consumer.next_message(deadline) {
+            Ok(Some(m)) => Some(Ok(m)),
+            Ok(None) | Err(Error::Closed(_)) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a BalancedConsumer {
+    type Item = Result<Message>;
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
