@@ -111,6 +111,11 @@ struct Shared {
     addr: String,
     writer: Mutex<Writer>,
     pending: Mutex<VecDeque<Pending>>,
+    /// Correlation ids of recent requests sent without expecting an answer
+    /// (Produce with acks=0). Kafka sends nothing back for them, but some
+    /// brokers (tansu 0.6.0) do; such a frame is dropped rather than taken
+    /// for the answer to the next request.
+    unanswered: Mutex<VecDeque<i32>>,
     /// Set once the connection is unusable; the reason is kept for callers.
     failure: Mutex<Option<Error>>,
     closed: AtomicBool,
@@ -271,6 +276,7 @@ impl Connection {
                 buf: Vec::with_capacity(1024),
             }),
             pending: Mutex::new(VecDeque::new()),
+            unanswered: Mutex::new(VecDeque::new()),
             failure: Mutex::new(None),
             closed: AtomicBool::new(false),
             control,
@@ -464,6 +470,12 @@ impl Connection {
                 api_key: R::API_KEY,
                 tx,
             });
+        } else {
+            let mut unanswered = self.shared.unanswered.lock();
+            if unanswered.len() >= MAX_UNANSWERED {
+                unanswered.pop_front();
+            }
+            unanswered.push_back(correlation_id);
         }
         debug!(
             "{} -> {} v{version} correlation {correlation_id} ({} bytes)",
@@ -619,10 +631,24 @@ fn tls_halves(
     ))
 }
 
+/// How many no-response correlation ids are remembered (see `Shared::unanswered`).
+const MAX_UNANSWERED: usize = 256;
+
 fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_size: usize) {
     let error = loop {
         match read_frame(&mut stream, &shared.addr, max_response_size) {
             Ok(frame) => {
+                if let Ok(id) = protocol::peek_correlation_id(&frame) {
+                    let mut unanswered = shared.unanswered.lock();
+                    if let Some(i) = unanswered.iter().position(|&u| u == id) {
+                        unanswered.remove(i);
+                        debug!(
+                            "{}: dropped an answer to a no-response request",
+                            shared.addr
+                        );
+                        continue;
+                    }
+                }
                 let head = shared.pending.lock().pop_front();
                 let Some(pending) = head else {
                     break Error::Protocol {
