@@ -1,6 +1,6 @@
 //! Quickstart: starts a throwaway broker (unless `KAFKA_BOOTSTRAP` names one),
-//! creates a topic, prints the cluster and topic metadata, and produces a few
-//! records.
+//! creates a topic, prints the cluster and topic metadata, produces a few
+//! records and reads them back.
 //!
 //! ```sh
 //! cargo run --example quickstart --features testkit
@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use kafka_sync::testkit::{self, Broker};
-use kafka_sync::{KafkaClient, ProducerConfig};
+use kafka_sync::{KafkaClient, OffsetReset, ProducerConfig, SimpleConsumerConfig};
 
 fn main() -> kafka_sync::Result<()> {
     // With KAFKA_BOOTSTRAP set, this uses that broker and starts nothing.
@@ -54,6 +54,24 @@ fn main() -> kafka_sync::Result<()> {
     }
     drop(producer);
     println!("high watermarks {:?}", topic.latest_available_offsets()?);
+
+    // Read everything back; iteration ends after one second without a message.
+    let consumer = topic.get_simple_consumer(
+        SimpleConsumerConfig::default()
+            .auto_offset_reset(OffsetReset::Earliest)
+            .consumer_timeout(Duration::from_secs(1)),
+    )?;
+    for message in &consumer {
+        let message = message?;
+        println!(
+            "  consumed {:?} (key {:?}) from partition {} at offset {}",
+            String::from_utf8_lossy(message.value_bytes()),
+            message.key.as_deref().map(String::from_utf8_lossy),
+            message.partition,
+            message.offset
+        );
+    }
+    drop(consumer);
 
     client.delete_topic(&name)?;
     println!("deleted `{name}`");

@@ -10,7 +10,7 @@ use crossbeam_channel::Receiver;
 use log::{debug, warn};
 use parking_lot::Mutex;
 
-use crate::client::{EARLIEST, LATEST};
+use crate::client::LATEST;
 use crate::error::{Error, Result};
 use crate::topic::Topic;
 
@@ -410,18 +410,6 @@ impl SimpleConsumer {
         Ok(positions
             .into_iter()
             .filter_map(|(p, position)| Some((p, (ends.get(&p)?.offset - position).max(0))))
-            .collect())
-    }
-
-    /// The oldest stored offset of each partition this consumer reads.
-    pub fn earliest_offsets(&self) -> Result<BTreeMap<i32, i64>> {
-        let queries: Vec<(i32, i64)> = self.partitions.iter().map(|&p| (p, EARLIEST)).collect();
-        Ok(self
-            .topic
-            .client()
-            .list_offsets(self.topic.name(), &queries)?
-            .into_iter()
-            .map(|(p, o)| (p, o.offset))
             .collect())
     }
 
