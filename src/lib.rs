@@ -17,7 +17,10 @@ pub mod topic;
 pub use client::{KafkaClient, ListedOffset, NewTopic};
 pub use cluster::{Broker, Partition, TopicMetadata};
 pub use config::{ClientConfig, KafkaClientBuilder};
-pub use consumer::{IsolationLevel, Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig};
+pub use consumer::{
+    Assignor, BalancedConsumer, BalancedConsumerConfig, IsolationLevel, Message, OffsetReset,
+    SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
+};
 pub use error::{BrokerError, Error, Result, TimeoutKind};
 pub use net::{Sasl, TlsConfig};
 pub use producer::{Acks, Compression, DeliveryReport, Producer, ProducerConfig, Record};

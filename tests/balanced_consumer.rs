@@ -224,7 +224,11 @@ fn wait_stable(
             "not stable within {DEADLINE:?}: {:?}; {} of {} records received",
             members
                 .iter()
-                .map(|m| (&m.name, m.consumer().generation(), m.consumer().assignment()))
+                .map(|m| (
+                    &m.name,
+                    m.consumer().generation(),
+                    m.consumer().assignment()
+                ))
                 .collect::<Vec<_>>(),
             expected.intersection(&received).count(),
             expected.len()
@@ -396,7 +400,12 @@ fn messages_never_arrive_from_a_revoked_partition() {
         );
         mine.push(m);
     }
-    wait_stable(&[&b], &all.difference(&kept).cloned().collect(), &log, &BTreeSet::new());
+    wait_stable(
+        &[&b],
+        &all.difference(&kept).cloned().collect(),
+        &log,
+        &BTreeSet::new(),
+    );
     b.close();
     a.close().unwrap();
     log.lock().extend(mine.into_iter().map(|m| Got {
@@ -474,7 +483,11 @@ fn a_static_member_gets_its_partitions_back_when_it_restarts() {
         "the static member got other partitions"
     );
     if testkit::shared().unwrap().is_external() {
-        assert_eq!(a.consumer().generation(), generation, "the group rebalanced");
+        assert_eq!(
+            a.consumer().generation(),
+            generation,
+            "the group rebalanced"
+        );
     } else {
         // tansu 0.6 rebalances the group when a static member rejoins; a
         // Kafka broker does not (KIP-345). Run with KAFKA_BOOTSTRAP=… to

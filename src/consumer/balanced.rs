@@ -196,7 +196,11 @@ impl BalancedConsumer {
         let membership_config = config.membership(group, subscription);
         let coordinator = Arc::new(GroupCoordinator::new(client.clone(), group));
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
-        let shared = Arc::new(Shared::new(config.fetch.queued_max_messages, wake_tx));
+        let shared = Arc::new(Shared::new(
+            format!("group `{group}`"),
+            config.fetch.queued_max_messages,
+            wake_tx,
+        ));
         let fetcher = fetcher::spawn(
             client.clone(),
             Arc::clone(&shared),

@@ -1,14 +1,17 @@
 //! The fetcher thread (`kafka-sync-fetcher`): keeps the prefetch queue full.
 //!
-//! Each round it groups the partitions that have room in their queue by
-//! leader and sends one Fetch per leader that has none in flight, then waits
+//! It fetches whatever partitions the queue holds at the moment, of any
+//! number of topics: the simple consumer's fixed set, or the balanced
+//! consumer's assignment as rebalances change it. Each round it groups the
+//! partitions that have room in their queue by leader and sends one Fetch
+//! (covering all their topics) per leader that has none in flight, then waits
 //! for whichever response comes first (or a poke from the caller: a seek, a
 //! resume, room in a queue, close). Responses are decoded on this thread, so
 //! the caller only pops ready messages.
 //!
 //! Faults stay local: a leader that cannot be reached is retried with
 //! exponential backoff while the other leaders' partitions keep flowing;
-//! leader errors refresh the topic's metadata (at most once per
+//! leader errors refresh the topics' metadata (at most once per
 //! `retry_backoff`) so partitions follow their new leader;
 //! `OFFSET_OUT_OF_RANGE` applies the reset policy; corrupt data and
 //! non-retriable errors are queued as an error for their partition, which
@@ -83,8 +86,8 @@ impl FetcherHandle {
         match self.done.recv_timeout(timeout) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 warn!(
-                    "fetcher thread of topic `{}` did not stop within {timeout:?}; leaving it to exit on its own",
-                    shared.topic
+                    "fetcher thread of {} did not stop within {timeout:?}; leaving it to exit on its own",
+                    shared.label
                 );
             }
             _ => {
@@ -114,7 +117,7 @@ pub(crate) fn spawn(
         settings,
         backoff,
         retry_backoff,
-        meta: None,
+        meta: HashMap::new(),
         metadata_stale: true,
         last_refresh: None,
         in_flight: HashMap::new(),
@@ -133,12 +136,22 @@ pub(crate) fn spawn(
     Ok(FetcherHandle { thread, done })
 }
 
+/// A topic and partition, as the fetcher keys its per-partition state.
+type Key = (Arc<str>, i32);
+
 /// One partition of a Fetch in flight, with the position it was sent at.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Sent {
+    topic: Arc<str>,
     partition: i32,
     offset: i64,
     epoch: u64,
+}
+
+impl Sent {
+    fn key(&self) -> Key {
+        (Arc::clone(&self.topic), self.partition)
+    }
 }
 
 struct InFlight {
@@ -153,7 +166,8 @@ struct Fetcher {
     settings: FetchSettings,
     backoff: Backoff,
     retry_backoff: Duration,
-    meta: Option<Arc<TopicMetadata>>,
+    /// Metadata of the topics being fetched.
+    meta: HashMap<Arc<str>, Arc<TopicMetadata>>,
     metadata_stale: bool,
     last_refresh: Option<Instant>,
     /// One Fetch per leader at most.
@@ -165,7 +179,7 @@ struct Fetcher {
     /// Consecutive failures of a leader and when to try it again.
     leader_failures: HashMap<i32, (u32, Instant)>,
     /// Partitions waiting out a retriable error.
-    partition_retry_at: HashMap<i32, Instant>,
+    partition_retry_at: HashMap<Key, Instant>,
 }
 
 type FetchResult = Result<(FetchResponse, Vec<u8>)>;
@@ -179,22 +193,36 @@ enum Arrived {
 
 impl Fetcher {
     fn run(&mut self) {
-        debug!("fetcher for topic `{}` started", self.shared.topic);
+        debug!("fetcher for {} started", self.shared.label);
         while !self.shared.is_closed() {
             self.refresh_metadata();
             self.send_fetches();
             self.wait_and_handle();
         }
-        debug!("fetcher for topic `{}` stopped", self.shared.topic);
+        debug!("fetcher for {} stopped", self.shared.label);
     }
 
-    /// Refreshes the topic's metadata when it is stale, at most once per
-    /// `retry_backoff`.
+    /// Refreshes the metadata of the topics being fetched when it is stale
+    /// or a topic has none yet, at most once per `retry_backoff`; forgets
+    /// topics no longer fetched.
     fn refresh_metadata(&mut self) {
-        let aged = self.meta.is_none()
-            || self
-                .last_refresh
-                .is_some_and(|at| at.elapsed() >= self.client.config().metadata_max_age());
+        let topics: Vec<Arc<str>> = {
+            let state = self.shared.lock();
+            let mut topics: Vec<Arc<str>> = state
+                .partitions
+                .iter()
+                .map(|p| Arc::clone(&p.topic))
+                .collect();
+            topics.dedup();
+            topics
+        };
+        self.meta.retain(|t, _| topics.contains(t));
+        if topics.iter().any(|t| !self.meta.contains_key(t)) {
+            self.metadata_stale = true;
+        }
+        let aged = self
+            .last_refresh
+            .is_some_and(|at| at.elapsed() >= self.client.config().metadata_max_age());
         if !(self.metadata_stale || aged) {
             return;
         }
@@ -205,29 +233,28 @@ impl Fetcher {
             return;
         }
         self.last_refresh = Some(Instant::now());
-        match self.client.refresh_topic(&self.shared.topic) {
-            Ok(meta) => {
-                self.meta = Some(meta);
-                self.metadata_stale = false;
+        self.metadata_stale = false;
+        for topic in topics {
+            match self.client.refresh_topic(&topic) {
+                Ok(meta) => {
+                    self.meta.insert(topic, meta);
+                }
+                Err(e) => {
+                    debug!("fetcher: metadata for topic `{topic}` not refreshed: {e}");
+                    self.metadata_stale = true;
+                }
             }
-            Err(e) => debug!(
-                "fetcher: metadata for topic `{}` not refreshed: {e}",
-                self.shared.topic
-            ),
         }
     }
 
     /// Sends a Fetch to every leader that has fetchable partitions and no
     /// Fetch in flight.
     fn send_fetches(&mut self) {
-        let Some(meta) = self.meta.clone() else {
-            return;
-        };
         let now = Instant::now();
-        let busy: HashSet<i32> = self
+        let busy: HashSet<Key> = self
             .in_flight
             .values()
-            .flat_map(|f| f.parts.iter().map(|s| s.partition))
+            .flat_map(|f| f.parts.iter().map(Sent::key))
             .collect();
         let mut by_leader: BTreeMap<i32, Vec<Sent>> = BTreeMap::new();
         // Leaders with a partition whose queue is full, and leaders with a
@@ -240,13 +267,19 @@ impl Fetcher {
                 let Some(offset) = p.fetch_offset else {
                     continue;
                 };
-                if p.paused || p.halted || busy.contains(&p.id) {
+                let key = (Arc::clone(&p.topic), p.id);
+                if p.paused || p.halted || busy.contains(&key) {
                     continue;
                 }
-                if self.partition_retry_at.get(&p.id).is_some_and(|&t| t > now) {
+                if self.partition_retry_at.get(&key).is_some_and(|&t| t > now) {
                     continue;
                 }
-                let Some(leader) = meta.partition(p.id).and_then(|m| m.leader) else {
+                let leader = self
+                    .meta
+                    .get(&p.topic)
+                    .and_then(|m| m.partition(p.id))
+                    .and_then(|m| m.leader);
+                let Some(leader) = leader else {
                     self.metadata_stale = true;
                     continue;
                 };
@@ -268,6 +301,7 @@ impl Fetcher {
                     has_data.insert(leader);
                 }
                 by_leader.entry(leader).or_default().push(Sent {
+                    topic: Arc::clone(&p.topic),
                     partition: p.id,
                     offset,
                     epoch: p.epoch,
@@ -280,29 +314,36 @@ impl Fetcher {
         // sent together with that partition once the caller makes room.
         by_leader.retain(|leader, _| !blocked.contains(leader) || has_data.contains(leader));
         for (leader, parts) in by_leader {
-            self.send(leader, parts, &meta);
+            self.send(leader, parts);
         }
     }
 
-    fn send(&mut self, leader: i32, parts: Vec<Sent>, meta: &TopicMetadata) {
+    fn send(&mut self, leader: i32, parts: Vec<Sent>) {
+        // `parts` comes sorted by topic, so each topic's partitions are
+        // consecutive.
+        let mut topics: Vec<FetchTopic> = Vec::new();
+        for s in &parts {
+            let partition = FetchPartition {
+                partition: s.partition,
+                fetch_offset: s.offset,
+                partition_max_bytes: self.settings.partition_max_bytes,
+                ..FetchPartition::default()
+            };
+            match topics.last_mut() {
+                Some(t) if *t.topic == *s.topic => t.partitions.push(partition),
+                _ => topics.push(FetchTopic {
+                    topic: s.topic.to_string(),
+                    topic_id: self.meta.get(&s.topic).map_or([0; 16], |m| m.topic_id),
+                    partitions: vec![partition],
+                }),
+            }
+        }
         let request = FetchRequest {
             max_wait_ms: self.settings.max_wait_ms,
             min_bytes: self.settings.min_bytes,
             max_bytes: self.settings.max_bytes,
             isolation_level: self.settings.isolation_level,
-            topics: vec![FetchTopic {
-                topic: meta.name.clone(),
-                topic_id: meta.topic_id,
-                partitions: parts
-                    .iter()
-                    .map(|s| FetchPartition {
-                        partition: s.partition,
-                        fetch_offset: s.offset,
-                        partition_max_bytes: self.settings.partition_max_bytes,
-                        ..FetchPartition::default()
-                    })
-                    .collect(),
-            }],
+            topics,
             ..FetchRequest::default()
         };
         let conn = match self.conns.get(&leader) {
@@ -315,11 +356,10 @@ impl Fetcher {
         match conn.send(&request) {
             Ok(pending) => {
                 debug!(
-                    "fetch from broker {leader}: topic `{}` {:?}",
-                    meta.name,
+                    "fetch from broker {leader}: {:?}",
                     parts
                         .iter()
-                        .map(|s| (s.partition, s.offset))
+                        .map(|s| (&*s.topic, s.partition, s.offset))
                         .collect::<Vec<_>>()
                 );
                 self.in_flight.insert(leader, InFlight { pending, parts });
@@ -359,13 +399,13 @@ impl Fetcher {
         self.metadata_stale = true;
         if failures == 1 {
             warn!(
-                "fetching topic `{}` from broker {leader} failed: {e}; retrying in {delay:?}",
-                self.shared.topic
+                "fetching {} from broker {leader} failed: {e}; retrying in {delay:?}",
+                self.shared.label
             );
         } else {
             debug!(
-                "fetching topic `{}` from broker {leader} failed again ({failures}): {e}",
-                self.shared.topic
+                "fetching {} from broker {leader} failed again ({failures}): {e}",
+                self.shared.label
             );
         }
     }

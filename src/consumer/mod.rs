@@ -18,6 +18,7 @@
 //! membership), KIP-394 (member id required), KIP-429 (cooperative rebalancing).
 
 pub mod assignor;
+mod balanced;
 mod config;
 mod decode;
 mod fetcher;
@@ -29,6 +30,9 @@ mod simple;
 
 pub use crate::protocol::api::IsolationLevel;
 pub use crate::protocol::records::{Header, TimestampType};
+pub use assignor::{Assignor, TopicPartition};
+pub use balanced::{BalancedConsumer, BalancedConsumerConfig, Iter as BalancedIter};
 pub use config::{OffsetReset, SimpleConsumerConfig};
+pub use membership::Subscription;
 pub use message::Message;
 pub use simple::{Iter, SimpleConsumer};

@@ -1,12 +1,21 @@
 //! The prefetch queue: per-partition positions and ready messages, shared by
 //! the caller's thread and the fetcher thread under one short-held lock.
 //!
+//! Partitions are keyed by topic and index and can be assigned and
+//! unassigned while the consumer runs (the balanced consumer follows its
+//! group's rebalances this way; the simple consumer assigns its partitions
+//! once). Unassigning a partition drops its queued messages under the lock,
+//! so the caller never receives one of them afterwards.
+//!
 //! Each partition keeps its own queue so that pausing or seeking one touches
 //! only its own messages. A partition's *fetch offset* is where the next
 //! fetch starts; its *position* (the next offset the caller will receive) is
 //! the first queued message's offset, or the fetch offset when nothing is
 //! queued. A seek bumps the partition's *epoch*: fetches sent before it are
-//! recognised by their old epoch and dropped when they come back.
+//! recognised by their old epoch and dropped when they come back. Each
+//! assignment of a partition starts at a fresh epoch, 2^32 past the previous
+//! assignment's, so a fetch sent before a partition was unassigned and
+//! assigned again is dropped too.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -40,9 +49,14 @@ impl Item {
     }
 }
 
+/// Epochs between two assignments of a partition: more than any number of
+/// seeks in between.
+const ASSIGNMENT_EPOCHS: u64 = 1 << 32;
+
 /// One partition's state.
 #[derive(Debug)]
 pub(crate) struct PartitionState {
+    pub topic: Arc<str>,
     pub id: i32,
     /// Where the next fetch starts; `None` while the partition has no
     /// position (no committed offset and reset policy `Error`).
@@ -61,11 +75,12 @@ pub(crate) struct PartitionState {
 }
 
 impl PartitionState {
-    fn new(id: i32) -> Self {
+    fn new(topic: Arc<str>, id: i32, epoch: u64) -> Self {
         PartitionState {
+            topic,
             id,
             fetch_offset: None,
-            epoch: 0,
+            epoch,
             paused: false,
             halted: false,
             waiting_for_room: false,
@@ -101,23 +116,67 @@ impl PartitionState {
 /// Everything behind the lock.
 #[derive(Debug)]
 pub(crate) struct State {
-    /// Sorted by id.
+    /// Sorted by topic, then id.
     pub partitions: Vec<PartitionState>,
+    /// Errors of the consumer as a whole (a group error), handed out before
+    /// any message.
+    errors: VecDeque<Error>,
     /// Round-robin cursor into `partitions`, and messages taken there in a row.
     cursor: usize,
     streak: usize,
+    /// The first epoch of the next assignment.
+    next_epoch: u64,
     pub closed: bool,
 }
 
 impl State {
-    pub fn partition_mut(&mut self, id: i32) -> Option<&mut PartitionState> {
-        let i = self.partitions.binary_search_by_key(&id, |p| p.id).ok()?;
+    fn index(&self, topic: &str, id: i32) -> Result<usize, usize> {
+        self.partitions
+            .binary_search_by(|p| (&*p.topic, p.id).cmp(&(topic, id)))
+    }
+
+    pub fn partition_mut(&mut self, topic: &str, id: i32) -> Option<&mut PartitionState> {
+        let i = self.index(topic, id).ok()?;
         self.partitions.get_mut(i)
     }
 
-    pub fn partition(&self, id: i32) -> Option<&PartitionState> {
-        let i = self.partitions.binary_search_by_key(&id, |p| p.id).ok()?;
+    pub fn partition(&self, topic: &str, id: i32) -> Option<&PartitionState> {
+        let i = self.index(topic, id).ok()?;
         self.partitions.get(i)
+    }
+
+    /// Adds partition `id` of `topic`, without a position yet (the caller
+    /// sets `fetch_offset`); an already assigned partition is returned as
+    /// it is.
+    pub fn assign(&mut self, topic: &Arc<str>, id: i32) -> &mut PartitionState {
+        let i = match self.index(topic, id) {
+            Ok(i) => i,
+            Err(i) => {
+                let epoch = self.next_epoch;
+                self.next_epoch += ASSIGNMENT_EPOCHS;
+                self.partitions
+                    .insert(i, PartitionState::new(Arc::clone(topic), id, epoch));
+                if i < self.cursor {
+                    self.cursor += 1;
+                }
+                i
+            }
+        };
+        &mut self.partitions[i]
+    }
+
+    /// Removes partition `id` of `topic` with its queued messages; fetches
+    /// of it in flight are dropped when they come back. Returns its last
+    /// state (for its position), `None` when it was not assigned.
+    pub fn unassign(&mut self, topic: &str, id: i32) -> Option<PartitionState> {
+        let i = self.index(topic, id).ok()?;
+        let removed = self.partitions.remove(i);
+        if i < self.cursor {
+            self.cursor -= 1;
+        } else if i == self.cursor {
+            self.streak = 0;
+        }
+        Some(removed)
     }
 
     /// Takes the next item of an unpaused partition, round robin.
@@ -149,7 +208,8 @@ impl State {
 /// The state shared by a consumer handle and its fetcher thread.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub topic: Arc<str>,
+    /// What the consumer reads, for log messages (``topic `x` ``, ``group `g` ``).
+    pub label: String,
     pub queued_max_messages: usize,
     state: Mutex<State>,
     /// Signalled when items are queued or the consumer closes.
@@ -159,22 +219,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(
-        topic: Arc<str>,
-        partitions: &[i32],
-        queued_max_messages: usize,
-        wake: Sender<()>,
-    ) -> Self {
-        let mut list: Vec<PartitionState> =
-            partitions.iter().map(|&p| PartitionState::new(p)).collect();
-        list.sort_by_key(|p| p.id);
+    /// A queue without partitions; see [`State::assign`].
+    pub fn new(label: impl Into<String>, queued_max_messages: usize, wake: Sender<()>) -> Self {
         Shared {
-            topic,
+            label: label.into(),
             queued_max_messages,
             state: Mutex::new(State {
-                partitions: list,
+                partitions: Vec::new(),
+                errors: VecDeque::new(),
                 cursor: 0,
                 streak: 0,
+                next_epoch: 0,
                 closed: false,
             }),
             ready: Condvar::new(),
@@ -207,6 +262,12 @@ impl Shared {
         self.state.lock().closed
     }
 
+    /// Queues an error of the consumer as a whole for the caller.
+    pub fn push_error(&self, error: Error) {
+        self.state.lock().errors.push_back(error);
+        self.ready.notify_all();
+    }
+
     /// Takes the next item, waiting until `deadline` (`None`: forever).
     /// `None` when the deadline passed; [`Error::Closed`] once closed.
     pub fn pop(&self, deadline: Option<Instant>) -> Result<Option<Item>, Error> {
@@ -214,6 +275,12 @@ impl Shared {
         loop {
             if state.closed {
                 return Err(Error::Closed("consumer"));
+            }
+            if let Some(error) = state.errors.pop_front() {
+                return Ok(Some(Item::Error {
+                    offset: None,
+                    error,
+                }));
             }
             if let Some((i, item)) = state.pop() {
                 let p = &mut state.partitions[i];
@@ -260,7 +327,12 @@ mod tests {
 
     fn shared(partitions: &[i32]) -> Shared {
         let (tx, _rx) = crossbeam_channel::bounded(1);
-        Shared::new(Arc::from("t"), partitions, 10, tx)
+        let shared = Shared::new("topic `t`", 10, tx);
+        let topic: Arc<str> = Arc::from("t");
+        for &p in partitions {
+            shared.lock().assign(&topic, p);
+        }
+        shared
     }
 
     fn offset_of(item: Option<Item>) -> (i32, i64) {
@@ -272,7 +344,7 @@ mod tests {
 
     #[test]
     fn position_is_the_first_queued_offset_else_the_fetch_offset() {
-        let mut p = PartitionState::new(0);
+        let mut p = PartitionState::new(Arc::from("t"), 0, 0);
         assert_eq!(p.position(), None);
         p.fetch_offset = Some(12);
         assert_eq!(p.position(), Some(12));
@@ -282,7 +354,7 @@ mod tests {
 
     #[test]
     fn a_seek_drops_queued_messages_and_bumps_the_epoch() {
-        let mut p = PartitionState::new(0);
+        let mut p = PartitionState::new(Arc::from("t"), 0, 0);
         p.queue.push_back(message(0, 7));
         p.halted = true;
         p.seek(Some(3));
@@ -297,24 +369,24 @@ mod tests {
             let mut state = shared.lock();
             for offset in 0..3 {
                 state
-                    .partition_mut(0)
+                    .partition_mut("t", 0)
                     .unwrap()
                     .queue
                     .push_back(message(0, offset));
                 state
-                    .partition_mut(1)
+                    .partition_mut("t", 1)
                     .unwrap()
                     .queue
                     .push_back(message(1, offset));
             }
-            state.partition_mut(0).unwrap().paused = true;
+            state.partition_mut("t", 0).unwrap().paused = true;
         }
         let now = Some(Instant::now());
         for offset in 0..3 {
             assert_eq!(offset_of(shared.pop(now).unwrap()), (1, offset));
         }
         assert!(shared.pop(now).unwrap().is_none());
-        shared.lock().partition_mut(0).unwrap().paused = false;
+        shared.lock().partition_mut("t", 0).unwrap().paused = false;
         assert_eq!(offset_of(shared.pop(now).unwrap()), (0, 0));
     }
 
@@ -323,5 +395,66 @@ mod tests {
         let shared = shared(&[0]);
         shared.close();
         assert!(matches!(shared.pop(None), Err(Error::Closed(_))));
+    }
+
+    #[test]
+    fn an_unassigned_partition_hands_out_nothing_more() {
+        let shared = shared(&[0, 1]);
+        {
+            let mut state = shared.lock();
+            for p in 0..2 {
+                let state = state.partition_mut("t", p).unwrap();
+                state.queue.push_back(message(p, 0));
+                state.queue.push_back(message(p, 1));
+            }
+        }
+        let now = Some(Instant::now());
+        let (first, _) = offset_of(shared.pop(now).unwrap());
+        let gone = shared.lock().unassign("t", first).expect("was assigned");
+        assert_eq!(gone.position(), Some(1));
+        for _ in 0..2 {
+            assert_ne!(offset_of(shared.pop(now).unwrap()).0, first);
+        }
+        assert!(shared.pop(now).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_reassigned_partition_starts_at_a_new_epoch() {
+        let shared = shared(&[]);
+        let topic: Arc<str> = Arc::from("t");
+        let mut state = shared.lock();
+        let first = state.assign(&topic, 3).epoch;
+        state.partition_mut("t", 3).unwrap().seek(Some(5));
+        state.unassign("t", 3);
+        let second = state.assign(&topic, 3).epoch;
+        assert!(second > first + 1, "{first} then {second}");
+    }
+
+    #[test]
+    fn partitions_of_several_topics_are_kept_apart() {
+        let shared = shared(&[0]);
+        let other: Arc<str> = Arc::from("other");
+        shared.lock().assign(&other, 0).fetch_offset = Some(9);
+        let state = shared.lock();
+        assert_eq!(state.partition("t", 0).unwrap().fetch_offset, None);
+        assert_eq!(state.partition("other", 0).unwrap().fetch_offset, Some(9));
+        assert!(state.partition("other", 1).is_none());
+    }
+
+    #[test]
+    fn a_consumer_error_comes_before_messages() {
+        let shared = shared(&[0]);
+        shared
+            .lock()
+            .partition_mut("t", 0)
+            .unwrap()
+            .queue
+            .push_back(message(0, 0));
+        shared.push_error(Error::Config("group trouble".into()));
+        assert!(matches!(
+            shared.pop(Some(Instant::now())),
+            Ok(Some(Item::Error { offset: None, .. }))
+        ));
+        assert_eq!(offset_of(shared.pop(Some(Instant::now())).unwrap()), (0, 0));
     }
 }

@@ -124,11 +124,17 @@ impl SimpleConsumer {
             .map(|group| Arc::new(GroupCoordinator::new(client.clone(), group.clone())));
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
         let shared = Arc::new(Shared::new(
-            Arc::from(topic.name()),
-            &partitions,
+            format!("topic `{}`", topic.name()),
             config.queued_max_messages,
             wake_tx,
         ));
+        {
+            let name: Arc<str> = Arc::from(topic.name());
+            let mut state = shared.lock();
+            for &p in &partitions {
+                state.assign(&name, p);
+            }
+        }
 
         // Starting positions: committed offsets, else the reset policy.
         let deadline = Instant::now() + client.config().request_timeout();
@@ -145,7 +151,7 @@ impl SimpleConsumer {
         {
             let mut state = shared.lock();
             for (&p, &offset) in &committed {
-                let Some(state) = state.partition_mut(p) else {
+                let Some(state) = state.partition_mut(topic.name(), p) else {
                     continue;
                 };
                 match offset.or_else(|| reset.get(&p).copied()) {
@@ -242,7 +248,10 @@ impl SimpleConsumer {
     /// the last message returned); `None` for a partition this consumer does
     /// not read or that has no position yet.
     pub fn position(&self, partition: i32) -> Option<i64> {
-        self.shared.lock().partition(partition)?.position()
+        self.shared
+            .lock()
+            .partition(self.topic.name(), partition)?
+            .position()
     }
 
     /// Every partition's position; partitions without one are left out.
@@ -275,12 +284,12 @@ impl SimpleConsumer {
     fn seek_all(&self, offsets: &BTreeMap<i32, i64>) -> Result<()> {
         let mut state = self.shared.lock();
         for &p in offsets.keys() {
-            if state.partition(p).is_none() {
+            if state.partition(self.topic.name(), p).is_none() {
                 return Err(self.not_assigned(p));
             }
         }
         for (&p, &offset) in offsets {
-            if let Some(state) = state.partition_mut(p) {
+            if let Some(state) = state.partition_mut(self.topic.name(), p) {
                 debug!(
                     "seek topic `{}` partition {p} to {offset}",
                     self.topic.name()
@@ -381,7 +390,7 @@ impl SimpleConsumer {
     fn set_paused(&self, partitions: &[i32], paused: bool) {
         let mut state = self.shared.lock();
         for &p in partitions {
-            if let Some(state) = state.partition_mut(p) {
+            if let Some(state) = state.partition_mut(self.topic.name(), p) {
                 state.paused = paused;
             }
         }

@@ -181,7 +181,10 @@ impl BalancedConsumerConfig {
     /// after a cooperative one), before they are fetched. Runs on the
     /// consumer's `kafka-sync-rebalance` thread, not the caller's.
     #[must_use]
-    pub fn on_assign(mut self, listener: impl Fn(&[TopicPartition]) + Send + Sync + 'static) -> Self {
+    pub fn on_assign(
+        mut self,
+        listener: impl Fn(&[TopicPartition]) + Send + Sync + 'static,
+    ) -> Self {
         self.on_assign = Some(Arc::new(listener));
         self
     }
@@ -192,7 +195,10 @@ impl BalancedConsumerConfig {
     /// group hands them to another member. Runs on the
     /// `kafka-sync-rebalance` thread; the rebalance waits for it.
     #[must_use]
-    pub fn on_revoke(mut self, listener: impl Fn(&[TopicPartition]) + Send + Sync + 'static) -> Self {
+    pub fn on_revoke(
+        mut self,
+        listener: impl Fn(&[TopicPartition]) + Send + Sync + 'static,
+    ) -> Self {
         self.on_revoke = Some(Arc::new(listener));
         self
     }

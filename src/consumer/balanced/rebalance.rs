@@ -111,14 +111,17 @@ impl Rebalancer {
             }
             GroupEvent::Lost { partitions } => {
                 self.take_out(&partitions);
-                let listener = self.config.on_lost.as_ref().or(self.config.on_revoke.as_ref());
+                let listener = self
+                    .config
+                    .on_lost
+                    .as_ref()
+                    .or(self.config.on_revoke.as_ref());
                 call(listener, &partitions);
             }
             GroupEvent::Error(e) => {
                 warn!("group `{}`: {e}", self.group());
                 self.shared.push_error(e);
             }
-            other => debug!("group `{}`: ignoring {other:?}", self.group()),
         }
     }
 

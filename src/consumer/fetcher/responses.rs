@@ -26,25 +26,29 @@ impl Fetcher {
         self.leader_failures.remove(&leader);
         if response.error_code != ErrorCode::None {
             warn!(
-                "fetch from broker {leader} failed for topic `{}`: {}",
-                self.shared.topic,
+                "fetch from broker {leader} failed for {}: {}",
+                self.shared.label,
                 response.error_code.name()
             );
             self.metadata_stale = true;
             let at = Instant::now() + self.retry_backoff;
             for s in parts {
-                self.partition_retry_at.insert(s.partition, at);
+                self.partition_retry_at.insert(s.key(), at);
             }
             return;
         }
         let mut resets = Vec::new();
         for topic in &response.responses {
-            if !topic.topic.is_empty() && *topic.topic != *self.shared.topic {
+            // Named up to Fetch v12, by topic id from v13 (KIP-516).
+            let Some(name) = self.response_topic(&topic.topic, &topic.topic_id) else {
                 continue;
-            }
+            };
             for p in &topic.partitions {
-                if let Some(sent) = parts.iter().find(|s| s.partition == p.partition_index) {
-                    self.handle_partition(*sent, p, &frame, &mut resets);
+                let sent = parts
+                    .iter()
+                    .find(|s| s.partition == p.partition_index && *s.topic == *name);
+                if let Some(sent) = sent {
+                    self.handle_partition(sent, p, &frame, &mut resets);
                 }
             }
         }
@@ -53,19 +57,35 @@ impl Fetcher {
         }
     }
 
+    /// The name of a topic in a response: its name, or the one of the
+    /// fetched topic with its id.
+    fn response_topic(&self, name: &str, topic_id: &[u8; 16]) -> Option<Arc<str>> {
+        self.meta
+            .iter()
+            .find(|(t, m)| {
+                if name.is_empty() {
+                    m.topic_id == *topic_id && *topic_id != [0; 16]
+                } else {
+                    ***t == *name
+                }
+            })
+            .map(|(t, _)| Arc::clone(t))
+            .or_else(|| (!name.is_empty()).then(|| Arc::from(name)))
+    }
+
     fn handle_partition(
         &mut self,
-        sent: Sent,
+        sent: &Sent,
         p: &FetchPartitionResponse,
         frame: &[u8],
         resets: &mut Vec<Sent>,
     ) {
-        let topic = Arc::clone(&self.shared.topic);
+        let topic = Arc::clone(&sent.topic);
         let context = format!("fetching topic `{topic}` partition {}", sent.partition);
         match p.error_code {
             ErrorCode::None => {}
             ErrorCode::OffsetOutOfRange if self.settings.reset != OffsetReset::Error => {
-                resets.push(sent);
+                resets.push(sent.clone());
                 return;
             }
             code if is_leader_error(code) || code.is_retriable() => {
@@ -74,7 +94,7 @@ impl Fetcher {
                 }
                 debug!("{context}: {}; retrying", code.name());
                 self.partition_retry_at
-                    .insert(sent.partition, Instant::now() + self.retry_backoff);
+                    .insert(sent.key(), Instant::now() + self.retry_backoff);
                 return;
             }
             code => {
@@ -120,7 +140,7 @@ impl Fetcher {
         let delivered = !decoded.messages.is_empty() || failure.is_some();
         {
             let mut state = self.shared.lock();
-            let Some(state) = state.partition_mut(sent.partition) else {
+            let Some(state) = state.partition_mut(&sent.topic, sent.partition) else {
                 return;
             };
             if state.epoch != sent.epoch || state.fetch_offset != Some(sent.offset) {
@@ -142,10 +162,10 @@ impl Fetcher {
     }
 
     /// Queues `error` for the partition, unless a seek overtook the fetch.
-    fn fail(&self, sent: Sent, offset: Option<i64>, error: Error) {
+    fn fail(&self, sent: &Sent, offset: Option<i64>, error: Error) {
         {
             let mut state = self.shared.lock();
-            let Some(state) = state.partition_mut(sent.partition) else {
+            let Some(state) = state.partition_mut(&sent.topic, sent.partition) else {
                 return;
             };
             if state.epoch != sent.epoch || state.fetch_offset != Some(sent.offset) {
@@ -158,15 +178,29 @@ impl Fetcher {
 
     /// Applies the reset policy to partitions whose offset fell out of range.
     fn reset(&mut self, resets: &[Sent]) {
+        let mut topics: Vec<&Arc<str>> = resets.iter().map(|s| &s.topic).collect();
+        topics.sort();
+        topics.dedup();
+        for topic in topics {
+            let of_topic: Vec<Sent> = resets
+                .iter()
+                .filter(|s| s.topic == *topic)
+                .cloned()
+                .collect();
+            self.reset_topic(topic, &of_topic);
+        }
+    }
+
+    fn reset_topic(&mut self, topic: &Arc<str>, resets: &[Sent]) {
         let partitions: Vec<i32> = resets.iter().map(|s| s.partition).collect();
-        let topic = Arc::clone(&self.shared.topic);
-        match reset_offsets(&self.client, &topic, &partitions, self.settings.reset) {
+        match reset_offsets(&self.client, topic, &partitions, self.settings.reset) {
             Ok(offsets) => {
                 let mut state = self.shared.lock();
                 for s in resets {
-                    let (Some(p), Some(&offset)) =
-                        (state.partition_mut(s.partition), offsets.get(&s.partition))
-                    else {
+                    let (Some(p), Some(&offset)) = (
+                        state.partition_mut(topic, s.partition),
+                        offsets.get(&s.partition),
+                    ) else {
                         continue;
                     };
                     if p.epoch == s.epoch && p.fetch_offset == Some(s.offset) {
@@ -183,7 +217,7 @@ impl Fetcher {
                 warn!("resetting offsets of topic `{topic}` {partitions:?} failed: {e}; retrying");
                 let at = Instant::now() + self.retry_backoff;
                 for s in resets {
-                    self.partition_retry_at.insert(s.partition, at);
+                    self.partition_retry_at.insert(s.key(), at);
                 }
             }
         }
