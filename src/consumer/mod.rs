@@ -1,7 +1,8 @@
 //! Consumers: the fetcher thread with its bounded prefetch queue, committed
-//! offsets through the group coordinator, and the [`SimpleConsumer`] that
-//! reads explicitly chosen partitions; the partition assignors and the
-//! consumer-group membership thread the balanced consumer is built from.
+//! offsets through the group coordinator, the [`SimpleConsumer`] that
+//! reads explicitly chosen partitions, and the [`BalancedConsumer`] that
+//! shares its topics' partitions with the other members of a consumer group,
+//! built from the partition assignors and the group membership thread.
 //!
 //! ```text
 //! caller thread                       kafka-sync-fetcher thread
@@ -9,6 +10,10 @@
 //! consume / iterate ◀── queue ◀────── Fetch per leader, decode, filter
 //! seek / pause ───────▶ (one lock) ──▶ (woken through a channel)
 //! commit ──▶ GroupCoordinator (FindCoordinator, OffsetCommit, OffsetFetch)
+//!
+//! balanced consumer only:
+//! kafka-sync-heartbeat (membership) ──GroupEvent──▶ kafka-sync-rebalance
+//!                                   ──▶ assign / unassign partitions in the queue
 //! ```
 //!
 //! # References
