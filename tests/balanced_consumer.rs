@@ -574,13 +574,22 @@ fn a_consumer_whose_caller_stops_iterating_leaves_and_rejoins_when_it_resumes() 
     let all = partitions(&topic, 4);
     let group = unique_name("group-poll");
     let log: Log = Arc::default();
+    // Partitions reported lost; with no `on_lost` listener they go to
+    // `on_revoke`, as in the Java consumer.
+    let lost: Arc<Mutex<Vec<(String, TopicPartition)>>> = Arc::default();
     let start = |name: &str| {
+        let (lost, who) = (Arc::clone(&lost), name.to_owned());
         let consumer = client
             .topic(&topic)
             .unwrap()
             .get_balanced_consumer(
                 &group,
-                config(Assignor::Range).max_poll_interval(Duration::from_secs(3)),
+                config(Assignor::Range)
+                    .max_poll_interval(Duration::from_secs(3))
+                    .on_revoke(move |tps| {
+                        let mut lost = lost.lock();
+                        lost.extend(tps.iter().map(|tp| (who.clone(), tp.clone())));
+                    }),
             )
             .unwrap();
         Member::start(name, consumer, &log)
@@ -594,6 +603,10 @@ fn a_consumer_whose_caller_stops_iterating_leaves_and_rejoins_when_it_resumes() 
     // `a` takes everything over, and reads what arrives meanwhile.
     wait_stable(&[&a], &all, &log, &more);
     assert!(b.consumer().assignment().is_empty());
+    assert!(
+        lost.lock().iter().any(|(who, _)| who == "b"),
+        "b's listener never heard it lost its partitions"
+    );
     b.paused.store(false, Ordering::SeqCst);
     wait_stable(&[&a, &b], &all, &log, &more);
     assert!(!b.consumer().assignment().is_empty());
