@@ -666,6 +666,46 @@ fn committed_offsets_are_the_positions_after_commit_offsets() {
 }
 
 #[test]
+fn an_assigned_partition_can_be_paused_resumed_and_sought() {
+    let client = client();
+    let topic = topic_with(&client, 2);
+    produce(&client, &topic, 2, 10, "v");
+    let consumer = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(&unique_name("group-seek"), config(Assignor::Range))
+        .unwrap();
+    consumer
+        .consume(DEADLINE)
+        .unwrap()
+        .expect("a first message");
+    let (p0, p1) = (
+        TopicPartition::new(&topic, 0),
+        TopicPartition::new(&topic, 1),
+    );
+    consumer.pause(std::slice::from_ref(&p0));
+    assert_eq!(consumer.paused(), BTreeSet::from([p0.clone()]));
+    while let Some(m) = consumer.consume(Duration::from_millis(500)).unwrap() {
+        assert_eq!(m.partition, 1, "a message of the paused partition");
+    }
+    consumer.resume(std::slice::from_ref(&p0));
+    consumer.seek(&p1, 7).unwrap();
+    let mut p1_offsets = Vec::new();
+    while let Some(m) = consumer.consume(Duration::from_millis(500)).unwrap() {
+        if m.partition == 1 {
+            p1_offsets.push(m.offset);
+        }
+    }
+    assert_eq!(p1_offsets, [7, 8, 9]);
+    let elsewhere = TopicPartition::new(&topic, 5);
+    assert!(matches!(
+        consumer.seek(&elsewhere, 0),
+        Err(Error::Config(_))
+    ));
+    consumer.close().unwrap();
+}
+
+#[test]
 fn closing_is_bounded_in_time() {
     let client = client();
     let topic = topic_with(&client, 1);

@@ -342,6 +342,72 @@ impl BalancedConsumer {
             .collect()
     }
 
+    /// Moves an assigned partition to `offset`: the next message from it
+    /// will be the one at `offset` (or the first after it). Queued messages
+    /// of the partition are dropped. The move lasts while the partition
+    /// stays assigned: after a rebalance it starts again from the committed
+    /// offset, so commit the new position if it should outlive one.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a partition not assigned to this consumer or a
+    /// negative offset.
+    pub fn seek(&self, partition: &TopicPartition, offset: i64) -> Result<()> {
+        if offset < 0 {
+            return Err(Error::Config(format!(
+                "cannot seek {partition} to negative offset {offset}"
+            )));
+        }
+        {
+            let mut state = self.shared.lock();
+            let Some(p) = state.partition_mut(&partition.topic, partition.partition) else {
+                return Err(Error::Config(format!(
+                    "{partition} is not assigned to this member of group `{}`",
+                    self.group
+                )));
+            };
+            debug!("group `{}`: seek {partition} to {offset}", self.group);
+            p.seek(Some(offset));
+        }
+        self.shared.poke_fetcher();
+        Ok(())
+    }
+
+    /// Stops handing out messages of `partitions` (and fetching them) until
+    /// [`resume`](Self::resume) or until they are revoked; partitions not
+    /// assigned are ignored. The consumer stays in the group meanwhile.
+    pub fn pause(&self, partitions: &[TopicPartition]) {
+        self.set_paused(partitions, true);
+    }
+
+    /// Resumes partitions paused with [`pause`](Self::pause).
+    pub fn resume(&self, partitions: &[TopicPartition]) {
+        self.set_paused(partitions, false);
+    }
+
+    fn set_paused(&self, partitions: &[TopicPartition], paused: bool) {
+        {
+            let mut state = self.shared.lock();
+            for tp in partitions {
+                if let Some(p) = state.partition_mut(&tp.topic, tp.partition) {
+                    p.paused = paused;
+                }
+            }
+        }
+        // The fetcher may be holding back other partitions for these.
+        self.shared.poke_fetcher();
+    }
+
+    /// The paused partitions, sorted.
+    pub fn paused(&self) -> BTreeSet<TopicPartition> {
+        self.shared
+            .lock()
+            .partitions
+            .iter()
+            .filter(|p| p.paused)
+            .map(|p| TopicPartition::new(&*p.topic, p.id))
+            .collect()
+    }
+
     /// The group's committed offsets of the assigned partitions; `None` for
     /// partitions without one.
     pub fn committed_offsets(&self) -> Result<BTreeMap<TopicPartition, Option<i64>>> {
