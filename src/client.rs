@@ -229,22 +229,8 @@ impl KafkaClient {
                 .topics
                 .iter()
                 .find(|t| t.name == topic.name)
-                .ok_or_else(|| Error::Protocol {
-                    context: context.clone(),
-                    detail: "the response does not mention the topic".into(),
-                })?;
-            match result.error_code {
-                ErrorCode::None => Ok(()),
-                ErrorCode::NotController => {
-                    self.fetch_metadata(Some(&[]))?;
-                    Err(Error::broker(
-                        ErrorCode::NotController,
-                        result.error_message.clone(),
-                        &context,
-                    ))
-                }
-                code => Err(Error::broker(code, result.error_message.clone(), &context)),
-            }
+                .map(|t| (t.error_code, t.error_message.clone()));
+            self.admin_topic_result(&context, result)
         })?;
         self.wait_for_topic(&topic.name, true, deadline)
     }
@@ -263,25 +249,38 @@ impl KafkaClient {
                 .responses
                 .iter()
                 .find(|t| t.name.as_deref() == Some(name))
-                .ok_or_else(|| Error::Protocol {
-                    context: context.clone(),
-                    detail: "the response does not mention the topic".into(),
-                })?;
-            match result.error_code {
-                ErrorCode::None => Ok(()),
-                ErrorCode::UnknownTopicOrPartition => Err(Error::UnknownTopic(name.to_owned())),
-                ErrorCode::NotController => {
-                    self.fetch_metadata(Some(&[]))?;
-                    Err(Error::broker(
-                        ErrorCode::NotController,
-                        result.error_message.clone(),
-                        &context,
-                    ))
-                }
-                code => Err(Error::broker(code, result.error_message.clone(), &context)),
-            }
+                .map(|t| (t.error_code, t.error_message.clone()));
+            self.admin_topic_result(&context, result)
+                .map_err(|e| match e.code() {
+                    Some(ErrorCode::UnknownTopicOrPartition) => {
+                        Error::UnknownTopic(name.to_owned())
+                    }
+                    _ => e,
+                })
         })?;
         self.wait_for_topic(name, false, deadline)
+    }
+
+    /// One topic's outcome in a CreateTopics or DeleteTopics response as a
+    /// `Result`. On NOT_CONTROLLER (retriable) the broker list is refreshed
+    /// first, so the retry goes to the new controller.
+    fn admin_topic_result(
+        &self,
+        context: &str,
+        result: Option<(ErrorCode, Option<String>)>,
+    ) -> Result<()> {
+        let (code, message) = result.ok_or_else(|| Error::Protocol {
+            context: context.to_owned(),
+            detail: "the response does not mention the topic".into(),
+        })?;
+        match code {
+            ErrorCode::None => Ok(()),
+            ErrorCode::NotController => {
+                self.fetch_metadata(Some(&[]))?;
+                Err(Error::broker(code, message, context))
+            }
+            code => Err(Error::broker(code, message, context)),
+        }
     }
 
     /// Polls metadata until `name` exists with a leader for every partition
