@@ -233,6 +233,59 @@ fn cooperative_members_joining_and_leaving_always_split_partitions_exactly() {
 }
 
 #[test]
+fn a_rebalance_waits_for_the_revocation_to_be_acknowledged_while_heartbeating() {
+    let client = client();
+    let topic = topic_with(&client, 4);
+    let all = partitions(&topic, 4);
+    let group = unique_name("group-ack");
+    let mut a = Member::start("a", &client, config(&group, &topic, Assignor::Range));
+    let mut b = Member::start("b", &client, config(&group, &topic, Assignor::Range));
+    wait_stable(&mut [&mut a, &mut b], &all);
+    let mut c = Member::start("c", &client, config(&group, &topic, Assignor::Range));
+    // `a` sits on its revocation (committing offsets, say) for longer than
+    // the session timeout; the others carry on as usual.
+    let deadline = Instant::now() + DEADLINE;
+    let (ack, revoked_at) = loop {
+        assert!(Instant::now() < deadline, "a was never asked to revoke");
+        let m = a.m();
+        m.poll();
+        match m.events().recv_timeout(Duration::from_millis(50)) {
+            Ok(GroupEvent::Revoked { partitions, ack }) => {
+                assert_eq!(partitions, a.owned);
+                break (ack, Instant::now());
+            }
+            Ok(other) => panic!("a: unexpected {other:?}"),
+            Err(_) => {}
+        }
+        b.pump();
+        c.pump();
+    };
+    while revoked_at.elapsed() < SESSION_TIMEOUT + Duration::from_secs(2) {
+        a.m().poll();
+        b.pump();
+        c.pump();
+        assert!(
+            c.owned.is_empty(),
+            "c got {:?} before a released its partitions",
+            c.owned
+        );
+        assert!(
+            a.m().events().is_empty(),
+            "a heard more before acknowledging"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    a.owned.clear();
+    ack.ack();
+    let lost_before = a.events_seen;
+    wait_stable(&mut [&mut a, &mut b, &mut c], &all);
+    assert!(a.events_seen > lost_before && !a.owned.is_empty());
+    for m in [&mut a, &mut b, &mut c] {
+        m.close();
+    }
+}
+
+#[test]
 fn a_member_that_vanishes_loses_its_partitions_after_the_session_timeout() {
     let client = client();
     let topic = topic_with(&client, 4);
