@@ -1,12 +1,15 @@
 //! Quickstart: starts a throwaway broker (unless `KAFKA_BOOTSTRAP` names one),
-//! creates a topic and prints the cluster and topic metadata.
+//! creates a topic, prints the cluster and topic metadata, and produces a few
+//! records.
 //!
 //! ```sh
 //! cargo run --example quickstart --features testkit
 //! ```
 
+use std::time::Duration;
+
 use kafka_sync::testkit::{self, Broker};
-use kafka_sync::KafkaClient;
+use kafka_sync::{KafkaClient, ProducerConfig};
 
 fn main() -> kafka_sync::Result<()> {
     // With KAFKA_BOOTSTRAP set, this uses that broker and starts nothing.
@@ -33,6 +36,23 @@ fn main() -> kafka_sync::Result<()> {
             p.id, p.leader, p.replicas, p.isr
         );
     }
+    println!("high watermarks {:?}", topic.latest_available_offsets()?);
+
+    let producer = topic.get_producer(ProducerConfig::default().delivery_reports(true))?;
+    producer.produce(b"hello")?;
+    producer.produce_keyed(b"user-42", b"clicked")?;
+    producer.produce_keyed(b"user-42", b"purchased")?;
+    producer.flush(Duration::from_secs(10))?;
+    for report in producer.delivery_reports().try_iter() {
+        let meta = report.result?;
+        println!(
+            "  produced {:?} to partition {} at offset {}",
+            String::from_utf8_lossy(report.record.get_value().unwrap_or_default()),
+            meta.partition,
+            meta.offset
+        );
+    }
+    drop(producer);
     println!("high watermarks {:?}", topic.latest_available_offsets()?);
 
     client.delete_topic(&name)?;

@@ -14,7 +14,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::cluster::{Broker, ClusterState, TopicMetadata, TopicStatus};
 use crate::config::{ClientConfig, KafkaClientBuilder};
 use crate::error::{Error, Result, TimeoutKind};
-use crate::net::{Backoff, Connection, ConnectionConfig, ConnectionPool};
+use crate::net::{Backoff, Connection, ConnectionConfig, ConnectionPool, TlsConnector};
 use crate::protocol::api::{
     CreatableTopic, CreateTopicsRequest, DeleteTopicsRequest, ListOffsetsPartition,
     ListOffsetsRequest, ListOffsetsTopic, MetadataRequest,
@@ -134,6 +134,8 @@ impl KafkaClient {
                 connect_timeout: config.connect_timeout,
                 request_timeout: config.request_timeout,
                 max_response_size: config.max_response_size,
+                tls: config.tls.as_ref().map(TlsConnector::new).transpose()?,
+                sasl: config.sasl.clone(),
             },
             Backoff {
                 initial: config.reconnect_backoff,
@@ -368,11 +370,13 @@ impl KafkaClient {
         };
         request.allow_auto_topic_creation = self.inner.config.allow_auto_topic_creation;
         let mut errors = Vec::new();
+        let mut security_error = None;
         for addr in self.candidate_addrs() {
             let conn = match self.inner.pool.get(&addr, deadline) {
                 Ok(conn) => conn,
                 Err(e) => {
                     errors.push(format!("{addr}: {e}"));
+                    keep_security_error(&mut security_error, e);
                     continue;
                 }
             };
@@ -394,6 +398,9 @@ impl KafkaClient {
             if Instant::now() >= deadline {
                 break;
             }
+        }
+        if let Some(e) = security_error {
+            return Err(e);
         }
         Err(Error::NoBrokerAvailable(format!(
             "tried {}; check that the brokers are running and reachable",
@@ -500,13 +507,17 @@ impl KafkaClient {
     /// A connection to any live broker.
     pub(crate) fn any_connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
         let mut errors = Vec::new();
+        let mut security_error = None;
         for addr in self.candidate_addrs() {
             match self.inner.pool.get(&addr, deadline) {
                 Ok(conn) => return Ok(conn),
-                Err(e) => errors.push(format!("{addr}: {e}")),
+                Err(e) => {
+                    errors.push(format!("{addr}: {e}"));
+                    keep_security_error(&mut security_error, e);
+                }
             }
         }
-        Err(Error::NoBrokerAvailable(errors.join("; ")))
+        Err(security_error.unwrap_or_else(|| Error::NoBrokerAvailable(errors.join("; "))))
     }
 
     /// Runs `op` until it succeeds, fails with a non-retriable error, or the
@@ -681,6 +692,15 @@ pub(crate) fn validate_topic_name(name: &str) -> Result<()> {
 
 fn duration_ms(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+/// When no broker could be used, a TLS or SASL failure (wrong CA, wrong
+/// password) is the error to report: it is clear and not retriable, where
+/// `NoBrokerAvailable` would invite retries that cannot succeed.
+fn keep_security_error(kept: &mut Option<Error>, e: Error) {
+    if kept.is_none() && matches!(e, Error::Tls(_) | Error::Sasl(_)) {
+        *kept = Some(e);
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::net::{Sasl, TlsConfig};
 
 /// The frozen settings of a [`KafkaClient`](crate::KafkaClient).
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct ClientConfig {
     pub(crate) reconnect_backoff_max: Duration,
     pub(crate) retry_backoff: Duration,
     pub(crate) allow_auto_topic_creation: bool,
+    pub(crate) tls: Option<TlsConfig>,
+    pub(crate) sasl: Option<Sasl>,
 }
 
 impl Default for ClientConfig {
@@ -35,6 +38,8 @@ impl Default for ClientConfig {
             reconnect_backoff_max: Duration::from_secs(1),
             retry_backoff: Duration::from_millis(100),
             allow_auto_topic_creation: false,
+            tls: None,
+            sasl: None,
         }
     }
 }
@@ -52,6 +57,8 @@ impl std::fmt::Debug for ClientConfig {
             .field("reconnect_backoff_max", &self.reconnect_backoff_max)
             .field("retry_backoff", &self.retry_backoff)
             .field("allow_auto_topic_creation", &self.allow_auto_topic_creation)
+            .field("tls", &self.tls)
+            .field("sasl", &self.sasl)
             .finish()
     }
 }
@@ -84,6 +91,14 @@ impl ClientConfig {
     /// Wait between retries of a failed request.
     pub fn retry_backoff(&self) -> Duration {
         self.retry_backoff
+    }
+    /// TLS settings, when connections use TLS.
+    pub fn tls(&self) -> Option<&TlsConfig> {
+        self.tls.as_ref()
+    }
+    /// SASL credentials, when connections authenticate.
+    pub fn sasl(&self) -> Option<&Sasl> {
+        self.sasl.as_ref()
     }
 }
 
@@ -208,6 +223,20 @@ impl KafkaClientBuilder {
         self
     }
 
+    /// Connect with TLS (feature `tls`, on by default). Defaults to
+    /// plaintext. Certificate files are read when the client is built.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.config.tls = Some(tls);
+        self
+    }
+
+    /// Authenticate every connection with SASL (`PLAIN`, `SCRAM-SHA-256` or
+    /// `SCRAM-SHA-512`) right after it opens. Defaults to none.
+    pub fn sasl(mut self, sasl: Sasl) -> Self {
+        self.config.sasl = Some(sasl);
+        self
+    }
+
     /// Validates the settings. Use [`build`](Self::build) to also connect.
     pub fn config(self) -> Result<ClientConfig> {
         let mut config = self.config;
@@ -227,6 +256,22 @@ impl KafkaClientBuilder {
             return Err(Error::Config(
                 "max_response_size below 1 KiB cannot hold a metadata response".into(),
             ));
+        }
+        if config.tls.is_some() && !cfg!(feature = "tls") {
+            return Err(Error::Config(
+                "TLS was configured but kafka-sync was built without its `tls` feature".into(),
+            ));
+        }
+        if config.tls.is_none()
+            && config
+                .sasl
+                .as_ref()
+                .is_some_and(|s| s.mechanism() == "PLAIN")
+        {
+            log::warn!(
+                "SASL PLAIN without TLS sends the password in clear text; add \
+                 KafkaClientBuilder::tls or use SCRAM"
+            );
         }
         if config.max_response_size > i32::MAX as usize {
             return Err(Error::Config(format!(
@@ -260,6 +305,18 @@ mod tests {
     fn an_empty_host_list_is_a_config_error() {
         assert!(matches!(parse_hosts(" , "), Err(Error::Config(_))));
         assert!(matches!(parse_hosts("a:notaport"), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn debug_output_shows_the_sasl_user_but_not_the_password() {
+        let builder = KafkaClientBuilder::default()
+            .hosts("a:1")
+            .sasl(Sasl::scram_sha_512("alice", "s3cr3t-pw"));
+        let shown = format!("{builder:?} {:?}", builder.clone().config().unwrap());
+        assert!(
+            shown.contains("alice") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
     }
 
     #[test]

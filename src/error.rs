@@ -28,6 +28,8 @@ pub enum TimeoutKind {
     Flush,
     /// Waiting for room in the producer's buffer (`max_block`).
     MaxBlock,
+    /// Waiting for a produced record to be acknowledged (`delivery_timeout`).
+    Delivery,
     /// Waiting for a message (`consumer_timeout`).
     Consume,
     /// Waiting for a test broker to come up.
@@ -43,6 +45,7 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Coordinator => "coordinator lookup timeout",
             TimeoutKind::Flush => "flush timeout",
             TimeoutKind::MaxBlock => "max_block",
+            TimeoutKind::Delivery => "delivery_timeout",
             TimeoutKind::Consume => "consumer_timeout",
             TimeoutKind::BrokerStart => "broker start timeout",
         })

@@ -8,6 +8,7 @@ pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod net;
+pub mod producer;
 pub mod protocol;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -17,5 +18,7 @@ pub use client::{KafkaClient, ListedOffset, NewTopic};
 pub use cluster::{Broker, Partition, TopicMetadata};
 pub use config::{ClientConfig, KafkaClientBuilder};
 pub use error::{BrokerError, Error, Result, TimeoutKind};
+pub use net::{Sasl, TlsConfig};
+pub use producer::{Acks, Compression, DeliveryReport, Producer, ProducerConfig, Record};
 pub use protocol::ErrorCode;
 pub use topic::Topic;

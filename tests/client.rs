@@ -1,5 +1,6 @@
 //! KafkaClient against a live broker: bootstrap, metadata, topic admin and
 //! offset queries.
+#![cfg(feature = "testkit")]
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};

@@ -1,6 +1,5 @@
 //! The throwaway broker: it starts, answers, restarts on its port, and never
 //! outlives its owner.
-
 #![cfg(feature = "testkit")]
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -12,6 +12,11 @@
 //! mismatch, an oversized or truncated frame, each closes the connection and
 //! fails every request still waiting on it, so the stream can never be read
 //! out of step; the pool opens a fresh connection for the next request.
+//!
+//! With TLS the reader and the writers share one TLS session instead of a
+//! cloned socket; see [`tls`](super::tls) for how. After ApiVersions, SASL
+//! authentication (see [`sasl`](super::sasl)) runs before the connection is
+//! handed out.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -26,6 +31,8 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use log::{debug, warn};
 use parking_lot::Mutex;
 
+use super::sasl::{self, Sasl};
+use super::tls::TlsConnector;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::protocol::api::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::{self, ErrorCode, Request};
@@ -41,6 +48,10 @@ pub struct ConnectionConfig {
     pub request_timeout: Duration,
     /// Largest response frame accepted.
     pub max_response_size: usize,
+    /// TLS for every connection; `None` for plaintext.
+    pub tls: Option<TlsConnector>,
+    /// SASL authentication after ApiVersions; `None` for none.
+    pub sasl: Option<Sasl>,
 }
 
 impl Default for ConnectionConfig {
@@ -50,6 +61,8 @@ impl Default for ConnectionConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_response_size: 100 * 1024 * 1024,
+            tls: None,
+            sasl: None,
         }
     }
 }
@@ -62,8 +75,34 @@ struct Pending {
     tx: Sender<FrameResult>,
 }
 
+/// Where requests are written: the socket itself, or the TLS session the
+/// reader shares.
+enum WriteHalf {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Arc<super::tls::TlsIo>),
+}
+
+impl WriteHalf {
+    /// Writes a whole frame within `timeout` (for plaintext the socket's
+    /// write timeout, set to the same value, bounds it).
+    fn write_all(&mut self, buf: &[u8], timeout: Duration) -> io::Result<()> {
+        match self {
+            WriteHalf::Plain(stream) => {
+                let _ = timeout;
+                stream.write_all(buf)
+            }
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(io) => io.write_all(buf, timeout),
+        }
+    }
+}
+
+/// The reader thread's body, over whichever read side the transport has.
+type ReadLoop = Box<dyn FnOnce(&Shared) + Send>;
+
 struct Writer {
-    stream: TcpStream,
+    stream: WriteHalf,
     next_correlation_id: i32,
     buf: Vec<u8>,
 }
@@ -72,6 +111,11 @@ struct Shared {
     addr: String,
     writer: Mutex<Writer>,
     pending: Mutex<VecDeque<Pending>>,
+    /// Correlation ids of recent requests sent without expecting an answer
+    /// (Produce with acks=0). Kafka sends nothing back for them, but some
+    /// brokers (tansu 0.6.0) do; such a frame is dropped rather than taken
+    /// for the answer to the next request.
+    unanswered: Mutex<VecDeque<i32>>,
     /// Set once the connection is unusable; the reason is kept for callers.
     failure: Mutex<Option<Error>>,
     closed: AtomicBool,
@@ -110,6 +154,9 @@ pub struct Connection {
     versions: Vec<ApiVersionRange>,
     config: ConnectionConfig,
     reader: Mutex<Option<JoinHandle<()>>>,
+    /// When the SASL session must be renewed (KIP-368): the pool replaces
+    /// the connection after this.
+    reauthenticate_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -187,39 +234,68 @@ impl Connection {
     /// Connects to `addr` (`host:port`), negotiates API versions and starts the
     /// reader thread.
     pub fn connect(addr: &str, config: &ConnectionConfig) -> Result<Connection> {
+        let started = Instant::now();
         let stream = connect_tcp(addr, config.connect_timeout)?;
         let io_err = |e| Error::io(format!("configuring socket to {addr}"), e);
         stream.set_nodelay(true).map_err(io_err)?;
-        stream
-            .set_write_timeout(Some(config.request_timeout))
-            .map_err(io_err)?;
-        let read_half = stream.try_clone().map_err(io_err)?;
         let control = stream.try_clone().map_err(io_err)?;
+        let max = config.max_response_size;
+        let (writer, reader): (WriteHalf, ReadLoop) = match &config.tls {
+            None => {
+                stream
+                    .set_write_timeout(Some(config.request_timeout))
+                    .map_err(io_err)?;
+                let read_half = stream.try_clone().map_err(io_err)?;
+                (
+                    WriteHalf::Plain(stream),
+                    Box::new(move |shared: &Shared| read_loop(read_half, shared, max)),
+                )
+            }
+            Some(tls) => tls_halves(stream, addr, tls, config, started)?,
+        };
         let shared = Arc::new(Shared {
             addr: addr.to_owned(),
             writer: Mutex::new(Writer {
-                stream,
+                stream: writer,
                 next_correlation_id: 0,
                 buf: Vec::with_capacity(1024),
             }),
             pending: Mutex::new(VecDeque::new()),
+            unanswered: Mutex::new(VecDeque::new()),
             failure: Mutex::new(None),
             closed: AtomicBool::new(false),
             control,
         });
         let reader_shared = Arc::clone(&shared);
-        let max = config.max_response_size;
         let reader = std::thread::Builder::new()
             .name("kafka-sync-reader".into())
-            .spawn(move || read_loop(read_half, &reader_shared, max))
+            .spawn(move || reader(&reader_shared))
             .map_err(|e| Error::io("spawning the connection reader thread", e))?;
         let mut conn = Connection {
             shared,
             versions: Vec::new(),
             config: config.clone(),
             reader: Mutex::new(Some(reader)),
+            reauthenticate_at: None,
         };
-        conn.versions = conn.negotiate_versions()?.api_keys;
+        conn.versions = match conn.negotiate_versions() {
+            Ok(response) => response.api_keys,
+            Err(e) if config.tls.is_some() => return Err(explain_tls_rejection(addr, e)),
+            Err(e) => return Err(e),
+        };
+        if let Some(credentials) = &config.sasl {
+            let authenticated_at = Instant::now();
+            match sasl::authenticate(&conn, credentials) {
+                Ok(lifetime) => {
+                    conn.reauthenticate_at =
+                        lifetime.map(|l| authenticated_at + reauthentication_delay(l));
+                }
+                Err(e) => {
+                    conn.shared.fail(e.clone());
+                    return Err(e);
+                }
+            }
+        }
         debug!("connected to {addr}");
         Ok(conn)
     }
@@ -270,6 +346,18 @@ impl Connection {
         self.shared.closed.load(Ordering::SeqCst)
     }
 
+    /// Whether the broker's SASL session lifetime (KIP-368) is nearly over,
+    /// so new requests should go to a freshly authenticated connection.
+    pub fn session_expiring(&self) -> bool {
+        self.reauthenticate_at
+            .is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// When the SASL session should be renewed, if the broker set a lifetime.
+    pub fn reauthenticate_at(&self) -> Option<Instant> {
+        self.reauthenticate_at
+    }
+
     /// The broker's supported window for `api_key`.
     pub fn api_range(&self, api_key: i16) -> Option<ApiVersionRange> {
         self.versions.iter().copied().find(|r| r.api_key == api_key)
@@ -294,6 +382,11 @@ impl Connection {
     /// Sends `request` and waits for its response.
     pub fn request<R: Request>(&self, request: &R) -> Result<R::Response> {
         self.send(request)?.wait()
+    }
+
+    /// Sends `request` at `version` and waits for its response.
+    pub(crate) fn request_at<R: Request>(&self, request: &R, version: i16) -> Result<R::Response> {
+        self.send_at(request, version)?.wait()
     }
 
     /// Sends `request` at the negotiated version without waiting; several
@@ -362,6 +455,12 @@ impl Connection {
                 api_key: R::API_KEY,
                 tx,
             });
+        } else {
+            let mut unanswered = self.shared.unanswered.lock();
+            if unanswered.len() >= MAX_UNANSWERED {
+                unanswered.pop_front();
+            }
+            unanswered.push_back(correlation_id);
         }
         debug!(
             "{} -> {} v{version} correlation {correlation_id} ({} bytes)",
@@ -369,7 +468,7 @@ impl Connection {
             api_name(R::API_KEY),
             buf.len()
         );
-        let written = writer.stream.write_all(&buf);
+        let written = writer.stream.write_all(&buf, self.config.request_timeout);
         // Keep a modest buffer around for the next request, not a huge one.
         if buf.capacity() <= 1 << 20 {
             writer.buf = buf;
@@ -387,8 +486,9 @@ impl Connection {
                     e,
                 )
             };
-            self.shared.fail(error.clone());
-            return Err(error);
+            self.shared.fail(error);
+            // The reader may have seen the cause first (a TLS alert, a reset).
+            return Err(self.shared.closed_error());
         }
         Ok(correlation_id)
     }
@@ -447,10 +547,93 @@ fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream> {
     })
 }
 
-fn read_loop(mut stream: TcpStream, shared: &Shared, max_response_size: usize) {
+/// With TLS 1.3 a broker checks the client certificate after the client's
+/// handshake has finished, so a rejected (or missing) certificate shows up
+/// as a TLS alert on the first request: report it as the TLS error it is.
+fn explain_tls_rejection(addr: &str, e: Error) -> Error {
+    let Error::Io { source, .. } = &e else {
+        return e;
+    };
+    let text = e.to_string();
+    let lower = text.to_lowercase();
+    let ended = matches!(
+        source.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    );
+    if ended || lower.contains("alert") || lower.contains("ssl") {
+        Error::Tls(format!(
+            "{addr} ended the TLS session right after the handshake, before answering \
+             ApiVersions: it most likely rejected the client certificate or needs one; \
+             check TlsConfig::client_cert ({text})"
+        ))
+    } else {
+        e
+    }
+}
+
+/// Renew a session at 85-95 % of its lifetime (jittered so connections
+/// opened together do not renew together), as the Java client does.
+fn reauthentication_delay(lifetime: Duration) -> Duration {
+    lifetime.mul_f64(0.85 + 0.10 * super::pseudo_random_unit())
+}
+
+/// The TLS handshake (bounded by what is left of `connect_timeout`) and the
+/// two sides of the shared session.
+#[cfg(feature = "tls")]
+fn tls_halves(
+    stream: TcpStream,
+    addr: &str,
+    tls: &TlsConnector,
+    config: &ConnectionConfig,
+    started: Instant,
+) -> Result<(WriteHalf, ReadLoop)> {
+    let left = config
+        .connect_timeout
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(1));
+    let io = Arc::new(super::tls::TlsIo::handshake(stream, addr, tls, left)?);
+    let reader = super::tls::TlsReader::new(Arc::clone(&io));
+    let max = config.max_response_size;
+    Ok((
+        WriteHalf::Tls(io),
+        Box::new(move |shared: &Shared| read_loop(reader, shared, max)),
+    ))
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_halves(
+    _stream: TcpStream,
+    _addr: &str,
+    _tls: &TlsConnector,
+    _config: &ConnectionConfig,
+    _started: Instant,
+) -> Result<(WriteHalf, ReadLoop)> {
+    Err(Error::Config(
+        "TLS was configured but kafka-sync was built without its `tls` feature".into(),
+    ))
+}
+
+/// How many no-response correlation ids are remembered (see `Shared::unanswered`).
+const MAX_UNANSWERED: usize = 256;
+
+fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_size: usize) {
     let error = loop {
         match read_frame(&mut stream, &shared.addr, max_response_size) {
             Ok(frame) => {
+                if let Ok(id) = protocol::peek_correlation_id(&frame) {
+                    let mut unanswered = shared.unanswered.lock();
+                    if let Some(i) = unanswered.iter().position(|&u| u == id) {
+                        unanswered.remove(i);
+                        debug!(
+                            "{}: dropped an answer to a no-response request",
+                            shared.addr
+                        );
+                        continue;
+                    }
+                }
                 let head = shared.pending.lock().pop_front();
                 let Some(pending) = head else {
                     break Error::Protocol {
@@ -493,7 +676,7 @@ fn read_loop(mut stream: TcpStream, shared: &Shared, max_response_size: usize) {
     shared.fail(error);
 }
 
-fn read_frame(stream: &mut TcpStream, addr: &str, max: usize) -> Result<Vec<u8>> {
+fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Result<Vec<u8>> {
     let mut size = [0u8; 4];
     stream
         .read_exact(&mut size)

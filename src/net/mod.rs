@@ -1,12 +1,18 @@
 //! Broker connections: the only layer that touches sockets.
 //!
-//! [`Connection`] is one pipelined TCP connection with a reader thread;
-//! [`ConnectionPool`] keeps one per broker address, reconnecting with
-//! exponential backoff after a failure.
+//! [`Connection`] is one pipelined TCP (or TLS) connection with a reader
+//! thread, authenticated with SASL when configured; [`ConnectionPool`] keeps
+//! one per broker address, reconnecting with exponential backoff after a
+//! failure and before a SASL session expires.
 
 mod connection;
+mod sasl;
+mod scram;
+pub mod tls;
 
 pub use connection::{api_name, Connection, ConnectionConfig, PendingResponse};
+pub use sasl::Sasl;
+pub use tls::{TlsConfig, TlsConnector};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +67,12 @@ struct SlotState {
     last_error: Option<Error>,
 }
 
+/// Errors no reconnect can fix until the configuration or the broker's
+/// setup changes.
+fn is_fatal(e: &Error) -> bool {
+    matches!(e, Error::Tls(_) | Error::Sasl(_))
+}
+
 /// One connection per broker address, opened on demand.
 pub struct ConnectionPool {
     config: ConnectionConfig,
@@ -100,15 +112,23 @@ impl ConnectionPool {
         // attempt instead of opening one connection each.
         let mut state = slot.lock();
         if let Some(conn) = &state.conn {
-            if !conn.is_closed() {
+            if !conn.is_closed() && !conn.session_expiring() {
                 return Ok(Arc::clone(conn));
+            }
+            if !conn.is_closed() {
+                // KIP-368: the broker would soon close it. Requests in flight
+                // finish on the old connection; it closes when dropped.
+                debug!("{addr}: SASL session lifetime nearly over, reconnecting");
             }
             state.conn = None;
         }
         if let Some(retry_at) = state.retry_at {
             let now = Instant::now();
             if retry_at > now {
-                if retry_at > deadline {
+                // A TLS or SASL failure (wrong CA, wrong password) will not
+                // heal by itself within a backoff: report it at once.
+                let fatal = state.last_error.as_ref().is_some_and(is_fatal);
+                if retry_at > deadline || fatal {
                     return Err(state.last_error.clone().unwrap_or_else(|| {
                         Error::NoBrokerAvailable(format!("{addr} is in reconnect backoff"))
                     }));
@@ -127,7 +147,11 @@ impl ConnectionPool {
             }
             Err(e) => {
                 state.failures += 1;
-                let delay = self.backoff.delay(state.failures);
+                let delay = if is_fatal(&e) {
+                    self.backoff.max
+                } else {
+                    self.backoff.delay(state.failures)
+                };
                 state.retry_at = Some(Instant::now() + delay);
                 state.last_error = Some(e.clone());
                 if state.failures == 1 {

@@ -28,7 +28,7 @@ pub(super) fn assign(
         partitions.retain(|tp| {
             claimed_by
                 .get(tp)
-                .map_or(true, |owners| owners.iter().all(|o| *o == member.as_str()))
+                .is_none_or(|owners| owners.iter().all(|o| *o == member.as_str()))
         });
     }
     assignment

@@ -384,7 +384,7 @@ fn settle(
         }
         let revoked = owned
             .iter()
-            .any(|(id, had)| assignment.get(id).map_or(true, |now| !had.is_subset(now)));
+            .any(|(id, had)| assignment.get(id).is_none_or(|now| !had.is_subset(now)));
         let changed = owned != assignment;
         owned = assignment;
         if !revoked && !changed {

@@ -112,12 +112,13 @@ impl Response for ApiVersionsResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{decode_response, encode_request};
+    use crate::protocol::api::codec_checks::*;
 
-    fn response_frame(version: i16, r: &ApiVersionsResponse) -> Vec<u8> {
+    type Req = ApiVersionsRequest;
+
+    fn response_body(version: i16, r: &ApiVersionsResponse) -> Vec<u8> {
         let mut buf = Vec::new();
         let mut e = Encoder::with_flexible(&mut buf, version >= 3);
-        e.i32(7); // correlation id, header v0
         e.i16(r.error_code.code());
         e.array_of(&r.api_keys, |e, k| {
             e.i16(k.api_key);
@@ -155,50 +156,43 @@ mod tests {
 
     #[test]
     fn every_version_round_trips() {
-        for version in 0..=3 {
+        let sample = |version| {
             let mut want = sample();
             if version == 0 {
                 want.throttle_time_ms = 0;
             }
-            let frame = response_frame(version, &want);
-            let got = decode_response::<ApiVersionsRequest>(&frame, version, 7).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+            want
+        };
+        assert_every_response_version_decodes::<Req>(sample, |r, version| {
+            response_body(version, r)
+        });
     }
 
     #[test]
     fn v3_request_matches_kafka_protocol_crate() {
         use kafka_protocol::messages::ApiVersionsRequest as Oracle;
-        use kafka_protocol::protocol::{Encodable, StrBytes};
         let ours = ApiVersionsRequest {
             client_software_name: "kafka-sync".into(),
             client_software_version: "0.1.0".into(),
         };
-        let frame = encode_request(&ours, 3, 1, Some("c")).unwrap();
         let oracle = Oracle::default()
-            .with_client_software_name(StrBytes::from_static_str("kafka-sync"))
-            .with_client_software_version(StrBytes::from_static_str("0.1.0"));
-        let mut body = bytes::BytesMut::new();
-        oracle.encode(&mut body, 3).unwrap();
-        // 4 size + 2 key + 2 version + 4 correlation + (2 + 1) client id + 1 tags.
-        assert_eq!(&frame[16..], &body[..]);
+            .with_client_software_name(oracle_str("kafka-sync"))
+            .with_client_software_version(oracle_str("0.1.0"));
+        assert_request_encodes_like_oracle(&ours, &oracle, 3);
     }
 
     #[test]
     fn unsupported_version_answer_decodes_as_v0() {
         let mut want = sample();
         want.error_code = ErrorCode::UnsupportedVersion;
-        let frame = response_frame(0, &want);
-        let got = decode_response::<ApiVersionsRequest>(&frame, 3, 7).unwrap();
+        let frame = response_frame::<Req>(0, &response_body(0, &want));
+        let got = decode::<Req>(3, &frame).unwrap();
         assert_eq!(got, want);
         assert_eq!(got.range(0).unwrap().max_version, 11);
     }
 
     #[test]
     fn every_truncation_is_an_error() {
-        let frame = response_frame(3, &sample());
-        for cut in 0..frame.len() {
-            assert!(decode_response::<ApiVersionsRequest>(&frame[..cut], 3, 7).is_err());
-        }
+        assert_every_truncation_fails::<Req>(3, &response_body(3, &sample()));
     }
 }

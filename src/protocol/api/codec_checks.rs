@@ -1,25 +1,68 @@
 //! Test helpers shared by the API modules: framing our requests and the
-//! `kafka-protocol` oracle's messages, and the checks every response decoder
-//! must pass (truncations fail, hostile bytes never panic).
+//! `kafka-protocol` oracle's messages, and the checks every codec must pass
+//! (every version agrees with the oracle and round-trips, truncations fail,
+//! hostile bytes never panic).
 
 use std::fmt::Debug;
+use std::ops::RangeInclusive;
 
-use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
-use crate::protocol::{decode_response, encode_request, DecodeResult, Decoder, Request, Response};
+use crate::protocol::api::{LeaderIdAndEpoch, NodeEndpoint};
+use crate::protocol::{
+    decode_response, encode_request, DecodeResult, Decoder, EncodeError, Encoder, Request, Response,
+};
 
 /// The correlation id every helper frames with.
 pub(crate) const CORRELATION_ID: i32 = 0x0102_0304;
 
+/// Every version this crate speaks of `R`, oldest first.
+pub(crate) fn versions<R: Request>() -> RangeInclusive<i16> {
+    R::MIN_VERSION..=R::MAX_VERSION
+}
+
+/// The oracle's string type holding `s`.
+pub(crate) fn oracle_str(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+/// The oracle's UUID type holding our 16-byte topic id.
+pub(crate) fn oracle_uuid<T: std::str::FromStr>(bytes: &[u8; 16]) -> T
+where
+    T::Err: Debug,
+{
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    hex.parse().unwrap()
+}
+
 /// Our encoding of `request` at `version`, without the size prefix and the
-/// request header.
-pub(crate) fn request_body<R: Request>(request: &R, version: i16) -> Vec<u8> {
-    let frame = encode_request(request, version, CORRELATION_ID, None)
-        .unwrap_or_else(|e| panic!("v{version} request does not encode: {e}"));
+/// request header, or the reason it does not encode.
+pub(crate) fn try_request_body<R: Request>(
+    request: &R,
+    version: i16,
+) -> Result<Vec<u8>, EncodeError> {
+    let frame = encode_request(request, version, CORRELATION_ID, None)?;
     // 4 size + 2 api key + 2 version + 4 correlation id + 2 null client id,
     // then the header's tagged-field section in flexible versions.
     let header = 14 + usize::from(R::is_flexible(version));
-    frame[header..].to_vec()
+    Ok(frame[header..].to_vec())
+}
+
+/// Our encoding of `request` at `version`, without the size prefix and the
+/// request header.
+pub(crate) fn request_body<R: Request>(request: &R, version: i16) -> Vec<u8> {
+    try_request_body(request, version)
+        .unwrap_or_else(|e| panic!("v{version} request does not encode: {e}"))
+}
+
+/// Checks that `request` does not encode at any version of `R` before `first`.
+pub(crate) fn assert_encode_fails_before<R: Request + Debug>(request: &R, first: i16) {
+    for version in R::MIN_VERSION..first {
+        assert!(
+            try_request_body(request, version).is_err(),
+            "v{version} encodes {request:?}"
+        );
+    }
 }
 
 /// The oracle's encoding of `message` at `version`.
@@ -45,16 +88,134 @@ pub(crate) fn oracle_decode<M: Decodable>(bytes: &[u8], version: i16) -> M {
 }
 
 /// Checks that our encoding of `request` at `version` is byte for byte the
+/// oracle's encoding of `oracle`.
+pub(crate) fn assert_request_encodes_like_oracle<R, M>(request: &R, oracle: &M, version: i16)
+where
+    R: Request + Debug,
+    M: Encodable,
+{
+    assert_eq!(
+        request_body(request, version),
+        oracle_bytes(oracle, version),
+        "v{version} bytes of {request:?}"
+    );
+}
+
+/// Checks that our encoding of `request` at `version` is byte for byte the
 /// oracle's encoding of `oracle`, and that the oracle decodes ours back to
 /// `oracle`.
 pub(crate) fn assert_request_matches_oracle<R, M>(request: &R, oracle: &M, version: i16)
 where
-    R: Request,
+    R: Request + Debug,
     M: Encodable + Decodable + PartialEq + Debug,
 {
+    assert_request_encodes_like_oracle(request, oracle, version);
     let ours = request_body(request, version);
-    assert_eq!(ours, oracle_bytes(oracle, version), "v{version} bytes");
     assert_eq!(&oracle_decode::<M>(&ours, version), oracle, "v{version}");
+}
+
+/// Runs `check` on each request `requests` gives for each version of `R`.
+fn for_every_request_version<R, I>(requests: impl Fn(i16) -> I, check: impl Fn(&R, i16))
+where
+    R: Request,
+    I: IntoIterator<Item = R>,
+{
+    for version in versions::<R>() {
+        for request in requests(version) {
+            check(&request, version);
+        }
+    }
+}
+
+/// Checks [`assert_request_encodes_like_oracle`] at every version of `R`, for
+/// each request `requests` gives at that version against `oracle` of it.
+pub(crate) fn assert_every_request_version_encodes_like_oracle<R, M, I>(
+    requests: impl Fn(i16) -> I,
+    oracle: impl Fn(&R, i16) -> M,
+) where
+    R: Request + Debug,
+    M: Encodable,
+    I: IntoIterator<Item = R>,
+{
+    for_every_request_version(requests, |request, version| {
+        assert_request_encodes_like_oracle(request, &oracle(request, version), version);
+    });
+}
+
+/// Checks [`assert_request_matches_oracle`] at every version of `R`, for each
+/// request `requests` gives at that version against `oracle` of it.
+pub(crate) fn assert_every_request_version_matches_oracle<R, M, I>(
+    requests: impl Fn(i16) -> I,
+    oracle: impl Fn(&R, i16) -> M,
+) where
+    R: Request + Debug,
+    M: Encodable + Decodable + PartialEq + Debug,
+    I: IntoIterator<Item = R>,
+{
+    for_every_request_version(requests, |request, version| {
+        assert_request_matches_oracle(request, &oracle(request, version), version);
+    });
+}
+
+/// Checks that at every version of `R`, each request `requests` gives comes
+/// back unchanged from the test's own request decoder `decode`.
+pub(crate) fn assert_every_request_version_round_trips<R, I>(
+    requests: impl Fn(i16) -> I,
+    decode: impl Fn(i16, &[u8]) -> DecodeResult<R>,
+) where
+    R: Request + PartialEq + Debug,
+    I: IntoIterator<Item = R>,
+{
+    for_every_request_version(requests, |request, version| {
+        let body = request_body(request, version);
+        let got = decode(version, &body).unwrap_or_else(|e| panic!("v{version}: {e}"));
+        assert_eq!(&got, request, "v{version}");
+    });
+}
+
+/// A flexible struct's bytes, for a tagged field: what `write` writes, then
+/// an empty tagged-field section.
+pub(crate) fn tagged_struct(write: impl FnOnce(&mut Encoder<'_>)) -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut e = Encoder::with_flexible(&mut data, true);
+    write(&mut e);
+    e.tagged_fields();
+    data
+}
+
+/// The `current_leader` tagged field's data in Produce and Fetch responses.
+pub(crate) fn leader_data(leader: &LeaderIdAndEpoch) -> Vec<u8> {
+    tagged_struct(|e| {
+        e.i32(leader.leader_id);
+        e.i32(leader.leader_epoch);
+    })
+}
+
+/// Ends a flexible Produce or Fetch response body with its tagged fields:
+/// none without node endpoints, else `endpoints` as tag 0 followed by an
+/// unknown tag `unknown_tag` that the decoder must skip.
+pub(crate) fn end_with_node_endpoints(
+    e: &mut Encoder<'_>,
+    endpoints: &[NodeEndpoint],
+    unknown_tag: u32,
+) {
+    if endpoints.is_empty() {
+        e.tagged_fields();
+        return;
+    }
+    let mut data = Vec::new();
+    Encoder::with_flexible(&mut data, true)
+        .array_of(endpoints, |e, n| {
+            e.i32(n.node_id);
+            e.string(&n.host)?;
+            e.i32(n.port);
+            e.nullable_string(n.rack.as_deref())?;
+            e.tagged_fields();
+            Ok(())
+        })
+        .unwrap();
+    e.tagged_fields_with(&[(0, &data), (unknown_tag, b"future")])
+        .unwrap();
 }
 
 /// A response frame (without size prefix) around `body`: correlation id, the
@@ -73,24 +234,60 @@ pub(crate) fn decode<R: Request>(version: i16, frame: &[u8]) -> DecodeResult<R::
     decode_response::<R>(frame, version, CORRELATION_ID)
 }
 
+/// Our decoding of the response frame around `body` at `version`, which must
+/// succeed.
+pub(crate) fn decode_framed<R: Request>(version: i16, body: &[u8]) -> R::Response {
+    decode::<R>(version, &response_frame::<R>(version, body))
+        .unwrap_or_else(|e| panic!("v{version} does not decode: {e}"))
+}
+
 /// Our decoding of the oracle's encoding of `oracle` at `version`.
 pub(crate) fn decode_oracle_response<R: Request, M: Encodable>(
     oracle: &M,
     version: i16,
 ) -> R::Response {
-    let frame = response_frame::<R>(version, &oracle_bytes(oracle, version));
-    decode::<R>(version, &frame).unwrap_or_else(|e| panic!("v{version} does not decode: {e}"))
+    decode_framed::<R>(version, &oracle_bytes(oracle, version))
 }
 
-/// Checks that every proper prefix of the oracle's encoding of `oracle` fails
-/// to decode at `version`.
-pub(crate) fn assert_every_truncation_fails<R, M>(oracle: &M, version: i16)
+/// Checks that at every version of `R` the response `sample` gives decodes
+/// back to itself from the body `body` encodes of it.
+pub(crate) fn assert_every_response_version_decodes<R>(
+    sample: impl Fn(i16) -> R::Response,
+    body: impl Fn(&R::Response, i16) -> Vec<u8>,
+) where
+    R: Request,
+    R::Response: PartialEq + Debug,
+{
+    for version in versions::<R>() {
+        let want = sample(version);
+        let got = decode_framed::<R>(version, &body(&want, version));
+        assert_eq!(got, want, "v{version}");
+    }
+}
+
+/// Checks that at every version of `R` the response `sample` gives decodes
+/// back to itself from the oracle's encoding of `oracle` of it.
+pub(crate) fn assert_every_response_version_decodes_like_oracle<R, M>(
+    sample: impl Fn(i16) -> R::Response,
+    oracle: impl Fn(&R::Response, i16) -> M,
+) where
+    R: Request,
+    R::Response: PartialEq + Debug,
+    M: Encodable,
+{
+    assert_every_response_version_decodes::<R>(sample, |response, version| {
+        oracle_bytes(&oracle(response, version), version)
+    });
+}
+
+/// Checks that the response frame around `body` decodes at `version`, and
+/// that every proper prefix of it fails to.
+pub(crate) fn assert_every_truncation_fails<R>(version: i16, body: &[u8])
 where
     R: Request,
     R::Response: Debug,
-    M: Encodable,
 {
-    let frame = response_frame::<R>(version, &oracle_bytes(oracle, version));
+    let frame = response_frame::<R>(version, body);
     decode::<R>(version, &frame).unwrap_or_else(|e| panic!("v{version} does not decode: {e}"));
     for cut in 0..frame.len() {
         let got = decode::<R>(version, &frame[..cut]);
@@ -98,12 +295,33 @@ where
     }
 }
 
+/// Checks [`assert_every_truncation_fails`] at every version of `R` for the
+/// body `body` gives at that version.
+pub(crate) fn assert_every_truncation_of_every_version_fails<R>(body: impl Fn(i16) -> Vec<u8>)
+where
+    R: Request,
+    R::Response: Debug,
+{
+    for version in versions::<R>() {
+        assert_every_truncation_fails::<R>(version, &body(version));
+    }
+}
+
+/// Decodes `body` alone (no header, trailing bytes allowed) as a response
+/// body at `version`.
+pub(crate) fn decode_response_body<R: Request>(
+    version: i16,
+    body: &[u8],
+) -> DecodeResult<R::Response> {
+    let mut d = Decoder::with_flexible(body, R::is_flexible(version));
+    R::Response::decode(version, &mut d)
+}
+
 /// Decodes `body` as a response body at every version of `R`; the result does
 /// not matter, only that nothing panics.
 pub(crate) fn decode_any_body<R: Request>(body: &[u8]) {
-    for version in R::MIN_VERSION..=R::MAX_VERSION {
-        let mut d = Decoder::with_flexible(body, R::is_flexible(version));
-        let _ = R::Response::decode(version, &mut d);
+    for version in versions::<R>() {
+        let _ = decode_response_body::<R>(version, body);
     }
 }
 
@@ -115,4 +333,12 @@ pub(crate) fn mutated(body: &[u8], index: usize, value: u8) -> Vec<u8> {
         out[i] = value;
     }
     out
+}
+
+/// `bytes` with each `(index, value)` of `edits` applied in turn by
+/// [`mutated`].
+pub(crate) fn edited(bytes: &[u8], edits: &[(usize, u8)]) -> Vec<u8> {
+    edits.iter().fold(bytes.to_vec(), |out, &(index, value)| {
+        mutated(&out, index, value)
+    })
 }

@@ -270,50 +270,22 @@ fn decode_config(d: &mut Decoder<'_>) -> DecodeResult<CreatableTopicConfigs> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::decode_response;
+    use crate::protocol::api::codec_checks::*;
     use kafka_protocol::messages::{self as oracle, create_topics_request, create_topics_response};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
 
-    const VERSIONS: std::ops::RangeInclusive<i16> =
-        CreateTopicsRequest::MIN_VERSION..=CreateTopicsRequest::MAX_VERSION;
-    const CORRELATION_ID: i32 = 19;
+    type Req = CreateTopicsRequest;
+
     const TOPIC_ID: [u8; 16] = [
         0xa1, 0x0c, 0x44, 0x9e, 0x51, 0x2f, 0x4e, 0x07, 0x8d, 0x3b, 0x90, 0x16, 0xfe, 0xed, 0xfa,
         0xce,
     ];
 
-    fn is_flexible(version: i16) -> bool {
-        CreateTopicsRequest::is_flexible(version)
-    }
-
-    fn request_body(request: &CreateTopicsRequest, version: i16) -> Vec<u8> {
-        let mut buf = Vec::new();
-        request
-            .encode(
-                version,
-                &mut Encoder::with_flexible(&mut buf, is_flexible(version)),
-            )
-            .unwrap();
-        buf
-    }
-
-    fn frame_around(version: i16, body: &[u8]) -> Vec<u8> {
-        let mut buf = Vec::new();
-        let mut e = Encoder::with_flexible(&mut buf, true);
-        e.i32(CORRELATION_ID);
-        if CreateTopicsRequest::response_header_version(version) >= 1 {
-            e.tagged_fields();
-        }
-        e.raw(body);
-        buf
-    }
-
     /// The test's own response encoder. Flexible structs carry an unknown
     /// tagged field (tag 7), and topic results their config error code
     /// (tag 0) when it is not `NONE`.
-    fn response_frame(version: i16, r: &CreateTopicsResponse) -> Vec<u8> {
+    fn response_body(r: &CreateTopicsResponse, version: i16) -> Vec<u8> {
         let mut body = Vec::new();
-        let e = &mut Encoder::with_flexible(&mut body, is_flexible(version));
+        let e = &mut Encoder::with_flexible(&mut body, Req::is_flexible(version));
         let unknown_tag = |e: &mut Encoder<'_>| e.tagged_fields_with(&[(7, b"?")]).unwrap();
         e.i32(r.throttle_time_ms);
         e.array_of(&r.topics, |e, t| {
@@ -349,7 +321,7 @@ mod tests {
         })
         .unwrap();
         unknown_tag(e);
-        frame_around(version, &body)
+        body
     }
 
     fn sample_response(version: i16) -> CreateTopicsResponse {
@@ -435,18 +407,6 @@ mod tests {
         }
     }
 
-    fn oracle_uuid<T: std::str::FromStr>(bytes: &[u8; 16]) -> T
-    where
-        T::Err: std::fmt::Debug,
-    {
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        hex.parse().unwrap()
-    }
-
-    fn oracle_str(s: &str) -> StrBytes {
-        StrBytes::from_string(s.to_owned())
-    }
-
     fn oracle_request(r: &CreateTopicsRequest) -> oracle::CreateTopicsRequest {
         oracle::CreateTopicsRequest::default()
             .with_timeout_ms(r.timeout_ms)
@@ -526,52 +486,29 @@ mod tests {
 
     #[test]
     fn every_version_round_trips() {
-        for version in VERSIONS {
-            let want = sample_response(version);
-            let frame = response_frame(version, &want);
-            let got =
-                decode_response::<CreateTopicsRequest>(&frame, version, CORRELATION_ID).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes::<Req>(sample_response, response_body);
     }
 
     #[test]
     fn every_truncation_of_every_version_is_an_error() {
-        for version in VERSIONS {
-            let frame = response_frame(version, &sample_response(version));
-            for cut in 0..frame.len() {
-                assert!(
-                    decode_response::<CreateTopicsRequest>(&frame[..cut], version, CORRELATION_ID)
-                        .is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            response_body(&sample_response(v), v)
+        });
     }
 
     #[test]
     fn every_request_version_matches_kafka_protocol_crate() {
-        for version in VERSIONS {
-            let request = sample_request(version);
-            let mut theirs = bytes::BytesMut::new();
-            oracle_request(&request)
-                .encode(&mut theirs, version)
-                .unwrap();
-            assert_eq!(request_body(&request, version), &theirs[..], "v{version}");
-        }
+        assert_every_request_version_encodes_like_oracle(
+            |v| [sample_request(v)],
+            |r, _| oracle_request(r),
+        );
     }
 
     #[test]
     fn every_response_version_decodes_what_kafka_protocol_crate_encodes() {
-        for version in VERSIONS {
-            let want = sample_response(version);
-            let mut body = bytes::BytesMut::new();
-            oracle_response(&want).encode(&mut body, version).unwrap();
-            let frame = frame_around(version, &body);
-            let got =
-                decode_response::<CreateTopicsRequest>(&frame, version, CORRELATION_ID).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
+            oracle_response(r)
+        });
     }
 
     #[test]
@@ -589,8 +526,8 @@ mod tests {
         e.tagged_fields_with(&[(TOPIC_CONFIG_ERROR_CODE_TAG, &[0, 29, 0])])
             .unwrap();
         e.tagged_fields();
-        let frame = frame_around(5, &body);
-        assert!(decode_response::<CreateTopicsRequest>(&frame, 5, CORRELATION_ID).is_err());
+        let frame = response_frame::<Req>(5, &body);
+        assert!(decode::<Req>(5, &frame).is_err());
     }
 
     #[test]
@@ -608,15 +545,11 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn corrupted_responses_never_panic(
-            version in VERSIONS,
+            version in versions::<Req>(),
             edits in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..8),
         ) {
-            let mut frame = response_frame(version, &sample_response(version));
-            for (at, byte) in edits {
-                let at = at % frame.len();
-                frame[at] = byte;
-            }
-            let _ = decode_response::<CreateTopicsRequest>(&frame, version, CORRELATION_ID);
+            let frame = response_frame::<Req>(version, &response_body(&sample_response(version), version));
+            let _ = decode::<Req>(version, &edited(&frame, &edits));
         }
     }
 }

@@ -171,47 +171,21 @@ impl Response for DeleteTopicsResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::decode_response;
+    use crate::protocol::api::codec_checks::*;
     use kafka_protocol::messages::{self as oracle, delete_topics_request, delete_topics_response};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
 
-    const VERSIONS: std::ops::RangeInclusive<i16> =
-        DeleteTopicsRequest::MIN_VERSION..=DeleteTopicsRequest::MAX_VERSION;
-    const CORRELATION_ID: i32 = 20;
+    type Req = DeleteTopicsRequest;
+
     const TOPIC_ID: [u8; 16] = [
         0x0f, 0x1e, 0x2d, 0x3c, 0x4b, 0x5a, 0x69, 0x78, 0x87, 0x96, 0xa5, 0xb4, 0xc3, 0xd2, 0xe1,
         0xf0,
     ];
 
-    fn is_flexible(version: i16) -> bool {
-        DeleteTopicsRequest::is_flexible(version)
-    }
-
-    fn request_body(request: &DeleteTopicsRequest, version: i16) -> Result<Vec<u8>, EncodeError> {
-        let mut buf = Vec::new();
-        request.encode(
-            version,
-            &mut Encoder::with_flexible(&mut buf, is_flexible(version)),
-        )?;
-        Ok(buf)
-    }
-
-    fn frame_around(version: i16, body: &[u8]) -> Vec<u8> {
-        let mut buf = Vec::new();
-        let mut e = Encoder::with_flexible(&mut buf, true);
-        e.i32(CORRELATION_ID);
-        if DeleteTopicsRequest::response_header_version(version) >= 1 {
-            e.tagged_fields();
-        }
-        e.raw(body);
-        buf
-    }
-
     /// The test's own response encoder, adding an unknown tagged field to
     /// every flexible struct.
-    fn response_frame(version: i16, r: &DeleteTopicsResponse) -> Vec<u8> {
+    fn response_body(r: &DeleteTopicsResponse, version: i16) -> Vec<u8> {
         let mut body = Vec::new();
-        let e = &mut Encoder::with_flexible(&mut body, is_flexible(version));
+        let e = &mut Encoder::with_flexible(&mut body, Req::is_flexible(version));
         let unknown_tag = |e: &mut Encoder<'_>| e.tagged_fields_with(&[(1, b"x")]).unwrap();
         e.i32(r.throttle_time_ms);
         e.array_of(&r.responses, |e, t| {
@@ -228,7 +202,7 @@ mod tests {
         })
         .unwrap();
         unknown_tag(e);
-        frame_around(version, &body)
+        body
     }
 
     fn sample_response(version: i16) -> DeleteTopicsResponse {
@@ -269,21 +243,9 @@ mod tests {
         request
     }
 
-    fn oracle_uuid<T: std::str::FromStr>(bytes: &[u8; 16]) -> T
-    where
-        T::Err: std::fmt::Debug,
-    {
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        hex.parse().unwrap()
-    }
-
-    fn oracle_str(s: &str) -> StrBytes {
-        StrBytes::from_string(s.to_owned())
-    }
-
     /// The oracle keeps v6's topic structs and older versions' names in two
     /// fields; only the one the version carries is filled.
-    fn oracle_request(version: i16, r: &DeleteTopicsRequest) -> oracle::DeleteTopicsRequest {
+    fn oracle_request(r: &DeleteTopicsRequest, version: i16) -> oracle::DeleteTopicsRequest {
         let request = oracle::DeleteTopicsRequest::default().with_timeout_ms(r.timeout_ms);
         if version >= 6 {
             request.with_topics(
@@ -328,56 +290,26 @@ mod tests {
 
     #[test]
     fn every_version_round_trips() {
-        for version in VERSIONS {
-            let want = sample_response(version);
-            let frame = response_frame(version, &want);
-            let got =
-                decode_response::<DeleteTopicsRequest>(&frame, version, CORRELATION_ID).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes::<Req>(sample_response, response_body);
     }
 
     #[test]
     fn every_truncation_of_every_version_is_an_error() {
-        for version in VERSIONS {
-            let frame = response_frame(version, &sample_response(version));
-            for cut in 0..frame.len() {
-                assert!(
-                    decode_response::<DeleteTopicsRequest>(&frame[..cut], version, CORRELATION_ID)
-                        .is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            response_body(&sample_response(v), v)
+        });
     }
 
     #[test]
     fn every_request_version_matches_kafka_protocol_crate() {
-        for version in VERSIONS {
-            let request = sample_request(version);
-            let mut theirs = bytes::BytesMut::new();
-            oracle_request(version, &request)
-                .encode(&mut theirs, version)
-                .unwrap();
-            assert_eq!(
-                request_body(&request, version).unwrap(),
-                &theirs[..],
-                "v{version}"
-            );
-        }
+        assert_every_request_version_encodes_like_oracle(|v| [sample_request(v)], oracle_request);
     }
 
     #[test]
     fn every_response_version_decodes_what_kafka_protocol_crate_encodes() {
-        for version in VERSIONS {
-            let want = sample_response(version);
-            let mut body = bytes::BytesMut::new();
-            oracle_response(&want).encode(&mut body, version).unwrap();
-            let frame = frame_around(version, &body);
-            let got =
-                decode_response::<DeleteTopicsRequest>(&frame, version, CORRELATION_ID).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
+            oracle_response(r)
+        });
     }
 
     #[test]
@@ -386,8 +318,8 @@ mod tests {
             topics: vec![DeleteTopicState::by_id(TOPIC_ID)],
             ..DeleteTopicsRequest::default()
         };
-        assert!(request_body(&request, 5).is_err());
-        assert!(request_body(&request, 6).is_ok());
+        assert!(try_request_body(&request, 5).is_err());
+        assert!(try_request_body(&request, 6).is_ok());
         let both = DeleteTopicsRequest {
             topics: vec![DeleteTopicState {
                 name: Some("t".into()),
@@ -395,7 +327,7 @@ mod tests {
             }],
             ..DeleteTopicsRequest::default()
         };
-        assert!(request_body(&both, 5).is_err());
+        assert!(try_request_body(&both, 5).is_err());
     }
 
     #[test]
@@ -408,15 +340,11 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn corrupted_responses_never_panic(
-            version in VERSIONS,
+            version in versions::<Req>(),
             edits in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..8),
         ) {
-            let mut frame = response_frame(version, &sample_response(version));
-            for (at, byte) in edits {
-                let at = at % frame.len();
-                frame[at] = byte;
-            }
-            let _ = decode_response::<DeleteTopicsRequest>(&frame, version, CORRELATION_ID);
+            let frame = response_frame::<Req>(version, &response_body(&sample_response(version), version));
+            let _ = decode::<Req>(version, &edited(&frame, &edits));
         }
     }
 }

@@ -148,14 +148,9 @@ mod tests {
     use kafka_protocol::messages::{
         DescribeGroupsRequest as OracleRequest, DescribeGroupsResponse as OracleResponse, GroupId,
     };
-    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
 
     type Req = DescribeGroupsRequest;
-
-    fn s(v: &str) -> StrBytes {
-        StrBytes::from_string(v.to_owned())
-    }
 
     fn sample_request(version: i16) -> Req {
         Req {
@@ -166,7 +161,7 @@ mod tests {
 
     fn oracle_request(r: &Req) -> OracleRequest {
         let mut o = OracleRequest::default();
-        o.groups = r.groups.iter().map(|g| GroupId(s(g))).collect();
+        o.groups = r.groups.iter().map(|g| GroupId(oracle_str(g))).collect();
         o.include_authorized_operations = r.include_authorized_operations;
         o
     }
@@ -226,20 +221,20 @@ mod tests {
             .map(|g| {
                 let mut og = OracleGroup::default();
                 og.error_code = g.error_code.code();
-                og.group_id = GroupId(s(&g.group_id));
-                og.group_state = s(&g.group_state);
-                og.protocol_type = s(&g.protocol_type);
-                og.protocol_data = s(&g.protocol_data);
+                og.group_id = GroupId(oracle_str(&g.group_id));
+                og.group_state = oracle_str(&g.group_state);
+                og.protocol_type = oracle_str(&g.protocol_type);
+                og.protocol_data = oracle_str(&g.protocol_data);
                 og.authorized_operations = g.authorized_operations;
                 og.members = g
                     .members
                     .iter()
                     .map(|m| {
                         let mut om = OracleMember::default();
-                        om.member_id = s(&m.member_id);
-                        om.group_instance_id = m.group_instance_id.as_deref().map(s);
-                        om.client_id = s(&m.client_id);
-                        om.client_host = s(&m.client_host);
+                        om.member_id = oracle_str(&m.member_id);
+                        om.group_instance_id = m.group_instance_id.as_deref().map(oracle_str);
+                        om.client_id = oracle_str(&m.client_id);
+                        om.client_host = oracle_str(&m.client_host);
                         om.member_metadata = bytes::Bytes::from(m.member_metadata.clone());
                         om.member_assignment = bytes::Bytes::from(m.member_assignment.clone());
                         om
@@ -253,35 +248,29 @@ mod tests {
 
     #[test]
     fn request_matches_kafka_protocol_at_every_version() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let r = sample_request(version);
-            assert_request_matches_oracle(&r, &oracle_request(&r), version);
-        }
+        assert_every_request_version_matches_oracle(
+            |v| [sample_request(v)],
+            |r, _| oracle_request(r),
+        );
     }
 
     #[test]
     fn authorized_operations_before_v3_are_an_encode_error() {
-        let r = sample_request(3);
-        for version in 0..3 {
-            assert!(crate::protocol::encode_request(&r, version, 1, None).is_err());
-        }
+        assert_encode_fails_before(&sample_request(3), 3);
     }
 
     #[test]
     fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let want = sample_response(version);
-            let got = decode_oracle_response::<Req, _>(&oracle_response(&want), version);
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
+            oracle_response(r)
+        });
     }
 
     #[test]
     fn every_truncation_of_a_response_is_an_error() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let oracle = oracle_response(&sample_response(version));
-            assert_every_truncation_fails::<Req, _>(&oracle, version);
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            oracle_bytes(&oracle_response(&sample_response(v)), v)
+        });
     }
 
     proptest! {
@@ -291,7 +280,7 @@ mod tests {
         }
 
         #[test]
-        fn corrupted_responses_never_panic(version in 0i16..=5, index: usize, value: u8) {
+        fn corrupted_responses_never_panic(version in versions::<Req>(), index: usize, value: u8) {
             let oracle = oracle_response(&sample_response(version));
             decode_any_body::<Req>(&mutated(&oracle_bytes(&oracle, version), index, value));
         }

@@ -101,7 +101,7 @@ impl FindCoordinatorResponse {
     pub fn coordinator(&self, key: &str) -> Option<&Coordinator> {
         self.coordinators
             .iter()
-            .find(|c| c.key.as_deref().map_or(true, |k| k == key))
+            .find(|c| c.key.as_deref().is_none_or(|k| k == key))
     }
 }
 
@@ -191,21 +191,16 @@ mod tests {
         BrokerId, FindCoordinatorRequest as OracleRequest,
         FindCoordinatorResponse as OracleResponse,
     };
-    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
 
     type Req = FindCoordinatorRequest;
 
-    fn s(v: &str) -> StrBytes {
-        StrBytes::from_string(v.to_owned())
-    }
-
     fn oracle_request(r: &Req, version: i16) -> OracleRequest {
         let mut o = OracleRequest::default();
         if version >= 4 {
-            o.coordinator_keys = r.coordinator_keys.iter().map(|k| s(k)).collect();
+            o.coordinator_keys = r.coordinator_keys.iter().map(|k| oracle_str(k)).collect();
         } else {
-            o.key = s(&r.coordinator_keys[0]);
+            o.key = oracle_str(&r.coordinator_keys[0]);
         }
         if version >= 1 {
             o.key_type = r.key_type.code();
@@ -249,21 +244,21 @@ mod tests {
                 .iter()
                 .map(|c| {
                     let mut oc = OracleCoordinator::default();
-                    oc.key = s(c.key.as_deref().unwrap_or_default());
+                    oc.key = oracle_str(c.key.as_deref().unwrap_or_default());
                     oc.node_id = BrokerId(c.node_id);
-                    oc.host = s(&c.host);
+                    oc.host = oracle_str(&c.host);
                     oc.port = c.port;
                     oc.error_code = c.error_code.code();
-                    oc.error_message = c.error_message.as_deref().map(s);
+                    oc.error_message = c.error_message.as_deref().map(oracle_str);
                     oc
                 })
                 .collect();
         } else {
             let c = &r.coordinators[0];
             o.error_code = c.error_code.code();
-            o.error_message = c.error_message.as_deref().map(s);
+            o.error_message = c.error_message.as_deref().map(oracle_str);
             o.node_id = BrokerId(c.node_id);
-            o.host = s(&c.host);
+            o.host = oracle_str(&c.host);
             o.port = c.port;
         }
         o
@@ -271,14 +266,14 @@ mod tests {
 
     #[test]
     fn one_key_request_matches_kafka_protocol_at_every_version() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let r = Req::group("billing");
-            assert_request_matches_oracle(&r, &oracle_request(&r, version), version);
+        let requests = |version| {
+            let mut requests = vec![Req::group("billing")];
             if version >= 1 {
-                let r = Req::transaction("payments-tx-7");
-                assert_request_matches_oracle(&r, &oracle_request(&r, version), version);
+                requests.push(Req::transaction("payments-tx-7"));
             }
-        }
+            requests
+        };
+        assert_every_request_version_matches_oracle(requests, oracle_request);
     }
 
     #[test]
@@ -298,24 +293,21 @@ mod tests {
             key_type: CoordinatorKeyType::Group,
             coordinator_keys: vec!["a".into(), "b".into()],
         };
-        for version in 0..=3 {
-            assert!(crate::protocol::encode_request(&r, version, 1, None).is_err());
-        }
+        assert_encode_fails_before(&r, 4);
     }
 
     #[test]
     fn transaction_lookup_at_v0_is_an_encode_error() {
         let r = Req::transaction("tx");
-        assert!(crate::protocol::encode_request(&r, 0, 1, None).is_err());
+        assert!(try_request_body(&r, 0).is_err());
     }
 
     #[test]
     fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let want = sample_response(version);
-            let got = decode_oracle_response::<Req, _>(&oracle_response(&want, version), version);
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(
+            sample_response,
+            oracle_response,
+        );
     }
 
     #[test]
@@ -341,10 +333,9 @@ mod tests {
 
     #[test]
     fn every_truncation_of_a_response_is_an_error() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let oracle = oracle_response(&sample_response(version), version);
-            assert_every_truncation_fails::<Req, _>(&oracle, version);
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            oracle_bytes(&oracle_response(&sample_response(v), v), v)
+        });
     }
 
     proptest! {
@@ -354,7 +345,7 @@ mod tests {
         }
 
         #[test]
-        fn corrupted_responses_never_panic(version in 0i16..=6, index: usize, value: u8) {
+        fn corrupted_responses_never_panic(version in versions::<Req>(), index: usize, value: u8) {
             let oracle = oracle_response(&sample_response(version), version);
             decode_any_body::<Req>(&mutated(&oracle_bytes(&oracle, version), index, value));
         }

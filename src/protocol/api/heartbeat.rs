@@ -75,14 +75,9 @@ mod tests {
     use kafka_protocol::messages::{
         GroupId, HeartbeatRequest as OracleRequest, HeartbeatResponse as OracleResponse,
     };
-    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
 
     type Req = HeartbeatRequest;
-
-    fn s(v: &str) -> StrBytes {
-        StrBytes::from_string(v.to_owned())
-    }
 
     fn sample_request(version: i16) -> Req {
         Req {
@@ -95,10 +90,10 @@ mod tests {
 
     fn oracle_request(r: &Req) -> OracleRequest {
         let mut o = OracleRequest::default();
-        o.group_id = GroupId(s(&r.group_id));
+        o.group_id = GroupId(oracle_str(&r.group_id));
         o.generation_id = r.generation_id;
-        o.member_id = s(&r.member_id);
-        o.group_instance_id = r.group_instance_id.as_deref().map(s);
+        o.member_id = oracle_str(&r.member_id);
+        o.group_instance_id = r.group_instance_id.as_deref().map(oracle_str);
         o
     }
 
@@ -118,35 +113,29 @@ mod tests {
 
     #[test]
     fn request_matches_kafka_protocol_at_every_version() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let r = sample_request(version);
-            assert_request_matches_oracle(&r, &oracle_request(&r), version);
-        }
+        assert_every_request_version_matches_oracle(
+            |v| [sample_request(v)],
+            |r, _| oracle_request(r),
+        );
     }
 
     #[test]
     fn group_instance_id_before_v3_is_an_encode_error() {
-        let r = sample_request(3);
-        for version in 0..3 {
-            assert!(crate::protocol::encode_request(&r, version, 1, None).is_err());
-        }
+        assert_encode_fails_before(&sample_request(3), 3);
     }
 
     #[test]
     fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let want = sample_response(version);
-            let got = decode_oracle_response::<Req, _>(&oracle_response(&want), version);
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
+            oracle_response(r)
+        });
     }
 
     #[test]
     fn every_truncation_of_a_response_is_an_error() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let oracle = oracle_response(&sample_response(version));
-            assert_every_truncation_fails::<Req, _>(&oracle, version);
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            oracle_bytes(&oracle_response(&sample_response(v)), v)
+        });
     }
 
     proptest! {

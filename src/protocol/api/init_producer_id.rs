@@ -99,57 +99,29 @@ impl Response for InitProducerIdResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{decode_response, encode_request, DecodeError};
+    use crate::protocol::api::codec_checks::*;
+    use crate::protocol::DecodeError;
     use kafka_protocol::messages::{
         InitProducerIdRequest as OracleRequest, InitProducerIdResponse as OracleResponse,
         TransactionalId,
     };
-    use kafka_protocol::protocol::{Encodable, StrBytes};
     use proptest::prelude::*;
 
-    const VERSIONS: std::ops::RangeInclusive<i16> =
-        InitProducerIdRequest::MIN_VERSION..=InitProducerIdRequest::MAX_VERSION;
+    type Req = InitProducerIdRequest;
 
-    fn flexible(version: i16) -> bool {
-        InitProducerIdRequest::is_flexible(version)
-    }
-
-    /// Our request body: the frame minus the size, the v1/v2 request header
-    /// (null client id) and, when flexible, the header's tagged fields.
-    fn our_body(request: &InitProducerIdRequest, version: i16) -> Vec<u8> {
-        let frame = encode_request(request, version, 1, None).unwrap();
-        frame[14 + usize::from(flexible(version))..].to_vec()
-    }
-
-    fn oracle_body(message: &impl Encodable, version: i16) -> Vec<u8> {
-        let mut body = bytes::BytesMut::new();
-        message.encode(&mut body, version).unwrap();
-        body.to_vec()
-    }
-
-    /// A response frame: correlation id 7, header tagged fields when flexible, body.
-    fn response_frame(version: i16, body: &[u8]) -> Vec<u8> {
-        let mut frame = 7i32.to_be_bytes().to_vec();
-        if flexible(version) {
-            frame.push(0);
-        }
-        frame.extend_from_slice(body);
-        frame
-    }
-
-    fn encode_response(version: i16, r: &InitProducerIdResponse) -> Vec<u8> {
+    fn response_body(r: &InitProducerIdResponse, version: i16) -> Vec<u8> {
         let mut body = Vec::new();
-        let mut e = Encoder::with_flexible(&mut body, flexible(version));
+        let mut e = Encoder::with_flexible(&mut body, Req::is_flexible(version));
         e.i32(r.throttle_time_ms);
         e.i16(r.error_code.code());
         e.i64(r.producer_id);
         e.i16(r.producer_epoch);
         e.tagged_fields();
-        response_frame(version, &body)
+        body
     }
 
     fn decode_request(version: i16, body: &[u8]) -> DecodeResult<InitProducerIdRequest> {
-        let mut d = Decoder::with_flexible(body, flexible(version));
+        let mut d = Decoder::with_flexible(body, Req::is_flexible(version));
         let mut request = InitProducerIdRequest {
             transactional_id: d.nullable_string()?,
             transaction_timeout_ms: d.i32()?,
@@ -181,6 +153,19 @@ mod tests {
         vec![idempotent, transactional]
     }
 
+    fn oracle_request(request: &InitProducerIdRequest) -> OracleRequest {
+        OracleRequest::default()
+            .with_transactional_id(
+                request
+                    .transactional_id
+                    .as_deref()
+                    .map(|id| TransactionalId(oracle_str(id))),
+            )
+            .with_transaction_timeout_ms(request.transaction_timeout_ms)
+            .with_producer_id(request.producer_id.into())
+            .with_producer_epoch(request.producer_epoch)
+    }
+
     fn sample_response() -> InitProducerIdResponse {
         InitProducerIdResponse {
             throttle_time_ms: 25,
@@ -192,20 +177,8 @@ mod tests {
 
     #[test]
     fn every_version_round_trips() {
-        for version in VERSIONS {
-            for request in requests(version) {
-                let body = our_body(&request, version);
-                assert_eq!(
-                    decode_request(version, &body).unwrap(),
-                    request,
-                    "v{version}"
-                );
-            }
-            let want = sample_response();
-            let frame = encode_response(version, &want);
-            let got = decode_response::<InitProducerIdRequest>(&frame, version, 7).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_request_version_round_trips(requests, decode_request);
+        assert_every_response_version_decodes::<Req>(|_| sample_response(), response_body);
     }
 
     #[test]
@@ -216,8 +189,7 @@ mod tests {
             producer_epoch: -1,
             ..sample_response()
         };
-        let frame = encode_response(4, &want);
-        let got = decode_response::<InitProducerIdRequest>(&frame, 4, 7).unwrap();
+        let got = decode_framed::<Req>(4, &response_body(&want, 4));
         assert_eq!(got.error_code.code(), 53);
     }
 
@@ -230,71 +202,44 @@ mod tests {
         };
         for version in 0..3 {
             assert!(matches!(
-                encode_request(&bump, version, 1, None),
+                try_request_body(&bump, version),
                 Err(EncodeError::Unsupported(_))
             ));
         }
-        assert!(encode_request(&bump, 3, 1, None).is_ok());
+        assert!(try_request_body(&bump, 3).is_ok());
     }
 
     #[test]
     fn every_version_request_matches_kafka_protocol_crate() {
-        for version in VERSIONS {
-            for request in requests(version) {
-                let oracle = OracleRequest::default()
-                    .with_transactional_id(
-                        request
-                            .transactional_id
-                            .clone()
-                            .map(|id| TransactionalId(StrBytes::from_string(id))),
-                    )
-                    .with_transaction_timeout_ms(request.transaction_timeout_ms)
-                    .with_producer_id(request.producer_id.into())
-                    .with_producer_epoch(request.producer_epoch);
-                assert_eq!(
-                    our_body(&request, version),
-                    oracle_body(&oracle, version),
-                    "v{version} {request:?}"
-                );
-            }
-        }
+        assert_every_request_version_encodes_like_oracle(requests, |r, _| oracle_request(r));
     }
 
     #[test]
     fn every_version_response_from_kafka_protocol_crate_decodes() {
-        for version in VERSIONS {
-            let want = sample_response();
-            let oracle = OracleResponse::default()
+        let oracle = |want: &InitProducerIdResponse, _| {
+            OracleResponse::default()
                 .with_throttle_time_ms(want.throttle_time_ms)
                 .with_error_code(want.error_code.code())
                 .with_producer_id(want.producer_id.into())
                 .with_producer_epoch(want.producer_epoch)
-                .with_unknown_tagged_field(9, bytes::Bytes::from_static(b"future"));
-            let frame = response_frame(version, &oracle_body(&oracle, version));
-            let got = decode_response::<InitProducerIdRequest>(&frame, version, 7).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+                .with_unknown_tagged_field(9, bytes::Bytes::from_static(b"future"))
+        };
+        assert_every_response_version_decodes_like_oracle::<Req, _>(|_| sample_response(), oracle);
     }
 
     #[test]
     fn every_truncation_of_a_response_is_an_error() {
-        for version in VERSIONS {
-            let frame = encode_response(version, &sample_response());
-            for cut in 0..frame.len() {
-                assert!(
-                    decode_response::<InitProducerIdRequest>(&frame[..cut], version, 7).is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            response_body(&sample_response(), v)
+        });
     }
 
     #[test]
     fn trailing_bytes_are_an_error() {
-        let mut frame = encode_response(0, &sample_response());
-        frame.push(0);
+        let mut body = response_body(&sample_response(), 0);
+        body.push(0);
         assert_eq!(
-            decode_response::<InitProducerIdRequest>(&frame, 0, 7),
+            decode::<Req>(0, &response_frame::<Req>(0, &body)),
             Err(DecodeError::TrailingBytes(1))
         );
     }
@@ -303,10 +248,9 @@ mod tests {
         #[test]
         fn random_bytes_never_panic(
             body in proptest::collection::vec(any::<u8>(), 0..64),
-            version in VERSIONS,
+            version in versions::<Req>(),
         ) {
-            let mut d = Decoder::with_flexible(&body, flexible(version));
-            let _ = InitProducerIdResponse::decode(version, &mut d);
+            let _ = decode_response_body::<Req>(version, &body);
         }
     }
 }

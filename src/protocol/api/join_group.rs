@@ -180,14 +180,9 @@ mod tests {
     use kafka_protocol::messages::{
         GroupId, JoinGroupRequest as OracleRequest, JoinGroupResponse as OracleResponse,
     };
-    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
 
     type Req = JoinGroupRequest;
-
-    fn s(v: &str) -> StrBytes {
-        StrBytes::from_string(v.to_owned())
-    }
 
     fn sample_request(version: i16) -> Req {
         Req {
@@ -213,24 +208,24 @@ mod tests {
 
     fn oracle_request(r: &Req, version: i16) -> OracleRequest {
         let mut o = OracleRequest::default();
-        o.group_id = GroupId(s(&r.group_id));
+        o.group_id = GroupId(oracle_str(&r.group_id));
         o.session_timeout_ms = r.session_timeout_ms;
         o.rebalance_timeout_ms = r.rebalance_timeout_ms;
-        o.member_id = s(&r.member_id);
-        o.group_instance_id = r.group_instance_id.as_deref().map(s);
-        o.protocol_type = s(&r.protocol_type);
+        o.member_id = oracle_str(&r.member_id);
+        o.group_instance_id = r.group_instance_id.as_deref().map(oracle_str);
+        o.protocol_type = oracle_str(&r.protocol_type);
         o.protocols = r
             .protocols
             .iter()
             .map(|p| {
                 let mut op = OracleProtocol::default();
-                op.name = s(&p.name);
+                op.name = oracle_str(&p.name);
                 op.metadata = bytes::Bytes::from(p.metadata.clone());
                 op
             })
             .collect();
         if version >= 8 {
-            o.reason = r.reason.as_deref().map(s);
+            o.reason = r.reason.as_deref().map(oracle_str);
         }
         o
     }
@@ -262,18 +257,18 @@ mod tests {
         o.throttle_time_ms = r.throttle_time_ms;
         o.error_code = r.error_code.code();
         o.generation_id = r.generation_id;
-        o.protocol_type = r.protocol_type.as_deref().map(s);
-        o.protocol_name = r.protocol_name.as_deref().map(s);
-        o.leader = s(&r.leader);
+        o.protocol_type = r.protocol_type.as_deref().map(oracle_str);
+        o.protocol_name = r.protocol_name.as_deref().map(oracle_str);
+        o.leader = oracle_str(&r.leader);
         o.skip_assignment = r.skip_assignment;
-        o.member_id = s(&r.member_id);
+        o.member_id = oracle_str(&r.member_id);
         o.members = r
             .members
             .iter()
             .map(|m| {
                 let mut om = OracleMember::default();
-                om.member_id = s(&m.member_id);
-                om.group_instance_id = m.group_instance_id.as_deref().map(s);
+                om.member_id = oracle_str(&m.member_id);
+                om.group_instance_id = m.group_instance_id.as_deref().map(oracle_str);
                 om.metadata = bytes::Bytes::from(m.metadata.clone());
                 om
             })
@@ -283,27 +278,19 @@ mod tests {
 
     #[test]
     fn request_matches_kafka_protocol_at_every_version() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let r = sample_request(version);
-            assert_request_matches_oracle(&r, &oracle_request(&r, version), version);
-        }
+        assert_every_request_version_matches_oracle(|v| [sample_request(v)], oracle_request);
     }
 
     #[test]
     fn group_instance_id_before_v5_is_an_encode_error() {
-        let r = sample_request(5);
-        for version in 2..5 {
-            assert!(crate::protocol::encode_request(&r, version, 1, None).is_err());
-        }
+        assert_encode_fails_before(&sample_request(5), 5);
     }
 
     #[test]
     fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let want = sample_response(version);
-            let got = decode_oracle_response::<Req, _>(&oracle_response(&want), version);
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
+            oracle_response(r)
+        });
     }
 
     #[test]
@@ -332,10 +319,9 @@ mod tests {
 
     #[test]
     fn every_truncation_of_a_response_is_an_error() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let oracle = oracle_response(&sample_response(version));
-            assert_every_truncation_fails::<Req, _>(&oracle, version);
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            oracle_bytes(&oracle_response(&sample_response(v)), v)
+        });
     }
 
     proptest! {
@@ -345,7 +331,7 @@ mod tests {
         }
 
         #[test]
-        fn corrupted_responses_never_panic(version in 2i16..=9, index: usize, value: u8) {
+        fn corrupted_responses_never_panic(version in versions::<Req>(), index: usize, value: u8) {
             let oracle = oracle_response(&sample_response(version));
             decode_any_body::<Req>(&mutated(&oracle_bytes(&oracle, version), index, value));
         }

@@ -140,34 +140,29 @@ mod tests {
     use kafka_protocol::messages::{
         GroupId, LeaveGroupRequest as OracleRequest, LeaveGroupResponse as OracleResponse,
     };
-    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
 
     type Req = LeaveGroupRequest;
 
-    fn s(v: &str) -> StrBytes {
-        StrBytes::from_string(v.to_owned())
-    }
-
     fn oracle_request(r: &Req, version: i16) -> OracleRequest {
         let mut o = OracleRequest::default();
-        o.group_id = GroupId(s(&r.group_id));
+        o.group_id = GroupId(oracle_str(&r.group_id));
         if version >= 3 {
             o.members = r
                 .members
                 .iter()
                 .map(|m| {
                     let mut om = OracleMember::default();
-                    om.member_id = s(&m.member_id);
-                    om.group_instance_id = m.group_instance_id.as_deref().map(s);
+                    om.member_id = oracle_str(&m.member_id);
+                    om.group_instance_id = m.group_instance_id.as_deref().map(oracle_str);
                     if version >= 5 {
-                        om.reason = m.reason.as_deref().map(s);
+                        om.reason = m.reason.as_deref().map(oracle_str);
                     }
                     om
                 })
                 .collect();
         } else {
-            o.member_id = s(&r.members[0].member_id);
+            o.member_id = oracle_str(&r.members[0].member_id);
         }
         o
     }
@@ -192,11 +187,9 @@ mod tests {
 
     #[test]
     fn one_member_request_matches_kafka_protocol_at_every_version() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let mut r = Req::member("billing", "kafka-sync-3f1c9a2e");
-            r.members[0].reason = Some("the consumer is being closed".into());
-            assert_request_matches_oracle(&r, &oracle_request(&r, version), version);
-        }
+        let mut r = Req::member("billing", "kafka-sync-3f1c9a2e");
+        r.members[0].reason = Some("the consumer is being closed".into());
+        assert_every_request_version_matches_oracle(|_| [r.clone()], oracle_request);
     }
 
     #[test]
@@ -211,11 +204,8 @@ mod tests {
     fn batches_and_static_members_before_v3_are_encode_errors() {
         let mut one_static = Req::member("billing", "m");
         one_static.members[0].group_instance_id = Some("host-1".into());
-        for version in 0..3 {
-            let encode = |r: &Req| crate::protocol::encode_request(r, version, 1, None);
-            assert!(encode(&batched_request()).is_err());
-            assert!(encode(&one_static).is_err());
-        }
+        assert_encode_fails_before(&batched_request(), 3);
+        assert_encode_fails_before(&one_static, 3);
     }
 
     fn sample_response(version: i16) -> LeaveGroupResponse {
@@ -251,8 +241,8 @@ mod tests {
             .iter()
             .map(|m| {
                 let mut om = OracleResult::default();
-                om.member_id = s(&m.member_id);
-                om.group_instance_id = m.group_instance_id.as_deref().map(s);
+                om.member_id = oracle_str(&m.member_id);
+                om.group_instance_id = m.group_instance_id.as_deref().map(oracle_str);
                 om.error_code = m.error_code.code();
                 om
             })
@@ -262,19 +252,16 @@ mod tests {
 
     #[test]
     fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let want = sample_response(version);
-            let got = decode_oracle_response::<Req, _>(&oracle_response(&want), version);
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
+            oracle_response(r)
+        });
     }
 
     #[test]
     fn every_truncation_of_a_response_is_an_error() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let oracle = oracle_response(&sample_response(version));
-            assert_every_truncation_fails::<Req, _>(&oracle, version);
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            oracle_bytes(&oracle_response(&sample_response(v)), v)
+        });
     }
 
     proptest! {
@@ -284,7 +271,7 @@ mod tests {
         }
 
         #[test]
-        fn corrupted_responses_never_panic(version in 0i16..=5, index: usize, value: u8) {
+        fn corrupted_responses_never_panic(version in versions::<Req>(), index: usize, value: u8) {
             let oracle = oracle_response(&sample_response(version));
             decode_any_body::<Req>(&mutated(&oracle_bytes(&oracle, version), index, value));
         }

@@ -222,43 +222,16 @@ impl Response for ListOffsetsResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::decode_response;
+    use crate::protocol::api::codec_checks::*;
     use kafka_protocol::messages::{self as oracle, list_offsets_request, list_offsets_response};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
 
-    const VERSIONS: std::ops::RangeInclusive<i16> =
-        ListOffsetsRequest::MIN_VERSION..=ListOffsetsRequest::MAX_VERSION;
-    const CORRELATION_ID: i32 = 11;
-
-    fn is_flexible(version: i16) -> bool {
-        ListOffsetsRequest::is_flexible(version)
-    }
-
-    fn request_body(request: &ListOffsetsRequest, version: i16) -> Result<Vec<u8>, EncodeError> {
-        let mut buf = Vec::new();
-        request.encode(
-            version,
-            &mut Encoder::with_flexible(&mut buf, is_flexible(version)),
-        )?;
-        Ok(buf)
-    }
-
-    fn frame_around(version: i16, body: &[u8]) -> Vec<u8> {
-        let mut buf = Vec::new();
-        let mut e = Encoder::with_flexible(&mut buf, true);
-        e.i32(CORRELATION_ID);
-        if ListOffsetsRequest::response_header_version(version) >= 1 {
-            e.tagged_fields();
-        }
-        e.raw(body);
-        buf
-    }
+    type Req = ListOffsetsRequest;
 
     /// The test's own response encoder, adding an unknown tagged field to
     /// every flexible struct.
-    fn response_frame(version: i16, r: &ListOffsetsResponse) -> Vec<u8> {
+    fn response_body(r: &ListOffsetsResponse, version: i16) -> Vec<u8> {
         let mut body = Vec::new();
-        let e = &mut Encoder::with_flexible(&mut body, is_flexible(version));
+        let e = &mut Encoder::with_flexible(&mut body, Req::is_flexible(version));
         let unknown_tag = |e: &mut Encoder<'_>| e.tagged_fields_with(&[(4, b"tag")]).unwrap();
         if version >= 2 {
             e.i32(r.throttle_time_ms);
@@ -281,7 +254,7 @@ mod tests {
         })
         .unwrap();
         unknown_tag(e);
-        frame_around(version, &body)
+        body
     }
 
     fn sample_response(version: i16) -> ListOffsetsResponse {
@@ -341,10 +314,6 @@ mod tests {
         }
     }
 
-    fn oracle_str(s: &str) -> StrBytes {
-        StrBytes::from_string(s.to_owned())
-    }
-
     fn oracle_request(r: &ListOffsetsRequest) -> oracle::ListOffsetsRequest {
         oracle::ListOffsetsRequest::default()
             .with_replica_id(oracle::BrokerId(r.replica_id))
@@ -402,53 +371,29 @@ mod tests {
 
     #[test]
     fn every_version_round_trips() {
-        for version in VERSIONS {
-            let want = sample_response(version);
-            let frame = response_frame(version, &want);
-            let got =
-                decode_response::<ListOffsetsRequest>(&frame, version, CORRELATION_ID).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes::<Req>(sample_response, response_body);
     }
 
     #[test]
     fn every_truncation_of_every_version_is_an_error() {
-        for version in VERSIONS {
-            let frame = response_frame(version, &sample_response(version));
-            for cut in 0..frame.len() {
-                assert!(
-                    decode_response::<ListOffsetsRequest>(&frame[..cut], version, CORRELATION_ID)
-                        .is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            response_body(&sample_response(v), v)
+        });
     }
 
     #[test]
     fn every_request_version_matches_kafka_protocol_crate() {
-        for version in VERSIONS {
-            let request = sample_request(version);
-            let ours = request_body(&request, version).unwrap();
-            let mut theirs = bytes::BytesMut::new();
-            oracle_request(&request)
-                .encode(&mut theirs, version)
-                .unwrap();
-            assert_eq!(ours, &theirs[..], "v{version}");
-        }
+        assert_every_request_version_encodes_like_oracle(
+            |v| [sample_request(v)],
+            |r, _| oracle_request(r),
+        );
     }
 
     #[test]
     fn every_response_version_decodes_what_kafka_protocol_crate_encodes() {
-        for version in VERSIONS {
-            let want = sample_response(version);
-            let mut body = bytes::BytesMut::new();
-            oracle_response(&want).encode(&mut body, version).unwrap();
-            let frame = frame_around(version, &body);
-            let got =
-                decode_response::<ListOffsetsRequest>(&frame, version, CORRELATION_ID).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
+            oracle_response(r)
+        });
     }
 
     #[test]
@@ -479,31 +424,27 @@ mod tests {
             isolation_level: READ_COMMITTED,
             ..ListOffsetsRequest::for_partitions("t", &[0], LATEST_TIMESTAMP)
         };
-        assert!(request_body(&request, 1).is_err());
-        assert!(request_body(&request, 2).is_ok());
+        assert!(try_request_body(&request, 1).is_err());
+        assert!(try_request_body(&request, 2).is_ok());
     }
 
     #[test]
     fn the_leader_epoch_is_dropped_below_v4() {
         let mut request = ListOffsetsRequest::for_partitions("t", &[0], LATEST_TIMESTAMP);
-        let without = request_body(&request, 3).unwrap();
+        let without = request_body(&request, 3);
         request.topics[0].partitions[0].current_leader_epoch = 9;
-        assert_eq!(request_body(&request, 3).unwrap(), without);
-        assert_eq!(request_body(&request, 4).unwrap().len(), without.len() + 4);
+        assert_eq!(request_body(&request, 3), without);
+        assert_eq!(request_body(&request, 4).len(), without.len() + 4);
     }
 
     proptest::proptest! {
         #[test]
         fn corrupted_responses_never_panic(
-            version in VERSIONS,
+            version in versions::<Req>(),
             edits in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..8),
         ) {
-            let mut frame = response_frame(version, &sample_response(version));
-            for (at, byte) in edits {
-                let at = at % frame.len();
-                frame[at] = byte;
-            }
-            let _ = decode_response::<ListOffsetsRequest>(&frame, version, CORRELATION_ID);
+            let frame = response_frame::<Req>(version, &response_body(&sample_response(version), version));
+            let _ = decode::<Req>(version, &edited(&frame, &edits));
         }
     }
 }

@@ -346,50 +346,22 @@ fn decode_partition(version: i16, d: &mut Decoder<'_>) -> DecodeResult<MetadataR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{decode_response, encode_request};
+    use crate::protocol::api::codec_checks::*;
+    use crate::protocol::encode_request;
     use kafka_protocol::messages::{self as oracle, metadata_request, metadata_response};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
 
-    const VERSIONS: std::ops::RangeInclusive<i16> =
-        MetadataRequest::MIN_VERSION..=MetadataRequest::MAX_VERSION;
+    type Req = MetadataRequest;
+
     const TOPIC_ID: [u8; 16] = [
         0x5d, 0x1b, 0x8a, 0x33, 0x02, 0x7e, 0x4c, 0x11, 0x9f, 0x60, 0xab, 0xcd, 0x12, 0x34, 0x56,
         0x78,
     ];
-    const CORRELATION_ID: i32 = 7;
-
-    fn is_flexible(version: i16) -> bool {
-        MetadataRequest::is_flexible(version)
-    }
-
-    /// Our request body at `version`, without the request header.
-    fn request_body(request: &MetadataRequest, version: i16) -> Result<Vec<u8>, EncodeError> {
-        let mut buf = Vec::new();
-        request.encode(
-            version,
-            &mut Encoder::with_flexible(&mut buf, is_flexible(version)),
-        )?;
-        Ok(buf)
-    }
-
-    /// A response frame (header and body, no size prefix) around `body`.
-    fn frame_around(version: i16, body: &[u8]) -> Vec<u8> {
-        let mut buf = Vec::new();
-        let mut e = Encoder::with_flexible(&mut buf, true);
-        e.i32(CORRELATION_ID);
-        if MetadataRequest::response_header_version(version) >= 1 {
-            e.tagged_fields();
-        }
-        e.raw(body);
-        buf
-    }
-
     /// The test's own response encoder, the mirror image of the decoder. It
     /// adds an unknown tagged field to every flexible struct, which the
     /// decoder must skip.
-    fn response_frame(version: i16, r: &MetadataResponse) -> Vec<u8> {
+    fn response_body(r: &MetadataResponse, version: i16) -> Vec<u8> {
         let mut body = Vec::new();
-        let e = &mut Encoder::with_flexible(&mut body, is_flexible(version));
+        let e = &mut Encoder::with_flexible(&mut body, Req::is_flexible(version));
         let unknown_tag = |e: &mut Encoder<'_>| e.tagged_fields_with(&[(9, b"zz")]).unwrap();
         if version >= 3 {
             e.i32(r.throttle_time_ms);
@@ -447,7 +419,7 @@ mod tests {
             e.i32(r.cluster_authorized_operations);
         }
         unknown_tag(e);
-        frame_around(version, &body)
+        body
     }
 
     /// A realistic response holding only what `version` can carry.
@@ -539,18 +511,6 @@ mod tests {
         }
     }
 
-    fn oracle_uuid<T: std::str::FromStr>(bytes: &[u8; 16]) -> T
-    where
-        T::Err: std::fmt::Debug,
-    {
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        hex.parse().unwrap()
-    }
-
-    fn oracle_str(s: &str) -> StrBytes {
-        StrBytes::from_string(s.to_owned())
-    }
-
     fn oracle_request(r: &MetadataRequest) -> oracle::MetadataRequest {
         oracle::MetadataRequest::default()
             .with_topics(r.topics.as_ref().map(|topics| {
@@ -568,7 +528,7 @@ mod tests {
             .with_include_topic_authorized_operations(r.include_topic_authorized_operations)
     }
 
-    fn oracle_response(version: i16, r: &MetadataResponse) -> oracle::MetadataResponse {
+    fn oracle_response(r: &MetadataResponse, version: i16) -> oracle::MetadataResponse {
         let ids = |nodes: &[i32]| nodes.iter().map(|&n| oracle::BrokerId(n)).collect();
         let mut response = oracle::MetadataResponse::default()
             .with_throttle_time_ms(r.throttle_time_ms)
@@ -624,66 +584,42 @@ mod tests {
 
     #[test]
     fn every_version_round_trips() {
-        for version in VERSIONS {
-            let want = sample_response(version);
-            let frame = response_frame(version, &want);
-            let got = decode_response::<MetadataRequest>(&frame, version, CORRELATION_ID).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes::<Req>(sample_response, response_body);
     }
 
     #[test]
     fn every_truncation_of_every_version_is_an_error() {
-        for version in VERSIONS {
-            let frame = response_frame(version, &sample_response(version));
-            for cut in 0..frame.len() {
-                assert!(
-                    decode_response::<MetadataRequest>(&frame[..cut], version, CORRELATION_ID)
-                        .is_err(),
-                    "v{version} cut at {cut}"
-                );
-            }
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            response_body(&sample_response(v), v)
+        });
     }
 
     #[test]
     fn every_request_version_matches_kafka_protocol_crate() {
-        for version in VERSIONS {
-            for request in [sample_request(version), MetadataRequest::default()] {
-                let ours = request_body(&request, version).unwrap();
-                let mut theirs = bytes::BytesMut::new();
-                oracle_request(&request)
-                    .encode(&mut theirs, version)
-                    .unwrap();
-                assert_eq!(ours, &theirs[..], "v{version} {request:?}");
-            }
-        }
+        assert_every_request_version_encodes_like_oracle(
+            |v| [sample_request(v), MetadataRequest::default()],
+            |r, _| oracle_request(r),
+        );
     }
 
     #[test]
     fn every_response_version_decodes_what_kafka_protocol_crate_encodes() {
-        for version in VERSIONS {
-            let want = sample_response(version);
-            let mut body = bytes::BytesMut::new();
-            oracle_response(version, &want)
-                .encode(&mut body, version)
-                .unwrap();
-            let frame = frame_around(version, &body);
-            let got = decode_response::<MetadataRequest>(&frame, version, CORRELATION_ID).unwrap();
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(
+            sample_response,
+            oracle_response,
+        );
     }
 
     #[test]
     fn no_topics_is_a_null_array_and_an_empty_list_is_empty() {
         let all = MetadataRequest::all_topics();
-        assert_eq!(request_body(&all, 1).unwrap(), [0xff, 0xff, 0xff, 0xff]);
-        assert_eq!(request_body(&all, 9).unwrap(), [0, 1, 0, 0, 0]);
+        assert_eq!(request_body(&all, 1), [0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(request_body(&all, 9), [0, 1, 0, 0, 0]);
         let none = MetadataRequest {
             topics: Some(vec![]),
             ..MetadataRequest::default()
         };
-        assert_eq!(request_body(&none, 1).unwrap(), [0, 0, 0, 0]);
+        assert_eq!(request_body(&none, 1), [0, 0, 0, 0]);
     }
 
     #[test]
@@ -702,26 +638,26 @@ mod tests {
     #[test]
     fn fields_a_version_cannot_carry_are_refused() {
         let no_auto_create = MetadataRequest::for_topics(["a"]);
-        assert!(request_body(&no_auto_create, 3).is_err());
-        assert!(request_body(&no_auto_create, 4).is_ok());
+        assert!(try_request_body(&no_auto_create, 3).is_err());
+        assert!(try_request_body(&no_auto_create, 4).is_ok());
         let by_id = MetadataRequest {
             topics: Some(vec![MetadataRequestTopic::by_id(TOPIC_ID)]),
             ..MetadataRequest::default()
         };
-        assert!(request_body(&by_id, 11).is_err());
-        assert!(request_body(&by_id, 12).is_ok());
+        assert!(try_request_body(&by_id, 11).is_err());
+        assert!(try_request_body(&by_id, 12).is_ok());
         let cluster_ops = MetadataRequest {
             include_cluster_authorized_operations: true,
             ..MetadataRequest::default()
         };
-        assert!(request_body(&cluster_ops, 7).is_err());
-        assert!(request_body(&cluster_ops, 10).is_ok());
-        assert!(request_body(&cluster_ops, 11).is_err());
+        assert!(try_request_body(&cluster_ops, 7).is_err());
+        assert!(try_request_body(&cluster_ops, 10).is_ok());
+        assert!(try_request_body(&cluster_ops, 11).is_err());
         let topic_ops = MetadataRequest {
             include_topic_authorized_operations: true,
             ..MetadataRequest::default()
         };
-        assert!(request_body(&topic_ops, 7).is_err());
+        assert!(try_request_body(&topic_ops, 7).is_err());
     }
 
     #[test]
@@ -734,22 +670,18 @@ mod tests {
 
     #[test]
     fn a_huge_broker_count_is_rejected_before_allocating() {
-        let frame = frame_around(1, &[0x7f, 0xff, 0xff, 0xff, 0, 0]);
-        assert!(decode_response::<MetadataRequest>(&frame, 1, CORRELATION_ID).is_err());
+        let frame = response_frame::<Req>(1, &[0x7f, 0xff, 0xff, 0xff, 0, 0]);
+        assert!(decode::<Req>(1, &frame).is_err());
     }
 
     proptest::proptest! {
         #[test]
         fn corrupted_responses_never_panic(
-            version in VERSIONS,
+            version in versions::<Req>(),
             edits in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..8),
         ) {
-            let mut frame = response_frame(version, &sample_response(version));
-            for (at, byte) in edits {
-                let at = at % frame.len();
-                frame[at] = byte;
-            }
-            let _ = decode_response::<MetadataRequest>(&frame, version, CORRELATION_ID);
+            let frame = response_frame::<Req>(version, &response_body(&sample_response(version), version));
+            let _ = decode::<Req>(version, &edited(&frame, &edits));
         }
     }
 }

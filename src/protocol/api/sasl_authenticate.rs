@@ -100,7 +100,6 @@ mod tests {
     use kafka_protocol::messages::{
         SaslAuthenticateRequest as OracleRequest, SaslAuthenticateResponse as OracleResponse,
     };
-    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
 
     type Req = SaslAuthenticateRequest;
@@ -117,10 +116,7 @@ mod tests {
     fn oracle_response(r: &SaslAuthenticateResponse) -> OracleResponse {
         let mut o = OracleResponse::default();
         o.error_code = r.error_code.code();
-        o.error_message = r
-            .error_message
-            .as_ref()
-            .map(|m| StrBytes::from_string(m.clone()));
+        o.error_message = r.error_message.as_deref().map(oracle_str);
         o.auth_bytes = bytes::Bytes::from(r.auth_bytes.clone());
         o.session_lifetime_ms = r.session_lifetime_ms;
         o
@@ -133,9 +129,7 @@ mod tests {
         };
         let mut oracle = OracleRequest::default();
         oracle.auth_bytes = bytes::Bytes::from(r.auth_bytes.clone());
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            assert_request_matches_oracle(&r, &oracle, version);
-        }
+        assert_every_request_version_matches_oracle(|_| [r.clone()], |_, _| oracle.clone());
     }
 
     #[test]
@@ -151,19 +145,16 @@ mod tests {
 
     #[test]
     fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let want = sample_response(version);
-            let got = decode_oracle_response::<Req, _>(&oracle_response(&want), version);
-            assert_eq!(got, want, "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
+            oracle_response(r)
+        });
     }
 
     #[test]
     fn every_truncation_of_a_response_is_an_error() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let oracle = oracle_response(&sample_response(version));
-            assert_every_truncation_fails::<Req, _>(&oracle, version);
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            oracle_bytes(&oracle_response(&sample_response(v)), v)
+        });
     }
 
     proptest! {

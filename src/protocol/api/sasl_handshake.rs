@@ -60,14 +60,9 @@ mod tests {
     use kafka_protocol::messages::{
         SaslHandshakeRequest as OracleRequest, SaslHandshakeResponse as OracleResponse,
     };
-    use kafka_protocol::protocol::StrBytes;
     use proptest::prelude::*;
 
     type Req = SaslHandshakeRequest;
-
-    fn s(v: &str) -> StrBytes {
-        StrBytes::from_string(v.to_owned())
-    }
 
     fn sample_response() -> SaslHandshakeResponse {
         SaslHandshakeResponse {
@@ -79,7 +74,7 @@ mod tests {
     fn oracle_response(r: &SaslHandshakeResponse) -> OracleResponse {
         let mut o = OracleResponse::default();
         o.error_code = r.error_code.code();
-        o.mechanisms = r.mechanisms.iter().map(|m| s(m)).collect();
+        o.mechanisms = r.mechanisms.iter().map(|m| oracle_str(m)).collect();
         o
     }
 
@@ -89,26 +84,23 @@ mod tests {
             mechanism: "SCRAM-SHA-512".into(),
         };
         let mut oracle = OracleRequest::default();
-        oracle.mechanism = s("SCRAM-SHA-512");
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            assert_request_matches_oracle(&r, &oracle, version);
-        }
+        oracle.mechanism = oracle_str("SCRAM-SHA-512");
+        assert_every_request_version_matches_oracle(|_| [r.clone()], |_, _| oracle.clone());
     }
 
     #[test]
     fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            let got =
-                decode_oracle_response::<Req, _>(&oracle_response(&sample_response()), version);
-            assert_eq!(got, sample_response(), "v{version}");
-        }
+        assert_every_response_version_decodes_like_oracle::<Req, _>(
+            |_| sample_response(),
+            |r, _| oracle_response(r),
+        );
     }
 
     #[test]
     fn every_truncation_of_a_response_is_an_error() {
-        for version in Req::MIN_VERSION..=Req::MAX_VERSION {
-            assert_every_truncation_fails::<Req, _>(&oracle_response(&sample_response()), version);
-        }
+        assert_every_truncation_of_every_version_fails::<Req>(|v| {
+            oracle_bytes(&oracle_response(&sample_response()), v)
+        });
     }
 
     proptest! {

@@ -140,8 +140,9 @@ impl BatchHeader {
         Ok(())
     }
 
-    /// A header with the "none" values of legacy messages, to be filled in.
-    pub(crate) fn legacy(magic: i8, attributes: i8) -> DecodeResult<Self> {
+    /// A header holding the "none" values (-1) and the given magic and
+    /// attributes, for a decoder to fill in.
+    pub(crate) fn blank(magic: i8, attributes: i8) -> DecodeResult<Self> {
         let mut header = BatchHeader {
             base_offset: 0,
             batch_length: 0,
@@ -494,7 +495,7 @@ impl<'a> Iterator for Batches<'a> {
 /// Decodes the complete batch at the start of `bytes`.
 fn decode_one(bytes: &[u8], options: DecodeOptions) -> DecodeResult<RecordBatch<'_>> {
     let mut d = Decoder::new(bytes);
-    let base_offset = d.i64()?;
+    d.skip(8)?; // base offset, read again by each format's decoder
     let batch_length = d.i32()?;
     let len =
         usize::try_from(batch_length).map_err(|_| DecodeError::NegativeLength(batch_length))?;
@@ -503,32 +504,30 @@ fn decode_one(bytes: &[u8], options: DecodeOptions) -> DecodeResult<RecordBatch<
     let magic = *batch
         .get(MAGIC_OFFSET - LOG_OVERHEAD)
         .ok_or(DecodeError::Invalid("batch too short for its magic byte"))?;
-    let body = match magic {
-        2 => return decode_v2(bytes, options),
-        0 | 1 => legacy::decode_message(bytes, base_offset, options)?,
-        _ => {
-            return Err(DecodeError::InvalidOwned(format!(
-                "unknown record batch magic {magic}"
-            )))
+    match magic {
+        2 => decode_v2(bytes, options),
+        0 | 1 => {
+            let (header, body) = legacy::decode_message(bytes, options)?;
+            Ok(RecordBatch {
+                header,
+                body: Body::Legacy(body),
+            })
         }
-    };
-    let (header, body) = body;
-    Ok(RecordBatch {
-        header,
-        body: Body::Legacy(body),
-    })
+        _ => Err(DecodeError::InvalidOwned(format!(
+            "unknown record batch magic {magic}"
+        ))),
+    }
 }
 
 /// Decodes a complete magic-2 batch (`bytes` is exactly the batch).
 fn decode_v2(bytes: &[u8], options: DecodeOptions) -> DecodeResult<RecordBatch<'_>> {
     if bytes.len() < BATCH_HEADER_LEN {
-        return Err(DecodeError::Truncated {
-            needed: BATCH_HEADER_LEN,
-            remaining: bytes.len(),
-        });
+        return Err(DecodeError::Invalid(
+            "record batch shorter than the 61-byte magic-2 header",
+        ));
     }
     let mut d = Decoder::new(bytes);
-    let mut header = BatchHeader::legacy(2, 0)?;
+    let mut header = BatchHeader::blank(2, 0)?;
     header.base_offset = d.i64()?;
     header.batch_length = d.i32()?;
     header.partition_leader_epoch = d.i32()?;

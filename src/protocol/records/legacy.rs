@@ -195,11 +195,10 @@ fn bytes_range(d: &mut Decoder<'_>) -> DecodeResult<Option<Range<usize>>> {
 /// Decodes the legacy message that fills `bytes` (offset and size included).
 pub(crate) fn decode_message(
     bytes: &[u8],
-    _base_offset: i64,
     options: DecodeOptions,
 ) -> DecodeResult<(BatchHeader, LegacyBody<'_>)> {
     let message = read_message(bytes, options.check_crcs)?;
-    let mut header = BatchHeader::legacy(message.magic, message.attributes)?;
+    let mut header = BatchHeader::blank(message.magic, message.attributes)?;
     header.crc = message.crc;
     header.batch_length = message.size;
     header.max_timestamp = message.timestamp;
@@ -304,4 +303,151 @@ fn read_inner(
         }
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{decode_batches, DecodeOptions, RecordBatch};
+    use super::*;
+
+    /// A message-set entry, as Kafka 0.10 wrote them.
+    fn message(
+        offset: i64,
+        magic: i8,
+        attributes: i8,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Vec<u8> {
+        let mut body = vec![magic as u8, attributes as u8];
+        if magic == 1 {
+            body.extend_from_slice(&1_000i64.to_be_bytes());
+        }
+        for field in [key, value] {
+            match field {
+                None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+                Some(f) => {
+                    body.extend_from_slice(&(f.len() as i32).to_be_bytes());
+                    body.extend_from_slice(f);
+                }
+            }
+        }
+        let mut entry = offset.to_be_bytes().to_vec();
+        entry.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
+        entry.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
+        entry.extend_from_slice(&body);
+        entry
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        compression::compress(Compression::Gzip, None, data, &mut out).unwrap();
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> DecodeResult<Vec<(i64, i64)>> {
+        let mut out = Vec::new();
+        for batch in decode_batches(bytes, DecodeOptions::default()) {
+            let batch: RecordBatch<'_> = batch?;
+            for record in batch.records()? {
+                let record = record?;
+                out.push((record.offset, record.timestamp));
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn magic_1_inner_offsets_are_relative_to_the_wrapper() {
+        let inner = [
+            message(0, 1, 0, None, Some(b"a")),
+            message(1, 1, 0, None, Some(b"b")),
+        ]
+        .concat();
+        let wrapper = message(11, 1, 1, None, Some(&gzip(&inner)));
+        assert_eq!(decode(&wrapper), Ok(vec![(10, 1_000), (11, 1_000)]));
+    }
+
+    #[test]
+    fn magic_0_inner_offsets_are_absolute() {
+        let inner = [
+            message(5, 0, 0, None, Some(b"a")),
+            message(6, 0, 0, None, Some(b"b")),
+        ]
+        .concat();
+        let wrapper = message(6, 0, 1, None, Some(&gzip(&inner)));
+        assert_eq!(decode(&wrapper), Ok(vec![(5, -1), (6, -1)]));
+    }
+
+    #[test]
+    fn a_nested_compressed_message_is_an_error() {
+        let innermost = message(0, 1, 0, None, Some(b"a"));
+        let middle = message(0, 1, 1, None, Some(&gzip(&innermost)));
+        let wrapper = message(0, 1, 1, None, Some(&gzip(&middle)));
+        assert!(decode(&wrapper).is_err());
+    }
+
+    #[test]
+    fn an_inner_magic_unlike_the_wrappers_is_an_error() {
+        let inner = message(0, 0, 0, None, Some(b"a"));
+        let wrapper = message(0, 1, 1, None, Some(&gzip(&inner)));
+        assert!(decode(&wrapper).is_err());
+    }
+
+    #[test]
+    fn a_corrupt_inner_message_fails_its_crc() {
+        let mut inner = message(0, 1, 0, None, Some(b"abc"));
+        let last = inner.len() - 1;
+        inner[last] ^= 1;
+        let wrapper = message(0, 1, 1, None, Some(&gzip(&inner)));
+        assert!(matches!(
+            decode(&wrapper),
+            Err(DecodeError::CrcMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_corrupt_message_fails_its_crc() {
+        let mut bytes = message(0, 0, 0, Some(b"k"), Some(b"v"));
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(matches!(
+            decode(&bytes),
+            Err(DecodeError::CrcMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn an_empty_or_valueless_wrapper_is_an_error() {
+        assert!(decode(&message(0, 1, 1, None, Some(&gzip(b"")))).is_err());
+        assert!(decode(&message(0, 1, 1, None, None)).is_err());
+    }
+
+    #[test]
+    fn zstd_before_magic_2_is_an_error() {
+        assert!(decode(&message(0, 1, 4, None, Some(b"x"))).is_err());
+    }
+
+    #[test]
+    fn a_message_shorter_than_its_magic_allows_is_an_error() {
+        let mut bytes = message(0, 1, 0, None, None);
+        // Claim the magic-0 minimum size for a magic-1 message.
+        bytes[8..12].copy_from_slice(&14i32.to_be_bytes());
+        bytes.truncate(12 + 14);
+        assert!(decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn uncompressed_messages_are_one_batch_each_with_null_and_empty_fields() {
+        let bytes = [
+            message(3, 1, 0, None, Some(b"")),
+            message(4, 1, 0, Some(b""), None),
+        ]
+        .concat();
+        let batches: Vec<_> = decode_batches(&bytes, DecodeOptions::default())
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(batches.len(), 2);
+        let r = batches[1].records().unwrap().next().unwrap().unwrap();
+        assert_eq!((r.offset, r.key, r.value), (4, Some(&b""[..]), None));
+    }
 }

@@ -164,3 +164,6 @@ impl<'a> Header<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

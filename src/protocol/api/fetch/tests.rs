@@ -2,15 +2,13 @@
 //! byte-for-byte agreement with the `kafka-protocol` crate, hostile input.
 
 use super::*;
-use crate::protocol::{decode_response, encode_request};
+use crate::protocol::api::codec_checks::*;
 use kafka_protocol::messages::fetch_request as oracle_req;
 use kafka_protocol::messages::fetch_response as oracle_resp;
 use kafka_protocol::messages::TopicName;
-use kafka_protocol::protocol::{Encodable, StrBytes};
 use proptest::prelude::*;
 
-const VERSIONS: std::ops::RangeInclusive<i16> =
-    FetchRequest::MIN_VERSION..=FetchRequest::MAX_VERSION;
+type Req = FetchRequest;
 
 const EVENTS_ID: [u8; 16] = [
     0x5f, 0x3c, 0x91, 0x0e, 0x2a, 0x44, 0x4b, 0x1d, 0x9e, 0x07, 0x6c, 0xd2, 0x13, 0x88, 0xa1, 0x42,
@@ -18,37 +16,6 @@ const EVENTS_ID: [u8; 16] = [
 const AUDIT_ID: [u8; 16] = [
     0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0x4c, 0xde, 0x8f, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd,
 ];
-
-fn flexible(version: i16) -> bool {
-    FetchRequest::is_flexible(version)
-}
-
-fn str_bytes(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_owned())
-}
-
-/// Our request body: the frame minus the size, the request header (null client
-/// id) and, when flexible, the header's tagged fields.
-fn our_body(request: &FetchRequest, version: i16) -> Vec<u8> {
-    let frame = encode_request(request, version, 1, None).unwrap();
-    frame[14 + usize::from(flexible(version))..].to_vec()
-}
-
-fn oracle_body(message: &impl Encodable, version: i16) -> Vec<u8> {
-    let mut body = bytes::BytesMut::new();
-    message.encode(&mut body, version).unwrap();
-    body.to_vec()
-}
-
-/// A response frame: correlation id 7, header tagged fields when flexible, body.
-fn response_frame(version: i16, body: &[u8]) -> Vec<u8> {
-    let mut frame = 7i32.to_be_bytes().to_vec();
-    if flexible(version) {
-        frame.push(0);
-    }
-    frame.extend_from_slice(body);
-    frame
-}
 
 // ---------------------------------------------------------------- requests
 
@@ -158,6 +125,11 @@ fn sample_request(follower: bool, version: i16) -> FetchRequest {
     drop_ignorable(drop_unignorable(full_request(follower), version), version)
 }
 
+/// The consumer's and the follower's request as `version` carries them.
+fn sample_requests(version: i16) -> [FetchRequest; 2] {
+    [false, true].map(|follower| sample_request(follower, version))
+}
+
 /// Our own test decoder for requests, written from the schema.
 fn decode_request(version: i16, body: &[u8]) -> DecodeResult<FetchRequest> {
     fn topic_key(version: i16, d: &mut Decoder<'_>) -> DecodeResult<(String, [u8; 16])> {
@@ -167,7 +139,7 @@ fn decode_request(version: i16, body: &[u8]) -> DecodeResult<FetchRequest> {
             Ok((String::new(), d.uuid()?))
         }
     }
-    let mut d = Decoder::with_flexible(body, flexible(version));
+    let mut d = Decoder::with_flexible(body, Req::is_flexible(version));
     let mut r = FetchRequest::default();
     if version < 15 {
         r.replica_id = d.i32()?;
@@ -259,8 +231,8 @@ fn to_oracle_request(r: &FetchRequest, version: i16) -> oracle_req::FetchRequest
                 .iter()
                 .map(|t| {
                     oracle_req::FetchTopic::default()
-                        .with_topic(TopicName(str_bytes(&t.topic)))
-                        .with_topic_id(t.topic_id.to_vec().try_into().unwrap())
+                        .with_topic(TopicName(oracle_str(&t.topic)))
+                        .with_topic_id(oracle_uuid(&t.topic_id))
                         .with_partitions(
                             t.partitions
                                 .iter()
@@ -283,13 +255,13 @@ fn to_oracle_request(r: &FetchRequest, version: i16) -> oracle_req::FetchRequest
                 .iter()
                 .map(|t| {
                     oracle_req::ForgottenTopic::default()
-                        .with_topic(TopicName(str_bytes(&t.topic)))
-                        .with_topic_id(t.topic_id.to_vec().try_into().unwrap())
+                        .with_topic(TopicName(oracle_str(&t.topic)))
+                        .with_topic_id(oracle_uuid(&t.topic_id))
                         .with_partitions(t.partitions.clone())
                 })
                 .collect(),
         )
-        .with_rack_id(str_bytes(&r.rack_id));
+        .with_rack_id(oracle_str(&r.rack_id));
     if version >= 15 {
         oracle = oracle.with_replica_state(
             oracle_req::ReplicaState::default()
@@ -304,40 +276,21 @@ fn to_oracle_request(r: &FetchRequest, version: i16) -> oracle_req::FetchRequest
 
 #[test]
 fn every_version_request_round_trips() {
-    for version in VERSIONS {
-        for follower in [false, true] {
-            let request = sample_request(follower, version);
-            let body = our_body(&request, version);
-            assert_eq!(
-                decode_request(version, &body).unwrap(),
-                request,
-                "v{version}"
-            );
-        }
-    }
+    assert_every_request_version_round_trips(sample_requests, decode_request);
 }
 
 #[test]
 fn every_version_request_matches_kafka_protocol_crate() {
-    for version in VERSIONS {
-        for follower in [false, true] {
-            let request = sample_request(follower, version);
-            assert_eq!(
-                our_body(&request, version),
-                oracle_body(&to_oracle_request(&request, version), version),
-                "v{version} follower={follower}"
-            );
-        }
-    }
+    assert_every_request_version_encodes_like_oracle(sample_requests, to_oracle_request);
 }
 
 #[test]
 fn ignorable_fields_are_dropped_at_versions_without_them() {
-    for version in VERSIONS {
+    for version in versions::<Req>() {
         let request = drop_unignorable(full_request(false), version);
         assert_eq!(
-            our_body(&request, version),
-            our_body(&drop_ignorable(request.clone(), version), version),
+            request_body(&request, version),
+            request_body(&drop_ignorable(request.clone(), version), version),
             "v{version}"
         );
     }
@@ -347,7 +300,7 @@ fn ignorable_fields_are_dropped_at_versions_without_them() {
 fn unignorable_fields_at_versions_without_them_are_encode_errors() {
     let unsupported = |r: &FetchRequest, version| {
         matches!(
-            encode_request(r, version, 1, None),
+            try_request_body(r, version),
             Err(EncodeError::Unsupported(_))
         )
     };
@@ -369,15 +322,15 @@ fn unignorable_fields_at_versions_without_them_are_encode_errors() {
 #[test]
 fn a_nil_topic_id_from_v13_is_an_encode_error() {
     let mut request = sample_request(false, 12);
-    assert!(encode_request(&request, 12, 1, None).is_ok());
+    assert!(try_request_body(&request, 12).is_ok());
     assert!(matches!(
-        encode_request(&request, 13, 1, None),
+        try_request_body(&request, 13),
         Err(EncodeError::Unsupported(_))
     ));
     request.topics[0].topic_id = EVENTS_ID;
     request.topics[1].topic_id = AUDIT_ID;
     request.forgotten_topics_data[0].topic_id = AUDIT_ID;
-    assert!(encode_request(&request, 13, 1, None).is_ok());
+    assert!(try_request_body(&request, 13).is_ok());
 }
 
 #[test]
@@ -389,13 +342,7 @@ fn a_default_request_is_a_consumer_outside_any_fetch_session() {
         .with_max_wait_ms(500)
         .with_min_bytes(1)
         .with_max_bytes(50 * 1024 * 1024);
-    for version in VERSIONS {
-        assert_eq!(
-            our_body(&request, version),
-            oracle_body(&oracle, version),
-            "v{version}"
-        );
-    }
+    assert_every_request_version_encodes_like_oracle(|_| [request.clone()], |_, _| oracle.clone());
 }
 
 // --------------------------------------------------------------- responses
@@ -518,20 +465,11 @@ fn sample_response(version: i16) -> FetchResponse {
     }
 }
 
-/// A flexible struct's bytes, for a tagged field.
-fn tagged(write: impl FnOnce(&mut Encoder<'_>)) -> Vec<u8> {
-    let mut data = Vec::new();
-    let mut e = Encoder::with_flexible(&mut data, true);
-    write(&mut e);
-    e.tagged_fields();
-    data
-}
-
-/// Our own test encoder for responses, written from the schema; records come
-/// from [`records_for`].
-fn encode_response(version: i16, r: &FetchResponse) -> Vec<u8> {
+/// Our own test encoder for response bodies, written from the schema; records
+/// come from [`records_for`].
+fn response_body(r: &FetchResponse, version: i16) -> Vec<u8> {
     let mut body = Vec::new();
-    let mut e = Encoder::with_flexible(&mut body, flexible(version));
+    let mut e = Encoder::with_flexible(&mut body, Req::is_flexible(version));
     e.i32(r.throttle_time_ms);
     if version >= 7 {
         e.i16(r.error_code.code());
@@ -565,25 +503,19 @@ fn encode_response(version: i16, r: &FetchResponse) -> Vec<u8> {
             if let Some(x) = p.diverging_epoch {
                 fields.push((
                     0,
-                    tagged(|e| {
+                    tagged_struct(|e| {
                         e.i32(x.epoch);
                         e.i64(x.end_offset);
                     }),
                 ));
             }
             if let Some(x) = p.current_leader {
-                fields.push((
-                    1,
-                    tagged(|e| {
-                        e.i32(x.leader_id);
-                        e.i32(x.leader_epoch);
-                    }),
-                ));
+                fields.push((1, leader_data(&x)));
             }
             if let Some(x) = p.snapshot_id {
                 fields.push((
                     2,
-                    tagged(|e| {
+                    tagged_struct(|e| {
                         e.i64(x.end_offset);
                         e.i32(x.epoch);
                     }),
@@ -596,24 +528,13 @@ fn encode_response(version: i16, r: &FetchResponse) -> Vec<u8> {
         Ok(())
     })
     .unwrap();
-    if r.node_endpoints.is_empty() {
-        e.tagged_fields();
-    } else {
-        let mut data = Vec::new();
-        let mut te = Encoder::with_flexible(&mut data, true);
-        te.array_of(&r.node_endpoints, |e, n| {
-            e.i32(n.node_id);
-            e.string(&n.host)?;
-            e.i32(n.port);
-            e.nullable_string(n.rack.as_deref())?;
-            e.tagged_fields();
-            Ok(())
-        })
-        .unwrap();
-        // An unknown tag after the known one is skipped by the decoder.
-        e.tagged_fields_with(&[(0, &data), (6, b"future")]).unwrap();
-    }
-    response_frame(version, &body)
+    end_with_node_endpoints(&mut e, &r.node_endpoints, 6);
+    body
+}
+
+/// The frame around our encoding of the sample response at `version`.
+fn sample_frame(version: i16) -> Vec<u8> {
+    response_frame::<Req>(version, &response_body(&sample_response(version), version))
 }
 
 fn to_oracle_response(r: &FetchResponse) -> oracle_resp::FetchResponse {
@@ -667,8 +588,8 @@ fn to_oracle_response(r: &FetchResponse) -> oracle_resp::FetchResponse {
                 .iter()
                 .map(|t| {
                     oracle_resp::FetchableTopicResponse::default()
-                        .with_topic(TopicName(str_bytes(&t.topic)))
-                        .with_topic_id(t.topic_id.to_vec().try_into().unwrap())
+                        .with_topic(TopicName(oracle_str(&t.topic)))
+                        .with_topic_id(oracle_uuid(&t.topic_id))
                         .with_partitions(t.partitions.iter().map(partition).collect())
                 })
                 .collect(),
@@ -679,9 +600,9 @@ fn to_oracle_response(r: &FetchResponse) -> oracle_resp::FetchResponse {
                 .map(|n| {
                     oracle_resp::NodeEndpoint::default()
                         .with_node_id(n.node_id.into())
-                        .with_host(str_bytes(&n.host))
+                        .with_host(oracle_str(&n.host))
                         .with_port(n.port)
-                        .with_rack(n.rack.as_deref().map(str_bytes))
+                        .with_rack(n.rack.as_deref().map(oracle_str))
                 })
                 .collect(),
         )
@@ -705,30 +626,31 @@ fn assert_decoded(got: &FetchResponse, frame: &[u8], want: &FetchResponse, versi
     assert_eq!(&got, want, "v{version}");
 }
 
-#[test]
-fn every_version_response_round_trips() {
-    for version in VERSIONS {
+/// Checks [`assert_decoded`] at every version for the sample response and the
+/// body `body` encodes of it.
+fn assert_every_version_decodes(body: impl Fn(&FetchResponse, i16) -> Vec<u8>) {
+    for version in versions::<Req>() {
         let want = sample_response(version);
-        let frame = encode_response(version, &want);
-        let got = decode_response::<FetchRequest>(&frame, version, 7).unwrap();
+        let frame = response_frame::<Req>(version, &body(&want, version));
+        let got = decode::<Req>(version, &frame).unwrap();
         assert_decoded(&got, &frame, &want, version);
     }
+}
+
+#[test]
+fn every_version_response_round_trips() {
+    assert_every_version_decodes(response_body);
 }
 
 #[test]
 fn every_version_response_from_kafka_protocol_crate_decodes() {
-    for version in VERSIONS {
-        let want = sample_response(version);
-        let frame = response_frame(version, &oracle_body(&to_oracle_response(&want), version));
-        let got = decode_response::<FetchRequest>(&frame, version, 7).unwrap();
-        assert_decoded(&got, &frame, &want, version);
-    }
+    assert_every_version_decodes(|r, v| oracle_bytes(&to_oracle_response(r), v));
 }
 
 #[test]
 fn null_records_decode_as_an_empty_range() {
-    let frame = encode_response(17, &sample_response(17));
-    let got = decode_response::<FetchRequest>(&frame, 17, 7).unwrap();
+    let frame = sample_frame(17);
+    let got = decode::<Req>(17, &frame).unwrap();
     let null = &got.responses[0].partitions[1];
     assert_eq!(records_for(null.partition_index), None);
     assert!(null.records.is_empty());
@@ -737,8 +659,8 @@ fn null_records_decode_as_an_empty_range() {
 
 #[test]
 fn records_are_a_range_of_the_frame_not_a_copy() {
-    let frame = encode_response(11, &sample_response(11));
-    let got = decode_response::<FetchRequest>(&frame, 11, 7).unwrap();
+    let frame = sample_frame(11);
+    let got = decode::<Req>(11, &frame).unwrap();
     let p = &got.responses[0].partitions[0];
     assert_eq!(p.records.len(), 256);
     assert_eq!(&frame[p.records.clone()], &records_for(0).unwrap()[..]);
@@ -749,25 +671,18 @@ fn records_are_a_range_of_the_frame_not_a_copy() {
 
 #[test]
 fn every_truncation_of_a_response_is_an_error() {
-    for version in VERSIONS {
-        let frame = encode_response(version, &sample_response(version));
-        for cut in 0..frame.len() {
-            assert!(
-                decode_response::<FetchRequest>(&frame[..cut], version, 7).is_err(),
-                "v{version} cut at {cut}"
-            );
-        }
-    }
+    assert_every_truncation_of_every_version_fails::<Req>(|v| {
+        response_body(&sample_response(v), v)
+    });
 }
 
 proptest! {
     #[test]
     fn random_bytes_never_panic(
         body in proptest::collection::vec(any::<u8>(), 0..256),
-        version in VERSIONS,
+        version in versions::<Req>(),
     ) {
-        let mut d = Decoder::with_flexible(&body, flexible(version));
-        if let Ok(response) = FetchResponse::decode(version, &mut d) {
+        if let Ok(response) = decode_response_body::<Req>(version, &body) {
             for p in response.responses.iter().flat_map(|t| &t.partitions) {
                 prop_assert!(p.records_in(&body).is_some());
             }
@@ -776,15 +691,11 @@ proptest! {
 
     #[test]
     fn corrupted_responses_never_panic(
-        version in VERSIONS,
-        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        version in versions::<Req>(),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
     ) {
-        let mut frame = encode_response(version, &sample_response(version));
-        for (at, byte) in edits {
-            let at = at.index(frame.len());
-            frame[at] = byte;
-        }
-        if let Ok(response) = decode_response::<FetchRequest>(&frame, version, 7) {
+        let frame = edited(&sample_frame(version), &edits);
+        if let Ok(response) = decode::<Req>(version, &frame) {
             for p in response.responses.iter().flat_map(|t| &t.partitions) {
                 prop_assert!(p.records_in(&frame).is_some());
             }

@@ -2,46 +2,13 @@
 //! byte-for-byte agreement with the `kafka-protocol` crate, hostile input.
 
 use super::*;
-use crate::protocol::{decode_response, encode_request};
+use crate::protocol::api::codec_checks::*;
 use kafka_protocol::messages::produce_request as oracle_req;
 use kafka_protocol::messages::produce_response as oracle_resp;
 use kafka_protocol::messages::{TopicName, TransactionalId};
-use kafka_protocol::protocol::{Encodable, StrBytes};
 use proptest::prelude::*;
 
-const VERSIONS: std::ops::RangeInclusive<i16> =
-    ProduceRequest::MIN_VERSION..=ProduceRequest::MAX_VERSION;
-
-fn flexible(version: i16) -> bool {
-    ProduceRequest::is_flexible(version)
-}
-
-fn str_bytes(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_owned())
-}
-
-/// Our request body: the frame minus the size, the request header (null
-/// client id) and, when flexible, the header's tagged fields.
-fn our_body(request: &ProduceRequest, version: i16) -> Vec<u8> {
-    let frame = encode_request(request, version, 1, None).unwrap();
-    frame[14 + usize::from(flexible(version))..].to_vec()
-}
-
-fn oracle_body(message: &impl Encodable, version: i16) -> Vec<u8> {
-    let mut body = bytes::BytesMut::new();
-    message.encode(&mut body, version).unwrap();
-    body.to_vec()
-}
-
-/// A response frame: correlation id 7, header tagged fields when flexible, body.
-fn response_frame(version: i16, body: &[u8]) -> Vec<u8> {
-    let mut frame = 7i32.to_be_bytes().to_vec();
-    if flexible(version) {
-        frame.push(0);
-    }
-    frame.extend_from_slice(body);
-    frame
-}
+type Req = ProduceRequest;
 
 fn sample_request(transactional: bool) -> ProduceRequest {
     ProduceRequest {
@@ -71,6 +38,11 @@ fn sample_request(transactional: bool) -> ProduceRequest {
             },
         ],
     }
+}
+
+/// The idempotent and the transactional request, at any version.
+fn sample_requests(_version: i16) -> [ProduceRequest; 2] {
+    [sample_request(false), sample_request(true)]
 }
 
 /// A response using every field, as the broker would send it at `version`.
@@ -143,18 +115,10 @@ fn sample_response(version: i16) -> ProduceResponse {
     }
 }
 
-/// Our own test encoder for responses, written from the schema.
-fn encode_response(version: i16, r: &ProduceResponse) -> Vec<u8> {
-    fn leader_data(leader: &LeaderIdAndEpoch) -> Vec<u8> {
-        let mut data = Vec::new();
-        let mut e = Encoder::with_flexible(&mut data, true);
-        e.i32(leader.leader_id);
-        e.i32(leader.leader_epoch);
-        e.tagged_fields();
-        data
-    }
+/// Our own test encoder for response bodies, written from the schema.
+fn response_body(r: &ProduceResponse, version: i16) -> Vec<u8> {
     let mut body = Vec::new();
-    let mut e = Encoder::with_flexible(&mut body, flexible(version));
+    let mut e = Encoder::with_flexible(&mut body, Req::is_flexible(version));
     e.array_of(&r.responses, |e, topic| {
         e.string(&topic.name)?;
         e.array_of(&topic.partition_responses, |e, p| {
@@ -185,29 +149,13 @@ fn encode_response(version: i16, r: &ProduceResponse) -> Vec<u8> {
     })
     .unwrap();
     e.i32(r.throttle_time_ms);
-    if r.node_endpoints.is_empty() {
-        e.tagged_fields();
-    } else {
-        let mut data = Vec::new();
-        let mut te = Encoder::with_flexible(&mut data, true);
-        te.array_of(&r.node_endpoints, |e, n| {
-            e.i32(n.node_id);
-            e.string(&n.host)?;
-            e.i32(n.port);
-            e.nullable_string(n.rack.as_deref())?;
-            e.tagged_fields();
-            Ok(())
-        })
-        .unwrap();
-        // An unknown tag after the known one is skipped by the decoder.
-        e.tagged_fields_with(&[(0, &data), (5, b"future")]).unwrap();
-    }
-    response_frame(version, &body)
+    end_with_node_endpoints(&mut e, &r.node_endpoints, 5);
+    body
 }
 
 /// Our own test decoder for requests, written from the schema.
 fn decode_request(version: i16, body: &[u8]) -> DecodeResult<ProduceRequest> {
-    let mut d = Decoder::with_flexible(body, flexible(version));
+    let mut d = Decoder::with_flexible(body, Req::is_flexible(version));
     let request = ProduceRequest {
         transactional_id: d.nullable_string()?,
         acks: d.i16()?,
@@ -238,7 +186,7 @@ fn to_oracle_request(r: &ProduceRequest) -> oracle_req::ProduceRequest {
         .with_transactional_id(
             r.transactional_id
                 .as_deref()
-                .map(|id| TransactionalId(str_bytes(id))),
+                .map(|id| TransactionalId(oracle_str(id))),
         )
         .with_acks(r.acks)
         .with_timeout_ms(r.timeout_ms)
@@ -247,7 +195,7 @@ fn to_oracle_request(r: &ProduceRequest) -> oracle_req::ProduceRequest {
                 .iter()
                 .map(|t| {
                     oracle_req::TopicProduceData::default()
-                        .with_name(TopicName(str_bytes(&t.name)))
+                        .with_name(TopicName(oracle_str(&t.name)))
                         .with_partition_data(
                             t.partition_data
                                 .iter()
@@ -279,12 +227,12 @@ fn to_oracle_response(r: &ProduceResponse) -> oracle_resp::ProduceResponse {
                         oracle_resp::BatchIndexAndErrorMessage::default()
                             .with_batch_index(err.batch_index)
                             .with_batch_index_error_message(
-                                err.batch_index_error_message.as_deref().map(str_bytes),
+                                err.batch_index_error_message.as_deref().map(oracle_str),
                             )
                     })
                     .collect(),
             )
-            .with_error_message(p.error_message.as_deref().map(str_bytes))
+            .with_error_message(p.error_message.as_deref().map(oracle_str))
             .with_current_leader(
                 oracle_resp::LeaderIdAndEpoch::default()
                     .with_leader_id(leader.leader_id.into())
@@ -298,7 +246,7 @@ fn to_oracle_response(r: &ProduceResponse) -> oracle_resp::ProduceResponse {
                 .iter()
                 .map(|t| {
                     oracle_resp::TopicProduceResponse::default()
-                        .with_name(TopicName(str_bytes(&t.name)))
+                        .with_name(TopicName(oracle_str(&t.name)))
                         .with_partition_responses(
                             t.partition_responses.iter().map(partition).collect(),
                         )
@@ -312,9 +260,9 @@ fn to_oracle_response(r: &ProduceResponse) -> oracle_resp::ProduceResponse {
                 .map(|n| {
                     oracle_resp::NodeEndpoint::default()
                         .with_node_id(n.node_id.into())
-                        .with_host(str_bytes(&n.host))
+                        .with_host(oracle_str(&n.host))
                         .with_port(n.port)
-                        .with_rack(n.rack.as_deref().map(str_bytes))
+                        .with_rack(n.rack.as_deref().map(oracle_str))
                 })
                 .collect(),
         )
@@ -322,50 +270,24 @@ fn to_oracle_response(r: &ProduceResponse) -> oracle_resp::ProduceResponse {
 
 #[test]
 fn every_version_request_round_trips() {
-    for version in VERSIONS {
-        for request in [sample_request(false), sample_request(true)] {
-            let body = our_body(&request, version);
-            assert_eq!(
-                decode_request(version, &body).unwrap(),
-                request,
-                "v{version}"
-            );
-        }
-    }
+    assert_every_request_version_round_trips(sample_requests, decode_request);
 }
 
 #[test]
 fn every_version_response_round_trips() {
-    for version in VERSIONS {
-        let want = sample_response(version);
-        let frame = encode_response(version, &want);
-        let got = decode_response::<ProduceRequest>(&frame, version, 7).unwrap();
-        assert_eq!(got, want, "v{version}");
-    }
+    assert_every_response_version_decodes::<Req>(sample_response, response_body);
 }
 
 #[test]
 fn every_version_request_matches_kafka_protocol_crate() {
-    for version in VERSIONS {
-        for request in [sample_request(false), sample_request(true)] {
-            assert_eq!(
-                our_body(&request, version),
-                oracle_body(&to_oracle_request(&request), version),
-                "v{version}"
-            );
-        }
-    }
+    assert_every_request_version_encodes_like_oracle(sample_requests, |r, _| to_oracle_request(r));
 }
 
 #[test]
 fn every_version_response_from_kafka_protocol_crate_decodes() {
-    for version in VERSIONS {
-        let want = sample_response(version);
-        let body = oracle_body(&to_oracle_response(&want), version);
-        let frame = response_frame(version, &body);
-        let got = decode_response::<ProduceRequest>(&frame, version, 7).unwrap();
-        assert_eq!(got, want, "v{version}");
-    }
+    assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
+        to_oracle_response(r)
+    });
 }
 
 #[test]
@@ -384,44 +306,32 @@ fn leader_tags_before_v10_are_skipped_as_unknown() {
     // A v9 broker cannot send tag 0; if one did, it is not ours to read.
     let mut with_leader = sample_response(10);
     with_leader.node_endpoints.clear();
-    let frame = encode_response(9, &with_leader);
-    let got = decode_response::<ProduceRequest>(&frame, 9, 7).unwrap();
+    let got = decode_framed::<Req>(9, &response_body(&with_leader, 9));
     assert_eq!(got.responses[1].partition_responses[0].current_leader, None);
 }
 
 #[test]
 fn every_truncation_of_a_response_is_an_error() {
-    for version in VERSIONS {
-        let frame = encode_response(version, &sample_response(version));
-        for cut in 0..frame.len() {
-            assert!(
-                decode_response::<ProduceRequest>(&frame[..cut], version, 7).is_err(),
-                "v{version} cut at {cut}"
-            );
-        }
-    }
+    assert_every_truncation_of_every_version_fails::<Req>(|v| {
+        response_body(&sample_response(v), v)
+    });
 }
 
 proptest! {
     #[test]
     fn random_bytes_never_panic(
         body in proptest::collection::vec(any::<u8>(), 0..256),
-        version in VERSIONS,
+        version in versions::<Req>(),
     ) {
-        let mut d = Decoder::with_flexible(&body, flexible(version));
-        let _ = ProduceResponse::decode(version, &mut d);
+        let _ = decode_response_body::<Req>(version, &body);
     }
 
     #[test]
     fn corrupted_responses_never_panic(
-        version in VERSIONS,
-        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        version in versions::<Req>(),
+        edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
     ) {
-        let mut frame = encode_response(version, &sample_response(version));
-        for (at, byte) in edits {
-            let at = at.index(frame.len());
-            frame[at] = byte;
-        }
-        let _ = decode_response::<ProduceRequest>(&frame, version, 7);
+        let frame = response_frame::<Req>(version, &response_body(&sample_response(version), version));
+        let _ = decode::<Req>(version, &edited(&frame, &edits));
     }
 }

@@ -1,0 +1,496 @@
+//! The producer: background batching, acks, retries, partitioners, delivery
+//! reports, sync mode and idempotence.
+//!
+//! `produce` chooses the partition (see [`Partitioning`]), encodes the record
+//! into that partition's open batch and returns; a background thread,
+//! `kafka-sync-sender`, sends ready batches to the partition leaders, retries
+//! what can be retried, and reports each record's outcome. Three handles
+//! share that machinery:
+//!
+//! - [`Producer`] (from [`KafkaClient::get_producer`]): any topic, `send(topic, record)`;
+//! - [`TopicProducer`] (from [`Topic::get_producer`]): one topic, pykafka's `produce`;
+//! - [`SyncProducer`] (from [`Topic::get_sync_producer`]): `produce` waits for the
+//!   acknowledgement and returns where the record was written.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use kafka_sync::producer::{Acks, ProducerConfig, Record};
+//! let client = kafka_sync::KafkaClient::new("127.0.0.1:9092")?;
+//! let topic = client.topic("events")?;
+//! let producer = topic.get_producer(ProducerConfig::default()
+//!     .linger(Duration::from_millis(5))
+//!     .acks(Acks::All)
+//!     .delivery_reports(true))?;
+//! producer.produce(b"payload")?;
+//! producer.produce_keyed(b"user-42", b"clicked")?;
+//! producer.send(Record::new(b"v").key(b"k").header("trace", b"1"))?;
+//! producer.flush(Duration::from_secs(10))?;
+//! while let Ok(report) = producer.delivery_reports().try_recv() {
+//!     println!("{} {} {:?}", report.topic, report.partition, report.result);
+//! }
+//! # Ok::<(), kafka_sync::Error>(())
+//! ```
+//!
+//! Dropping a producer flushes it, waiting at most
+//! [`close_timeout`](ProducerConfig::close_timeout); records still unacknowledged
+//! then are reported failed. No accepted record goes without a report (or,
+//! with reports off, without a log line and a count in [`ProducerMetrics`]).
+//!
+//! Idempotence is on by default with `acks=all` when the broker offers
+//! InitProducerId: retries then neither duplicate nor reorder records.
+//!
+//! # References
+//! The Java producer (`KafkaProducer`, `RecordAccumulator`, `Sender`) and its
+//! configuration reference; KIP-91 (delivery timeout), KIP-98 (idempotence),
+//! KIP-360 (epoch bumps), KIP-480 and KIP-794 (sticky partitioning).
+
+mod accumulator;
+mod config;
+mod idempotence;
+mod metrics;
+mod partitioner;
+mod record;
+mod report;
+mod retry;
+mod sender;
+
+pub use config::{Acks, ProducerConfig};
+pub use metrics::ProducerMetrics;
+pub use partitioner::{murmur2, murmur2_partition, Partitioner, Partitioning};
+pub use record::{DeliveryReport, Record, RecordMetadata};
+
+pub use crate::protocol::records::Compression;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
+use parking_lot::{Mutex, RwLock};
+
+use self::accumulator::{Accumulator, AccumulatorConfig, Want};
+use self::metrics::Counters;
+use self::partitioner::PartitionChooser;
+use crate::error::{Error, Result, TimeoutKind};
+use crate::{KafkaClient, Topic};
+
+/// State shared by the producer handle and its sender thread.
+pub(crate) struct Shared {
+    pub client: KafkaClient,
+    pub config: ProducerConfig,
+    pub accumulator: Accumulator,
+    chooser: PartitionChooser,
+    wake: crossbeam_channel::Sender<()>,
+    pub reports_tx: Option<crossbeam_channel::Sender<DeliveryReport>>,
+    pub metrics: Counters,
+    /// Set when the close deadline passes: the sender fails what is left.
+    pub abort: AtomicBool,
+    /// When `close` gives up; the sender waits for a full report channel
+    /// until then, no longer.
+    pub close_deadline: Mutex<Option<Instant>>,
+    topics: RwLock<HashMap<String, Arc<str>>>,
+}
+
+impl Shared {
+    fn wake(&self) {
+        let _ = self.wake.try_send(());
+    }
+}
+
+/// A producer for any topic of the cluster; see the [module docs](self).
+///
+/// `Send + Sync`: share it between threads with an `Arc`.
+pub struct Producer {
+    shared: Arc<Shared>,
+    reports: Receiver<DeliveryReport>,
+    sender: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl KafkaClient {
+    /// A producer for any topic; records name their topic in
+    /// [`Producer::send`]. Starts the `kafka-sync-sender` thread.
+    pub fn get_producer(&self, config: ProducerConfig) -> Result<Producer> {
+        Producer::start(self.clone(), config)
+    }
+}
+
+impl Topic {
+    /// A producer for this topic (pykafka's `topic.get_producer()`).
+    pub fn get_producer(&self, config: ProducerConfig) -> Result<TopicProducer> {
+        Ok(TopicProducer {
+            topic: Arc::from(self.name()),
+            producer: Producer::start(self.client().clone(), config)?,
+        })
+    }
+
+    /// A producer whose `produce` waits for the broker's acknowledgement and
+    /// returns the record's partition and offset (pykafka's `sync=True`).
+    /// Batches carrying a waited-on record are sent without lingering.
+    pub fn get_sync_producer(&self, config: ProducerConfig) -> Result<SyncProducer> {
+        Ok(SyncProducer {
+            topic: Arc::from(self.name()),
+            producer: Producer::start(self.client().clone(), config)?,
+        })
+    }
+}
+
+impl Producer {
+    fn start(client: KafkaClient, config: ProducerConfig) -> Result<Producer> {
+        config.validate()?;
+        let (wake_tx, wake_rx) = bounded(1);
+        let (reports_tx, reports) = if config.delivery_reports {
+            let (tx, rx) = bounded(config.delivery_reports_capacity);
+            (Some(tx), rx)
+        } else {
+            let (_, rx) = bounded(0);
+            (None, rx)
+        };
+        let shared = Arc::new(Shared {
+            accumulator: Accumulator::new(AccumulatorConfig {
+                batch_size: config.batch_size,
+                linger: config.linger,
+                buffer_memory: config.buffer_memory,
+                compression: config.compression,
+                compression_level: config.compression_level,
+            }),
+            chooser: PartitionChooser::new(config.partitioning.clone(), config.batch_size),
+            client,
+            config,
+            wake: wake_tx,
+            reports_tx,
+            metrics: Counters::default(),
+            abort: AtomicBool::new(false),
+            close_deadline: Mutex::new(None),
+            topics: RwLock::new(HashMap::new()),
+        });
+        let thread_shared = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("kafka-sync-sender".into())
+            .spawn(move || sender::Sender::new(thread_shared, wake_rx).run())
+            .map_err(|e| Error::io("spawning the producer's sender thread", e))?;
+        Ok(Producer {
+            shared,
+            reports,
+            sender: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Queues `record` for `topic` and returns once it is in the buffer.
+    ///
+    /// Fails at once if the topic does not exist ([`Error::UnknownTopic`]),
+    /// the partition is out of range or the record is larger than
+    /// `max_request_size` or `buffer_memory` ([`Error::Config`]), or the
+    /// producer is closed; fails after `max_block` if the buffer stays full
+    /// or the topic's metadata cannot be loaded ([`TimeoutKind::MaxBlock`]).
+    pub fn send(&self, topic: &str, record: Record) -> Result<()> {
+        let topic = self.intern(topic);
+        self.enqueue(&topic, record, self.default_want())
+    }
+
+    fn default_want(&self) -> Want {
+        if self.shared.reports_tx.is_some() {
+            Want::Report
+        } else {
+            Want::Nothing
+        }
+    }
+
+    fn intern(&self, topic: &str) -> Arc<str> {
+        if let Some(t) = self.shared.topics.read().get(topic) {
+            return Arc::clone(t);
+        }
+        let interned: Arc<str> = Arc::from(topic);
+        self.shared
+            .topics
+            .write()
+            .entry(topic.to_owned())
+            .or_insert(interned)
+            .clone()
+    }
+
+    fn enqueue(&self, topic: &Arc<str>, record: Record, want: Want) -> Result<()> {
+        let shared = &*self.shared;
+        let config = &shared.config;
+        if shared.accumulator.is_closing() {
+            return Err(Error::Closed("producer"));
+        }
+        let deadline = Instant::now() + config.max_block;
+        let meta = shared
+            .client
+            .retry_until(deadline, &format!("metadata for `{topic}`"), || {
+                shared.client.topic_metadata(topic)
+            })
+            .map_err(|e| match e {
+                e @ (Error::UnknownTopic(_) | Error::Config(_)) => e,
+                e if e.is_retriable() => Error::timeout(
+                    TimeoutKind::MaxBlock,
+                    format!("waiting for the metadata of topic `{topic}`: {e}"),
+                ),
+                e => e,
+            })?;
+        let count = i32::try_from(meta.partitions.len()).unwrap_or(i32::MAX);
+        if count == 0 {
+            return Err(Error::UnknownTopic(topic.to_string()));
+        }
+        let size = record.memory_size();
+        let limit = config.max_request_size.min(config.buffer_memory);
+        if size > limit {
+            return Err(Error::Config(format!(
+                "a record of about {size} bytes for `{topic}` exceeds {} ({limit} bytes); \
+                 raise it or send a smaller record",
+                if config.max_request_size <= config.buffer_memory {
+                    "max_request_size"
+                } else {
+                    "buffer_memory"
+                }
+            )));
+        }
+        let partition = match record.partition {
+            Some(p) => p,
+            None => shared
+                .chooser
+                .choose(topic, record.key.as_deref(), count, size),
+        };
+        if !(0..count).contains(&partition) {
+            return Err(Error::Config(format!(
+                "topic `{topic}` has no partition {partition} (it has {count})"
+            )));
+        }
+        let timestamp = record.timestamp.unwrap_or_else(sender::now_ms);
+        let appended = shared
+            .accumulator
+            .append(topic, partition, timestamp, record, want, deadline)?;
+        if appended.wake {
+            shared.wake();
+        }
+        Ok(())
+    }
+
+    /// Waits until every record queued so far is delivered or failed;
+    /// batches are sent without lingering meanwhile. It waits until no
+    /// record at all is pending, so records other threads produce during the
+    /// flush are waited for too. Fails with a [`TimeoutKind::Flush`] timeout
+    /// if records remain after `timeout`; they stay queued.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        if self
+            .shared
+            .accumulator
+            .flush(deadline, || self.shared.wake())
+        {
+            Ok(())
+        } else {
+            Err(Error::timeout(
+                TimeoutKind::Flush,
+                format!(
+                    "{} records still undelivered after {timeout:?}",
+                    self.shared.accumulator.incomplete()
+                ),
+            ))
+        }
+    }
+
+    /// The delivery reports, one per accepted record, when
+    /// [`ProducerConfig::delivery_reports`] is on. When it is off the channel
+    /// is disconnected: `recv` returns an error at once instead of blocking.
+    /// Clone the receiver to read reports from another thread or after the
+    /// producer is dropped.
+    pub fn delivery_reports(&self) -> &Receiver<DeliveryReport> {
+        &self.reports
+    }
+
+    /// pykafka's `get_delivery_report(block, timeout)`: the next report, or
+    /// `None` if none arrives (at once when `block` is false; within
+    /// `timeout`, or for as long as the producer lives when `None`).
+    pub fn get_delivery_report(
+        &self,
+        block: bool,
+        timeout: Option<Duration>,
+    ) -> Option<DeliveryReport> {
+        if !block {
+            return self.reports.try_recv().ok();
+        }
+        match timeout {
+            Some(t) => self.reports.recv_timeout(t).ok(),
+            None => self.reports.recv().ok(),
+        }
+    }
+
+    /// A snapshot of the producer's counters.
+    pub fn metrics(&self) -> ProducerMetrics {
+        let (queued_records, queued_bytes, used) = self.shared.accumulator.usage();
+        self.shared
+            .metrics
+            .snapshot(queued_records, queued_bytes, used)
+    }
+
+    /// The producer's settings.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.shared.config
+    }
+
+    /// Stops accepting records, sends what is queued and waits up to
+    /// `timeout` for it; what is still unacknowledged then is reported
+    /// failed. Returns a [`TimeoutKind::Flush`] timeout in that case.
+    /// Called by `Drop` with [`ProducerConfig::close_timeout`].
+    ///
+    /// The wait can exceed `timeout` by one blocking step the sender thread
+    /// is in the middle of (a metadata request or a connection attempt,
+    /// bounded by the client's `request_timeout` and `connect_timeout`).
+    pub fn close(&self, timeout: Duration) -> Result<()> {
+        let Some(handle) = self.sender.lock().take() else {
+            return Ok(());
+        };
+        let deadline = Instant::now() + timeout;
+        *self.shared.close_deadline.lock() = Some(deadline);
+        self.shared.accumulator.close();
+        let delivered = self
+            .shared
+            .accumulator
+            .flush(deadline, || self.shared.wake());
+        if !delivered {
+            self.shared.abort.store(true, Ordering::SeqCst);
+        }
+        self.shared.wake();
+        // The sender finishes promptly once everything is reported or aborted.
+        let _ = handle.join();
+        if delivered {
+            Ok(())
+        } else {
+            Err(Error::timeout(
+                TimeoutKind::Flush,
+                format!("closing the producer: undelivered records after {timeout:?} were reported failed"),
+            ))
+        }
+    }
+
+    fn send_sync(&self, topic: &Arc<str>, record: Record) -> Result<RecordMetadata> {
+        let (tx, rx) = bounded(1);
+        self.enqueue(topic, record, Want::Sync(tx))?;
+        // The sender answers within delivery_timeout (plus one request
+        // timeout for an answer in flight); the margin covers the rest.
+        let bound = self.shared.config.delivery_timeout
+            + self.shared.config.request_timeout
+            + Duration::from_secs(5);
+        match rx.recv_timeout(bound) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => Err(Error::timeout(
+                TimeoutKind::Delivery,
+                format!("waiting for the acknowledgement of a record to `{topic}`"),
+            )),
+            Err(RecvTimeoutError::Disconnected) => Err(Error::Closed("producer")),
+        }
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        let _ = self.close(self.shared.config.close_timeout);
+    }
+}
+
+/// A producer bound to one topic, from [`Topic::get_producer`].
+#[derive(Debug)]
+pub struct TopicProducer {
+    topic: Arc<str>,
+    producer: Producer,
+}
+
+impl TopicProducer {
+    /// Queues a record with this value and no key.
+    pub fn produce(&self, value: impl Into<Vec<u8>>) -> Result<()> {
+        self.send(Record::new(value))
+    }
+
+    /// Queues a keyed record; the key picks the partition as in the Java client.
+    pub fn produce_keyed(&self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Result<()> {
+        self.send(Record::new(value).key(key))
+    }
+
+    /// Queues a record; see [`Producer::send`].
+    pub fn send(&self, record: Record) -> Result<()> {
+        self.producer
+            .enqueue(&self.topic, record, self.producer.default_want())
+    }
+
+    /// The topic's name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The multi-topic producer underneath (flush, reports, metrics, close).
+    pub fn producer(&self) -> &Producer {
+        &self.producer
+    }
+}
+
+impl std::ops::Deref for TopicProducer {
+    type Target = Producer;
+    fn deref(&self) -> &Producer {
+        &self.producer
+    }
+}
+
+/// A producer whose `produce` returns once the record is acknowledged, from
+/// [`Topic::get_sync_producer`].
+#[derive(Debug)]
+pub struct SyncProducer {
+    topic: Arc<str>,
+    producer: Producer,
+}
+
+impl SyncProducer {
+    /// Produces a record with this value and waits for the acknowledgement.
+    pub fn produce(&self, value: impl Into<Vec<u8>>) -> Result<RecordMetadata> {
+        self.send(Record::new(value))
+    }
+
+    /// Produces a keyed record and waits for the acknowledgement.
+    pub fn produce_keyed(
+        &self,
+        key: impl Into<Vec<u8>>,
+        value: impl Into<Vec<u8>>,
+    ) -> Result<RecordMetadata> {
+        self.send(Record::new(value).key(key))
+    }
+
+    /// Produces `record` and waits for the acknowledgement (at most about
+    /// `delivery_timeout`).
+    pub fn send(&self, record: Record) -> Result<RecordMetadata> {
+        self.producer.send_sync(&self.topic, record)
+    }
+
+    /// The topic's name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The producer underneath (metrics, close).
+    pub fn producer(&self) -> &Producer {
+        &self.producer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn producers_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Producer>();
+        assert_send_sync::<TopicProducer>();
+        assert_send_sync::<SyncProducer>();
+        assert_send_sync::<DeliveryReport>();
+    }
+}

@@ -1,0 +1,626 @@
+//! The sender thread (`kafka-sync-sender`): takes ready batches from the
+//! accumulator, groups them by partition leader into one Produce request per
+//! broker, keeps up to `max_in_flight` requests in flight per broker, and
+//! turns answers into delivery reports.
+//!
+//! Retriable failures (leader moves, timeouts, lost connections) refresh the
+//! topic's metadata and resend the batch after an exponential backoff with
+//! jitter, until `delivery_timeout` has passed since the batch was created;
+//! then the batch's records are reported failed. The thread never blocks for
+//! long: it waits on a wake-up channel and on the in-flight responses at once
+//! (`crossbeam_channel::Select`), bounded by the next linger, backoff or
+//! request deadline.
+//!
+//! # References
+//! Kafka protocol guide, "Produce API"; the Java producer's `Sender` and
+//! `RecordAccumulator`; KIP-91 (delivery timeout), KIP-98 and KIP-360
+//! (idempotence and epoch bumps).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{Receiver, Select};
+use log::{debug, warn};
+
+use super::accumulator::Batch;
+use super::idempotence::Idempotence;
+use super::report::Reporter;
+use super::retry::{backoff, classify, delivery_timeout_error, is_producer_state_error, Outcome};
+use super::Shared;
+use crate::cluster::TopicMetadata;
+use crate::error::{Error, Result, TimeoutKind};
+use crate::net::PendingResponse;
+use crate::protocol::api::{
+    PartitionProduceData, PartitionProduceResponse, ProduceRequest, TopicProduceData,
+};
+use crate::protocol::records::rewrite_producer_state;
+
+/// One Produce request waiting for its answer.
+struct InFlight {
+    broker: i32,
+    pending: PendingResponse<ProduceRequest>,
+    batches: Vec<Batch>,
+}
+
+pub(crate) struct Sender {
+    shared: Arc<Shared>,
+    wake: Receiver<()>,
+    in_flight: Vec<InFlight>,
+    retries: Vec<Batch>,
+    reporter: Reporter,
+    idempotence: Idempotence,
+    /// Topics whose metadata must be refreshed before the next send.
+    stale: HashSet<Arc<str>>,
+    last_refresh: HashMap<Arc<str>, Instant>,
+    /// Last error seen per topic that keeps batches from being sent.
+    blocked: HashMap<Arc<str>, Error>,
+    /// The last pass left ready batches behind for want of a leader or of
+    /// room in flight: waiting for a response (or a backoff) beats spinning.
+    stalled: bool,
+    /// The last pass left ready batches behind only because a request was
+    /// full: go again at once.
+    more: bool,
+}
+
+impl Sender {
+    pub(crate) fn new(shared: Arc<Shared>, wake: Receiver<()>) -> Sender {
+        let idempotence = Idempotence::new(&shared.config);
+        let reporter = Reporter::new(Arc::clone(&shared));
+        Sender {
+            shared,
+            wake,
+            in_flight: Vec::new(),
+            retries: Vec::new(),
+            reporter,
+            idempotence,
+            stale: HashSet::new(),
+            last_refresh: HashMap::new(),
+            blocked: HashMap::new(),
+            stalled: false,
+            more: false,
+        }
+    }
+
+    /// The thread's body: runs until the producer is closed and everything
+    /// is reported, or until the close deadline aborts it.
+    pub(crate) fn run(mut self) {
+        loop {
+            self.reporter.push_waiting();
+            self.poll_in_flight();
+            if self.shared.abort.load(Ordering::SeqCst) {
+                self.abort();
+                return;
+            }
+            if self.idempotence.wanted() {
+                if let Err(e) = self.idempotence.ensure(&self.shared.client) {
+                    self.fail_everything_queued(e);
+                }
+            }
+            if self.idempotence.ready() {
+                self.send_ready();
+            }
+            self.expire();
+            if self.shared.accumulator.is_closing()
+                && self.shared.accumulator.incomplete() == 0
+                && self.in_flight.is_empty()
+            {
+                self.reporter.hand_over_last();
+                return;
+            }
+            self.wait();
+        }
+    }
+
+    /// Sleeps until a wake-up, a response, or the next timer.
+    fn wait(&self) {
+        let now = Instant::now();
+        if self.more {
+            return;
+        }
+        let mut until = now + Duration::from_millis(100);
+        // While stalled, timers already due stay due until a response or a
+        // backoff changes something; only later ones count.
+        let due = |at: Instant| !self.stalled || at > now;
+        if let Some(at) = self
+            .shared
+            .accumulator
+            .next_ready_at(now)
+            .filter(|&at| due(at))
+        {
+            until = until.min(at);
+        }
+        for batch in &self.retries {
+            if let Some(at) = batch.retry_at.filter(|&at| due(at)) {
+                until = until.min(at);
+            }
+        }
+        if self.stalled {
+            until = until.min(now + self.shared.config.retry_backoff);
+        }
+        for f in &self.in_flight {
+            until = until.min(f.pending.deadline());
+        }
+        if self.reporter.is_waiting() || !self.idempotence.ready() {
+            until = until.min(now + Duration::from_millis(10));
+        }
+        if until <= now {
+            return;
+        }
+        let mut select = Select::new();
+        select.recv(&self.wake);
+        for f in &self.in_flight {
+            select.recv(f.pending.receiver());
+        }
+        if let Ok(0) = select.ready_timeout(until - now) {
+            while self.wake.try_recv().is_ok() {}
+        }
+    }
+
+    /// Handles every answered (or timed-out) request, in sending order.
+    fn poll_in_flight(&mut self) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.in_flight.len() {
+            let f = &self.in_flight[i];
+            let answer = match f.pending.receiver().try_recv() {
+                Ok(frame) => Some(f.pending.decode(frame)),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => Some(Err(Error::io(
+                    format!("Produce to broker {}", f.broker),
+                    std::io::Error::new(
+                        std::io::ErrorKind::ConnectionAborted,
+                        "the connection closed before the answer came",
+                    ),
+                ))),
+                Err(crossbeam_channel::TryRecvError::Empty) if now >= f.pending.deadline() => None,
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let f = self.in_flight.remove(i);
+            self.shared
+                .metrics
+                .in_flight
+                .fetch_sub(1, Ordering::Relaxed);
+            let answer = match answer {
+                Some(answer) => answer,
+                // Past its deadline: `wait` closes the connection and reports the timeout.
+                None => f.pending.wait(),
+            };
+            self.handle_answer(f.broker, f.batches, answer);
+        }
+    }
+
+    fn handle_answer(
+        &mut self,
+        broker: i32,
+        batches: Vec<Batch>,
+        answer: Result<crate::protocol::api::ProduceResponse>,
+    ) {
+        let response = match answer {
+            Ok(r) => r,
+            Err(e) => {
+                debug!("Produce to broker {broker} failed: {e}");
+                for batch in batches {
+                    self.retry_or_fail(batch, e.clone());
+                }
+                return;
+            }
+        };
+        let mut by_partition: HashMap<(&str, i32), &PartitionProduceResponse> = HashMap::new();
+        for t in &response.responses {
+            for p in &t.partition_responses {
+                by_partition.insert((t.name.as_str(), p.index), p);
+            }
+        }
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let outcome = match by_partition.get(&(&*batch.topic, batch.partition)) {
+                Some(p) => classify(&batch, p, self.idempotence.enabled()),
+                None => Outcome::Retry(Error::Protocol {
+                    context: format!(
+                        "Produce to `{}` partition {} on broker {broker}",
+                        batch.topic, batch.partition
+                    ),
+                    detail: "the response does not mention the partition".into(),
+                }),
+            };
+            outcomes.push((batch, outcome));
+        }
+        for (batch, outcome) in outcomes {
+            match outcome {
+                Outcome::Written {
+                    base_offset,
+                    log_append_time,
+                } => self
+                    .reporter
+                    .complete(batch, Ok((base_offset, log_append_time))),
+                Outcome::Retry(e) => self.retry_or_fail(batch, e),
+                Outcome::ResetProducer(e) => {
+                    self.idempotence.request_bump(&batch, &e);
+                    self.retry_or_fail(batch, e);
+                }
+                Outcome::Fail(e) => self.reporter.complete(batch, Err(e)),
+            }
+        }
+    }
+
+    /// Schedules `batch` for another attempt, or reports it failed when the
+    /// error is final or its delivery timeout would pass first.
+    fn retry_or_fail(&mut self, mut batch: Batch, error: Error) {
+        let config = &self.shared.config;
+        if !error.is_retriable() && !matches!(error.code(), Some(c) if is_producer_state_error(c)) {
+            self.reporter.complete(batch, Err(error));
+            return;
+        }
+        batch.attempts += 1;
+        let backoff = backoff(
+            config.retry_backoff,
+            config.retry_backoff_max,
+            batch.attempts,
+        );
+        let now = Instant::now();
+        if now + backoff >= batch.created + config.delivery_timeout {
+            let e = delivery_timeout_error(&batch, config.delivery_timeout, &error);
+            self.reporter.complete(batch, Err(e));
+            return;
+        }
+        warn!(
+            "retrying {} records to `{}` partition {} in {backoff:?} (attempt {}): {error}",
+            batch.record_count, batch.topic, batch.partition, batch.attempts
+        );
+        self.stale.insert(Arc::clone(&batch.topic));
+        self.shared
+            .metrics
+            .records_retried
+            .fetch_add(batch.record_count as u64, Ordering::Relaxed);
+        batch.retry_at = Some(now + backoff);
+        batch.last_error = Some(error);
+        self.retries.push(batch);
+        // Resend in sequence order within each partition.
+        self.retries
+            .sort_by_key(|b| (Arc::clone(&b.topic), b.partition, b.base_sequence));
+    }
+
+    /// Refreshes stale topics, then sends every ready batch: retries first,
+    /// then the accumulator's, one request per leader.
+    fn send_ready(&mut self) {
+        let now = Instant::now();
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        let mut topics: Vec<Arc<str>> = self.shared.accumulator.topics();
+        topics.extend(self.retries.iter().map(|b| Arc::clone(&b.topic)));
+        topics.sort();
+        topics.dedup();
+        let mut metadata: HashMap<Arc<str>, Arc<TopicMetadata>> = HashMap::new();
+        for topic in topics {
+            match self.metadata_for(&topic, now) {
+                Ok(meta) => {
+                    self.blocked.remove(&topic);
+                    metadata.insert(topic, meta);
+                }
+                Err(Error::UnknownTopic(name)) => {
+                    let e = Error::UnknownTopic(name);
+                    self.fail_topic(&topic, e);
+                }
+                Err(e) => {
+                    debug!("metadata for `{topic}` unavailable: {e}");
+                    self.blocked.insert(topic, e);
+                }
+            }
+        }
+        let mut per_broker_in_flight: HashMap<i32, usize> = HashMap::new();
+        for f in &self.in_flight {
+            *per_broker_in_flight.entry(f.broker).or_default() += 1;
+        }
+        let leader_of = |topic: &Arc<str>, partition: i32| -> Option<i32> {
+            metadata.get(topic)?.partition(partition)?.leader
+        };
+        let mut requests: BTreeMap<i32, (Vec<Batch>, usize)> = BTreeMap::new();
+        let mut stalled = false;
+        let mut more = false;
+        let mut busy: HashSet<(Arc<str>, i32)> = HashSet::new();
+        // Retries due now; later ones keep their partition busy so newer
+        // batches do not overtake them.
+        let mut waiting = Vec::new();
+        for batch in std::mem::take(&mut self.retries) {
+            let key = (Arc::clone(&batch.topic), batch.partition);
+            let due = batch.retry_at.is_none_or(|at| at <= now);
+            let leader = leader_of(&batch.topic, batch.partition);
+            let room = |broker: i32, requests: &BTreeMap<i32, (Vec<Batch>, usize)>| {
+                per_broker_in_flight.get(&broker).copied().unwrap_or(0) < config.max_in_flight
+                    && requests
+                        .get(&broker)
+                        .is_none_or(|(_, size)| size + batch.size() <= config.max_request_size)
+            };
+            match leader {
+                Some(broker) if due && !busy.contains(&key) && room(broker, &requests) => {
+                    busy.insert(key);
+                    let entry = requests.entry(broker).or_default();
+                    entry.1 += batch.size();
+                    entry.0.push(batch);
+                }
+                _ => {
+                    stalled |= due;
+                    busy.insert(key);
+                    waiting.push(batch);
+                }
+            }
+        }
+        self.retries = waiting;
+        let drained = self
+            .shared
+            .accumulator
+            .drain(now, |topic, partition, size| {
+                if busy.contains(&(Arc::clone(topic), partition)) {
+                    stalled = true;
+                    return false;
+                }
+                let Some(broker) = leader_of(topic, partition) else {
+                    stalled = true;
+                    return false;
+                };
+                if per_broker_in_flight.get(&broker).copied().unwrap_or(0) >= config.max_in_flight {
+                    stalled = true;
+                    return false;
+                }
+                let entry = requests.entry(broker).or_default();
+                if !entry.0.is_empty() && entry.1 + size > config.max_request_size {
+                    more = true;
+                    return false;
+                }
+                // The batch itself is moved in below; reserve its size now.
+                entry.1 += size;
+                true
+            });
+        for batch in drained {
+            match leader_of(&batch.topic, batch.partition) {
+                Some(broker) => requests.entry(broker).or_default().0.push(batch),
+                None => self.retries.push(batch),
+            }
+        }
+        self.stalled = stalled;
+        self.more = more;
+        for (broker, (batches, _)) in requests {
+            if !batches.is_empty() {
+                self.send_to(broker, batches);
+            }
+        }
+    }
+
+    /// The topic's metadata, refreshed when a leader error marked it stale
+    /// (at most once per `retry_backoff`).
+    fn metadata_for(&mut self, topic: &Arc<str>, now: Instant) -> Result<Arc<TopicMetadata>> {
+        let client = &self.shared.client;
+        if self.stale.contains(topic) {
+            let recent = self
+                .last_refresh
+                .get(topic)
+                .is_some_and(|at| now.duration_since(*at) < self.shared.config.retry_backoff);
+            if !recent {
+                self.last_refresh.insert(Arc::clone(topic), now);
+                let meta = client.refresh_topic(topic)?;
+                self.stale.remove(topic);
+                return Ok(meta);
+            }
+        }
+        client.topic_metadata(topic)
+    }
+
+    /// Seals `batches`, stamps producer state, and sends one request.
+    fn send_to(&mut self, broker: i32, mut batches: Vec<Batch>) {
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        let mut ready = Vec::with_capacity(batches.len());
+        for mut batch in batches.drain(..) {
+            if let Err(e) = self.seal(&mut batch) {
+                self.reporter.complete(batch, Err(e));
+                continue;
+            }
+            ready.push(batch);
+        }
+        if ready.is_empty() {
+            return;
+        }
+        ready.sort_by(|a, b| a.topic.cmp(&b.topic).then(a.partition.cmp(&b.partition)));
+        let mut request = ProduceRequest {
+            transactional_id: None,
+            acks: config.acks.code(),
+            timeout_ms: i32::try_from(config.request_timeout.as_millis()).unwrap_or(i32::MAX),
+            topic_data: Vec::new(),
+        };
+        for batch in &mut ready {
+            let data = PartitionProduceData {
+                index: batch.partition,
+                records: batch.encoded.take().unwrap_or_default(),
+            };
+            match request.topic_data.last_mut() {
+                Some(t) if t.name == *batch.topic => t.partition_data.push(data),
+                _ => request.topic_data.push(TopicProduceData {
+                    name: batch.topic.to_string(),
+                    partition_data: vec![data],
+                }),
+            }
+        }
+        let deadline = Instant::now() + config.request_timeout;
+        let sent = self
+            .shared
+            .client
+            .broker_connection(
+                broker,
+                deadline.min(Instant::now() + Duration::from_millis(50)),
+            )
+            .and_then(|conn| {
+                let sent = if request.acks == 0 {
+                    conn.send_no_response(&request).map(|()| None)
+                } else {
+                    conn.send(&request).map(Some)
+                };
+                // A connection that failed under us (whatever the reason it
+                // keeps) took nothing of this request: sending again is safe.
+                sent.map_err(|e| {
+                    if conn.is_closed() && !e.is_retriable() {
+                        Error::io(
+                            format!("sending Produce to {}", conn.addr()),
+                            std::io::Error::new(
+                                std::io::ErrorKind::ConnectionAborted,
+                                e.to_string(),
+                            ),
+                        )
+                    } else {
+                        e
+                    }
+                })
+            });
+        // Take the encoded batches back for retries.
+        let mut it = ready.iter_mut();
+        for t in request.topic_data {
+            for p in t.partition_data {
+                if let Some(batch) = it.next() {
+                    batch.encoded = Some(p.records);
+                }
+            }
+        }
+        let bytes: usize = ready.iter().map(Batch::size).sum();
+        match sent {
+            Ok(pending) => {
+                let metrics = &self.shared.metrics;
+                metrics.requests_sent.fetch_add(1, Ordering::Relaxed);
+                metrics
+                    .batches_sent
+                    .fetch_add(ready.len() as u64, Ordering::Relaxed);
+                metrics
+                    .bytes_sent
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
+                match pending {
+                    Some(pending) => {
+                        metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+                        self.in_flight.push(InFlight {
+                            broker,
+                            pending,
+                            batches: ready,
+                        });
+                    }
+                    None => {
+                        for batch in ready {
+                            self.reporter.complete(batch, Ok((-1, -1)));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                debug!("cannot send Produce to broker {broker}: {e}");
+                for batch in ready {
+                    self.retry_or_fail(batch, e.clone());
+                }
+            }
+        }
+    }
+
+    /// Builds (compresses) the batch on first send and stamps the producer
+    /// id, epoch and sequence when idempotent.
+    fn seal(&mut self, batch: &mut Batch) -> Result<()> {
+        if let Some(builder) = batch.builder.take() {
+            let encoded = builder.build().map_err(|e| {
+                Error::encode(
+                    format!(
+                        "sealing a batch for `{}` partition {}",
+                        batch.topic, batch.partition
+                    ),
+                    e,
+                )
+            })?;
+            batch.encoded = Some(encoded);
+        }
+        if let Some((producer_id, epoch, sequence)) = self.idempotence.stamp(batch) {
+            if let Some(encoded) = batch.encoded.as_mut() {
+                rewrite_producer_state(encoded, producer_id, epoch, sequence)
+                    .map_err(|e| Error::decode("stamping producer state on a batch", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails batches that waited in the queue past `delivery_timeout`
+    /// (no leader, broker unreachable).
+    fn expire(&mut self) {
+        let now = Instant::now();
+        let timeout = self.shared.config.delivery_timeout;
+        let Some(cutoff) = now.checked_sub(timeout) else {
+            return;
+        };
+        let mut expired = self.shared.accumulator.take_expired(cutoff);
+        // Retries that cannot be sent (no leader known) expire the same way.
+        let (late, kept): (Vec<Batch>, Vec<Batch>) = std::mem::take(&mut self.retries)
+            .into_iter()
+            .partition(|b| b.created < cutoff);
+        self.retries = kept;
+        expired.extend(late);
+        for batch in expired {
+            let cause = batch
+                .last_error
+                .clone()
+                .or_else(|| self.blocked.get(&batch.topic).cloned())
+                .unwrap_or_else(|| Error::NoBrokerAvailable("no leader for the partition".into()));
+            let e = delivery_timeout_error(&batch, timeout, &cause);
+            self.reporter.complete(batch, Err(e));
+        }
+    }
+
+    fn fail_topic(&mut self, topic: &Arc<str>, error: Error) {
+        let batches = self.shared.accumulator.take_where(|b| b.topic == *topic);
+        let retries: Vec<Batch> = {
+            let (gone, kept) = std::mem::take(&mut self.retries)
+                .into_iter()
+                .partition(|b| b.topic == *topic);
+            self.retries = kept;
+            gone
+        };
+        for batch in batches.into_iter().chain(retries) {
+            self.reporter.complete(batch, Err(error.clone()));
+        }
+    }
+
+    fn fail_everything_queued(&mut self, error: Error) {
+        let batches = self.shared.accumulator.take_where(|_| true);
+        let retries = std::mem::take(&mut self.retries);
+        for batch in batches.into_iter().chain(retries) {
+            self.reporter.complete(batch, Err(error.clone()));
+        }
+    }
+
+    /// The close deadline passed: everything still held is reported failed.
+    fn abort(&mut self) {
+        let error = Error::timeout(
+            TimeoutKind::Flush,
+            "closing the producer: close_timeout passed before the broker acknowledged; \
+             the records may or may not have been written",
+        );
+        let in_flight = std::mem::take(&mut self.in_flight);
+        for f in in_flight {
+            self.shared
+                .metrics
+                .in_flight
+                .fetch_sub(1, Ordering::Relaxed);
+            for batch in f.batches {
+                self.reporter.complete(batch, Err(error.clone()));
+            }
+        }
+        let queued = self.shared.accumulator.take_all();
+        let retries = std::mem::take(&mut self.retries);
+        for batch in queued.into_iter().chain(retries) {
+            self.reporter.complete(batch, Err(error.clone()));
+        }
+        self.reporter.hand_over_last();
+    }
+}
+
+/// Milliseconds since the Unix epoch, the default record timestamp.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
