@@ -350,22 +350,31 @@ fn a_static_member_rejoins_without_a_rebalance() {
     // A restart: no LeaveGroup, then the same instance id again.
     b.membership.take().expect("running").abandon();
     let mut b2 = Member::start("b2", &client, cfg("instance-b"));
+    if !testkit::shared().unwrap().is_external() {
+        // tansu 0.6 rebalances the group when a static member rejoins (under
+        // the same generation id) and then may answer the new member's
+        // heartbeats with UNKNOWN_MEMBER_ID over and over, so the group does
+        // not settle; a Kafka broker does neither (KIP-345). Against tansu,
+        // check only that the instance gets its partitions back; run with
+        // KAFKA_BOOTSTRAP=… for the rest.
+        eprintln!(
+            "NOTE: static rejoin checked partially: tansu does not implement KIP-345 rejoins"
+        );
+        let deadline = Instant::now() + DEADLINE;
+        while b2.owned != b_owned {
+            assert!(Instant::now() < deadline, "b2 never got {b_owned:?}");
+            a.pump();
+            b2.pump();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        a.close();
+        b2.close();
+        return;
+    }
     let again = wait_stable(&mut [&mut a, &mut b2], &all);
     assert_eq!(b2.owned, b_owned, "the static member got other partitions");
-    if testkit::shared().unwrap().is_external() {
-        assert_eq!(again, generation, "the group rebalanced");
-        assert_eq!(a.events_seen, a_events, "the other member saw a rebalance");
-    } else {
-        // tansu 0.6 rebalances the group when a static member rejoins (under
-        // the same generation id) and may then keep answering the new
-        // member's heartbeats with UNKNOWN_MEMBER_ID; a Kafka broker does
-        // neither (KIP-345). Run with KAFKA_BOOTSTRAP=… to check the rest.
-        eprintln!(
-            "NOTE: tansu does not implement static rejoin without rebalance; \
-             generation {generation} -> {again}, other member saw {} events",
-            a.events_seen - a_events
-        );
-    }
+    assert_eq!(again, generation, "the group rebalanced");
+    assert_eq!(a.events_seen, a_events, "the other member saw a rebalance");
     a.close();
     b2.close();
 }
