@@ -233,6 +233,69 @@ fn cooperative_members_joining_and_leaving_always_split_partitions_exactly() {
 }
 
 #[test]
+fn a_rebalance_waits_for_the_revocation_to_be_acknowledged_while_heartbeating() {
+    let client = client();
+    let topic = topic_with(&client, 4);
+    let all = partitions(&topic, 4);
+    let group = unique_name("group-ack");
+    // tansu completes a join after about half the session timeout whether
+    // or not every member rejoined (Kafka waits for the rebalance timeout),
+    // so against it the hold stays under that, with a longer session.
+    let session = Duration::from_secs(12);
+    let hold = if testkit::shared().unwrap().is_external() {
+        session + Duration::from_secs(2)
+    } else {
+        Duration::from_secs(4)
+    };
+    let cfg = || config(&group, &topic, Assignor::Range).session_timeout(session);
+    let mut a = Member::start("a", &client, cfg());
+    let mut b = Member::start("b", &client, cfg());
+    wait_stable(&mut [&mut a, &mut b], &all);
+    let mut c = Member::start("c", &client, cfg());
+    // `a` sits on its revocation (committing offsets, say) — on Kafka for
+    // longer than the session timeout; the others carry on as usual.
+    let deadline = Instant::now() + DEADLINE;
+    let (ack, revoked_at) = loop {
+        assert!(Instant::now() < deadline, "a was never asked to revoke");
+        let m = a.m();
+        m.poll();
+        match m.events().recv_timeout(Duration::from_millis(50)) {
+            Ok(GroupEvent::Revoked { partitions, ack }) => {
+                assert_eq!(partitions, a.owned);
+                break (ack, Instant::now());
+            }
+            Ok(other) => panic!("a: unexpected {other:?}"),
+            Err(_) => {}
+        }
+        b.pump();
+        c.pump();
+    };
+    while revoked_at.elapsed() < hold {
+        a.m().poll();
+        b.pump();
+        c.pump();
+        assert!(
+            c.owned.is_empty(),
+            "c got {:?} before a released its partitions",
+            c.owned
+        );
+        assert!(
+            a.m().events().is_empty(),
+            "a heard more before acknowledging"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    a.owned.clear();
+    ack.ack();
+    let lost_before = a.events_seen;
+    wait_stable(&mut [&mut a, &mut b, &mut c], &all);
+    assert!(a.events_seen > lost_before && !a.owned.is_empty());
+    for m in [&mut a, &mut b, &mut c] {
+        m.close();
+    }
+}
+
+#[test]
 fn a_member_that_vanishes_loses_its_partitions_after_the_session_timeout() {
     let client = client();
     let topic = topic_with(&client, 4);
@@ -287,22 +350,31 @@ fn a_static_member_rejoins_without_a_rebalance() {
     // A restart: no LeaveGroup, then the same instance id again.
     b.membership.take().expect("running").abandon();
     let mut b2 = Member::start("b2", &client, cfg("instance-b"));
+    if !testkit::shared().unwrap().is_external() {
+        // tansu 0.6 rebalances the group when a static member rejoins (under
+        // the same generation id) and then may answer the new member's
+        // heartbeats with UNKNOWN_MEMBER_ID over and over, so the group does
+        // not settle; a Kafka broker does neither (KIP-345). Against tansu,
+        // check only that the instance gets its partitions back; run with
+        // KAFKA_BOOTSTRAP=… for the rest.
+        eprintln!(
+            "NOTE: static rejoin checked partially: tansu does not implement KIP-345 rejoins"
+        );
+        let deadline = Instant::now() + DEADLINE;
+        while b2.owned != b_owned {
+            assert!(Instant::now() < deadline, "b2 never got {b_owned:?}");
+            a.pump();
+            b2.pump();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        a.close();
+        b2.close();
+        return;
+    }
     let again = wait_stable(&mut [&mut a, &mut b2], &all);
     assert_eq!(b2.owned, b_owned, "the static member got other partitions");
-    if testkit::shared().unwrap().is_external() {
-        assert_eq!(again, generation, "the group rebalanced");
-        assert_eq!(a.events_seen, a_events, "the other member saw a rebalance");
-    } else {
-        // tansu 0.6 rebalances the group when a static member rejoins (under
-        // the same generation id) and may then keep answering the new
-        // member's heartbeats with UNKNOWN_MEMBER_ID; a Kafka broker does
-        // neither (KIP-345). Run with KAFKA_BOOTSTRAP=… to check the rest.
-        eprintln!(
-            "NOTE: tansu does not implement static rejoin without rebalance; \
-             generation {generation} -> {again}, other member saw {} events",
-            a.events_seen - a_events
-        );
-    }
+    assert_eq!(again, generation, "the group rebalanced");
+    assert_eq!(a.events_seen, a_events, "the other member saw a rebalance");
     a.close();
     b2.close();
 }
@@ -396,9 +468,64 @@ fn closing_a_member_is_bounded_in_time() {
     );
 }
 
-// ---- a group shared with librdkafka (confluent-kafka) ----
+// ---- groups shared with other clients' members ----
 
-const PEER_SCRIPT: &str = r#"
+/// A consumer of another client in a Python process, printing its
+/// rebalance callbacks as JSON lines.
+#[derive(Clone, Copy, Debug)]
+enum Peer {
+    /// `confluent-kafka` (librdkafka).
+    Librdkafka,
+    /// `kafka-python`.
+    KafkaPython,
+}
+
+impl Peer {
+    fn module(self) -> &'static str {
+        match self {
+            Peer::Librdkafka => "confluent_kafka",
+            Peer::KafkaPython => "kafka",
+        }
+    }
+
+    fn script(self) -> &'static str {
+        match self {
+            Peer::Librdkafka => LIBRDKAFKA_SCRIPT,
+            Peer::KafkaPython => KAFKA_PYTHON_SCRIPT,
+        }
+    }
+}
+
+const KAFKA_PYTHON_SCRIPT: &str = r#"
+import json, sys, time
+from kafka import KafkaConsumer, ConsumerRebalanceListener
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+bootstrap, group, topic, strategy, seconds = sys.argv[1:6]
+assignor = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}[strategy]
+def report(kind, partitions):
+    print(json.dumps({"event": kind, "partitions": [p.partition for p in partitions]}), flush=True)
+class Listener(ConsumerRebalanceListener):
+    def on_partitions_revoked(self, revoked):
+        report("revoke", revoked)
+    def on_partitions_assigned(self, assigned):
+        report("assign", assigned)
+c = KafkaConsumer(
+    bootstrap_servers=bootstrap,
+    group_id=group,
+    partition_assignment_strategy=[assignor],
+    session_timeout_ms=6000,
+    heartbeat_interval_ms=500,
+    enable_auto_commit=False,
+)
+c.subscribe([topic], listener=Listener())
+end = time.time() + float(seconds)
+while time.time() < end:
+    c.poll(timeout_ms=100)
+c.close()
+"#;
+
+const LIBRDKAFKA_SCRIPT: &str = r#"
 import json, sys, time
 from confluent_kafka import Consumer
 bootstrap, group, topic, strategy, seconds = sys.argv[1:6]
@@ -421,18 +548,27 @@ while time.time() < end:
 c.close()
 "#;
 
-/// The confluent-kafka peer, or `None` (with a loud message) when python3 or
-/// the package is missing.
-fn spawn_peer(bootstrap: &str, group: &str, topic: &str, strategy: &str) -> Option<Child> {
+/// The peer process, or `None` (with a loud message) when python3 or the
+/// package is missing.
+fn spawn_peer(
+    peer: Peer,
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    strategy: &str,
+) -> Option<Child> {
     let probe = Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
+        .args(["-c", &format!("import {}", peer.module())])
         .status();
     if !matches!(probe, Ok(s) if s.success()) {
-        eprintln!("SKIPPED: python3 with confluent_kafka is not installed; the interoperability test did not run");
+        eprintln!(
+            "SKIPPED: python3 with {} is not installed; the {peer:?} interoperability test did not run",
+            peer.module()
+        );
         return None;
     }
     let child = Command::new("python3")
-        .args(["-c", PEER_SCRIPT, bootstrap, group, topic, strategy, "45"])
+        .args(["-c", peer.script(), bootstrap, group, topic, strategy, "45"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -472,10 +608,10 @@ fn peer_assignments(child: &mut Child) -> Receiver<BTreeSet<i32>> {
     rx
 }
 
-/// Runs a group of one kafka-sync member and one confluent-kafka member;
+/// Runs a group of one kafka-sync member and one member of another client;
 /// whichever starts first leads the group and computes the assignment the
 /// other must decode.
-fn shared_with_librdkafka(assignor: Assignor, ours_leads: bool) {
+fn shared_with(peer: Peer, assignor: Assignor, ours_leads: bool) {
     let client = client();
     let bootstrap = testkit::shared().unwrap().bootstrap();
     let topic = topic_with(&client, 4);
@@ -488,7 +624,7 @@ fn shared_with_librdkafka(assignor: Assignor, ours_leads: bool) {
         wait_stable(&mut [&mut member], &all);
         ours = Some(member);
     }
-    let Some(mut peer) = spawn_peer(&bootstrap, &group, &topic, &strategy) else {
+    let Some(mut peer) = spawn_peer(peer, &bootstrap, &group, &topic, &strategy) else {
         return;
     };
     let peer_rx = peer_assignments(&mut peer);
@@ -544,30 +680,40 @@ fn shared_with_librdkafka(assignor: Assignor, ours_leads: bool) {
 
 #[test]
 fn a_librdkafka_member_decodes_our_range_assignment() {
-    shared_with_librdkafka(Assignor::Range, true);
+    shared_with(Peer::Librdkafka, Assignor::Range, true);
 }
 
 #[test]
 fn we_decode_a_librdkafka_leaders_range_assignment() {
-    shared_with_librdkafka(Assignor::Range, false);
+    shared_with(Peer::Librdkafka, Assignor::Range, false);
 }
 
 #[test]
 fn a_librdkafka_member_decodes_our_roundrobin_assignment() {
-    shared_with_librdkafka(Assignor::RoundRobin, true);
+    shared_with(Peer::Librdkafka, Assignor::RoundRobin, true);
 }
 
 #[test]
 fn we_decode_a_librdkafka_leaders_roundrobin_assignment() {
-    shared_with_librdkafka(Assignor::RoundRobin, false);
+    shared_with(Peer::Librdkafka, Assignor::RoundRobin, false);
 }
 
 #[test]
 fn a_librdkafka_member_follows_our_cooperative_sticky_assignment() {
-    shared_with_librdkafka(Assignor::CooperativeSticky, true);
+    shared_with(Peer::Librdkafka, Assignor::CooperativeSticky, true);
 }
 
 #[test]
 fn we_follow_a_librdkafka_leaders_cooperative_sticky_assignment() {
-    shared_with_librdkafka(Assignor::CooperativeSticky, false);
+    shared_with(Peer::Librdkafka, Assignor::CooperativeSticky, false);
+}
+
+#[test]
+fn a_kafka_python_member_decodes_our_range_assignment() {
+    shared_with(Peer::KafkaPython, Assignor::Range, true);
+}
+
+#[test]
+fn we_decode_a_kafka_python_leaders_roundrobin_assignment() {
+    shared_with(Peer::KafkaPython, Assignor::RoundRobin, false);
 }

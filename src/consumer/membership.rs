@@ -545,6 +545,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn handles_and_events_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<GroupMembership>();
+        send_sync::<MembershipConfig>();
+        send::<GroupEvent>();
+    }
+
+    #[test]
     fn a_topic_subscription_is_sorted_and_deduplicated() {
         let s = Subscription::topics(["b", "a", "b"]);
         assert_eq!(s.select(&[]), ["a", "b"]);
