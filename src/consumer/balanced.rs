@@ -313,7 +313,7 @@ impl BalancedConsumer {
             }
             self.maybe_auto_commit();
             let now = Instant::now();
-            let slice = now + POLL_SLICE.min(self.config.max_poll_interval / 2);
+            let slice = now + POLL_SLICE.min(self.config.group.max_poll_interval / 2);
             let until = deadline.map_or(slice, |d| d.min(slice));
             match self.shared.pop(Some(until))? {
                 Some(Item::Message(m)) => return Ok(Some(m)),

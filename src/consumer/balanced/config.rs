@@ -39,14 +39,9 @@ pub(crate) type Listener = Arc<dyn Fn(&[TopicPartition]) + Send + Sync>;
 pub struct BalancedConsumerConfig {
     /// Fetching, offsets, auto commit and iteration.
     pub(crate) fetch: SimpleConsumerConfig,
-    pub(crate) assignors: Vec<Assignor>,
-    pub(crate) group_instance_id: Option<String>,
-    pub(crate) rack_id: Option<String>,
-    pub(crate) session_timeout: Duration,
-    pub(crate) heartbeat_interval: Duration,
-    pub(crate) rebalance_timeout: Duration,
-    pub(crate) max_poll_interval: Duration,
-    pub(crate) metadata_refresh_interval: Option<Duration>,
+    /// Group settings; the group id and subscription are filled in when the
+    /// consumer starts ([`BalancedConsumerConfig::membership`]).
+    pub(crate) group: MembershipConfig,
     pub(crate) on_assign: Option<Listener>,
     pub(crate) on_revoke: Option<Listener>,
     pub(crate) on_lost: Option<Listener>,
@@ -56,14 +51,7 @@ impl Default for BalancedConsumerConfig {
     fn default() -> Self {
         BalancedConsumerConfig {
             fetch: SimpleConsumerConfig::default(),
-            assignors: vec![Assignor::Range],
-            group_instance_id: None,
-            rack_id: None,
-            session_timeout: Duration::from_secs(45),
-            heartbeat_interval: Duration::from_secs(3),
-            rebalance_timeout: Duration::from_secs(300),
-            max_poll_interval: Duration::from_secs(300),
-            metadata_refresh_interval: None,
+            group: MembershipConfig::new(String::new(), Subscription::topics(Vec::<String>::new())),
             on_assign: None,
             on_revoke: None,
             on_lost: None,
@@ -75,14 +63,17 @@ impl fmt::Debug for BalancedConsumerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BalancedConsumerConfig")
             .field("fetch", &self.fetch)
-            .field("assignors", &self.assignors)
-            .field("group_instance_id", &self.group_instance_id)
-            .field("rack_id", &self.rack_id)
-            .field("session_timeout", &self.session_timeout)
-            .field("heartbeat_interval", &self.heartbeat_interval)
-            .field("rebalance_timeout", &self.rebalance_timeout)
-            .field("max_poll_interval", &self.max_poll_interval)
-            .field("metadata_refresh_interval", &self.metadata_refresh_interval)
+            .field("assignors", &self.group.assignors)
+            .field("group_instance_id", &self.group.group_instance_id)
+            .field("rack_id", &self.group.rack_id)
+            .field("session_timeout", &self.group.session_timeout)
+            .field("heartbeat_interval", &self.group.heartbeat_interval)
+            .field("rebalance_timeout", &self.group.rebalance_timeout)
+            .field("max_poll_interval", &self.group.max_poll_interval)
+            .field(
+                "metadata_refresh_interval",
+                &self.group.metadata_refresh_interval,
+            )
             .field("on_assign", &self.on_assign.is_some())
             .field("on_revoke", &self.on_revoke.is_some())
             .field("on_lost", &self.on_lost.is_some())
@@ -98,7 +89,7 @@ impl BalancedConsumerConfig {
     /// must share an assignor, whatever client they use.
     #[must_use]
     pub fn assignor(mut self, assignor: Assignor) -> Self {
-        self.assignors = vec![assignor];
+        self.group = self.group.assignor(assignor);
         self
     }
 
@@ -107,7 +98,7 @@ impl BalancedConsumerConfig {
     /// every one of them is.
     #[must_use]
     pub fn assignors(mut self, assignors: impl IntoIterator<Item = Assignor>) -> Self {
-        self.assignors = assignors.into_iter().collect();
+        self.group = self.group.assignors(assignors);
         self
     }
 
@@ -117,14 +108,14 @@ impl BalancedConsumerConfig {
     /// to none (a dynamic member).
     #[must_use]
     pub fn group_instance_id(mut self, id: impl Into<String>) -> Self {
-        self.group_instance_id = Some(id.into());
+        self.group = self.group.group_instance_id(id);
         self
     }
 
     /// The consumer's rack, sent to rack-aware assignors. Defaults to none.
     #[must_use]
     pub fn rack_id(mut self, rack: impl Into<String>) -> Self {
-        self.rack_id = Some(rack.into());
+        self.group = self.group.rack_id(rack);
         self
     }
 
@@ -133,7 +124,7 @@ impl BalancedConsumerConfig {
     /// Java consumer.
     #[must_use]
     pub fn session_timeout(mut self, timeout: Duration) -> Self {
-        self.session_timeout = timeout;
+        self.group = self.group.session_timeout(timeout);
         self
     }
 
@@ -142,7 +133,7 @@ impl BalancedConsumerConfig {
     /// `session_timeout`.
     #[must_use]
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
-        self.heartbeat_interval = interval;
+        self.group = self.group.heartbeat_interval(interval);
         self
     }
 
@@ -150,7 +141,7 @@ impl BalancedConsumerConfig {
     /// rebalance. Defaults to 300 s.
     #[must_use]
     pub fn rebalance_timeout(mut self, timeout: Duration) -> Self {
-        self.rebalance_timeout = timeout;
+        self.group = self.group.rebalance_timeout(timeout);
         self
     }
 
@@ -161,7 +152,7 @@ impl BalancedConsumerConfig {
     /// iterating. Defaults to 300 s, as in the Java consumer.
     #[must_use]
     pub fn max_poll_interval(mut self, interval: Duration) -> Self {
-        self.max_poll_interval = interval;
+        self.group = self.group.max_poll_interval(interval);
         self
     }
 
@@ -170,7 +161,7 @@ impl BalancedConsumerConfig {
     /// `metadata_max_age`.
     #[must_use]
     pub fn metadata_refresh_interval(mut self, interval: Duration) -> Self {
-        self.metadata_refresh_interval = Some(interval);
+        self.group = self.group.metadata_refresh_interval(interval);
         self
     }
 
@@ -315,22 +306,9 @@ impl BalancedConsumerConfig {
 
     /// The membership settings for `group` and `subscription`.
     pub(crate) fn membership(&self, group: &str, subscription: Subscription) -> MembershipConfig {
-        let mut config = MembershipConfig::new(group, subscription)
-            .assignors(self.assignors.iter().cloned())
-            .session_timeout(self.session_timeout)
-            .heartbeat_interval(self.heartbeat_interval)
-            .rebalance_timeout(self.rebalance_timeout)
-            .max_poll_interval(self.max_poll_interval)
-            .close_timeout(self.fetch.close_timeout);
-        if let Some(id) = &self.group_instance_id {
-            config = config.group_instance_id(id.clone());
-        }
-        if let Some(rack) = &self.rack_id {
-            config = config.rack_id(rack.clone());
-        }
-        if let Some(interval) = self.metadata_refresh_interval {
-            config = config.metadata_refresh_interval(interval);
-        }
+        let mut config = self.group.clone().close_timeout(self.fetch.close_timeout);
+        config.group_id = group.to_owned();
+        config.subscription = subscription;
         config
     }
 
@@ -338,7 +316,7 @@ impl BalancedConsumerConfig {
     /// when it starts).
     pub(crate) fn validate(&self) -> Result<()> {
         self.fetch.validate()?;
-        if self.max_poll_interval.is_zero() {
+        if self.group.max_poll_interval.is_zero() {
             return Err(Error::Config(
                 "max_poll_interval must be longer than zero".into(),
             ));
@@ -363,10 +341,10 @@ mod tests {
     #[test]
     fn group_defaults_are_the_java_consumers() {
         let c = BalancedConsumerConfig::default();
-        assert_eq!(c.session_timeout, Duration::from_secs(45));
-        assert_eq!(c.heartbeat_interval, Duration::from_secs(3));
-        assert_eq!(c.max_poll_interval, Duration::from_secs(300));
-        assert!(matches!(c.assignors.as_slice(), [Assignor::Range]));
+        assert_eq!(c.group.session_timeout, Duration::from_secs(45));
+        assert_eq!(c.group.heartbeat_interval, Duration::from_secs(3));
+        assert_eq!(c.group.max_poll_interval, Duration::from_secs(300));
+        assert!(matches!(c.group.assignors.as_slice(), [Assignor::Range]));
         assert!(c.auto_commits());
         assert_eq!(c.fetch.auto_offset_reset, OffsetReset::Latest);
         assert!(c.validate().is_ok());
