@@ -686,7 +686,15 @@ fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_size: usize) 
         }
     };
     if !shared.closed.load(Ordering::SeqCst) {
-        warn!("connection to {} failed: {error}", shared.addr);
+        // Brokers close idle connections (`connections.max.idle.ms`); that is
+        // routine when nothing was waiting on the connection.
+        let idle_close = shared.pending.lock().is_empty()
+            && matches!(&error, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof);
+        if idle_close {
+            debug!("{} closed an idle connection", shared.addr);
+        } else {
+            warn!("connection to {} failed: {error}", shared.addr);
+        }
     }
     shared.fail(error);
 }
