@@ -259,7 +259,9 @@ impl Producer {
             Some(p) => p,
             None => shared
                 .chooser
-                .choose(topic, record.key.as_deref(), count, size),
+                .choose(topic, record.key.as_deref(), count, size, |p| {
+                    meta.partition(p).is_some_and(|p| p.leader.is_some())
+                }),
         };
         if !(0..count).contains(&partition) {
             return Err(Error::Config(format!(

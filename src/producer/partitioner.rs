@@ -150,12 +150,17 @@ impl PartitionChooser {
     }
 
     /// The partition for a record of `size` bytes; `partition_count` > 0.
+    /// Unkeyed round-robin and sticky choices skip partitions for which
+    /// `has_leader` is false while any partition has one, as the Java
+    /// client does (keyed and random choices do not: a key's partition must
+    /// not depend on leadership).
     pub(crate) fn choose(
         &self,
         topic: &Arc<str>,
         key: Option<&[u8]>,
         partition_count: i32,
         size: usize,
+        has_leader: impl Fn(i32) -> bool,
     ) -> i32 {
         let count = partition_count.max(1);
         match (&self.partitioning, key) {
@@ -170,7 +175,9 @@ impl PartitionChooser {
                 let mut state = self.state.lock();
                 let topic_state = topic_state(&mut state.0, topic);
                 let p = (topic_state.round_robin % count as u32) as i32;
-                topic_state.round_robin = topic_state.round_robin.wrapping_add(1);
+                let p = with_leader(p, count, &has_leader);
+                // Continue after the partition actually chosen.
+                topic_state.round_robin = (p as u32).wrapping_add(1);
                 p
             }
             (Partitioning::Default, None) => {
@@ -186,6 +193,7 @@ impl PartitionChooser {
                         if count > 1 && Some(next) == current {
                             next = (next + 1 + rng.below(count - 1)) % count;
                         }
+                        let next = with_leader(next, count, &has_leader);
                         topic_state.sticky = Some(next);
                         topic_state.sticky_bytes = 0;
                         next
@@ -196,6 +204,15 @@ impl PartitionChooser {
             }
         }
     }
+}
+
+/// `p`, or the first partition after it (wrapping) that has a leader; `p`
+/// itself when none has.
+fn with_leader(p: i32, count: i32, has_leader: &impl Fn(i32) -> bool) -> i32 {
+    (0..count)
+        .map(|i| (p + i) % count)
+        .find(|&q| has_leader(q))
+        .unwrap_or(p)
 }
 
 fn topic_state<'a>(
@@ -279,18 +296,21 @@ mod tests {
         assert_eq!(murmur2_partition(b"21", 7), 1173551340 % 7);
         let chooser = PartitionChooser::new(Partitioning::Default, 16384);
         let topic: Arc<str> = Arc::from("t");
-        assert_eq!(chooser.choose(&topic, Some(b"21"), 7, 10), 1173551340 % 7);
+        assert_eq!(
+            chooser.choose(&topic, Some(b"21"), 7, 10, |_| true),
+            1173551340 % 7
+        );
     }
 
     #[test]
     fn sticky_partitioning_stays_until_a_batch_worth_of_bytes() {
         let chooser = PartitionChooser::new(Partitioning::Default, 1000);
         let topic: Arc<str> = Arc::from("t");
-        let first = chooser.choose(&topic, None, 8, 100);
+        let first = chooser.choose(&topic, None, 8, 100, |_| true);
         for _ in 0..9 {
-            assert_eq!(chooser.choose(&topic, None, 8, 100), first);
+            assert_eq!(chooser.choose(&topic, None, 8, 100, |_| true), first);
         }
-        assert_ne!(chooser.choose(&topic, None, 8, 100), first);
+        assert_ne!(chooser.choose(&topic, None, 8, 100, |_| true), first);
     }
 
     #[test]
@@ -298,7 +318,7 @@ mod tests {
         let chooser = PartitionChooser::new(Partitioning::RoundRobin, 1000);
         let topic: Arc<str> = Arc::from("t");
         let seen: Vec<i32> = (0..6)
-            .map(|_| chooser.choose(&topic, Some(b"k"), 3, 1))
+            .map(|_| chooser.choose(&topic, Some(b"k"), 3, 1, |_| true))
             .collect();
         assert_eq!(seen, [0, 1, 2, 0, 1, 2]);
     }
@@ -309,7 +329,7 @@ mod tests {
         let topic: Arc<str> = Arc::from("t");
         let mut hits = [0; 4];
         for _ in 0..4000 {
-            let p = chooser.choose(&topic, None, 4, 1);
+            let p = chooser.choose(&topic, None, 4, 1, |_| true);
             hits[p as usize] += 1;
         }
         assert!(hits.iter().all(|&h| h > 800), "{hits:?}");
@@ -321,6 +341,38 @@ mod tests {
             Partitioning::Custom(Arc::new(|_: &str, _: Option<&[u8]>, n: i32| n - 1)),
             1000,
         );
-        assert_eq!(chooser.choose(&Arc::from("t"), None, 5, 1), 4);
+        assert_eq!(chooser.choose(&Arc::from("t"), None, 5, 1, |_| true), 4);
+    }
+
+    #[test]
+    fn unkeyed_choices_skip_partitions_without_a_leader() {
+        let topic: Arc<str> = Arc::from("t");
+        let leaderless = |p: i32| p != 1 && p != 2;
+        let round_robin = PartitionChooser::new(Partitioning::RoundRobin, 1000);
+        let seen: Vec<i32> = (0..4)
+            .map(|_| round_robin.choose(&topic, None, 4, 1, leaderless))
+            .collect();
+        assert_eq!(seen, [0, 3, 0, 3]);
+        let sticky = PartitionChooser::new(Partitioning::Default, 10);
+        for _ in 0..50 {
+            let p = sticky.choose(&topic, None, 4, 10, leaderless);
+            assert!(p == 0 || p == 3, "{p}");
+        }
+        // Keys keep their partition whatever the leadership.
+        let keyed = PartitionChooser::new(Partitioning::Default, 1000);
+        assert_eq!(
+            keyed.choose(&topic, Some(b"21"), 7, 10, |_| false),
+            1173551340 % 7
+        );
+    }
+
+    #[test]
+    fn with_no_leader_anywhere_the_choice_is_unchanged() {
+        let topic: Arc<str> = Arc::from("t");
+        let round_robin = PartitionChooser::new(Partitioning::RoundRobin, 1000);
+        let seen: Vec<i32> = (0..3)
+            .map(|_| round_robin.choose(&topic, None, 3, 1, |_| false))
+            .collect();
+        assert_eq!(seen, [0, 1, 2]);
     }
 }
