@@ -85,11 +85,11 @@ fn fill(client: &KafkaClient, topic: &str, records: usize, size: usize) -> kafka
                 let key = format!("key-{i}");
                 builder
                     .append(0, Some(key.as_bytes()), Some(&value), &[])
-                    .map_err(|e| kafka_sync::Error::encode("building a batch", e))?;
+                    .map_err(|e| kafka_sync::Error::Config(format!("building a batch: {e}")))?;
             }
             let records = builder
                 .build()
-                .map_err(|e| kafka_sync::Error::encode("building a batch", e))?;
+                .map_err(|e| kafka_sync::Error::Config(format!("building a batch: {e}")))?;
             conn.request(&ProduceRequest {
                 transactional_id: None,
                 acks: 1,

@@ -270,6 +270,7 @@ impl KafkaClient {
         result: Option<(ErrorCode, Option<String>)>,
     ) -> Result<()> {
         let (code, message) = result.ok_or_else(|| Error::Protocol {
+            decode: None,
             context: context.to_owned(),
             detail: "the response does not mention the topic".into(),
         })?;
@@ -652,6 +653,7 @@ impl KafkaClient {
                 {
                     retry.push((partition, ts));
                     last_error.get_or_insert_with(|| Error::Protocol {
+                        decode: None,
                         context: format!("{context} partition {partition}"),
                         detail: "the leader's response does not mention the partition".into(),
                     });

@@ -30,10 +30,6 @@ pub enum TimeoutKind {
     MaxBlock,
     /// Waiting for a produced record to be acknowledged (`delivery_timeout`).
     Delivery,
-    /// Waiting for a message (`consumer_timeout`).
-    Consume,
-    /// Waiting for a test broker to come up.
-    BrokerStart,
 }
 
 impl fmt::Display for TimeoutKind {
@@ -46,8 +42,6 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Flush => "flush timeout",
             TimeoutKind::MaxBlock => "max_block",
             TimeoutKind::Delivery => "delivery_timeout",
-            TimeoutKind::Consume => "consumer_timeout",
-            TimeoutKind::BrokerStart => "broker start timeout",
         })
     }
 }
@@ -102,6 +96,9 @@ pub enum Error {
         context: String,
         /// What was wrong.
         detail: String,
+        /// The typed decode failure, when bytes did not decode (see
+        /// [`Error::decode_error`]); `None` for other protocol violations.
+        decode: Option<Box<DecodeError>>,
     },
     /// A response larger than `max_response_size`.
     #[error("response of {size} bytes from {broker} exceeds max_response_size ({max} bytes); raise it with KafkaClientBuilder::max_response_size if the broker is trusted")]
@@ -190,20 +187,38 @@ impl Error {
         }
     }
 
-    /// A decode failure with context.
-    pub fn decode(context: impl Into<String>, e: DecodeError) -> Self {
+    /// The typed decode failure behind an [`Error::Protocol`], for callers
+    /// that tell a CRC mismatch from a truncated frame.
+    pub fn decode_error(&self) -> Option<&DecodeError> {
+        match self {
+            Error::Protocol {
+                decode: Some(e), ..
+            } => Some(e),
+            _ => None,
+        }
+    }
+
+    /// A decode failure with context; the [`DecodeError`] is kept.
+    pub(crate) fn decode(context: impl Into<String>, e: DecodeError) -> Self {
         Error::Protocol {
             context: context.into(),
             detail: e.to_string(),
+            decode: Some(Box::new(e)),
+        }
+    }
+
+    /// A protocol violation that is not a decode failure.
+    pub(crate) fn protocol(context: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::Protocol {
+            context: context.into(),
+            detail: detail.into(),
+            decode: None,
         }
     }
 
     /// An encode failure with context.
-    pub fn encode(context: impl Into<String>, e: EncodeError) -> Self {
-        Error::Protocol {
-            context: context.into(),
-            detail: e.to_string(),
-        }
+    pub(crate) fn encode(context: impl Into<String>, e: EncodeError) -> Self {
+        Error::protocol(context, e.to_string())
     }
 }
 
@@ -218,9 +233,14 @@ impl Clone for Error {
                 kind: *kind,
                 context: context.clone(),
             },
-            Error::Protocol { context, detail } => Error::Protocol {
+            Error::Protocol {
+                context,
+                detail,
+                decode,
+            } => Error::Protocol {
                 context: context.clone(),
                 detail: detail.clone(),
+                decode: decode.clone(),
             },
             Error::FrameTooLarge { broker, size, max } => Error::FrameTooLarge {
                 broker: broker.clone(),

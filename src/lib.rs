@@ -24,5 +24,5 @@ pub use consumer::{
 pub use error::{BrokerError, Error, Result, TimeoutKind};
 pub use net::{Sasl, TlsConfig};
 pub use producer::{Acks, Compression, DeliveryReport, Producer, ProducerConfig, Record};
-pub use protocol::ErrorCode;
+pub use protocol::{DecodeError, ErrorCode};
 pub use topic::Topic;

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::protocol::api::ApiVersionsRequest;
 use crate::protocol::{decode_response, encode_request};
-use crate::{Error, Result, TimeoutKind};
+use crate::{Error, Result};
 
 mod binary;
 
@@ -204,7 +204,7 @@ impl BrokerBuilder {
     ///
     /// # Errors
     /// [`Error::Config`] when the binary cannot be found or provisioned,
-    /// [`Error::Timeout`] with [`TimeoutKind::BrokerStart`] when the broker
+    /// [`Error::Io`] of kind [`std::io::ErrorKind::TimedOut`] when the broker
     /// does not answer within the start timeout, [`Error::Io`] when it cannot
     /// be spawned or keeps exiting; each carries the tail of the broker's log.
     pub fn start(self) -> Result<Broker> {
@@ -436,14 +436,17 @@ impl Local {
                 Ok(()) => continue,
                 Err(e) if Instant::now() >= deadline => {
                     process.stop();
-                    return Err(Launch::Failed(Error::timeout(
-                        TimeoutKind::BrokerStart,
+                    return Err(Launch::Failed(Error::io(
                         format!(
-                            "waiting {:?} for tansu on {address} to answer ApiVersions (last \
-                             attempt: {e}); log {}:\n{}",
+                            "testkit: waiting {:?} for tansu on {address} to answer ApiVersions; \
+                             raise Builder::start_timeout if the machine is slow; log {}:\n{}",
                             self.start_timeout,
                             self.log.display(),
                             log_tail(&self.log)
+                        ),
+                        io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("broker start timed out (last attempt: {e})"),
                         ),
                     )));
                 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use kafka_sync::protocol::api::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use kafka_sync::protocol::records::{BatchBuilder, BatchOptions};
 use kafka_sync::testkit::{unique_name, Broker};
-use kafka_sync::{KafkaClient, OffsetReset, SimpleConsumerConfig};
+use kafka_sync::{DecodeError, KafkaClient, OffsetReset, SimpleConsumerConfig};
 use support::*;
 
 fn earliest() -> SimpleConsumerConfig {
@@ -125,7 +125,7 @@ fn corrupt_data_is_an_error_for_its_partition_with_its_offset() {
         match consumer.consume(Duration::from_millis(200)) {
             Ok(Some(m)) => values.push((m.partition, m.offset)),
             Ok(None) => {}
-            Err(e) => error = Some(e.to_string()),
+            Err(e) => error = Some(e),
         }
     }
     values.sort_unstable();
@@ -135,6 +135,11 @@ fn corrupt_data_is_an_error_for_its_partition_with_its_offset() {
         "the other partition flows"
     );
     let error = error.unwrap();
+    assert!(
+        matches!(error.decode_error(), Some(DecodeError::CrcMismatch { .. })),
+        "{error:?}"
+    );
+    let error = error.to_string();
     assert!(
         error.contains("partition 0") && error.contains("offset 1"),
         "{error}"

@@ -50,9 +50,16 @@ use super::assignor::{Assignor, PartitionAssignor, RebalanceProtocol, TopicParti
 use crate::client::KafkaClient;
 use crate::error::{Error, Result, TimeoutKind};
 
-/// What a member subscribes to.
+/// What a member subscribes to: a list of topics
+/// ([`Subscription::topics`]) or a name pattern ([`Subscription::pattern`]).
 #[derive(Debug, Clone)]
-pub enum Subscription {
+pub struct Subscription {
+    kind: SubscriptionKind,
+}
+
+/// The regex stays private so that `regex` is no public dependency.
+#[derive(Debug, Clone)]
+enum SubscriptionKind {
     /// These topics (a topic that does not exist yet is simply not assigned).
     Topics(Vec<String>),
     /// Every topic whose name matches, re-evaluated on each metadata refresh
@@ -61,24 +68,49 @@ pub enum Subscription {
 }
 
 impl Subscription {
-    /// A subscription to `topics`.
+    /// A subscription to `topics` (a topic that does not exist yet is simply
+    /// not assigned).
     pub fn topics<S: Into<String>>(topics: impl IntoIterator<Item = S>) -> Self {
-        Subscription::Topics(topics.into_iter().map(Into::into).collect())
+        Subscription {
+            kind: SubscriptionKind::Topics(topics.into_iter().map(Into::into).collect()),
+        }
     }
 
-    /// A subscription to every topic matching `pattern` (a [`regex`]
-    /// expression, matched anywhere in the name: anchor it with `^…$`).
+    /// A subscription to every topic matching `pattern` (a
+    /// [regex](https://docs.rs/regex) expression, matched anywhere in the
+    /// name: anchor it with `^…$`), re-evaluated on each metadata refresh
+    /// (`metadata_refresh_interval`). Internal topics never match.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `pattern` is not a valid expression.
     pub fn pattern(pattern: &str) -> Result<Self> {
         regex::Regex::new(pattern)
-            .map(Subscription::Pattern)
+            .map(|re| Subscription {
+                kind: SubscriptionKind::Pattern(re),
+            })
             .map_err(|e| Error::Config(format!("invalid subscription pattern `{pattern}`: {e}")))
+    }
+
+    /// Whether this is a pattern subscription, whose topics change with the
+    /// cluster's metadata.
+    pub fn is_pattern(&self) -> bool {
+        matches!(self.kind, SubscriptionKind::Pattern(_))
+    }
+
+    /// The listed topics of a [`Subscription::topics`] subscription; `None`
+    /// for a pattern.
+    pub(crate) fn listed_topics(&self) -> Option<&[String]> {
+        match &self.kind {
+            SubscriptionKind::Topics(topics) => Some(topics),
+            SubscriptionKind::Pattern(_) => None,
+        }
     }
 
     /// The topics this subscription selects among `available`.
     pub fn select(&self, available: &[String]) -> Vec<String> {
-        let mut topics: Vec<String> = match self {
-            Subscription::Topics(topics) => topics.clone(),
-            Subscription::Pattern(re) => available
+        let mut topics: Vec<String> = match &self.kind {
+            SubscriptionKind::Topics(topics) => topics.clone(),
+            SubscriptionKind::Pattern(re) => available
                 .iter()
                 .filter(|t| re.is_match(t))
                 .cloned()
@@ -248,7 +280,7 @@ impl MembershipConfig {
                 "assignor names must be unique and non-empty: {names:?}"
             )));
         }
-        if let Subscription::Topics(topics) = &self.subscription {
+        if let Some(topics) = self.subscription.listed_topics() {
             if topics.is_empty() {
                 return Err(Error::Config("subscribe to at least one topic".into()));
             }

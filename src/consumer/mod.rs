@@ -40,4 +40,11 @@ pub use balanced::{BalancedConsumer, BalancedConsumerConfig, Iter as BalancedIte
 pub use config::{OffsetReset, SimpleConsumerConfig};
 pub use membership::Subscription;
 pub use message::Message;
-pub use simple::{Iter, SimpleConsumer};
+pub use simple::{Iter as SimpleIter, SimpleConsumer};
+
+/// The old name of [`SimpleIter`].
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed to `SimpleIter`, beside `BalancedIter`"
+)]
+pub type Iter<'a> = SimpleIter<'a>;

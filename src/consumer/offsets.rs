@@ -123,6 +123,7 @@ impl GroupCoordinator {
         let found = response
             .coordinator(&self.group_id)
             .ok_or_else(|| Error::Protocol {
+                decode: None,
                 context: context.clone(),
                 detail: "the response names no coordinator for the group".into(),
             })?;
@@ -204,6 +205,7 @@ impl GroupCoordinator {
             let group = response
                 .group(&self.group_id)
                 .ok_or_else(|| Error::Protocol {
+                    decode: None,
                     context: context.clone(),
                     detail: "the response does not mention the group".into(),
                 })?;

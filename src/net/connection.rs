@@ -652,6 +652,7 @@ fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_size: usize) 
                 let head = shared.pending.lock().pop_front();
                 let Some(pending) = head else {
                     break Error::Protocol {
+                        decode: None,
                         context: format!("reading from {}", shared.addr),
                         detail: "the broker sent a response to no request".into(),
                     };
@@ -662,6 +663,7 @@ fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_size: usize) 
                     }
                     Ok(id) => {
                         let error = Error::Protocol {
+                            decode: None,
                             context: format!(
                                 "reading {} response from {}",
                                 api_name(pending.api_key),
@@ -706,6 +708,7 @@ fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Result<Vec<u8>
         .map_err(|e| Error::io(format!("reading from {addr}"), e))?;
     let size = i32::from_be_bytes(size);
     let len = usize::try_from(size).map_err(|_| Error::Protocol {
+        decode: None,
         context: format!("reading from {addr}"),
         detail: format!("negative frame size {size}"),
     })?;
@@ -718,6 +721,7 @@ fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Result<Vec<u8>
     }
     if len < 4 {
         return Err(Error::Protocol {
+            decode: None,
             context: format!("reading from {addr}"),
             detail: format!("frame of {len} bytes is too short for a response header"),
         });

@@ -220,6 +220,7 @@ impl Sender {
             let outcome = match by_partition.get(&(&*batch.topic, batch.partition)) {
                 Some(p) => classify(&batch, p, self.idempotence.enabled()),
                 None => Outcome::Retry(Error::Protocol {
+                    decode: None,
                     context: format!(
                         "Produce to `{}` partition {} on broker {broker}",
                         batch.topic, batch.partition

@@ -106,10 +106,7 @@ impl Fetcher {
             }
         }
         let Some(bytes) = p.records_in(frame) else {
-            let error = Error::Protocol {
-                context,
-                detail: "the records lie outside the response".into(),
-            };
+            let error = Error::protocol(context, "the records lie outside the response");
             self.fail(sent, Some(sent.offset), error);
             return;
         };
@@ -129,6 +126,7 @@ impl Fetcher {
             None if decoded.truncated_batch => Some((
                 decoded.next_offset,
                 Error::Protocol {
+                    decode: None,
                     context: format!("{context} at offset {}", decoded.next_offset),
                     detail: "the record batch there is larger than the fetch allowed; raise \
                              max_partition_fetch_bytes and fetch_max_bytes"

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
 use log::{debug, info, warn};
 
-use super::{Command, GroupEvent, MembershipConfig, Shared, Subscription};
+use super::{Command, GroupEvent, MembershipConfig, Shared};
 use crate::client::KafkaClient;
 use crate::consumer::assignor::{RebalanceProtocol, TopicPartition};
 use crate::error::{Error, TimeoutKind};
@@ -243,6 +243,7 @@ impl Worker {
             .map_err(Interrupt::Coordinator)?;
         let found = response.coordinator(self.group()).ok_or_else(|| {
             Interrupt::Retry(Error::Protocol {
+                decode: None,
                 context: format!("FindCoordinator for group `{}`", self.group()),
                 detail: "the response names no coordinator".into(),
             })
@@ -473,7 +474,7 @@ impl Worker {
     /// Re-evaluates a pattern subscription; as leader, checks partition
     /// counts. Either change asks for a rebalance.
     fn check_metadata(&mut self) -> Step<()> {
-        if let Subscription::Pattern(_) = self.config.subscription {
+        if self.config.subscription.is_pattern() {
             match self.subscribed_topics() {
                 Ok(topics) if topics != self.topics => {
                     info!(

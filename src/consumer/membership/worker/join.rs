@@ -13,7 +13,7 @@ use crate::consumer::assignor::{
     flatten, group_by_topic, MemberSubscription, PartitionAssignor, RebalanceProtocol,
     TopicPartition,
 };
-use crate::consumer::membership::{GroupEvent, RevokeAck, Subscription};
+use crate::consumer::membership::{GroupEvent, RevokeAck};
 use crate::error::Error;
 use crate::protocol::api::{
     JoinGroupRequest, JoinGroupRequestProtocol, JoinGroupResponse, JoinGroupResponseMember,
@@ -26,12 +26,11 @@ use crate::protocol::ErrorCode;
 
 impl Worker {
     pub(super) fn subscribed_topics(&self) -> Step<Vec<String>> {
-        match &self.config.subscription {
-            Subscription::Topics(_) => Ok(self.config.subscription.select(&[])),
-            Subscription::Pattern(_) => {
-                let available = self.client.topics().map_err(Interrupt::Retry)?;
-                Ok(self.config.subscription.select(&available))
-            }
+        if self.config.subscription.is_pattern() {
+            let available = self.client.topics().map_err(Interrupt::Retry)?;
+            Ok(self.config.subscription.select(&available))
+        } else {
+            Ok(self.config.subscription.select(&[]))
         }
     }
 
@@ -147,6 +146,7 @@ impl Worker {
             .cloned()
             .ok_or_else(|| {
                 Interrupt::Fatal(Error::Protocol {
+                    decode: None,
                     context: format!("JoinGroup for group `{}`", self.group()),
                     detail: format!("the coordinator chose assignor `{protocol_name}`, which this member did not offer"),
                 })
