@@ -2,9 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod client;
 pub mod cluster;
-pub mod config;
 pub mod consumer;
 pub mod error;
 pub mod net;
@@ -12,7 +10,8 @@ pub mod producer;
 pub mod protocol;
 #[cfg(feature = "testkit")]
 pub mod testkit;
-pub mod topic;
+
+pub use cluster::{client, config, topic};
 
 pub use client::{KafkaClient, ListedOffset, NewTopic};
 pub use cluster::{Broker, Partition, TopicMetadata};
