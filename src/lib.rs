@@ -11,11 +11,10 @@ pub mod protocol;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use cluster::{client, config, topic};
-
-pub use client::{KafkaClient, ListedOffset, NewTopic};
-pub use cluster::{Broker, Partition, TopicMetadata};
-pub use config::{ClientConfig, KafkaClientBuilder};
+pub use cluster::{
+    Broker, ClientConfig, KafkaClient, KafkaClientBuilder, ListedOffset, NewTopic, Partition,
+    Topic, TopicMetadata,
+};
 pub use consumer::{
     Assignor, BalancedConsumer, BalancedConsumerConfig, IsolationLevel, Message, OffsetReset,
     SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
@@ -24,4 +23,3 @@ pub use error::{BrokerError, Error, Result, TimeoutKind};
 pub use net::{Sasl, TlsConfig};
 pub use producer::{Acks, Compression, DeliveryReport, Producer, ProducerConfig, Record};
 pub use protocol::{DecodeError, ErrorCode};
-pub use topic::Topic;

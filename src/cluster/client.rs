@@ -1,26 +1,24 @@
 //! [`KafkaClient`]: the one entry point. It owns the connection pool and the
-//! metadata cache, finds leaders and coordinators, and runs admin calls.
+//! metadata cache, and routes requests to brokers (a partition's leader, the
+//! controller, any live broker), retrying retriable errors until a deadline.
 //!
 //! A client is a cheap `Arc` handle: clone it into every thread. Producers and
-//! consumers made from it share its connections and metadata.
+//! consumers made from it share its connections and metadata. Admin calls
+//! live in `admin.rs`, offset queries in `offsets.rs`, topic handles in
+//! `topic.rs`: each adds an `impl KafkaClient` block on top of this one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use log::{debug, warn};
 use parking_lot::{Mutex, RwLock};
 
-use crate::cluster::{Broker, ClusterState, TopicMetadata, TopicStatus};
-use crate::config::{ClientConfig, KafkaClientBuilder};
-use crate::error::{Error, Result, TimeoutKind};
+use super::config::{ClientConfig, KafkaClientBuilder};
+use super::metadata::{validate_topic_name, Broker, ClusterState, TopicMetadata, TopicStatus};
+use crate::error::{Error, Result};
 use crate::net::{Backoff, Connection, ConnectionConfig, ConnectionPool, TlsConnector};
-use crate::protocol::api::{
-    CreatableTopic, CreateTopicsRequest, DeleteTopicsRequest, ListOffsetsPartition,
-    ListOffsetsRequest, ListOffsetsTopic, MetadataRequest,
-};
-use crate::protocol::ErrorCode;
-use crate::topic::Topic;
+use crate::protocol::api::MetadataRequest;
 
 /// Entry point to a Kafka cluster: metadata, topic admin, and the factory for
 /// producers and consumers.
@@ -34,13 +32,13 @@ use crate::topic::Topic;
 /// ```
 #[derive(Clone)]
 pub struct KafkaClient {
-    inner: Arc<ClientInner>,
+    pub(super) inner: Arc<ClientInner>,
 }
 
-struct ClientInner {
-    config: ClientConfig,
+pub(super) struct ClientInner {
+    pub(super) config: ClientConfig,
     pool: ConnectionPool,
-    state: RwLock<ClusterState>,
+    pub(super) state: RwLock<ClusterState>,
     /// Serialises metadata fetches so a burst of leader errors makes one
     /// request, not one per caller.
     refresh: Mutex<()>,
@@ -61,59 +59,13 @@ impl std::fmt::Debug for KafkaClient {
     }
 }
 
-/// A topic to create, with its settings.
-///
-/// ```no_run
-/// # let client = kafka_sync::KafkaClient::new("127.0.0.1:9092")?;
-/// use kafka_sync::NewTopic;
-/// client.create_topic_with(NewTopic::new("events", 6, 1).config("retention.ms", "3600000"))?;
-/// # Ok::<(), kafka_sync::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewTopic {
-    /// Topic name.
-    pub name: String,
-    /// Number of partitions; `-1` takes the broker's default.
-    pub partitions: i32,
-    /// Replication factor; `-1` takes the broker's default.
-    pub replication_factor: i16,
-    /// Topic-level configs (`retention.ms`, `cleanup.policy`, …).
-    pub configs: Vec<(String, String)>,
-}
-
-impl NewTopic {
-    /// A topic with `partitions` partitions, each on `replication_factor` brokers.
-    pub fn new(name: impl Into<String>, partitions: i32, replication_factor: i16) -> Self {
-        NewTopic {
-            name: name.into(),
-            partitions,
-            replication_factor,
-            configs: Vec::new(),
-        }
-    }
-
-    /// Adds a topic-level config.
-    #[must_use]
-    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.configs.push((key.into(), value.into()));
-        self
+impl KafkaClientBuilder {
+    /// Validates the settings and bootstraps: connects to the first live
+    /// bootstrap host and loads the cluster metadata.
+    pub fn build(self) -> Result<KafkaClient> {
+        KafkaClient::from_config(self.config()?)
     }
 }
-
-/// An offset found by a ListOffsets query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListedOffset {
-    /// The offset; `-1` when no record matches (a timestamp past the last record).
-    pub offset: i64,
-    /// The matching record's timestamp (`-1` for earliest/latest queries).
-    pub timestamp: i64,
-    /// The leader epoch of the offset, `-1` when unknown.
-    pub leader_epoch: i32,
-}
-
-/// ListOffsets special timestamps.
-pub(crate) const EARLIEST: i64 = -2;
-pub(crate) const LATEST: i64 = -1;
 
 impl KafkaClient {
     /// Connects to a cluster through `hosts` (comma separated `host:port`)
@@ -127,7 +79,7 @@ impl KafkaClient {
         KafkaClientBuilder::default()
     }
 
-    pub(crate) fn from_config(config: ClientConfig) -> Result<KafkaClient> {
+    fn from_config(config: ClientConfig) -> Result<KafkaClient> {
         let pool = ConnectionPool::new(
             ConnectionConfig {
                 client_id: Some(config.client_id.clone()),
@@ -198,134 +150,6 @@ impl KafkaClient {
         Ok(names)
     }
 
-    /// A handle on topic `name`; [`Error::UnknownTopic`] if it does not exist.
-    pub fn topic(&self, name: &str) -> Result<Topic> {
-        self.topic_metadata(name)?;
-        Ok(Topic::new(self.clone(), name))
-    }
-
-    /// Creates a topic and waits until every partition has a leader.
-    /// An existing topic gives [`Error::Broker`] with
-    /// [`ErrorCode::TopicAlreadyExists`].
-    pub fn create_topic(&self, name: &str, partitions: i32, replication_factor: i16) -> Result<()> {
-        self.create_topic_with(NewTopic::new(name, partitions, replication_factor))
-    }
-
-    /// Creates a topic with configs; see [`KafkaClient::create_topic`].
-    pub fn create_topic_with(&self, topic: NewTopic) -> Result<()> {
-        validate_topic_name(&topic.name)?;
-        let timeout = self.inner.config.request_timeout;
-        let deadline = Instant::now() + timeout;
-        let creatable = topic.configs.iter().fold(
-            CreatableTopic::new(&topic.name, topic.partitions, topic.replication_factor),
-            |t, (k, v)| t.config(k, v),
-        );
-        let request = CreateTopicsRequest::new(vec![creatable], duration_ms(timeout));
-        let context = format!("CreateTopics `{}`", topic.name);
-        self.retry_until(deadline, &context, || {
-            let conn = self.controller_connection(deadline)?;
-            let response = conn.request(&request)?;
-            let result = response
-                .topics
-                .iter()
-                .find(|t| t.name == topic.name)
-                .map(|t| (t.error_code, t.error_message.clone()));
-            self.admin_topic_result(&context, result)
-        })?;
-        self.wait_for_topic(&topic.name, true, deadline)
-    }
-
-    /// Deletes a topic and waits until metadata no longer lists it. A missing
-    /// topic gives [`Error::UnknownTopic`].
-    pub fn delete_topic(&self, name: &str) -> Result<()> {
-        let timeout = self.inner.config.request_timeout;
-        let deadline = Instant::now() + timeout;
-        let request = DeleteTopicsRequest::by_names([name], duration_ms(timeout));
-        let context = format!("DeleteTopics `{name}`");
-        self.retry_until(deadline, &context, || {
-            let conn = self.controller_connection(deadline)?;
-            let response = conn.request(&request)?;
-            let result = response
-                .responses
-                .iter()
-                .find(|t| t.name.as_deref() == Some(name))
-                .map(|t| (t.error_code, t.error_message.clone()));
-            self.admin_topic_result(&context, result)
-                .map_err(|e| match e.code() {
-                    Some(ErrorCode::UnknownTopicOrPartition) => {
-                        Error::UnknownTopic(name.to_owned())
-                    }
-                    _ => e,
-                })
-        })?;
-        self.wait_for_topic(name, false, deadline)
-    }
-
-    /// One topic's outcome in a CreateTopics or DeleteTopics response as a
-    /// `Result`. On NOT_CONTROLLER (retriable) the broker list is refreshed
-    /// first, so the retry goes to the new controller.
-    fn admin_topic_result(
-        &self,
-        context: &str,
-        result: Option<(ErrorCode, Option<String>)>,
-    ) -> Result<()> {
-        let (code, message) = result.ok_or_else(|| Error::Protocol {
-            decode: None,
-            context: context.to_owned(),
-            detail: "the response does not mention the topic".into(),
-        })?;
-        match code {
-            ErrorCode::None => Ok(()),
-            ErrorCode::NotController => {
-                self.fetch_metadata(Some(&[]))?;
-                Err(Error::broker(code, message, context))
-            }
-            code => Err(Error::broker(code, message, context)),
-        }
-    }
-
-    /// Polls metadata until `name` exists with a leader for every partition
-    /// (`present`) or no longer exists.
-    fn wait_for_topic(&self, name: &str, present: bool, deadline: Instant) -> Result<()> {
-        loop {
-            let statuses = self.fetch_metadata(Some(&[name]))?;
-            let done = match statuses.get(name) {
-                Some(TopicStatus::Found) => {
-                    present
-                        && self
-                            .inner
-                            .state
-                            .read()
-                            .topics
-                            .get(name)
-                            .is_some_and(|(t, _)| {
-                                !t.partitions.is_empty()
-                                    && t.partitions.iter().all(|p| p.leader.is_some())
-                            })
-                }
-                Some(TopicStatus::Missing) | None => !present,
-                Some(TopicStatus::Error(_)) => false,
-            };
-            if done {
-                return Ok(());
-            }
-            if Instant::now() + self.inner.config.retry_backoff > deadline {
-                return Err(Error::timeout(
-                    TimeoutKind::Metadata,
-                    format!(
-                        "waiting for topic `{name}` to be {} in metadata",
-                        if present {
-                            "listed with leaders"
-                        } else {
-                            "gone"
-                        }
-                    ),
-                ));
-            }
-            std::thread::sleep(self.inner.config.retry_backoff);
-        }
-    }
-
     /// Metadata for `name`, from the cache when younger than
     /// `metadata_max_age`, else from a broker.
     pub(crate) fn topic_metadata(&self, name: &str) -> Result<Arc<TopicMetadata>> {
@@ -361,7 +185,10 @@ impl KafkaClient {
 
     /// Sends a Metadata request for `topics` (`None`: all) to any live broker
     /// and folds the answer into the cache.
-    fn fetch_metadata(&self, topics: Option<&[&str]>) -> Result<HashMap<String, TopicStatus>> {
+    pub(super) fn fetch_metadata(
+        &self,
+        topics: Option<&[&str]>,
+    ) -> Result<HashMap<String, TopicStatus>> {
         let _serial = self.inner.refresh.lock();
         let deadline = Instant::now() + self.inner.config.request_timeout;
         let mut request = match topics {
@@ -496,7 +323,7 @@ impl KafkaClient {
 
     /// A connection to the controller, or to any broker when the controller
     /// is unknown (old brokers forward admin requests).
-    fn controller_connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
+    pub(super) fn controller_connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
         let controller = self.inner.state.read().controller_id;
         match controller {
             Some(id) => self.broker_connection(id, deadline),
@@ -546,153 +373,6 @@ impl KafkaClient {
             }
         }
     }
-
-    /// Looks up offsets for `(partition, timestamp)` pairs of `topic`, where
-    /// the timestamp is a time in ms, `-1` for the latest offset (the high
-    /// watermark) or `-2` for the earliest. Requests go to each partition's
-    /// leader; leader changes are followed until `request_timeout`.
-    pub fn list_offsets(
-        &self,
-        topic: &str,
-        queries: &[(i32, i64)],
-    ) -> Result<BTreeMap<i32, ListedOffset>> {
-        let deadline = Instant::now() + self.inner.config.request_timeout;
-        let mut results = BTreeMap::new();
-        let mut todo: Vec<(i32, i64)> = queries.to_vec();
-        let context = format!("ListOffsets for topic `{topic}`");
-        let mut meta = self.topic_metadata(topic)?;
-        loop {
-            let mut by_leader: BTreeMap<i32, Vec<(i32, i64)>> = BTreeMap::new();
-            let mut retry: Vec<(i32, i64)> = Vec::new();
-            let mut last_error: Option<Error> = None;
-            for &(partition, ts) in &todo {
-                let p = meta.partition(partition).ok_or_else(|| {
-                    Error::Config(format!(
-                        "topic `{topic}` has no partition {partition} (it has {})",
-                        meta.partitions.len()
-                    ))
-                })?;
-                match p.leader {
-                    Some(leader) => by_leader.entry(leader).or_default().push((partition, ts)),
-                    None => {
-                        retry.push((partition, ts));
-                        last_error = Some(Error::broker(
-                            ErrorCode::LeaderNotAvailable,
-                            None,
-                            format!("{context} partition {partition}"),
-                        ));
-                    }
-                }
-            }
-            for (leader, parts) in by_leader {
-                let request = ListOffsetsRequest {
-                    replica_id: -1,
-                    isolation_level: 0,
-                    topics: vec![ListOffsetsTopic {
-                        name: topic.to_owned(),
-                        partitions: parts
-                            .iter()
-                            .map(|&(partition, timestamp)| {
-                                ListOffsetsPartition::new(partition, timestamp)
-                            })
-                            .collect(),
-                    }],
-                };
-                let response = self
-                    .broker_connection(leader, deadline)
-                    .and_then(|conn| conn.request(&request));
-                let response = match response {
-                    Ok(r) => r,
-                    Err(e) if e.is_retriable() => {
-                        retry.extend(parts);
-                        last_error = Some(e);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                for t in &response.topics {
-                    for p in &t.partitions {
-                        let ts = parts
-                            .iter()
-                            .find(|(id, _)| *id == p.partition_index)
-                            .map(|&(_, ts)| ts);
-                        let Some(ts) = ts else { continue };
-                        match p.error_code {
-                            ErrorCode::None => {
-                                results.insert(
-                                    p.partition_index,
-                                    ListedOffset {
-                                        offset: p.offset,
-                                        timestamp: p.timestamp,
-                                        leader_epoch: p.leader_epoch,
-                                    },
-                                );
-                            }
-                            code if code.is_retriable() => {
-                                retry.push((p.partition_index, ts));
-                                last_error = Some(Error::broker(
-                                    code,
-                                    None,
-                                    format!("{context} partition {}", p.partition_index),
-                                ));
-                            }
-                            code => {
-                                return Err(Error::broker(
-                                    code,
-                                    None,
-                                    format!("{context} partition {}", p.partition_index),
-                                ))
-                            }
-                        }
-                    }
-                }
-            }
-            for &(partition, ts) in &todo {
-                if !results.contains_key(&partition)
-                    && !retry.iter().any(|(id, _)| *id == partition)
-                {
-                    retry.push((partition, ts));
-                    last_error.get_or_insert_with(|| Error::Protocol {
-                        decode: None,
-                        context: format!("{context} partition {partition}"),
-                        detail: "the leader's response does not mention the partition".into(),
-                    });
-                }
-            }
-            if retry.is_empty() {
-                return Ok(results);
-            }
-            if Instant::now() + self.inner.config.retry_backoff >= deadline {
-                return Err(last_error
-                    .unwrap_or_else(|| Error::timeout(TimeoutKind::Request, context.clone())));
-            }
-            std::thread::sleep(self.inner.config.retry_backoff);
-            meta = self.refresh_topic(topic)?;
-            todo = retry;
-        }
-    }
-}
-
-/// Kafka's topic-name rules: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
-pub(crate) fn validate_topic_name(name: &str) -> Result<()> {
-    let valid = !name.is_empty()
-        && name.len() <= 249
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::Config(format!(
-            "`{name}` is not a valid topic name: use 1 to 249 characters from [a-zA-Z0-9._-]"
-        )))
-    }
-}
-
-fn duration_ms(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }
 
 /// When no broker could be used, a TLS or SASL failure (wrong CA, wrong
@@ -701,18 +381,5 @@ fn duration_ms(d: Duration) -> i32 {
 fn keep_security_error(kept: &mut Option<Error>, e: Error) {
     if kept.is_none() && matches!(e, Error::Tls(_) | Error::Sasl(_)) {
         *kept = Some(e);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topic_names_follow_kafkas_rules() {
-        assert!(validate_topic_name("events.v1_a-b").is_ok());
-        for bad in ["", ".", "..", "has space", "slash/", &"x".repeat(250)] {
-            assert!(validate_topic_name(bad).is_err(), "{bad:?}");
-        }
     }
 }

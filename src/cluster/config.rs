@@ -281,12 +281,6 @@ impl KafkaClientBuilder {
         }
         Ok(config)
     }
-
-    /// Validates the settings and bootstraps: connects to the first live
-    /// bootstrap host and loads the cluster metadata.
-    pub fn build(self) -> Result<crate::KafkaClient> {
-        crate::KafkaClient::from_config(self.config()?)
-    }
 }
 
 #[cfg(test)]

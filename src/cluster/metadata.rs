@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::error::{Error, Result};
 use crate::protocol::api::MetadataResponse;
 use crate::protocol::ErrorCode;
 
@@ -171,5 +172,36 @@ impl ClusterState {
             statuses.insert(name, TopicStatus::Found);
         }
         statuses
+    }
+}
+
+/// Kafka's topic-name rules: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub(crate) fn validate_topic_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 249
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "`{name}` is not a valid topic name: use 1 to 249 characters from [a-zA-Z0-9._-]"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafkas_rules() {
+        assert!(validate_topic_name("events.v1_a-b").is_ok());
+        for bad in ["", ".", "..", "has space", "slash/", &"x".repeat(250)] {
+            assert!(validate_topic_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

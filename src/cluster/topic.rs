@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::client::{KafkaClient, ListedOffset, EARLIEST, LATEST};
-use crate::cluster::{Partition, TopicMetadata};
+use super::client::KafkaClient;
+use super::metadata::{Partition, TopicMetadata};
+use super::offsets::{ListedOffset, EARLIEST, LATEST};
 use crate::error::Result;
 
 /// A handle on one topic; cheap to clone, `Send + Sync`.
@@ -22,6 +23,14 @@ use crate::error::Result;
 pub struct Topic {
     client: KafkaClient,
     name: Arc<str>,
+}
+
+impl KafkaClient {
+    /// A handle on topic `name`; [`Error::UnknownTopic`] if it does not exist.
+    pub fn topic(&self, name: &str) -> Result<Topic> {
+        self.topic_metadata(name)?;
+        Ok(Topic::new(self.clone(), name))
+    }
 }
 
 impl Topic {

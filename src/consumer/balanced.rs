@@ -36,9 +36,9 @@ use std::time::{Duration, Instant};
 use log::{debug, warn};
 use parking_lot::Mutex;
 
-use crate::client::KafkaClient;
+use crate::cluster::KafkaClient;
+use crate::cluster::Topic;
 use crate::error::{Error, Result};
-use crate::topic::Topic;
 
 use super::assignor::TopicPartition;
 use super::fetcher::{self, FetchSettings, FetcherHandle};

@@ -28,8 +28,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Select};
 use log::{debug, warn};
 
-use crate::client::KafkaClient;
-use crate::cluster::TopicMetadata;
+use crate::cluster::{KafkaClient, TopicMetadata};
 use crate::error::{Error, Result};
 use crate::net::{Backoff, Connection, PendingResponse};
 use crate::protocol::api::{

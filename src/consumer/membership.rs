@@ -47,7 +47,7 @@ use log::{debug, warn};
 use parking_lot::Mutex;
 
 use super::assignor::{Assignor, PartitionAssignor, RebalanceProtocol, TopicPartition};
-use crate::client::KafkaClient;
+use crate::cluster::KafkaClient;
 use crate::error::{Error, Result, TimeoutKind};
 
 /// What a member subscribes to: a list of topics

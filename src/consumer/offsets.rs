@@ -1,9 +1,9 @@
 //! Committed offsets through a group's coordinator, and offset resets.
 //!
-//! [`GroupCoordinator`] finds the broker that coordinates a consumer group
-//! (FindCoordinator), remembers it, and commits and reads the group's offsets
-//! there (OffsetCommit, OffsetFetch), following coordinator moves until a
-//! deadline. The simple consumer commits outside any group membership
+//! [`GroupCoordinator`] (in `cluster::coordinator`) finds the broker that
+//! coordinates a consumer group and remembers it; this module commits and
+//! reads the group's offsets there (OffsetCommit, OffsetFetch), following
+//! coordinator moves until a deadline. The simple consumer commits outside any group membership
 //! (generation -1, no member id); the balanced consumer passes its
 //! [`Membership`].
 //!
@@ -16,18 +16,16 @@
 //! "OffsetFetch API"; KIP-699 (batched coordinator lookup).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Instant;
 
 use log::debug;
-use parking_lot::Mutex;
 
-use crate::client::{KafkaClient, EARLIEST, LATEST};
+pub(crate) use crate::cluster::GroupCoordinator;
+use crate::cluster::{KafkaClient, EARLIEST, LATEST};
 use crate::error::{Error, Result};
-use crate::net::Connection;
 use crate::protocol::api::{
-    FindCoordinatorRequest, OffsetCommitRequest, OffsetCommitRequestPartition,
-    OffsetCommitRequestTopic, OffsetFetchRequest, OffsetFetchRequestTopic,
+    OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    OffsetFetchRequest, OffsetFetchRequestTopic,
 };
 use crate::protocol::ErrorCode;
 
@@ -52,93 +50,10 @@ impl Default for Membership {
     }
 }
 
-/// The coordinator of one consumer group, found on first use.
-pub(crate) struct GroupCoordinator {
-    client: KafkaClient,
-    group_id: String,
-    /// Node id of the coordinator, once known.
-    node: Mutex<Option<i32>>,
-}
-
-impl std::fmt::Debug for GroupCoordinator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GroupCoordinator")
-            .field("group_id", &self.group_id)
-            .field("node", &*self.node.lock())
-            .finish()
-    }
-}
-
-/// Whether `code` means "ask another broker, or the same one later".
-fn is_coordinator_error(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::NotCoordinator
-            | ErrorCode::CoordinatorNotAvailable
-            | ErrorCode::CoordinatorLoadInProgress
-    )
-}
-
+// The lookup, caching and "coordinator moved" classification live in
+// `cluster::coordinator`, shared with the membership thread; commits and
+// fetches are added here.
 impl GroupCoordinator {
-    pub fn new(client: KafkaClient, group_id: impl Into<String>) -> Self {
-        GroupCoordinator {
-            client,
-            group_id: group_id.into(),
-            node: Mutex::new(None),
-        }
-    }
-
-    /// The group's id.
-    #[allow(dead_code)] // for the balanced consumer
-    pub fn group_id(&self) -> &str {
-        &self.group_id
-    }
-
-    /// A connection to the coordinator, looking it up if unknown.
-    pub fn connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
-        let known = *self.node.lock();
-        let node = match known {
-            Some(node) => node,
-            None => {
-                let node = self.find(deadline)?;
-                *self.node.lock() = Some(node);
-                node
-            }
-        };
-        self.client
-            .broker_connection(node, deadline)
-            .inspect_err(|_| self.forget())
-    }
-
-    /// Drops the remembered coordinator, after it said it no longer is one
-    /// or could not be reached.
-    pub fn forget(&self) {
-        *self.node.lock() = None;
-    }
-
-    fn find(&self, deadline: Instant) -> Result<i32> {
-        let context = format!("FindCoordinator for group `{}`", self.group_id);
-        let conn = self.client.any_connection(deadline)?;
-        let response = conn.request(&FindCoordinatorRequest::group(&self.group_id))?;
-        let found = response
-            .coordinator(&self.group_id)
-            .ok_or_else(|| Error::Protocol {
-                decode: None,
-                context: context.clone(),
-                detail: "the response names no coordinator for the group".into(),
-            })?;
-        match found.error_code {
-            ErrorCode::None => {
-                debug!(
-                    "group `{}` is coordinated by broker {} ({}:{})",
-                    self.group_id, found.node_id, found.host, found.port
-                );
-                Ok(found.node_id)
-            }
-            code => Err(Error::broker(code, found.error_message.clone(), context)),
-        }
-    }
-
     /// Commits `offsets` (partition → next offset to read) of `topic`,
     /// retrying coordinator moves and retriable errors until `deadline`.
     pub fn commit(
@@ -162,16 +77,17 @@ impl GroupCoordinator {
                     .map(|(&p, &o)| OffsetCommitRequestPartition::new(p, o))
                     .collect(),
             }],
-            ..OffsetCommitRequest::new(&self.group_id)
+            ..OffsetCommitRequest::new(self.group_id())
         };
-        let context = format!("OffsetCommit for group `{}` topic `{topic}`", self.group_id);
-        self.client.retry_until(deadline, &context, || {
+        let context = format!(
+            "OffsetCommit for group `{}` topic `{topic}`",
+            self.group_id()
+        );
+        self.client().retry_until(deadline, &context, || {
             let response = self.connection(deadline)?.request(&request)?;
             for (_, partition, code) in response.partitions() {
                 if code != ErrorCode::None {
-                    if is_coordinator_error(code) {
-                        self.forget();
-                    }
+                    self.observe(code);
                     return Err(Error::broker(
                         code,
                         None,
@@ -193,26 +109,27 @@ impl GroupCoordinator {
         deadline: Instant,
     ) -> Result<BTreeMap<i32, Option<i64>>> {
         let request = OffsetFetchRequest::new(
-            &self.group_id,
+            self.group_id(),
             vec![OffsetFetchRequestTopic {
                 name: topic.to_owned(),
                 partition_indexes: partitions.to_vec(),
             }],
         );
-        let context = format!("OffsetFetch for group `{}` topic `{topic}`", self.group_id);
-        self.client.retry_until(deadline, &context, || {
+        let context = format!(
+            "OffsetFetch for group `{}` topic `{topic}`",
+            self.group_id()
+        );
+        self.client().retry_until(deadline, &context, || {
             let response = self.connection(deadline)?.request(&request)?;
             let group = response
-                .group(&self.group_id)
+                .group(self.group_id())
                 .ok_or_else(|| Error::Protocol {
                     decode: None,
                     context: context.clone(),
                     detail: "the response does not mention the group".into(),
                 })?;
             if group.error_code != ErrorCode::None {
-                if is_coordinator_error(group.error_code) {
-                    self.forget();
-                }
+                self.observe(group.error_code);
                 return Err(Error::broker(group.error_code, None, context.clone()));
             }
             let mut found: BTreeMap<i32, Option<i64>> =
@@ -231,9 +148,7 @@ impl GroupCoordinator {
                     // Unknown partitions simply have no offset yet.
                     ErrorCode::UnknownTopicOrPartition => {}
                     code => {
-                        if is_coordinator_error(code) {
-                            self.forget();
-                        }
+                        self.observe(code);
                         return Err(Error::broker(
                             code,
                             None,

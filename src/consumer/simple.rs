@@ -10,9 +10,9 @@ use crossbeam_channel::Receiver;
 use log::{debug, warn};
 use parking_lot::Mutex;
 
-use crate::client::LATEST;
+use crate::cluster::Topic;
+use crate::cluster::LATEST;
 use crate::error::{Error, Result};
-use crate::topic::Topic;
 
 use super::config::{OffsetReset, SimpleConsumerConfig};
 use super::fetcher::{self, FetchSettings, FetcherHandle};

@@ -23,7 +23,7 @@ use log::{debug, info, warn};
 
 use super::config::{BalancedConsumerConfig, Listener};
 use super::{by_topic, commit, member_of};
-use crate::client::KafkaClient;
+use crate::cluster::KafkaClient;
 use crate::consumer::assignor::TopicPartition;
 use crate::consumer::config::OffsetReset;
 use crate::consumer::membership::{GroupEvent, GroupMembership};

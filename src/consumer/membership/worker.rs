@@ -14,13 +14,11 @@ use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
 use log::{debug, info, warn};
 
 use super::{Command, GroupEvent, MembershipConfig, Shared};
-use crate::client::KafkaClient;
+use crate::cluster::{CoordinatorStatus, GroupCoordinator, KafkaClient};
 use crate::consumer::assignor::{RebalanceProtocol, TopicPartition};
 use crate::error::{Error, TimeoutKind};
 use crate::net::Connection;
-use crate::protocol::api::{
-    FindCoordinatorRequest, HeartbeatRequest, LeaveGroupRequest, LeaveGroupRequestMember,
-};
+use crate::protocol::api::{HeartbeatRequest, LeaveGroupRequest, LeaveGroupRequestMember};
 use crate::protocol::{ErrorCode, Request};
 
 mod join;
@@ -64,6 +62,10 @@ pub(super) struct Worker {
     commands: Receiver<Command>,
     events: Sender<GroupEvent>,
     protocol: RebalanceProtocol,
+    /// Finds and remembers the coordinator (shared logic with commits).
+    lookup: GroupCoordinator,
+    /// The dedicated connection to the coordinator: a JoinGroup the broker
+    /// holds must not block other requests on a pooled connection.
     coordinator: Option<(i32, Connection)>,
     /// The last coordinator found, for LeaveGroup after its connection
     /// was dropped.
@@ -98,6 +100,7 @@ impl Worker {
         let now = Instant::now();
         Worker {
             protocol: config.rebalance_protocol(),
+            lookup: GroupCoordinator::new(client.clone(), config.group_id.clone()),
             client,
             config,
             shared,
@@ -143,6 +146,7 @@ impl Worker {
                         self.group()
                     );
                     self.coordinator = None;
+                    self.lookup.forget();
                     if self.backoff().is_err() {
                         break;
                     }
@@ -226,48 +230,32 @@ impl Worker {
 
     // ---- requests ----
 
-    /// Finds the coordinator and opens a connection of its own to it.
+    /// Finds the coordinator (through the shared [`GroupCoordinator`]) and
+    /// opens a connection of its own to it.
     fn ensure_coordinator(&mut self) -> Step<()> {
         if let Some((_, conn)) = &self.coordinator {
             if !conn.is_closed() {
                 return Ok(());
             }
+            // The connection died: the broker may be gone, so ask again.
+            self.lookup.forget();
         }
         self.coordinator = None;
         let deadline = Instant::now() + self.client.config().request_timeout();
-        let request = FindCoordinatorRequest::group(self.group());
-        let response = self
-            .client
-            .any_connection(deadline)
-            .and_then(|conn| conn.request(&request))
-            .map_err(Interrupt::Coordinator)?;
-        let found = response.coordinator(self.group()).ok_or_else(|| {
-            Interrupt::Retry(Error::Protocol {
-                decode: None,
-                context: format!("FindCoordinator for group `{}`", self.group()),
-                detail: "the response names no coordinator".into(),
-            })
+        let node = self.lookup.node(deadline).map_err(|e| match e {
+            // A broker's answer that will not change on retry.
+            Error::Broker(ref b) if !b.code.is_retriable() => Interrupt::Fatal(e),
+            // The answer named no coordinator for the group.
+            Error::Protocol { decode: None, .. } => Interrupt::Retry(e),
+            e => Interrupt::Coordinator(e),
         })?;
-        match found.error_code {
-            ErrorCode::None => {}
-            code => {
-                let error = Error::broker(
-                    code,
-                    found.error_message.clone(),
-                    format!("FindCoordinator for group `{}`", self.group()),
-                );
-                return Err(if code.is_retriable() {
-                    Interrupt::Coordinator(error)
-                } else {
-                    Interrupt::Fatal(error)
-                });
+        let conn = match self.client.dedicated_connection(node) {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.lookup.forget();
+                return Err(Interrupt::Coordinator(e));
             }
-        }
-        let node = found.node_id;
-        let conn = self
-            .client
-            .dedicated_connection(node)
-            .map_err(Interrupt::Coordinator)?;
+        };
         debug!(
             "group `{}`: coordinator is broker {node} ({})",
             self.group(),
@@ -459,9 +447,10 @@ impl Worker {
                     reset_member_id: true,
                 }
             }
-            code @ (ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable) => {
+            code if CoordinatorStatus::of(code) == Some(CoordinatorStatus::Moved) => {
                 debug!("group `{}`: heartbeat said {}", self.group(), code.name());
                 self.coordinator = None;
+                self.lookup.observe(code);
                 Beat::Failed
             }
             code => {

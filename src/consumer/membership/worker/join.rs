@@ -9,6 +9,7 @@ use crossbeam_channel::{bounded, select};
 use log::{debug, info, warn};
 
 use super::{millis, Beat, Interrupt, Step, Stop, Worker};
+use crate::cluster::CoordinatorStatus;
 use crate::consumer::assignor::{
     flatten, group_by_topic, MemberSubscription, PartitionAssignor, RebalanceProtocol,
     TopicPartition,
@@ -91,7 +92,7 @@ impl Worker {
                 }
                 ErrorCode::UnknownMemberId => self.reset_member("JoinGroup", true),
                 ErrorCode::IllegalGeneration | ErrorCode::RebalanceInProgress => {}
-                code @ (ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable) => {
+                code if CoordinatorStatus::of(code) == Some(CoordinatorStatus::Moved) => {
                     return Err(Interrupt::Coordinator(self.broker_error("JoinGroup", code)))
                 }
                 code if code.is_retriable() => {
@@ -239,7 +240,7 @@ impl Worker {
                 self.reset_member("SyncGroup", true);
                 return Err(Interrupt::Rejoin);
             }
-            code @ (ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable) => {
+            code if CoordinatorStatus::of(code) == Some(CoordinatorStatus::Moved) => {
                 return Err(Interrupt::Coordinator(self.broker_error("SyncGroup", code)))
             }
             code if code.is_retriable() => {
