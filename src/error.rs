@@ -48,6 +48,7 @@ impl fmt::Display for TimeoutKind {
 
 /// An error returned by a broker in a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BrokerError {
     /// The error code.
     pub code: ErrorCode,

@@ -2,12 +2,31 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// Declares a crate-internal module that the `unstable-internals` feature
+/// makes public (hidden from the docs, outside any semver promise) for this
+/// crate's own tests, benchmarks and fuzz targets, as rskafka does. Without
+/// the feature, the module is private, and the parts of it only those users
+/// reach are allowed to be unused.
+macro_rules! internal_mod {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        #[cfg(feature = "unstable-internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        $(#[$attr])*
+        #[cfg(not(feature = "unstable-internals"))]
+        #[allow(dead_code, unused_imports, unreachable_pub)]
+        mod $name;
+    };
+}
+pub(crate) use internal_mod;
+
 pub mod cluster;
 pub mod consumer;
 pub mod error;
-pub mod net;
+internal_mod!(net);
 pub mod producer;
-pub mod protocol;
+internal_mod!(protocol);
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -22,6 +22,7 @@ use crate::protocol::ErrorCode;
 /// # Ok::<(), kafka_sync::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NewTopic {
     /// Topic name.
     pub name: String,

@@ -304,16 +304,12 @@ impl KafkaClient {
         Connection::connect(&addr, self.inner.pool.config())
     }
 
-    /// The connection to broker `id` (opened if needed), for sending raw
-    /// protocol requests: the escape hatch for APIs this crate does not wrap.
-    ///
-    /// ```no_run
-    /// use kafka_sync::protocol::api::MetadataRequest;
-    /// let client = kafka_sync::KafkaClient::new("127.0.0.1:9092")?;
-    /// let broker = client.brokers()[0].id;
-    /// let metadata = client.connection(broker)?.request(&MetadataRequest::all_topics())?;
-    /// # Ok::<(), kafka_sync::Error>(())
-    /// ```
+    /// The pooled connection to broker `broker_id` (opened if needed), for
+    /// this crate's own tests and tools: unstable (feature
+    /// `unstable-internals`), since closing it would break every producer and
+    /// consumer sharing it.
+    #[cfg(feature = "unstable-internals")]
+    #[doc(hidden)]
     pub fn connection(&self, broker_id: i32) -> Result<Arc<Connection>> {
         self.broker_connection(
             broker_id,

@@ -14,6 +14,7 @@ use crate::protocol::ErrorCode;
 
 /// A broker of the cluster, as metadata names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Broker {
     /// Node id.
     pub id: i32,
@@ -38,6 +39,7 @@ impl Broker {
 
 /// One partition of a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Partition {
     /// Partition id.
     pub id: i32,
@@ -57,6 +59,7 @@ pub struct Partition {
 
 /// A topic's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopicMetadata {
     /// Topic name.
     pub name: String,

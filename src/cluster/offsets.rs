@@ -15,6 +15,7 @@ use crate::protocol::ErrorCode;
 
 /// An offset found by a ListOffsets query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListedOffset {
     /// The offset; `-1` when no record matches (a timestamp past the last record).
     pub offset: i64,

@@ -26,7 +26,7 @@ pub struct Topic {
 }
 
 impl KafkaClient {
-    /// A handle on topic `name`; [`Error::UnknownTopic`] if it does not exist.
+    /// A handle on topic `name`; [`Error::UnknownTopic`](crate::Error::UnknownTopic) if it does not exist.
     pub fn topic(&self, name: &str) -> Result<Topic> {
         self.topic_metadata(name)?;
         Ok(Topic::new(self.clone(), name))

@@ -11,6 +11,7 @@ use crate::protocol::records::{Header, TimestampType};
 /// the same as an empty one; a null value is a tombstone on compacted
 /// topics).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Message {
     /// The topic.
     pub topic: Arc<str>,

@@ -27,7 +27,7 @@ mod balanced;
 mod config;
 mod decode;
 mod fetcher;
-pub mod membership;
+crate::internal_mod!(membership);
 mod message;
 pub(crate) mod offsets;
 mod queue;

@@ -122,6 +122,7 @@ impl Record {
 
 /// Where a record was written.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct RecordMetadata {
     /// The topic.
     pub topic: Arc<str>,
@@ -139,6 +140,7 @@ pub struct RecordMetadata {
 /// (with the error). Every record `produce` accepted gets exactly one report
 /// when [`delivery_reports`](super::ProducerConfig::delivery_reports) is on.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DeliveryReport {
     /// The topic.
     pub topic: Arc<str>,

@@ -112,6 +112,7 @@ pub enum RebalanceProtocol {
 
 /// One member's subscription, as the leader sees it in JoinGroup.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct MemberSubscription {
     /// The member id the coordinator gave the member.
     pub member_id: String,

@@ -31,7 +31,7 @@ use crate::protocol::{DecodeError, DecodeResult, EncodeError};
 /// attributes. Defaults to `None`, as in the Java producer.
 ///
 /// `Lz4` and `Zstd` need the `lz4` and `zstd` cargo features (both on by
-/// default); without them, encoding fails with an [`EncodeError`] and
+/// default); without them, encoding fails with an `EncodeError` and
 /// decoding with [`DecodeError::UnsupportedCompression`] naming the feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {

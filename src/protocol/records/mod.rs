@@ -122,7 +122,7 @@ pub struct Record<'a> {
 
 /// A record header: a string key and an optional byte value (KIP-82).
 ///
-/// Read from a batch, both borrow from it. Built for a [`BatchBuilder`], they
+/// Read from a batch, both borrow from it. Built for a batch builder, they
 /// may borrow or own; `Header<'static>` is an owned header a producer can
 /// keep in its queue.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
