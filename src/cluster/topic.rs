@@ -34,7 +34,7 @@ impl KafkaClient {
 }
 
 impl Topic {
-    pub(crate) fn new(client: KafkaClient, name: &str) -> Topic {
+    fn new(client: KafkaClient, name: &str) -> Topic {
         Topic {
             client,
             name: Arc::from(name),
