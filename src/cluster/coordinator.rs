@@ -53,6 +53,34 @@ impl CoordinatorStatus {
     }
 }
 
+/// The remembered coordinator node, and when to forget it.
+#[derive(Debug, Default)]
+struct KnownNode(Mutex<Option<i32>>);
+
+impl KnownNode {
+    fn get(&self) -> Option<i32> {
+        *self.0.lock()
+    }
+
+    fn set(&self, node: i32) {
+        *self.0.lock() = Some(node);
+    }
+
+    fn forget(&self) {
+        *self.0.lock() = None;
+    }
+
+    /// Forgets the node when `code` says the coordinator moved; a loading
+    /// coordinator is kept, to be asked again after a backoff.
+    fn observe(&self, code: ErrorCode) -> Option<CoordinatorStatus> {
+        let status = CoordinatorStatus::of(code);
+        if status == Some(CoordinatorStatus::Moved) {
+            self.forget();
+        }
+        status
+    }
+}
+
 /// The coordinator of one consumer group, found on first use and remembered
 /// until [`GroupCoordinator::forget`] (or a [`CoordinatorStatus::Moved`] code
 /// seen through [`GroupCoordinator::observe`]).
@@ -60,14 +88,14 @@ pub(crate) struct GroupCoordinator {
     client: KafkaClient,
     group_id: String,
     /// Node id of the coordinator, once known.
-    node: Mutex<Option<i32>>,
+    node: KnownNode,
 }
 
 impl std::fmt::Debug for GroupCoordinator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GroupCoordinator")
             .field("group_id", &self.group_id)
-            .field("node", &*self.node.lock())
+            .field("node", &self.node.get())
             .finish()
     }
 }
@@ -77,7 +105,7 @@ impl GroupCoordinator {
         GroupCoordinator {
             client,
             group_id: group_id.into(),
-            node: Mutex::new(None),
+            node: KnownNode::default(),
         }
     }
 
@@ -100,11 +128,11 @@ impl GroupCoordinator {
     /// while the cluster elects one); [`Error::Protocol`] without a decode
     /// error when the answer names no coordinator for the group.
     pub(crate) fn node(&self, deadline: Instant) -> Result<i32> {
-        if let Some(node) = *self.node.lock() {
+        if let Some(node) = self.node.get() {
             return Ok(node);
         }
         let node = self.find(deadline)?;
-        *self.node.lock() = Some(node);
+        self.node.set(node);
         Ok(node)
     }
 
@@ -120,20 +148,19 @@ impl GroupCoordinator {
     /// Drops the remembered coordinator, after it said it no longer is one
     /// or could not be reached.
     pub(crate) fn forget(&self) {
-        *self.node.lock() = None;
+        self.node.forget();
     }
 
     /// Classifies a code a coordinator answered, forgetting the coordinator
     /// when the code says it moved.
     pub(crate) fn observe(&self, code: ErrorCode) -> Option<CoordinatorStatus> {
-        let status = CoordinatorStatus::of(code);
+        let status = self.node.observe(code);
         if status == Some(CoordinatorStatus::Moved) {
             debug!(
-                "group `{}`: coordinator moved ({}); forgetting it",
+                "group `{}`: coordinator moved ({}); forgot it",
                 self.group_id,
                 code.name()
             );
-            self.forget();
         }
         status
     }
@@ -196,6 +223,39 @@ mod tests {
         ] {
             assert_eq!(CoordinatorStatus::of(code), None, "{code:?}");
         }
+    }
+
+    #[test]
+    fn a_moved_coordinator_is_forgotten() {
+        for code in [
+            ErrorCode::NotCoordinator,
+            ErrorCode::CoordinatorNotAvailable,
+        ] {
+            let known = KnownNode::default();
+            known.set(3);
+            assert_eq!(known.observe(code), Some(CoordinatorStatus::Moved));
+            assert_eq!(known.get(), None, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn a_loading_coordinator_is_kept_for_the_retry() {
+        let known = KnownNode::default();
+        known.set(3);
+        assert_eq!(
+            known.observe(ErrorCode::CoordinatorLoadInProgress),
+            Some(CoordinatorStatus::Loading)
+        );
+        assert_eq!(known.get(), Some(3));
+    }
+
+    #[test]
+    fn other_errors_keep_the_coordinator() {
+        let known = KnownNode::default();
+        known.set(3);
+        assert_eq!(known.observe(ErrorCode::OffsetMetadataTooLarge), None);
+        assert_eq!(known.observe(ErrorCode::None), None);
+        assert_eq!(known.get(), Some(3));
     }
 
     #[test]
