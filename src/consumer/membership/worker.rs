@@ -418,7 +418,9 @@ impl Worker {
             }
             Err(Interrupt::Coordinator(e) | Interrupt::Retry(e)) => {
                 debug!("group `{}`: heartbeat failed: {e}", self.group());
+                // A fresh connection, to a coordinator looked up again.
                 self.coordinator = None;
+                self.lookup.forget();
                 return Beat::Failed;
             }
             Err(Interrupt::Rejoin) => return Beat::Rebalance,
