@@ -144,6 +144,18 @@ pub enum Error {
     /// The handle, connection or producer has been closed.
     #[error("{0} is closed")]
     Closed(&'static str),
+    /// A background thread of a handle panicked; the handle cannot go on.
+    /// Records the thread held got this error in their delivery reports, and
+    /// every later call on the handle returns it.
+    #[error("the {handle}'s background thread {thread} panicked ({detail}); drop the {handle} and create a new one")]
+    ThreadPanicked {
+        /// The handle: `producer`, `consumer`.
+        handle: &'static str,
+        /// The thread's name (`kafka-sync-sender`, …).
+        thread: &'static str,
+        /// The panic message.
+        detail: Box<str>,
+    },
 }
 
 impl Error {
@@ -198,6 +210,19 @@ impl Error {
         }
     }
 
+    /// A background thread of `handle` panicked with `detail`.
+    pub(crate) fn thread_panicked(
+        handle: &'static str,
+        thread: &'static str,
+        detail: impl Into<Box<str>>,
+    ) -> Self {
+        Error::ThreadPanicked {
+            handle,
+            thread,
+            detail: detail.into(),
+        }
+    }
+
     /// An encode failure with context.
     pub fn encode(context: impl Into<String>, e: EncodeError) -> Self {
         Error::Protocol {
@@ -239,6 +264,15 @@ impl Clone for Error {
             Error::Tls(s) => Error::Tls(s.clone()),
             Error::Sasl(s) => Error::Sasl(s.clone()),
             Error::Closed(s) => Error::Closed(s),
+            Error::ThreadPanicked {
+                handle,
+                thread,
+                detail,
+            } => Error::ThreadPanicked {
+                handle,
+                thread,
+                detail: detail.clone(),
+            },
         }
     }
 }

@@ -12,6 +12,8 @@ pub mod producer;
 pub mod protocol;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod thread;
+mod time;
 pub mod topic;
 
 pub use client::{KafkaClient, ListedOffset, NewTopic};

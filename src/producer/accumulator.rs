@@ -119,6 +119,8 @@ struct State {
     queued_bytes: usize,
     flushing: usize,
     closing: bool,
+    /// The sender thread died: nothing will complete any more.
+    dead: bool,
 }
 
 /// Settings the accumulator needs.
@@ -281,10 +283,9 @@ impl Accumulator {
         for (topic, queues) in state.topics.iter_mut() {
             for (index, queue) in queues.iter_mut().enumerate() {
                 let partition = index as i32;
-                let ready_open = queue
-                    .open
-                    .as_ref()
-                    .is_some_and(|b| hurry || b.urgent || now >= b.created + self.config.linger);
+                let ready_open = queue.open.as_ref().is_some_and(|b| {
+                    hurry || b.urgent || now >= crate::time::add(b.created, self.config.linger)
+                });
                 let size = if let Some(front) = queue.sealed.front() {
                     front.size()
                 } else if ready_open {
@@ -324,7 +325,7 @@ impl Accumulator {
                     if hurry || b.urgent {
                         now
                     } else {
-                        b.created + self.config.linger
+                        crate::time::add(b.created, self.config.linger)
                     }
                 })
             };
@@ -353,7 +354,7 @@ impl Accumulator {
         drop(state);
         wake();
         let mut state = self.state.lock();
-        while state.incomplete > 0 {
+        while state.incomplete > 0 && !state.dead {
             if self.done.wait_until(&mut state, deadline).timed_out() {
                 break;
             }
@@ -366,6 +367,21 @@ impl Accumulator {
     pub(crate) fn close(&self) {
         self.state.lock().closing = true;
         self.space.notify_all();
+    }
+
+    /// The sender thread died and what it could reach is reported: refuses
+    /// records like [`close`](Self::close), forgets the records nobody can
+    /// complete any more (their completions unwound with the thread) and
+    /// wakes every waiter. Returns how many were forgotten.
+    pub(crate) fn kill(&self) -> usize {
+        let mut state = self.state.lock();
+        state.closing = true;
+        state.dead = true;
+        let lost = std::mem::take(&mut state.incomplete);
+        drop(state);
+        self.space.notify_all();
+        self.done.notify_all();
+        lost
     }
 
     /// Whether [`close`](Self::close) was called.
