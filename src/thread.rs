@@ -92,20 +92,9 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 }
 
 impl Handle {
-    /// The thread's name.
-    pub(crate) fn name(&self) -> &'static str {
-        self.name
-    }
-
     /// Whether the thread's body has returned (or unwound).
     pub(crate) fn is_finished(&self) -> bool {
         self.thread.is_finished()
-    }
-
-    /// The panic message, if the thread panicked.
-    #[allow(dead_code)]
-    pub(crate) fn panicked(&self) -> Option<&str> {
-        self.panic.get().map(String::as_str)
     }
 
     /// Waits until `deadline` for the thread to end, then joins it; past the
