@@ -151,7 +151,7 @@ impl SimpleConsumer {
         }
 
         // Starting positions: committed offsets, else the reset policy.
-        let deadline = Instant::now() + client.config().request_timeout();
+        let deadline = crate::time::after(client.config().request_timeout());
         let committed = match &coordinator {
             Some(c) => c.fetch(topic.name(), &partitions, deadline)?,
             None => partitions.iter().map(|&p| (p, None)).collect(),
@@ -501,7 +501,14 @@ impl SimpleConsumer {
         let spawned = worker::spawn(COMMIT_THREAD, move || {
             #[cfg(test)]
             std::thread::sleep(delay);
-            let result = coordinator.commit(&topic, &positions, &Membership::default(), deadline);
+            // A panicking commit still reaches `done`, which clears the
+            // auto-commit flag or answers `commit_offsets_async`.
+            let result = worker::catch(COMMIT_THREAD, || {
+                coordinator.commit(&topic, &positions, &Membership::default(), deadline)
+            })
+            .unwrap_or_else(|detail| {
+                Err(Error::thread_panicked("consumer", COMMIT_THREAD, detail))
+            });
             if let Some(done) = on_thread.lock().take() {
                 done(result);
             }
@@ -532,7 +539,7 @@ impl SimpleConsumer {
     /// The group's committed offset for each partition this consumer reads;
     /// `None` for partitions without one.
     pub fn committed_offsets(&self) -> Result<BTreeMap<i32, Option<i64>>> {
-        let deadline = Instant::now() + self.topic.client().config().request_timeout();
+        let deadline = crate::time::after(self.topic.client().config().request_timeout());
         self.coordinator()?
             .fetch(self.topic.name(), &self.partitions, deadline)
     }

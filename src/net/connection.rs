@@ -550,7 +550,7 @@ fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream> {
     if addrs.is_empty() {
         return Err(Error::Config(format!("{addr} resolves to no address")));
     }
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::time::after(timeout);
     let mut last = None;
     for sa in addrs {
         let left = deadline.saturating_duration_since(Instant::now());

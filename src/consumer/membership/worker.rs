@@ -384,7 +384,9 @@ impl Worker {
     /// JoinGroup and SyncGroup wait for the whole group: up to the
     /// rebalance timeout, plus slack as in the Java client.
     fn rebalance_wait(&self) -> Duration {
-        self.config.rebalance_timeout + Duration::from_secs(5).max(self.request_timeout())
+        self.config
+            .rebalance_timeout
+            .saturating_add(Duration::from_secs(5).max(self.request_timeout()))
     }
 
     fn broker_error(&self, api: &str, code: ErrorCode) -> Error {
