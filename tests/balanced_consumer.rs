@@ -899,3 +899,48 @@ fn a_group_shared_with_a_librdkafka_consumer_reads_everything_roundrobin() {
 fn a_group_shared_with_a_librdkafka_consumer_reads_everything_cooperative_sticky() {
     shared_with_librdkafka(Assignor::CooperativeSticky);
 }
+
+#[test]
+fn a_member_with_a_max_poll_interval_of_duration_max_keeps_heartbeating_and_shares_its_partitions()
+{
+    // `last_poll + max_poll_interval` used to overflow on the heartbeat
+    // thread, which died silently: the member kept reading partitions the
+    // group then gave to the next member.
+    let client = client();
+    let topic = topic_with(&client, 2);
+    produce(&client, &topic, 2, 3, "v");
+    let group = unique_name("group-huge-poll");
+    let first = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(
+            &group,
+            config(Assignor::Range).max_poll_interval(Duration::MAX),
+        )
+        .unwrap();
+    first
+        .consume(DEADLINE)
+        .unwrap()
+        .expect("a message once assigned");
+    let second = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(&group, config(Assignor::Range))
+        .unwrap();
+    let all = partitions(&topic, 2);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (a, b) = (first.assignment(), second.assignment());
+        let union: BTreeSet<TopicPartition> = a.union(&b).cloned().collect();
+        if a.len() == 1 && b.len() == 1 && union == all {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the members never split the partitions: {a:?} and {b:?}"
+        );
+        let _ = first.consume(Duration::from_millis(50));
+        let _ = second.consume(Duration::from_millis(50));
+    }
+    assert!(first.is_member() && second.is_member());
+}

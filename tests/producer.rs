@@ -601,6 +601,12 @@ fn a_linger_and_delivery_timeout_of_duration_max_deliver_on_flush() {
     for i in 0..3 {
         producer.produce(format!("v{i}")).unwrap();
     }
+    // Nothing is sent while the batch lingers: this is the sender computing
+    // when the linger ends, which used to overflow.
+    assert!(producer
+        .delivery_reports()
+        .recv_timeout(Duration::from_millis(300))
+        .is_err());
     producer.flush(DEADLINE).expect("flush delivers");
     for report in reports(producer.delivery_reports(), 3) {
         report.result.expect("delivered");
