@@ -291,6 +291,25 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_panic_names_the_thread_and_says_what_to_do() {
+        let e = Error::thread_panicked("producer", "kafka-sync-sender", "boom");
+        let text = e.to_string();
+        assert!(
+            text.contains("kafka-sync-sender") && text.contains("boom"),
+            "{text}"
+        );
+        assert!(text.contains("create a new one"), "{text}");
+        assert!(!e.is_retriable());
+        assert!(matches!(
+            e.clone(),
+            Error::ThreadPanicked {
+                handle: "producer",
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn broker_errors_say_what_and_where() {
         let e = Error::broker(ErrorCode::TopicAlreadyExists, None, "CreateTopics `events`");
         let text = e.to_string();

@@ -351,6 +351,10 @@ pub(crate) struct Shared {
 
 /// Membership of one consumer group, run by a `kafka-sync-heartbeat`
 /// thread. Dropping it leaves the group within `close_timeout`.
+///
+/// If the thread panics, its partitions go out as [`GroupEvent::Lost`],
+/// then [`Error::ThreadPanicked`] as a [`GroupEvent::Error`], and
+/// [`is_running`](Self::is_running) turns false.
 pub struct GroupMembership {
     shared: Arc<Shared>,
     commands: Sender<Command>,
@@ -492,7 +496,7 @@ impl GroupMembership {
     }
 
     /// Makes the membership thread panic at its next turn.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "testkit"))]
     pub(crate) fn panic_for_test(&self) {
         self.shared.panic_for_test.store(true, Ordering::SeqCst);
         self.rejoin();
