@@ -7,8 +7,8 @@
 //! inside a blocking call at the deadline is *detached* with a `warn!` naming
 //! it; every blocking call it can be in has its own timeout, so it ends on
 //! its own soon after. A panic is caught on the thread itself
-//! ([`catch`]), logged at `error!`, and kept in the handle
-//! ([`Handle::panicked`]); the spawn sites that hold records or an assignment
+//! ([`catch`]), logged at `error!`, and kept for the join to report
+//! ([`Joined::Panicked`]); the spawn sites that hold records or an assignment
 //! catch it around their loop first, so they can fail what the thread held
 //! (see docs/design.md, "Threads").
 
@@ -46,7 +46,7 @@ pub(crate) struct Handle {
 }
 
 /// Starts `body` on a thread called `name` (`kafka-sync-…`). A panic in
-/// `body` is caught, logged and kept for [`Handle::panicked`].
+/// `body` is caught, logged and kept for [`Handle::join_until`] to report.
 pub(crate) fn spawn(name: &'static str, body: impl FnOnce() + Send + 'static) -> Result<Handle> {
     let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
     let panic = Arc::new(OnceLock::new());
