@@ -65,6 +65,40 @@ pub(crate) struct Batch {
     /// Someone waits synchronously on a record: send without lingering.
     pub urgent: bool,
     pub last_error: Option<Error>,
+    /// Where the batch's completions go if it is dropped without being
+    /// completed (it unwound with a panicking sender thread).
+    pub orphans: Option<Orphans>,
+}
+
+/// The completions of batches dropped before their outcome was reported.
+pub(crate) type Orphans = Arc<Mutex<Vec<Orphan>>>;
+
+/// A dropped batch's records that still await a report.
+pub(crate) struct Orphan {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub completions: Vec<(i32, Completion)>,
+    pub record_count: usize,
+    pub memory: usize,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        // Completed batches have handed their completions over; only a batch
+        // lost in an unwinding sender thread gets here with some left.
+        if self.completions.is_empty() {
+            return;
+        }
+        if let Some(orphans) = &self.orphans {
+            orphans.lock().push(Orphan {
+                topic: Arc::clone(&self.topic),
+                partition: self.partition,
+                completions: std::mem::take(&mut self.completions),
+                record_count: self.record_count,
+                memory: self.memory,
+            });
+        }
+    }
 }
 
 impl Batch {
@@ -89,6 +123,7 @@ impl Batch {
             stamped: None,
             urgent: false,
             last_error: None,
+            orphans: None,
         }
     }
 
@@ -141,6 +176,8 @@ pub(crate) struct Accumulator {
     space: Condvar,
     /// Signalled when records complete (flush and close waiting).
     done: Condvar,
+    /// Completions of batches dropped unreported (see [`Orphan`]).
+    pub orphans: Orphans,
 }
 
 /// What an append did, so the caller can wake the sender only when needed.
@@ -156,6 +193,7 @@ impl Accumulator {
             state: Mutex::new(State::default()),
             space: Condvar::new(),
             done: Condvar::new(),
+            orphans: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -220,15 +258,18 @@ impl Accumulator {
             queue.sealed.push_back(full);
             wake = true;
         }
+        let orphans = &self.orphans;
         let batch = queue.open.get_or_insert_with(|| {
             wake = true;
-            Batch::new(
+            let mut batch = Batch::new(
                 topic,
                 partition,
                 BatchOptions::default()
                     .with_compression(self.config.compression, self.config.compression_level),
                 self.config.batch_size,
-            )
+            );
+            batch.orphans = Some(Arc::clone(orphans));
+            batch
         });
         let builder = batch.builder.as_mut().expect("an open batch has a builder");
         let delta = builder

@@ -103,6 +103,9 @@ pub(crate) struct Shared {
     /// Makes the sender thread panic at its next turn (tests of the panic path).
     #[cfg(test)]
     pub panic_for_test: AtomicBool,
+    /// Makes it panic while it builds a request, batches in hand.
+    #[cfg(test)]
+    pub panic_in_send_for_test: AtomicBool,
 }
 
 impl Shared {
@@ -200,6 +203,8 @@ impl Producer {
             topics: RwLock::new(HashMap::new()),
             #[cfg(test)]
             panic_for_test: AtomicBool::new(false),
+            #[cfg(test)]
+            panic_in_send_for_test: AtomicBool::new(false),
         });
         let thread_shared = Arc::clone(&shared);
         let handle = worker::spawn(SENDER_THREAD, move || {
@@ -606,6 +611,38 @@ mod tests {
             assert!(is_sender_panic(&producer.close(DEADLINE).unwrap_err()));
             assert!(started.elapsed() < Duration::from_secs(2));
             assert_eq!(producer.metrics().records_failed, 5);
+        }
+
+        #[test]
+        fn a_sender_panicking_with_batches_in_hand_still_reports_their_records() {
+            let producer = topic()
+                .get_producer(
+                    ProducerConfig::default()
+                        .delivery_reports(true)
+                        .linger(Duration::ZERO),
+                )
+                .unwrap();
+            producer
+                .shared
+                .panic_in_send_for_test
+                .store(true, Ordering::SeqCst);
+            let mut accepted = 0;
+            for i in 0..5 {
+                match producer.produce(format!("v{i}")) {
+                    Ok(()) => accepted += 1,
+                    Err(e) => assert!(is_sender_panic(&e), "{e}"),
+                }
+            }
+            assert!(accepted > 0);
+            for i in 0..accepted {
+                let report = producer
+                    .delivery_reports()
+                    .recv_timeout(DEADLINE)
+                    .unwrap_or_else(|_| panic!("report {i} of {accepted} arrives"));
+                let e = report.result.expect_err("the record failed");
+                assert!(is_sender_panic(&e), "{e}");
+            }
+            assert_eq!(producer.metrics().records_failed, accepted as u64);
         }
 
         #[test]

@@ -427,6 +427,10 @@ impl Sender {
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
         let mut ready = Vec::with_capacity(batches.len());
+        #[cfg(test)]
+        if self.shared.panic_in_send_for_test.load(Ordering::SeqCst) {
+            panic!("test hook: the sender thread panics with batches in hand");
+        }
         for mut batch in batches.drain(..) {
             if let Err(e) = self.seal(&mut batch) {
                 self.reporter.complete(batch, Err(e));
@@ -605,10 +609,11 @@ impl Sender {
     }
 
     /// The loop panicked: the producer is dead. Every record still reachable
-    /// (in flight, retrying, queued) is reported failed with
-    /// [`Error::ThreadPanicked`]; records that unwound with the panic (taken
-    /// out for a request being built) are logged and counted failed; and the
-    /// handle returns the error from then on.
+    /// (in flight, retrying, queued, or in hand when the panic struck: those
+    /// batches leave their completions behind when dropped) is reported
+    /// failed with [`Error::ThreadPanicked`]; records without a completion
+    /// (reports off) are logged and counted failed; and the handle returns
+    /// the error from then on.
     fn died(&mut self, detail: &str) {
         let error = Error::thread_panicked("producer", super::SENDER_THREAD, detail);
         let _ = self.shared.dead.set(error.clone());
@@ -626,6 +631,21 @@ impl Sender {
         let queued = self.shared.accumulator.take_all();
         let retries = std::mem::take(&mut self.retries);
         for batch in queued.into_iter().chain(retries) {
+            self.reporter.complete(batch, Err(error.clone()));
+        }
+        // Batches the panic caught in hand (taken out for a request) left
+        // their completions behind when they were dropped.
+        let orphans = std::mem::take(&mut *self.shared.accumulator.orphans.lock());
+        for orphan in orphans {
+            let mut batch = Batch::new(
+                &orphan.topic,
+                orphan.partition,
+                crate::protocol::records::BatchOptions::default(),
+                0,
+            );
+            batch.completions = orphan.completions;
+            batch.record_count = orphan.record_count;
+            batch.memory = orphan.memory;
             self.reporter.complete(batch, Err(error.clone()));
         }
         self.reporter.push_waiting();
