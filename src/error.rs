@@ -142,6 +142,18 @@ pub enum Error {
     /// The handle, connection or producer has been closed.
     #[error("{0} is closed")]
     Closed(&'static str),
+    /// A background thread of a handle panicked; the handle cannot go on.
+    /// Records the thread held got this error in their delivery reports, and
+    /// every later call on the handle returns it.
+    #[error("the {handle}'s background thread {thread} panicked ({detail}); drop the {handle} and create a new one")]
+    ThreadPanicked {
+        /// The handle: `producer`, `consumer`.
+        handle: &'static str,
+        /// The thread's name (`kafka-sync-sender`, …).
+        thread: &'static str,
+        /// The panic message.
+        detail: Box<str>,
+    },
 }
 
 impl Error {
@@ -217,6 +229,19 @@ impl Error {
         }
     }
 
+    /// A background thread of `handle` panicked with `detail`.
+    pub(crate) fn thread_panicked(
+        handle: &'static str,
+        thread: &'static str,
+        detail: impl Into<Box<str>>,
+    ) -> Self {
+        Error::ThreadPanicked {
+            handle,
+            thread,
+            detail: detail.into(),
+        }
+    }
+
     /// An encode failure with context.
     pub(crate) fn encode(context: impl Into<String>, e: EncodeError) -> Self {
         Error::protocol(context, e.to_string())
@@ -260,6 +285,15 @@ impl Clone for Error {
             Error::Tls(s) => Error::Tls(s.clone()),
             Error::Sasl(s) => Error::Sasl(s.clone()),
             Error::Closed(s) => Error::Closed(s),
+            Error::ThreadPanicked {
+                handle,
+                thread,
+                detail,
+            } => Error::ThreadPanicked {
+                handle,
+                thread,
+                detail: detail.clone(),
+            },
         }
     }
 }
@@ -275,6 +309,25 @@ mod tests {
             "{}",
             std::mem::size_of::<Error>()
         );
+    }
+
+    #[test]
+    fn a_thread_panic_names_the_thread_and_says_what_to_do() {
+        let e = Error::thread_panicked("producer", "kafka-sync-sender", "boom");
+        let text = e.to_string();
+        assert!(
+            text.contains("kafka-sync-sender") && text.contains("boom"),
+            "{text}"
+        );
+        assert!(text.contains("create a new one"), "{text}");
+        assert!(!e.is_retriable());
+        assert!(matches!(
+            e.clone(),
+            Error::ThreadPanicked {
+                handle: "producer",
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub mod producer;
 internal_mod!(protocol);
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod thread;
+mod time;
 
 pub use cluster::{
     Broker, ClientConfig, KafkaClient, KafkaClientBuilder, ListedOffset, NewTopic, Partition,

@@ -899,3 +899,90 @@ fn a_group_shared_with_a_librdkafka_consumer_reads_everything_roundrobin() {
 fn a_group_shared_with_a_librdkafka_consumer_reads_everything_cooperative_sticky() {
     shared_with_librdkafka(Assignor::CooperativeSticky);
 }
+
+#[test]
+fn a_member_with_a_max_poll_interval_of_duration_max_keeps_heartbeating_and_shares_its_partitions()
+{
+    // `last_poll + max_poll_interval` used to overflow on the heartbeat
+    // thread, which died silently: the member kept reading partitions the
+    // group then gave to the next member.
+    let client = client();
+    let topic = topic_with(&client, 2);
+    produce(&client, &topic, 2, 3, "v");
+    let group = unique_name("group-huge-poll");
+    let first = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(
+            &group,
+            config(Assignor::Range).max_poll_interval(Duration::MAX),
+        )
+        .unwrap();
+    first
+        .consume(DEADLINE)
+        .unwrap()
+        .expect("a message once assigned");
+    let second = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(&group, config(Assignor::Range))
+        .unwrap();
+    let all = partitions(&topic, 2);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let (a, b) = (first.assignment(), second.assignment());
+        let union: BTreeSet<TopicPartition> = a.union(&b).cloned().collect();
+        if a.len() == 1 && b.len() == 1 && union == all {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the members never split the partitions: {a:?} and {b:?}"
+        );
+        let _ = first.consume(Duration::from_millis(50));
+        let _ = second.consume(Duration::from_millis(50));
+    }
+    assert!(first.is_member() && second.is_member());
+}
+
+#[test]
+fn closing_with_the_broker_gone_is_bounded_by_close_timeout() {
+    // One deadline covers stopping the threads, the final commit and
+    // leaving the group (each step had its own bound before: about 70 s).
+    let _ = client(); // the test log, when asked for
+    let mut broker = testkit::Broker::start().expect("test broker starts");
+    if broker.is_external() {
+        return; // an external broker cannot be stopped here
+    }
+    // The connection pool holds a broker's slot while one thread sleeps out
+    // its reconnect backoff, and others wait for it (a known limit of the
+    // pool, not of the close deadline): keep that backoff short here.
+    let client = KafkaClient::builder()
+        .hosts(broker.bootstrap())
+        .reconnect_backoff_max(Duration::from_millis(100))
+        .build()
+        .expect("client bootstraps");
+    let topic = topic_with(&client, 1);
+    produce(&client, &topic, 1, 3, "v");
+    let close_timeout = Duration::from_secs(2);
+    let consumer = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(
+            &unique_name("group-close-gone"),
+            config(Assignor::Range).close_timeout(close_timeout),
+        )
+        .unwrap();
+    consumer
+        .consume(DEADLINE)
+        .unwrap()
+        .expect("a message once assigned");
+    broker.stop();
+    let started = Instant::now();
+    let closed = consumer.close();
+    let took = started.elapsed();
+    assert!(
+        took < close_timeout + Duration::from_millis(500),
+        "close took {took:?} ({closed:?})"
+    );
+}

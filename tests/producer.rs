@@ -582,3 +582,46 @@ fn get_delivery_report_waits_or_not_as_asked() {
     assert_eq!(report.record.get_value(), Some(&b"x"[..]));
     assert!(report.is_ok());
 }
+
+#[test]
+fn a_linger_and_delivery_timeout_of_duration_max_deliver_on_flush() {
+    // Both used to overflow `Instant + Duration` on the sender thread, which
+    // then died and took every queued record with it, reporting nothing.
+    let client = client();
+    let name = new_topic(&client, "huge-timeouts", 1);
+    let producer = client
+        .topic(&name)
+        .unwrap()
+        .get_producer(
+            with_reports()
+                .linger(Duration::MAX)
+                .delivery_timeout(Duration::MAX),
+        )
+        .unwrap();
+    for i in 0..3 {
+        producer.produce(format!("v{i}")).unwrap();
+    }
+    // Nothing is sent while the batch lingers: this is the sender computing
+    // when the linger ends, which used to overflow.
+    assert!(producer
+        .delivery_reports()
+        .recv_timeout(Duration::from_millis(300))
+        .is_err());
+    producer.flush(DEADLINE).expect("flush delivers");
+    for report in reports(producer.delivery_reports(), 3) {
+        report.result.expect("delivered");
+    }
+}
+
+#[test]
+fn a_sync_producer_with_a_delivery_timeout_of_duration_max_is_acknowledged() {
+    let client = client();
+    let name = new_topic(&client, "huge-sync", 1);
+    let producer = client
+        .topic(&name)
+        .unwrap()
+        .get_sync_producer(ProducerConfig::default().delivery_timeout(Duration::MAX))
+        .unwrap();
+    let metadata = producer.produce(b"v".to_vec()).expect("acknowledged");
+    assert_eq!(metadata.partition, 0);
+}

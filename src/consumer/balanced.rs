@@ -46,6 +46,7 @@ use super::membership::{GroupMembership, Subscription};
 use super::message::Message;
 use super::offsets::{GroupCoordinator, Membership};
 use super::queue::{Item, Shared};
+use crate::thread as worker;
 
 pub use config::BalancedConsumerConfig;
 use rebalance::RebalanceHandle;
@@ -53,6 +54,9 @@ use rebalance::RebalanceHandle;
 /// Longest the caller waits in one go inside `consume` before it tells the
 /// membership thread again that it is iterating.
 const POLL_SLICE: Duration = Duration::from_millis(500);
+
+/// The name of the automatic commit's thread.
+const COMMIT_THREAD: &str = "kafka-sync-commit";
 
 impl Topic {
     /// A member of consumer group `group` reading this topic: the group's
@@ -149,9 +153,13 @@ impl KafkaClient {
 /// consumer leaves the group until it does again.
 ///
 /// Dropping the consumer commits its positions (with auto commit), leaves
-/// the group and stops its threads, each step bounded by
+/// the group and stops its threads, all steps together bounded by
 /// [`close_timeout`](BalancedConsumerConfig::close_timeout);
 /// [`close`](Self::close) does the same and reports what failed.
+///
+/// If one of its threads dies (a panic), the consumer no longer knows its
+/// assignment: it stops reading every partition and every call returns
+/// [`Error::ThreadPanicked`]; the iteration ends after handing it out.
 pub struct BalancedConsumer {
     client: KafkaClient,
     group: String,
@@ -165,6 +173,9 @@ pub struct BalancedConsumer {
     /// Set while an automatic commit runs, so they never pile up and a
     /// revocation can wait for it.
     auto_commit_running: Arc<AtomicBool>,
+    /// The latest automatic commit's thread; close joins it before the
+    /// final commit.
+    auto_commit: Mutex<Option<worker::Handle>>,
 }
 
 impl std::fmt::Debug for BalancedConsumer {
@@ -210,7 +221,7 @@ impl BalancedConsumer {
         let membership = match GroupMembership::start(&client, membership_config) {
             Ok(m) => Arc::new(m),
             Err(e) => {
-                fetcher.stop(&shared, config.fetch.close_timeout);
+                fetcher.stop(&shared, crate::time::after(config.fetch.close_timeout));
                 return Err(e);
             }
         };
@@ -226,7 +237,7 @@ impl BalancedConsumer {
         let rebalancer = match rebalancer {
             Ok(r) => r,
             Err(e) => {
-                fetcher.stop(&shared, config.fetch.close_timeout);
+                fetcher.stop(&shared, crate::time::after(config.fetch.close_timeout));
                 return Err(e);
             }
         };
@@ -234,7 +245,7 @@ impl BalancedConsumer {
         Ok(BalancedConsumer {
             client,
             group: group.to_owned(),
-            next_auto_commit: Mutex::new(Instant::now() + config.fetch.auto_commit_interval),
+            next_auto_commit: Mutex::new(crate::time::after(config.fetch.auto_commit_interval)),
             config,
             shared,
             coordinator,
@@ -242,6 +253,7 @@ impl BalancedConsumer {
             fetcher: Some(fetcher),
             rebalancer: Some(rebalancer),
             auto_commit_running,
+            auto_commit: Mutex::new(None),
         })
     }
 
@@ -294,7 +306,7 @@ impl BalancedConsumer {
     /// An error a partition stopped with, a group error (the membership
     /// thread reports it once), or [`Error::Closed`] after close.
     pub fn consume(&self, timeout: Duration) -> Result<Option<Message>> {
-        self.next_message(Some(Instant::now() + timeout))
+        self.next_message(Some(crate::time::after(timeout)))
     }
 
     /// The next message, waiting until one arrives however long it takes.
@@ -327,7 +339,10 @@ impl BalancedConsumer {
     /// An iterator over messages that ends after `consumer_timeout` without
     /// one (never, when it is `None`); the same as `&consumer`.
     pub fn iter(&self) -> Iter<'_> {
-        Iter { consumer: self }
+        Iter {
+            consumer: self,
+            ended: false,
+        }
     }
 
     /// The next offset the caller will receive from each assigned partition
@@ -411,7 +426,7 @@ impl BalancedConsumer {
     /// The group's committed offsets of the assigned partitions; `None` for
     /// partitions without one.
     pub fn committed_offsets(&self) -> Result<BTreeMap<TopicPartition, Option<i64>>> {
-        let deadline = Instant::now() + self.client.config().request_timeout();
+        let deadline = crate::time::after(self.client.config().request_timeout());
         let mut out = BTreeMap::new();
         for (topic, partitions) in by_topic(self.assignment().iter().map(|tp| (tp, ()))) {
             let ids: Vec<i32> = partitions.keys().copied().collect();
@@ -452,7 +467,7 @@ impl BalancedConsumer {
             if now < *next {
                 return;
             }
-            *next = now + self.config.fetch.auto_commit_interval;
+            *next = crate::time::add(now, self.config.fetch.auto_commit_interval);
         }
         let positions = self.positions();
         if positions.is_empty() || self.auto_commit_running.swap(true, Ordering::SeqCst) {
@@ -463,17 +478,25 @@ impl BalancedConsumer {
         let coordinator = Arc::clone(&self.coordinator);
         let membership = self.member();
         let group = self.group.clone();
-        let spawned = std::thread::Builder::new()
-            .name("kafka-sync-commit".into())
-            .spawn(move || {
-                if let Err(e) = commit(&client, &coordinator, &positions, &membership) {
-                    warn!("auto commit of group `{group}` failed: {e}");
+        let spawned = worker::spawn(COMMIT_THREAD, move || {
+            // Cleared even if the commit panics, or no auto commit would run again.
+            let _clear = ClearOnDrop(running);
+            if let Err(e) = commit(&client, &coordinator, &positions, &membership) {
+                warn!("auto commit of group `{group}` failed: {e}");
+            }
+        });
+        match spawned {
+            Ok(thread) => {
+                // The previous one has finished: `auto_commit_running` was clear.
+                let previous = self.auto_commit.lock().replace(thread);
+                if let Some(previous) = previous {
+                    previous.join_until(Instant::now() + Duration::from_secs(1));
                 }
-                running.store(false, Ordering::SeqCst);
-            });
-        if let Err(e) = spawned {
-            warn!("auto commit of group `{}` not started: {e}", self.group);
-            self.auto_commit_running.store(false, Ordering::SeqCst);
+            }
+            Err(e) => {
+                warn!("auto commit of group `{}` not started: {e}", self.group);
+                self.auto_commit_running.store(false, Ordering::SeqCst);
+            }
         }
     }
 
@@ -489,37 +512,50 @@ impl BalancedConsumer {
     /// handling.
     #[cfg(feature = "testkit")]
     pub fn abandon(mut self) {
-        let timeout = self.config.fetch.close_timeout;
+        let deadline = crate::time::after(self.config.fetch.close_timeout);
         if let Some(rebalancer) = self.rebalancer.take() {
-            rebalancer.stop(timeout);
+            rebalancer.stop(deadline);
         }
         if let Some(fetcher) = self.fetcher.take() {
-            fetcher.stop(&self.shared, timeout);
+            fetcher.stop(&self.shared, deadline);
         }
         if let Some(Ok(membership)) = self.membership.take().map(Arc::try_unwrap) {
             membership.abandon();
         }
     }
 
+    /// Everything by one deadline, `close_timeout` from now: the rebalance
+    /// and fetcher threads stop, a running auto commit is joined, the final
+    /// commit is sent, the group is left and the membership thread joined.
     fn shutdown(&mut self) -> Result<()> {
         let Some(fetcher) = self.fetcher.take() else {
             return Ok(());
         };
-        let timeout = self.config.fetch.close_timeout;
+        let deadline = crate::time::after(self.config.fetch.close_timeout);
         // No more rebalance events are applied: from here on the partitions
         // held are this consumer's until it leaves.
         if let Some(rebalancer) = self.rebalancer.take() {
-            rebalancer.stop(timeout);
+            rebalancer.stop(deadline);
         }
-        fetcher.stop(&self.shared, timeout);
+        fetcher.stop(&self.shared, deadline);
+        let running = self.auto_commit.lock().take();
+        if let Some(running) = running {
+            // The final commit must be the last to land.
+            running.join_until(deadline);
+        }
         let committed = if self.config.auto_commits() {
-            self.wait_for_auto_commit(timeout);
-            self.commit_offsets()
+            let request_deadline = crate::time::after(self.client.config().request_timeout());
+            commit_until(
+                &self.coordinator,
+                &self.positions(),
+                &self.member(),
+                deadline.min(request_deadline),
+            )
         } else {
             Ok(())
         };
         let left = match self.membership.take().map(Arc::try_unwrap) {
-            Some(Ok(membership)) => membership.close(),
+            Some(Ok(membership)) => membership.close_until(deadline),
             // The rebalance thread is stuck in a request and still holds
             // the membership: it leaves the group when that thread ends.
             Some(Err(_)) => {
@@ -534,12 +570,14 @@ impl BalancedConsumer {
         debug!("balanced consumer of group `{}` closed", self.group);
         committed.and(left)
     }
+}
 
-    fn wait_for_auto_commit(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        while self.auto_commit_running.load(Ordering::SeqCst) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+/// Clears an auto-commit-running flag when dropped.
+struct ClearOnDrop(Arc<AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 
@@ -583,7 +621,17 @@ fn commit(
     positions: &BTreeMap<TopicPartition, i64>,
     membership: &Membership,
 ) -> Result<()> {
-    let deadline = Instant::now() + client.config().request_timeout();
+    let deadline = crate::time::after(client.config().request_timeout());
+    commit_until(coordinator, positions, membership, deadline)
+}
+
+/// Commits `positions`, one OffsetCommit per topic, by `deadline`.
+fn commit_until(
+    coordinator: &GroupCoordinator,
+    positions: &BTreeMap<TopicPartition, i64>,
+    membership: &Membership,
+    deadline: Instant,
+) -> Result<()> {
     for (topic, offsets) in by_topic(positions.iter().map(|(tp, &o)| (tp, o))) {
         coordinator.commit(&topic, &offsets, membership, deadline)?;
     }
@@ -595,21 +643,30 @@ fn commit(
 #[derive(Debug)]
 pub struct Iter<'a> {
     consumer: &'a BalancedConsumer,
+    /// A thread of the consumer died and its error was handed out: the
+    /// iteration is over.
+    ended: bool,
 }
 
 impl Iterator for Iter<'_> {
     type Item = Result<Message>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
         let deadline = self
             .consumer
             .config
             .consumer_timeout_value()
-            .map(|t| Instant::now() + t);
+            .map(crate::time::after);
         match self.consumer.next_message(deadline) {
             Ok(Some(m)) => Some(Ok(m)),
             Ok(None) | Err(Error::Closed(_)) => None,
-            Err(e) => Some(Err(e)),
+            Err(e) => {
+                self.ended = matches!(e, Error::ThreadPanicked { .. });
+                Some(Err(e))
+            }
         }
     }
 }
@@ -620,5 +677,74 @@ impl<'a> IntoIterator for &'a BalancedConsumer {
 
     fn into_iter(self) -> Iter<'a> {
         self.iter()
+    }
+}
+
+#[cfg(all(test, feature = "testkit"))]
+mod tests {
+    use super::*;
+    use crate::consumer::OffsetReset;
+    use crate::producer::ProducerConfig;
+    use crate::testkit;
+
+    const DEADLINE: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn a_panicking_membership_thread_stops_the_consumer_with_an_error() {
+        let broker = testkit::shared().expect("test broker starts");
+        let client = KafkaClient::new(&broker.bootstrap()).expect("client bootstraps");
+        let name = testkit::unique_name("balanced-threads");
+        client.create_topic(&name, 1, 1).expect("topic is created");
+        let topic = client.topic(&name).expect("topic exists");
+        let producer = topic.get_producer(ProducerConfig::default()).unwrap();
+        for i in 0..5 {
+            producer.produce(format!("v{i}")).unwrap();
+        }
+        producer.flush(DEADLINE).expect("records are written");
+        let config = BalancedConsumerConfig::default()
+            .auto_offset_reset(OffsetReset::Earliest)
+            .session_timeout(Duration::from_secs(6))
+            .heartbeat_interval(Duration::from_secs(1))
+            .fetch_max_wait(Duration::from_millis(100));
+        let consumer = topic
+            .get_balanced_consumer(&testkit::unique_name("balanced-threads"), config)
+            .unwrap();
+        consumer
+            .consume(DEADLINE)
+            .unwrap()
+            .expect("a message once assigned");
+        consumer
+            .membership
+            .as_ref()
+            .expect("a member")
+            .panic_for_test();
+        let started = Instant::now();
+        let e = loop {
+            // Messages prefetched before the panic may still come first.
+            match consumer.consume(DEADLINE) {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("consume timed out instead of failing"),
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(
+                e,
+                Error::ThreadPanicked {
+                    thread: crate::consumer::membership::HEARTBEAT_THREAD,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(consumer.assignment().is_empty(), "no partition is read on");
+        assert!(!consumer.is_member());
+        let mut iter = consumer.iter();
+        assert!(matches!(
+            iter.next(),
+            Some(Err(Error::ThreadPanicked { .. }))
+        ));
+        assert!(iter.next().is_none(), "the iteration ends after the error");
     }
 }

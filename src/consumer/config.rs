@@ -194,9 +194,12 @@ impl SimpleConsumerConfig {
         self
     }
 
-    /// How long closing (or dropping) the consumer waits for its fetcher
-    /// thread to stop; the final auto commit has its own `request_timeout`.
-    /// Defaults to 10 s.
+    /// The one bound on closing (or dropping) the consumer: stopping the
+    /// `kafka-sync-fetcher` thread, waiting for background commits still
+    /// running (so the final commit lands last) and the final auto commit
+    /// (itself also bounded by the client's `request_timeout`) all finish
+    /// within this. A thread still inside a blocking call then is detached
+    /// with a warning and ends on its own. Defaults to 10 s.
     #[must_use]
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;

@@ -22,7 +22,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Select};
@@ -38,6 +37,12 @@ use crate::protocol::records::DecodeOptions;
 
 use super::config::{OffsetReset, SimpleConsumerConfig};
 use super::queue::Shared;
+use crate::thread::{self as worker, Joined};
+
+/// The fetcher thread's name.
+pub(crate) const FETCHER_THREAD: &str = "kafka-sync-fetcher";
+/// The name of the short-lived threads that open leader connections.
+const CONNECT_THREAD: &str = "kafka-sync-connect";
 
 /// Longest the thread sleeps with nothing to do before it looks again.
 const IDLE: Duration = Duration::from_secs(1);
@@ -71,27 +76,20 @@ impl FetchSettings {
 /// A running fetcher thread.
 #[derive(Debug)]
 pub(crate) struct FetcherHandle {
-    thread: JoinHandle<()>,
-    /// Disconnects when the thread ends.
-    done: Receiver<()>,
+    thread: worker::Handle,
 }
 
 impl FetcherHandle {
-    /// Closes `shared` and waits up to `timeout` for the thread to end; a
-    /// thread still stuck in a blocking call after that is left to finish on
-    /// its own (it exits as soon as the call returns).
-    pub fn stop(self, shared: &Shared, timeout: Duration) {
+    /// Closes `shared` and waits until `deadline` for the thread to end; a
+    /// thread still stuck in a blocking call then is detached (it exits as
+    /// soon as the call returns).
+    pub fn stop(self, shared: &Shared, deadline: Instant) {
         shared.close();
-        match self.done.recv_timeout(timeout) {
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                warn!(
-                    "fetcher thread of {} did not stop within {timeout:?}; leaving it to exit on its own",
-                    shared.label
-                );
-            }
-            _ => {
-                let _ = self.thread.join();
-            }
+        if self.thread.join_until(deadline) == Joined::Detached {
+            warn!(
+                "fetcher thread of {} did not stop by the close deadline; leaving it to exit on its own",
+                shared.label
+            );
         }
     }
 }
@@ -103,7 +101,6 @@ pub(crate) fn spawn(
     wake: Receiver<()>,
     settings: FetchSettings,
 ) -> Result<FetcherHandle> {
-    let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
     let backoff = Backoff {
         initial: client.config().reconnect_backoff,
         max: client.config().reconnect_backoff_max,
@@ -122,17 +119,22 @@ pub(crate) fn spawn(
         in_flight: HashMap::new(),
         conns: HashMap::new(),
         connecting: HashMap::new(),
+        connect_threads: HashMap::new(),
         leader_failures: HashMap::new(),
         partition_retry_at: HashMap::new(),
     };
-    let thread = std::thread::Builder::new()
-        .name("kafka-sync-fetcher".into())
-        .spawn(move || {
-            let _done = done_tx;
-            fetcher.run();
-        })
-        .map_err(|e| Error::io("spawning the fetcher thread", e))?;
-    Ok(FetcherHandle { thread, done })
+    let thread = worker::spawn(FETCHER_THREAD, move || {
+        if let Err(detail) = worker::catch(FETCHER_THREAD, || fetcher.run()) {
+            // The caller would otherwise wait for messages that never come.
+            fetcher.shared.fail_for_good(Error::thread_panicked(
+                "consumer",
+                FETCHER_THREAD,
+                detail,
+            ));
+        }
+        fetcher.detach_connect_threads();
+    })?;
+    Ok(FetcherHandle { thread })
 }
 
 /// A topic and partition, as the fetcher keys its per-partition state.
@@ -175,6 +177,7 @@ struct Fetcher {
     /// thread (so an unreachable host never stalls the other leaders).
     conns: HashMap<i32, Arc<Connection>>,
     connecting: HashMap<i32, Receiver<Result<Arc<Connection>>>>,
+    connect_threads: HashMap<i32, worker::Handle>,
     /// Consecutive failures of a leader and when to try it again.
     leader_failures: HashMap<i32, (u32, Instant)>,
     /// Partitions waiting out a retriable error.
@@ -194,6 +197,14 @@ impl Fetcher {
     fn run(&mut self) {
         debug!("fetcher for {} started", self.shared.label);
         while !self.shared.is_closed() {
+            #[cfg(test)]
+            if self
+                .shared
+                .panic_fetcher_for_test
+                .load(std::sync::atomic::Ordering::SeqCst)
+            {
+                panic!("test hook: the fetcher thread panics");
+            }
             self.refresh_metadata();
             self.send_fetches();
             self.wait_and_handle();
@@ -375,18 +386,40 @@ impl Fetcher {
     fn start_connecting(&mut self, leader: i32) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let client = self.client.clone();
-        let spawned = std::thread::Builder::new()
-            .name("kafka-sync-connect".into())
-            .spawn(move || {
-                // A deadline of "now" never sleeps out the pool's reconnect
-                // backoff: the fetcher keeps its own per-leader backoff.
-                let _ = tx.send(client.broker_connection(leader, Instant::now()));
-            });
+        let spawned = worker::spawn(CONNECT_THREAD, move || {
+            // A deadline of "now" never sleeps out the pool's reconnect
+            // backoff: the fetcher keeps its own per-leader backoff.
+            let _ = tx.send(client.broker_connection(leader, Instant::now()));
+        });
         match spawned {
-            Ok(_) => {
+            Ok(thread) => {
                 self.connecting.insert(leader, rx);
+                self.connect_threads.insert(leader, thread);
             }
-            Err(e) => self.leader_failed(leader, &Error::io("spawning a connect thread", e)),
+            Err(e) => self.leader_failed(leader, &e),
+        }
+    }
+
+    /// Joins the connect thread of `leader`, which has just sent its result
+    /// (a panicked one drops its sender, which reads as a failed attempt).
+    fn join_connect_thread(&mut self, leader: i32) {
+        if let Some(thread) = self.connect_threads.remove(&leader) {
+            thread.join_until(Instant::now() + Duration::from_secs(1));
+        }
+    }
+
+    /// The fetcher stops: connection attempts still running are not waited
+    /// for. Each is bounded by the client's `connect_timeout` (and SASL's
+    /// request timeout), holds only a clone of the client, and ends on its
+    /// own; waiting would let a black-holed broker hold up the consumer's
+    /// close by a whole connect timeout.
+    fn detach_connect_threads(&mut self) {
+        for (_, thread) in self.connect_threads.drain() {
+            if thread.is_finished() {
+                thread.join_until(Instant::now());
+            } else {
+                thread.detach("a connection attempt ends by itself within connect_timeout");
+            }
         }
     }
 
@@ -394,7 +427,7 @@ impl Fetcher {
         let failures = self.leader_failures.get(&leader).map_or(0, |&(n, _)| n) + 1;
         let delay = self.backoff.delay(failures);
         self.leader_failures
-            .insert(leader, (failures, Instant::now() + delay));
+            .insert(leader, (failures, crate::time::after(delay)));
         self.metadata_stale = true;
         if failures == 1 {
             warn!(
@@ -480,6 +513,7 @@ impl Fetcher {
             }
             Arrived::Connection(leader, conn) => {
                 self.connecting.remove(&leader);
+                self.join_connect_thread(leader);
                 match conn {
                     Ok(conn) => {
                         self.conns.insert(leader, conn);

@@ -39,7 +39,6 @@ mod worker;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
@@ -49,6 +48,10 @@ use parking_lot::Mutex;
 use super::assignor::{Assignor, PartitionAssignor, RebalanceProtocol, TopicPartition};
 use crate::cluster::KafkaClient;
 use crate::error::{Error, Result, TimeoutKind};
+use crate::thread::{self as worker_thread, Joined};
+
+/// The membership thread's name.
+pub(crate) const HEARTBEAT_THREAD: &str = "kafka-sync-heartbeat";
 
 /// What a member subscribes to: a list of topics
 /// ([`Subscription::topics`]) or a name pattern ([`Subscription::pattern`]).
@@ -229,8 +232,10 @@ impl MembershipConfig {
         self
     }
 
-    /// Bound on leaving the group in [`GroupMembership::close`] and `Drop`.
-    /// Defaults to 5 s.
+    /// Bound on leaving the group and joining the `kafka-sync-heartbeat`
+    /// thread in [`GroupMembership::close`] and `Drop`; a thread still busy
+    /// then is detached. A balanced consumer uses its own `close_timeout`
+    /// instead. Defaults to 5 s.
     #[must_use]
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
@@ -371,15 +376,22 @@ pub(crate) struct Shared {
     /// Set while the member is out of the group for lack of polls.
     pub poll_expired: AtomicBool,
     pub running: AtomicBool,
+    /// Makes the membership thread panic at its next turn (tests of the panic path).
+    #[cfg(test)]
+    pub panic_for_test: AtomicBool,
 }
 
 /// Membership of one consumer group, run by a `kafka-sync-heartbeat`
 /// thread. Dropping it leaves the group within `close_timeout`.
+///
+/// If the thread panics, its partitions go out as [`GroupEvent::Lost`],
+/// then [`Error::ThreadPanicked`] as a [`GroupEvent::Error`], and
+/// [`is_running`](Self::is_running) turns false.
 pub struct GroupMembership {
     shared: Arc<Shared>,
     commands: Sender<Command>,
     events: Receiver<GroupEvent>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<worker_thread::Handle>,
     group_id: String,
     group_instance_id: Option<String>,
     close_timeout: Duration,
@@ -410,6 +422,8 @@ impl GroupMembership {
             last_poll: Mutex::new(Instant::now()),
             poll_expired: AtomicBool::new(false),
             running: AtomicBool::new(true),
+            #[cfg(test)]
+            panic_for_test: AtomicBool::new(false),
         });
         let (command_tx, command_rx) = unbounded();
         // Unbounded, yet small: at most a few events per rebalance.
@@ -424,10 +438,7 @@ impl GroupMembership {
             command_rx,
             event_tx,
         );
-        let thread = std::thread::Builder::new()
-            .name("kafka-sync-heartbeat".into())
-            .spawn(move || worker.run())
-            .map_err(|e| Error::io("spawning the group membership thread", e))?;
+        let thread = worker_thread::spawn(HEARTBEAT_THREAD, move || worker.run())?;
         Ok(GroupMembership {
             shared,
             commands: command_tx,
@@ -506,7 +517,21 @@ impl GroupMembership {
     /// thread, within `close_timeout`. Commit offsets before calling it:
     /// no [`GroupEvent::Revoked`] is sent.
     pub fn close(mut self) -> Result<()> {
-        self.shutdown(true)
+        let deadline = crate::time::after(self.close_timeout);
+        self.shutdown(true, deadline)
+    }
+
+    /// [`close`](Self::close) by `deadline` instead of `close_timeout` from
+    /// now (a consumer's one close deadline).
+    pub(crate) fn close_until(mut self, deadline: Instant) -> Result<()> {
+        self.shutdown(true, deadline)
+    }
+
+    /// Makes the membership thread panic at its next turn.
+    #[cfg(all(test, feature = "testkit"))]
+    pub(crate) fn panic_for_test(&self) {
+        self.shared.panic_for_test.store(true, Ordering::SeqCst);
+        self.rejoin();
     }
 
     /// Stops heartbeating without leaving the group, as a crashed process
@@ -514,10 +539,14 @@ impl GroupMembership {
     /// For tests of failure handling.
     #[cfg(feature = "testkit")]
     pub fn abandon(mut self) {
-        let _ = self.shutdown(false);
+        let deadline = crate::time::after(self.close_timeout);
+        let _ = self.shutdown(false, deadline);
     }
 
-    fn shutdown(&mut self, leave: bool) -> Result<()> {
+    /// Leaves (or abandons) the group and joins the thread, all by
+    /// `deadline`; a thread still inside a bounded blocking call then is
+    /// detached.
+    fn shutdown(&mut self, leave: bool, deadline: Instant) -> Result<()> {
         let Some(thread) = self.thread.take() else {
             return Ok(());
         };
@@ -527,7 +556,6 @@ impl GroupMembership {
         } else {
             Command::Abandon
         };
-        let deadline = Instant::now() + self.close_timeout;
         let _ = self.commands.send(command);
         let answered = if leave {
             // The worker drops `done` once LeaveGroup is answered or failed.
@@ -538,16 +566,9 @@ impl GroupMembership {
         } else {
             true
         };
-        // The thread only ever blocks for bounded times; give it what is left
-        // of the close timeout to finish, then let it wind down on its own.
-        while !thread.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        if thread.is_finished() {
-            let _ = thread.join();
-        } else {
+        if thread.join_until(deadline) == Joined::Detached {
             debug!(
-                "group `{}`: membership thread still busy; detaching it",
+                "group `{}`: membership thread still busy at the close deadline; detached",
                 self.group_id
             );
         }
@@ -568,7 +589,8 @@ impl GroupMembership {
 
 impl Drop for GroupMembership {
     fn drop(&mut self) {
-        let _ = self.shutdown(true);
+        let deadline = crate::time::after(self.close_timeout);
+        let _ = self.shutdown(true, deadline);
     }
 }
 

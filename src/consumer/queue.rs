@@ -127,6 +127,9 @@ pub(crate) struct State {
     /// The first epoch of the next assignment.
     next_epoch: u64,
     pub closed: bool,
+    /// A background thread of the consumer died: handed out, for good, once
+    /// nothing is queued any more.
+    failure: Option<Error>,
 }
 
 impl State {
@@ -216,6 +219,9 @@ pub(crate) struct Shared {
     ready: Condvar,
     /// Wakes the fetcher (capacity 1: pokes coalesce).
     wake: Sender<()>,
+    /// Makes the fetcher thread panic at its next turn (tests of the panic path).
+    #[cfg(test)]
+    pub panic_fetcher_for_test: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -231,9 +237,12 @@ impl Shared {
                 streak: 0,
                 next_epoch: 0,
                 closed: false,
+                failure: None,
             }),
             ready: Condvar::new(),
             wake,
+            #[cfg(test)]
+            panic_fetcher_for_test: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -260,6 +269,13 @@ impl Shared {
 
     pub fn is_closed(&self) -> bool {
         self.state.lock().closed
+    }
+
+    /// The consumer cannot go on (a background thread died): once what is
+    /// queued has been taken, every `pop` returns `error` instead of waiting.
+    pub fn fail_for_good(&self, error: Error) {
+        self.state.lock().failure.get_or_insert(error);
+        self.ready.notify_all();
     }
 
     /// Queues an error of the consumer as a whole for the caller.
@@ -293,6 +309,9 @@ impl Shared {
                     self.poke_fetcher();
                 }
                 return Ok(Some(item));
+            }
+            if let Some(error) = &state.failure {
+                return Err(error.clone());
             }
             match deadline {
                 Some(deadline) => {
@@ -439,6 +458,22 @@ mod tests {
         assert_eq!(state.partition("t", 0).unwrap().fetch_offset, None);
         assert_eq!(state.partition("other", 0).unwrap().fetch_offset, Some(9));
         assert!(state.partition("other", 1).is_none());
+    }
+
+    #[test]
+    fn a_failure_for_good_comes_after_queued_messages_and_stays() {
+        let shared = shared(&[0]);
+        shared
+            .lock()
+            .partition_mut("t", 0)
+            .unwrap()
+            .queue
+            .push_back(message(0, 0));
+        shared.fail_for_good(Error::Config("thread died".into()));
+        assert_eq!(offset_of(shared.pop(None).unwrap()), (0, 0));
+        for _ in 0..2 {
+            assert!(matches!(shared.pop(None), Err(Error::Config(_))));
+        }
     }
 
     #[test]

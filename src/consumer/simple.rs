@@ -19,6 +19,10 @@ use super::fetcher::{self, FetchSettings, FetcherHandle};
 use super::message::Message;
 use super::offsets::{reset_offsets, GroupCoordinator, Membership};
 use super::queue::{Item, Shared};
+use crate::thread::{self as worker, Joined};
+
+/// The name of the threads that commit in the background.
+const COMMIT_THREAD: &str = "kafka-sync-commit";
 
 impl Topic {
     /// A consumer of this topic's partitions (all of them unless the config
@@ -64,10 +68,14 @@ impl Topic {
 /// offset out of range with [`OffsetReset::Error`], a non-retriable broker
 /// error); the other partitions go on, and a [`seek`](Self::seek) restarts it.
 ///
-/// Dropping the consumer commits its positions if auto commit is on, and
-/// stops the fetcher thread within
-/// [`close_timeout`](SimpleConsumerConfig::close_timeout); [`close`](Self::close)
-/// does the same and reports the commit's result.
+/// Dropping the consumer stops the fetcher thread, waits for background
+/// commits still running, then commits its positions if auto commit is on,
+/// all within [`close_timeout`](SimpleConsumerConfig::close_timeout);
+/// [`close`](Self::close) does the same and reports the commit's result.
+///
+/// If the fetcher thread dies (a panic), messages already fetched are still
+/// handed out, then every call returns [`Error::ThreadPanicked`] and the
+/// iteration ends.
 pub struct SimpleConsumer {
     topic: Topic,
     config: SimpleConsumerConfig,
@@ -78,6 +86,12 @@ pub struct SimpleConsumer {
     next_auto_commit: Mutex<Instant>,
     /// Set while an automatic commit runs, so they never pile up.
     auto_commit_running: Arc<AtomicBool>,
+    /// Background commits not yet joined; close waits for them so the final
+    /// commit is the last to land.
+    commits: Mutex<Vec<worker::Handle>>,
+    /// Delays every background commit (tests of commit ordering).
+    #[cfg(test)]
+    commit_delay_for_test: Duration,
 }
 
 impl std::fmt::Debug for SimpleConsumer {
@@ -137,7 +151,7 @@ impl SimpleConsumer {
         }
 
         // Starting positions: committed offsets, else the reset policy.
-        let deadline = Instant::now() + client.config().request_timeout();
+        let deadline = crate::time::after(client.config().request_timeout());
         let committed = match &coordinator {
             Some(c) => c.fetch(topic.name(), &partitions, deadline)?,
             None => partitions.iter().map(|&p| (p, None)).collect(),
@@ -185,7 +199,7 @@ impl SimpleConsumer {
             FetchSettings::from_config(&config),
         )?;
         Ok(SimpleConsumer {
-            next_auto_commit: Mutex::new(Instant::now() + config.auto_commit_interval),
+            next_auto_commit: Mutex::new(crate::time::after(config.auto_commit_interval)),
             topic,
             config,
             partitions,
@@ -193,6 +207,9 @@ impl SimpleConsumer {
             coordinator,
             fetcher: Some(fetcher),
             auto_commit_running: Arc::new(AtomicBool::new(false)),
+            commits: Mutex::new(Vec::new()),
+            #[cfg(test)]
+            commit_delay_for_test: Duration::ZERO,
         })
     }
 
@@ -217,7 +234,7 @@ impl SimpleConsumer {
     /// An error a partition stopped with (see the type's docs), or
     /// [`Error::Closed`] after the consumer closed.
     pub fn consume(&self, timeout: Duration) -> Result<Option<Message>> {
-        self.next_message(Some(Instant::now() + timeout))
+        self.next_message(Some(crate::time::after(timeout)))
     }
 
     /// The next message, waiting until one arrives however long it takes.
@@ -241,7 +258,10 @@ impl SimpleConsumer {
     /// An iterator over messages that ends after `consumer_timeout` without
     /// one (never, when it is `None`); the same as `&consumer`.
     pub fn iter(&self) -> Iter<'_> {
-        Iter { consumer: self }
+        Iter {
+            consumer: self,
+            ended: false,
+        }
     }
 
     /// The next offset the caller will receive from `partition` (one past
@@ -438,8 +458,13 @@ impl SimpleConsumer {
     /// # Errors
     /// [`Error::Config`] without a consumer group; broker and timeout errors.
     pub fn commit_offsets(&self) -> Result<()> {
+        self.commit_until(crate::time::after(
+            self.topic.client().config().request_timeout(),
+        ))
+    }
+
+    fn commit_until(&self, deadline: Instant) -> Result<()> {
         let coordinator = self.coordinator()?;
-        let deadline = Instant::now() + self.topic.client().config().request_timeout();
         coordinator.commit(
             self.topic.name(),
             &self.positions(),
@@ -468,21 +493,45 @@ impl SimpleConsumer {
         };
         let positions = self.positions();
         let topic = self.topic.name().to_owned();
-        let deadline = Instant::now() + self.topic.client().config().request_timeout();
+        let deadline = crate::time::after(self.topic.client().config().request_timeout());
         let done = Arc::new(Mutex::new(Some(done)));
         let on_thread = Arc::clone(&done);
-        let spawned = std::thread::Builder::new()
-            .name("kafka-sync-commit".into())
-            .spawn(move || {
-                let result =
-                    coordinator.commit(&topic, &positions, &Membership::default(), deadline);
-                if let Some(done) = on_thread.lock().take() {
-                    done(result);
-                }
+        #[cfg(test)]
+        let delay = self.commit_delay_for_test;
+        let spawned = worker::spawn(COMMIT_THREAD, move || {
+            #[cfg(test)]
+            std::thread::sleep(delay);
+            // A panicking commit still reaches `done`, which clears the
+            // auto-commit flag or answers `commit_offsets_async`.
+            let result = worker::catch(COMMIT_THREAD, || {
+                coordinator.commit(&topic, &positions, &Membership::default(), deadline)
+            })
+            .unwrap_or_else(|detail| {
+                Err(Error::thread_panicked("consumer", COMMIT_THREAD, detail))
             });
-        if let Err(e) = spawned {
-            if let Some(done) = done.lock().take() {
-                done(Err(Error::io("spawning the commit thread", e)));
+            if let Some(done) = on_thread.lock().take() {
+                done(result);
+            }
+        });
+        match spawned {
+            Ok(thread) => {
+                let finished = {
+                    let mut commits = self.commits.lock();
+                    let (finished, running) = std::mem::take(&mut *commits)
+                        .into_iter()
+                        .partition::<Vec<_>, _>(worker::Handle::is_finished);
+                    *commits = running;
+                    commits.push(thread);
+                    finished
+                };
+                for thread in finished {
+                    thread.join_until(Instant::now());
+                }
+            }
+            Err(e) => {
+                if let Some(done) = done.lock().take() {
+                    done(Err(e));
+                }
             }
         }
     }
@@ -490,7 +539,7 @@ impl SimpleConsumer {
     /// The group's committed offset for each partition this consumer reads;
     /// `None` for partitions without one.
     pub fn committed_offsets(&self) -> Result<BTreeMap<i32, Option<i64>>> {
-        let deadline = Instant::now() + self.topic.client().config().request_timeout();
+        let deadline = crate::time::after(self.topic.client().config().request_timeout());
         self.coordinator()?
             .fetch(self.topic.name(), &self.partitions, deadline)
     }
@@ -505,7 +554,7 @@ impl SimpleConsumer {
             if now < *next {
                 return;
             }
-            *next = now + self.config.auto_commit_interval;
+            *next = crate::time::add(now, self.config.auto_commit_interval);
         }
         if self.auto_commit_running.swap(true, Ordering::SeqCst) {
             return;
@@ -526,16 +575,32 @@ impl SimpleConsumer {
         self.shutdown()
     }
 
+    /// Everything within one deadline, `close_timeout` from now: the
+    /// fetcher stops, background commits still running are waited for (so
+    /// none of them lands after the final one), then the final commit.
     fn shutdown(&mut self) -> Result<()> {
         let Some(fetcher) = self.fetcher.take() else {
             return Ok(());
         };
-        fetcher.stop(&self.shared, self.config.close_timeout);
-        if self.config.auto_commits() {
-            self.commit_offsets()
-        } else {
-            Ok(())
+        let deadline = crate::time::after(self.config.close_timeout);
+        fetcher.stop(&self.shared, deadline);
+        let commits = std::mem::take(&mut *self.commits.lock());
+        let mut overtaken = false;
+        for thread in commits {
+            overtaken |= thread.join_until(deadline) == Joined::Detached;
         }
+        if !self.config.auto_commits() {
+            return Ok(());
+        }
+        if overtaken {
+            warn!(
+                "closing the consumer of topic `{}`: a background commit still runs and may \
+                 land after the final one",
+                self.topic.name()
+            );
+        }
+        let request_deadline = crate::time::after(self.topic.client().config().request_timeout());
+        self.commit_until(deadline.min(request_deadline))
     }
 }
 
@@ -554,24 +619,33 @@ impl Drop for SimpleConsumer {
 #[derive(Debug)]
 pub struct Iter<'a> {
     consumer: &'a SimpleConsumer,
+    /// A thread of the consumer died and its error was handed out: the
+    /// iteration is over.
+    ended: bool,
 }
 
 impl Iterator for Iter<'_> {
     type Item = Result<Message>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
         let deadline = self
             .consumer
             .config
             .consumer_timeout
-            .map(|t| Instant::now() + t);
+            .map(crate::time::after);
         loop {
             match self.consumer.next_message(deadline) {
                 Ok(Some(m)) => return Some(Ok(m)),
                 Ok(None) if deadline.is_some() => return None,
                 Ok(None) => continue,
                 Err(Error::Closed(_)) => return None,
-                Err(e) => return Some(Err(e)),
+                Err(e) => {
+                    self.ended = matches!(e, Error::ThreadPanicked { .. });
+                    return Some(Err(e));
+                }
             }
         }
     }
@@ -583,5 +657,94 @@ impl<'a> IntoIterator for &'a SimpleConsumer {
 
     fn into_iter(self) -> Iter<'a> {
         self.iter()
+    }
+}
+
+#[cfg(all(test, feature = "testkit"))]
+mod tests {
+    use super::*;
+    use crate::producer::ProducerConfig;
+    use crate::testkit;
+    use crate::KafkaClient;
+
+    const DEADLINE: Duration = Duration::from_secs(20);
+
+    /// A fresh one-partition topic holding `records` records.
+    fn topic_with(records: usize) -> Topic {
+        let broker = testkit::shared().expect("test broker starts");
+        let client = KafkaClient::new(&broker.bootstrap()).expect("client bootstraps");
+        let name = testkit::unique_name("simple-threads");
+        client.create_topic(&name, 1, 1).expect("topic is created");
+        let topic = client.topic(&name).expect("topic exists");
+        let producer = topic.get_producer(ProducerConfig::default()).unwrap();
+        for i in 0..records {
+            producer.produce(format!("v{i}")).unwrap();
+        }
+        producer.flush(DEADLINE).expect("records are written");
+        topic
+    }
+
+    #[test]
+    fn a_panicking_fetcher_makes_consume_fail_instead_of_waiting() {
+        let consumer = topic_with(0)
+            .get_simple_consumer(
+                SimpleConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest),
+            )
+            .unwrap();
+        consumer
+            .shared
+            .panic_fetcher_for_test
+            .store(true, Ordering::SeqCst);
+        consumer.shared.poke_fetcher();
+        let started = Instant::now();
+        let e = consumer.consume(DEADLINE).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::ThreadPanicked {
+                    thread: fetcher::FETCHER_THREAD,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let mut iter = consumer.iter();
+        assert!(matches!(
+            iter.next(),
+            Some(Err(Error::ThreadPanicked { .. }))
+        ));
+        assert!(iter.next().is_none(), "the iteration ends after the error");
+    }
+
+    #[test]
+    fn close_waits_for_a_running_auto_commit_so_the_final_commit_lands_last() {
+        let topic = topic_with(10);
+        let group = testkit::unique_name("simple-commit-order");
+        let config = SimpleConsumerConfig::default()
+            .consumer_group(group.clone())
+            .auto_offset_reset(OffsetReset::Earliest)
+            .auto_commit(Duration::from_millis(50));
+        let mut consumer = topic.get_simple_consumer(config.clone()).unwrap();
+        // The background commit of an early position lands 1.5 s after it starts.
+        consumer.commit_delay_for_test = Duration::from_millis(1500);
+        for _ in 0..3 {
+            consumer.consume(DEADLINE).unwrap().expect("a message");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        // Starts the auto commit of position 3, then takes a message.
+        consumer.consume(DEADLINE).unwrap().expect("a message");
+        for _ in 4..10 {
+            consumer.consume(DEADLINE).unwrap().expect("a message");
+        }
+        assert_eq!(consumer.position(0), Some(10));
+        consumer.close().expect("the final commit succeeds");
+        // Past the moment the delayed commit would land, had close not waited.
+        std::thread::sleep(Duration::from_millis(2000));
+        let reader = topic.get_simple_consumer(config).unwrap();
+        assert_eq!(
+            reader.committed_offsets().unwrap(),
+            BTreeMap::from([(0, Some(10))])
+        );
     }
 }

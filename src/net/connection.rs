@@ -24,7 +24,6 @@ use std::marker::PhantomData;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
@@ -153,7 +152,7 @@ pub struct Connection {
     shared: Arc<Shared>,
     versions: Vec<ApiVersionRange>,
     config: ConnectionConfig,
-    reader: Mutex<Option<JoinHandle<()>>>,
+    reader: Mutex<Option<crate::thread::Handle>>,
     /// When the SASL session must be renewed (KIP-368): the pool replaces
     /// the connection after this.
     reauthenticate_at: Option<Instant>,
@@ -282,10 +281,19 @@ impl Connection {
             control,
         });
         let reader_shared = Arc::clone(&shared);
-        let reader = std::thread::Builder::new()
-            .name("kafka-sync-reader".into())
-            .spawn(move || reader(&reader_shared))
-            .map_err(|e| Error::io("spawning the connection reader thread", e))?;
+        let reader = crate::thread::spawn(READER_THREAD, move || {
+            if let Err(detail) = crate::thread::catch(READER_THREAD, || reader(&reader_shared)) {
+                // Waiters learn at once instead of at their request timeout;
+                // the pool opens a new connection on next use.
+                reader_shared.fail(Error::io(
+                    format!("reading from {}", reader_shared.addr),
+                    io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        format!("the {READER_THREAD} thread panicked: {detail}"),
+                    ),
+                ));
+            }
+        })?;
         let mut conn = Connection {
             shared,
             versions: Vec::new(),
@@ -429,7 +437,7 @@ impl Connection {
             rx,
             version,
             correlation_id,
-            deadline: Instant::now() + self.config.request_timeout,
+            deadline: crate::time::after(self.config.request_timeout),
             shared: Arc::clone(&self.shared),
             _request: PhantomData,
         })
@@ -511,9 +519,11 @@ impl Connection {
     /// Closes the connection, failing requests still in flight.
     pub fn close(&self) {
         self.shared.fail(Error::Closed("connection"));
-        if let Some(handle) = self.reader.lock().take() {
-            // The socket is shut down, so the reader's blocking read returns.
-            let _ = handle.join();
+        let handle = self.reader.lock().take();
+        if let Some(handle) = handle {
+            // The socket is shut down, so the reader's blocking read returns
+            // at once; the deadline only guards against a stuck platform.
+            handle.join_until(crate::time::after(self.config.request_timeout));
         }
     }
 }
@@ -540,7 +550,7 @@ fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream> {
     if addrs.is_empty() {
         return Err(Error::Config(format!("{addr} resolves to no address")));
     }
-    let deadline = Instant::now() + timeout;
+    let deadline = crate::time::after(timeout);
     let mut last = None;
     for sa in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -633,6 +643,9 @@ fn tls_halves(
 
 /// How many no-response correlation ids are remembered (see `Shared::unanswered`).
 const MAX_UNANSWERED: usize = 256;
+
+/// The reader thread's name.
+const READER_THREAD: &str = "kafka-sync-reader";
 
 fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_size: usize) {
     let error = loop {

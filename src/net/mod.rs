@@ -152,7 +152,7 @@ impl ConnectionPool {
                 } else {
                     self.backoff.delay(state.failures)
                 };
-                state.retry_at = Some(Instant::now() + delay);
+                state.retry_at = Some(crate::time::after(delay));
                 state.last_error = Some(e.clone());
                 if state.failures == 1 {
                     warn!("cannot connect to {addr}: {e}; retrying in {delay:?}");

@@ -278,7 +278,7 @@ mod stream {
             connector: &TlsConnector,
             timeout: Duration,
         ) -> Result<TlsIo> {
-            let deadline = Instant::now() + timeout;
+            let deadline = crate::time::after(timeout);
             let io_err = |e| Error::io(format!("configuring TLS socket to {addr}"), e);
             let slice = timeout.min(HANDSHAKE_SLICE);
             tcp.set_read_timeout(Some(slice)).map_err(io_err)?;
@@ -312,7 +312,7 @@ mod stream {
 
         /// Writes all of `buf` within `timeout`, a chunk per lock hold.
         pub(crate) fn write_all(&self, buf: &[u8], timeout: Duration) -> io::Result<()> {
-            let deadline = Instant::now() + timeout;
+            let deadline = crate::time::after(timeout);
             let mut written = 0;
             while written < buf.len() {
                 let end = buf.len().min(written + WRITE_CHUNK);

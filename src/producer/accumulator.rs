@@ -65,6 +65,40 @@ pub(crate) struct Batch {
     /// Someone waits synchronously on a record: send without lingering.
     pub urgent: bool,
     pub last_error: Option<Error>,
+    /// Where the batch's completions go if it is dropped without being
+    /// completed (it unwound with a panicking sender thread).
+    pub orphans: Option<Orphans>,
+}
+
+/// The completions of batches dropped before their outcome was reported.
+pub(crate) type Orphans = Arc<Mutex<Vec<Orphan>>>;
+
+/// A dropped batch's records that still await a report.
+pub(crate) struct Orphan {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub completions: Vec<(i32, Completion)>,
+    pub record_count: usize,
+    pub memory: usize,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        // Completed batches have handed their completions over; only a batch
+        // lost in an unwinding sender thread gets here with some left.
+        if self.completions.is_empty() {
+            return;
+        }
+        if let Some(orphans) = &self.orphans {
+            orphans.lock().push(Orphan {
+                topic: Arc::clone(&self.topic),
+                partition: self.partition,
+                completions: std::mem::take(&mut self.completions),
+                record_count: self.record_count,
+                memory: self.memory,
+            });
+        }
+    }
 }
 
 impl Batch {
@@ -89,6 +123,7 @@ impl Batch {
             stamped: None,
             urgent: false,
             last_error: None,
+            orphans: None,
         }
     }
 
@@ -119,6 +154,8 @@ struct State {
     queued_bytes: usize,
     flushing: usize,
     closing: bool,
+    /// The sender thread died: nothing will complete any more.
+    dead: bool,
 }
 
 /// Settings the accumulator needs.
@@ -139,6 +176,8 @@ pub(crate) struct Accumulator {
     space: Condvar,
     /// Signalled when records complete (flush and close waiting).
     done: Condvar,
+    /// Completions of batches dropped unreported (see [`Orphan`]).
+    pub orphans: Orphans,
 }
 
 /// What an append did, so the caller can wake the sender only when needed.
@@ -154,6 +193,7 @@ impl Accumulator {
             state: Mutex::new(State::default()),
             space: Condvar::new(),
             done: Condvar::new(),
+            orphans: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -218,15 +258,18 @@ impl Accumulator {
             queue.sealed.push_back(full);
             wake = true;
         }
+        let orphans = &self.orphans;
         let batch = queue.open.get_or_insert_with(|| {
             wake = true;
-            Batch::new(
+            let mut batch = Batch::new(
                 topic,
                 partition,
                 BatchOptions::default()
                     .with_compression(self.config.compression, self.config.compression_level),
                 self.config.batch_size,
-            )
+            );
+            batch.orphans = Some(Arc::clone(orphans));
+            batch
         });
         let builder = batch.builder.as_mut().expect("an open batch has a builder");
         let delta = builder
@@ -281,10 +324,9 @@ impl Accumulator {
         for (topic, queues) in state.topics.iter_mut() {
             for (index, queue) in queues.iter_mut().enumerate() {
                 let partition = index as i32;
-                let ready_open = queue
-                    .open
-                    .as_ref()
-                    .is_some_and(|b| hurry || b.urgent || now >= b.created + self.config.linger);
+                let ready_open = queue.open.as_ref().is_some_and(|b| {
+                    hurry || b.urgent || now >= crate::time::add(b.created, self.config.linger)
+                });
                 let size = if let Some(front) = queue.sealed.front() {
                     front.size()
                 } else if ready_open {
@@ -324,7 +366,7 @@ impl Accumulator {
                     if hurry || b.urgent {
                         now
                     } else {
-                        b.created + self.config.linger
+                        crate::time::add(b.created, self.config.linger)
                     }
                 })
             };
@@ -353,7 +395,7 @@ impl Accumulator {
         drop(state);
         wake();
         let mut state = self.state.lock();
-        while state.incomplete > 0 {
+        while state.incomplete > 0 && !state.dead {
             if self.done.wait_until(&mut state, deadline).timed_out() {
                 break;
             }
@@ -366,6 +408,21 @@ impl Accumulator {
     pub(crate) fn close(&self) {
         self.state.lock().closing = true;
         self.space.notify_all();
+    }
+
+    /// The sender thread died and what it could reach is reported: refuses
+    /// records like [`close`](Self::close), forgets the records nobody can
+    /// complete any more (their completions unwound with the thread) and
+    /// wakes every waiter. Returns how many were forgotten.
+    pub(crate) fn kill(&self) -> usize {
+        let mut state = self.state.lock();
+        state.closing = true;
+        state.dead = true;
+        let lost = std::mem::take(&mut state.incomplete);
+        drop(state);
+        self.space.notify_all();
+        self.done.notify_all();
+        lost
     }
 
     /// Whether [`close`](Self::close) was called.

@@ -281,6 +281,11 @@ impl ProducerConfig {
 
     /// How long dropping the producer waits for queued records to be
     /// delivered; what is left is then reported failed. Defaults to 30 s.
+    ///
+    /// The one bound of `Drop` (and of [`Producer::close`](super::Producer::close)):
+    /// flushing, failing what is left and joining the `kafka-sync-sender`
+    /// thread together take at most this plus 100 ms for the thread to hand
+    /// over its last reports.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self

@@ -123,7 +123,7 @@ impl Idempotence {
                     self.attempts,
                 );
                 warn!("InitProducerId failed ({e}); retrying in {wait:?}");
-                self.next_attempt = now + wait;
+                self.next_attempt = crate::time::add(now, wait);
                 Ok(())
             }
             Err(e) => self.give_up(e),
@@ -134,7 +134,7 @@ impl Idempotence {
     fn give_up(&mut self, e: Error) -> Result<()> {
         if self.mode == Mode::Required {
             // Keep retrying later; the queued records fail now.
-            self.next_attempt = Instant::now() + self.retry_backoff.1;
+            self.next_attempt = crate::time::after(self.retry_backoff.1);
             return Err(e);
         }
         warn!("idempotence is off: {e}");
@@ -147,7 +147,7 @@ impl Idempotence {
 
     /// `Ok(None)` when the broker has no InitProducerId.
     fn init_producer_id(&self, client: &KafkaClient) -> Result<Option<(i64, i16)>> {
-        let conn = client.any_connection(Instant::now() + self.request_timeout)?;
+        let conn = client.any_connection(crate::time::after(self.request_timeout))?;
         let Some(range) = conn.api_range(api_key::INIT_PRODUCER_ID) else {
             return Ok(None);
         };

@@ -63,8 +63,7 @@ pub use crate::protocol::records::Compression;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
@@ -74,7 +73,15 @@ use self::accumulator::{Accumulator, AccumulatorConfig, Want};
 use self::metrics::Counters;
 use self::partitioner::PartitionChooser;
 use crate::error::{Error, Result, TimeoutKind};
+use crate::thread::{self as worker, Joined};
 use crate::{KafkaClient, Topic};
+
+/// The sender thread's name.
+pub(crate) const SENDER_THREAD: &str = "kafka-sync-sender";
+
+/// How long `close` waits past its deadline for the sender thread to hand
+/// over the reports of records it failed at the deadline.
+const JOIN_GRACE: Duration = Duration::from_millis(100);
 
 /// State shared by the producer handle and its sender thread.
 pub(crate) struct Shared {
@@ -90,12 +97,33 @@ pub(crate) struct Shared {
     /// When `close` gives up; the sender waits for a full report channel
     /// until then, no longer.
     pub close_deadline: Mutex<Option<Instant>>,
+    /// Set when the sender thread panicked: every call returns it.
+    pub dead: OnceLock<Error>,
     topics: RwLock<HashMap<String, Arc<str>>>,
+    /// Makes the sender thread panic at its next turn (tests of the panic path).
+    #[cfg(test)]
+    pub panic_for_test: AtomicBool,
+    /// Makes it panic while it builds a request, batches in hand.
+    #[cfg(test)]
+    pub panic_in_send_for_test: AtomicBool,
 }
 
 impl Shared {
     fn wake(&self) {
         let _ = self.wake.try_send(());
+    }
+
+    /// The error of a dead sender thread, if it died.
+    fn check_alive(&self) -> Result<()> {
+        match self.dead.get() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// `e`, or the sender thread's death when that is the real cause.
+    fn or_dead(&self, e: Error) -> Error {
+        self.dead.get().cloned().unwrap_or(e)
     }
 }
 
@@ -105,7 +133,7 @@ impl Shared {
 pub struct Producer {
     shared: Arc<Shared>,
     reports: Receiver<DeliveryReport>,
-    sender: Mutex<Option<JoinHandle<()>>>,
+    sender: Mutex<Option<worker::Handle>>,
 }
 
 impl std::fmt::Debug for Producer {
@@ -171,13 +199,17 @@ impl Producer {
             metrics: Counters::default(),
             abort: AtomicBool::new(false),
             close_deadline: Mutex::new(None),
+            dead: OnceLock::new(),
             topics: RwLock::new(HashMap::new()),
+            #[cfg(test)]
+            panic_for_test: AtomicBool::new(false),
+            #[cfg(test)]
+            panic_in_send_for_test: AtomicBool::new(false),
         });
         let thread_shared = Arc::clone(&shared);
-        let handle = std::thread::Builder::new()
-            .name("kafka-sync-sender".into())
-            .spawn(move || sender::Sender::new(thread_shared, wake_rx).run())
-            .map_err(|e| Error::io("spawning the producer's sender thread", e))?;
+        let handle = worker::spawn(SENDER_THREAD, move || {
+            sender::Sender::new(thread_shared, wake_rx).run();
+        })?;
         Ok(Producer {
             shared,
             reports,
@@ -192,6 +224,8 @@ impl Producer {
     /// `max_request_size` or `buffer_memory` ([`Error::Config`]), or the
     /// producer is closed; fails after `max_block` if the buffer stays full
     /// or the topic's metadata cannot be loaded ([`TimeoutKind::MaxBlock`]).
+    /// Fails at once with [`Error::ThreadPanicked`] once the sender thread
+    /// has died.
     pub fn send(&self, topic: &str, record: Record) -> Result<()> {
         let topic = self.intern(topic);
         self.enqueue(&topic, record, self.default_want())
@@ -221,10 +255,11 @@ impl Producer {
     fn enqueue(&self, topic: &Arc<str>, record: Record, want: Want) -> Result<()> {
         let shared = &*self.shared;
         let config = &shared.config;
+        shared.check_alive()?;
         if shared.accumulator.is_closing() {
             return Err(Error::Closed("producer"));
         }
-        let deadline = Instant::now() + config.max_block;
+        let deadline = crate::time::after(config.max_block);
         let meta = shared
             .client
             .retry_until(deadline, &format!("metadata for `{topic}`"), || {
@@ -271,7 +306,8 @@ impl Producer {
         let timestamp = record.timestamp.unwrap_or_else(sender::now_ms);
         let appended = shared
             .accumulator
-            .append(topic, partition, timestamp, record, want, deadline)?;
+            .append(topic, partition, timestamp, record, want, deadline)
+            .map_err(|e| shared.or_dead(e))?;
         if appended.wake {
             shared.wake();
         }
@@ -282,16 +318,19 @@ impl Producer {
     /// batches are sent without lingering meanwhile. It waits until no
     /// record at all is pending, so records other threads produce during the
     /// flush are waited for too. Fails with a [`TimeoutKind::Flush`] timeout
-    /// if records remain after `timeout`; they stay queued.
+    /// if records remain after `timeout`; they stay queued. Fails at once
+    /// with [`Error::ThreadPanicked`] once the sender thread has died.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
+        self.shared.check_alive()?;
+        let deadline = crate::time::after(timeout);
         if self
             .shared
             .accumulator
             .flush(deadline, || self.shared.wake())
         {
-            Ok(())
+            self.shared.check_alive()
         } else {
+            self.shared.check_alive()?;
             Err(Error::timeout(
                 TimeoutKind::Flush,
                 format!(
@@ -346,14 +385,18 @@ impl Producer {
     /// failed. Returns a [`TimeoutKind::Flush`] timeout in that case.
     /// Called by `Drop` with [`ProducerConfig::close_timeout`].
     ///
-    /// The wait can exceed `timeout` by one blocking step the sender thread
-    /// is in the middle of (a metadata request or a connection attempt,
-    /// bounded by the client's `request_timeout` and `connect_timeout`).
+    /// It returns within `timeout` plus 100 ms for the sender thread to
+    /// hand over the last reports; a sender thread still inside a blocking
+    /// step then (a metadata request or a connection attempt, bounded by the
+    /// client's `request_timeout` and `connect_timeout`) is left to finish
+    /// it and report the records failed on its own.
+    ///
+    /// Returns [`Error::ThreadPanicked`] if the sender thread had died.
     pub fn close(&self, timeout: Duration) -> Result<()> {
         let Some(handle) = self.sender.lock().take() else {
-            return Ok(());
+            return self.shared.check_alive();
         };
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::after(timeout);
         *self.shared.close_deadline.lock() = Some(deadline);
         self.shared.accumulator.close();
         let delivered = self
@@ -365,7 +408,17 @@ impl Producer {
         }
         self.shared.wake();
         // The sender finishes promptly once everything is reported or aborted.
-        let _ = handle.join();
+        match handle.join_until(crate::time::add(deadline, JOIN_GRACE)) {
+            Joined::Finished | Joined::Detached => {}
+            Joined::Panicked(detail) => {
+                // A panic past the sender's own catch (in failing what it held).
+                let _ =
+                    self.shared
+                        .dead
+                        .set(Error::thread_panicked("producer", SENDER_THREAD, detail));
+            }
+        }
+        self.shared.check_alive()?;
         if delivered {
             Ok(())
         } else {
@@ -381,16 +434,22 @@ impl Producer {
         self.enqueue(topic, record, Want::Sync(tx))?;
         // The sender answers within delivery_timeout (plus one request
         // timeout for an answer in flight); the margin covers the rest.
-        let bound = self.shared.config.delivery_timeout
-            + self.shared.config.request_timeout
-            + Duration::from_secs(5);
-        match rx.recv_timeout(bound) {
+        // A dead sender thread fails the record or drops `tx`: either wakes us.
+        let bound = self
+            .shared
+            .config
+            .delivery_timeout
+            .saturating_add(self.shared.config.request_timeout)
+            .saturating_add(Duration::from_secs(5));
+        match rx.recv_deadline(crate::time::after(bound)) {
             Ok(result) => result,
-            Err(RecvTimeoutError::Timeout) => Err(Error::timeout(
+            Err(RecvTimeoutError::Timeout) => Err(self.shared.or_dead(Error::timeout(
                 TimeoutKind::Delivery,
                 format!("waiting for the acknowledgement of a record to `{topic}`"),
-            )),
-            Err(RecvTimeoutError::Disconnected) => Err(Error::Closed("producer")),
+            ))),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(self.shared.or_dead(Error::Closed("producer")))
+            }
         }
     }
 }
@@ -494,5 +553,113 @@ mod tests {
         assert_send_sync::<TopicProducer>();
         assert_send_sync::<SyncProducer>();
         assert_send_sync::<DeliveryReport>();
+    }
+
+    #[cfg(feature = "testkit")]
+    mod sender_panics {
+        use super::*;
+        use crate::testkit;
+
+        const DEADLINE: Duration = Duration::from_secs(20);
+
+        fn topic() -> Topic {
+            let broker = testkit::shared().expect("test broker starts");
+            let client = KafkaClient::new(&broker.bootstrap()).expect("client bootstraps");
+            let name = testkit::unique_name("sender-panics");
+            client.create_topic(&name, 1, 1).expect("topic is created");
+            client.topic(&name).expect("topic exists")
+        }
+
+        fn is_sender_panic(e: &Error) -> bool {
+            matches!(
+                e,
+                Error::ThreadPanicked {
+                    handle: "producer",
+                    thread: SENDER_THREAD,
+                    ..
+                }
+            )
+        }
+
+        #[test]
+        fn a_panicking_sender_fails_every_queued_record_and_the_producer() {
+            let producer = topic()
+                .get_producer(
+                    ProducerConfig::default()
+                        .delivery_reports(true)
+                        .linger(Duration::from_secs(600)),
+                )
+                .unwrap();
+            for i in 0..5 {
+                producer.produce(format!("v{i}")).unwrap();
+            }
+            producer.shared.panic_for_test.store(true, Ordering::SeqCst);
+            producer.shared.wake();
+            for i in 0..5 {
+                let report = producer
+                    .delivery_reports()
+                    .recv_timeout(DEADLINE)
+                    .unwrap_or_else(|_| panic!("report {i} arrives"));
+                let e = report.result.expect_err("the record failed");
+                assert!(is_sender_panic(&e), "{e}");
+            }
+            let started = Instant::now();
+            assert!(is_sender_panic(
+                &producer.produce(b"late".to_vec()).unwrap_err()
+            ));
+            assert!(is_sender_panic(&producer.flush(DEADLINE).unwrap_err()));
+            assert!(is_sender_panic(&producer.close(DEADLINE).unwrap_err()));
+            assert!(started.elapsed() < Duration::from_secs(2));
+            assert_eq!(producer.metrics().records_failed, 5);
+        }
+
+        #[test]
+        fn a_sender_panicking_with_batches_in_hand_still_reports_their_records() {
+            let producer = topic()
+                .get_producer(
+                    ProducerConfig::default()
+                        .delivery_reports(true)
+                        .linger(Duration::ZERO),
+                )
+                .unwrap();
+            producer
+                .shared
+                .panic_in_send_for_test
+                .store(true, Ordering::SeqCst);
+            let mut accepted = 0;
+            for i in 0..5 {
+                match producer.produce(format!("v{i}")) {
+                    Ok(()) => accepted += 1,
+                    Err(e) => assert!(is_sender_panic(&e), "{e}"),
+                }
+            }
+            assert!(accepted > 0);
+            for i in 0..accepted {
+                let report = producer
+                    .delivery_reports()
+                    .recv_timeout(DEADLINE)
+                    .unwrap_or_else(|_| panic!("report {i} of {accepted} arrives"));
+                let e = report.result.expect_err("the record failed");
+                assert!(is_sender_panic(&e), "{e}");
+            }
+            assert_eq!(producer.metrics().records_failed, accepted as u64);
+        }
+
+        #[test]
+        fn a_panicking_sender_wakes_a_sync_producer_with_the_error() {
+            let producer = topic()
+                .get_sync_producer(ProducerConfig::default())
+                .unwrap();
+            producer.produce(b"first".to_vec()).expect("acknowledged");
+            producer
+                .producer()
+                .shared
+                .panic_for_test
+                .store(true, Ordering::SeqCst);
+            let started = Instant::now();
+            let e = producer.produce(b"second".to_vec()).unwrap_err();
+            assert!(is_sender_panic(&e), "{e}");
+            assert!(started.elapsed() < Duration::from_secs(5));
+        }
     }
 }

@@ -41,7 +41,7 @@ impl Reporter {
     }
 
     /// Reports every record of `batch` and gives back its memory.
-    pub(crate) fn complete(&mut self, batch: Batch, result: Result<(i64, i64)>) {
+    pub(crate) fn complete(&mut self, mut batch: Batch, result: Result<(i64, i64)>) {
         let metrics = &self.shared.metrics;
         match &result {
             Ok(_) => {
@@ -63,7 +63,7 @@ impl Reporter {
         }
         let per_record = batch.memory / batch.record_count.max(1);
         let mut held = 0;
-        for (delta, completion) in batch.completions {
+        for (delta, completion) in std::mem::take(&mut batch.completions) {
             match completion {
                 Completion::Sync(tx, timestamp) => {
                     let r = result.clone().map(|(base, append_time)| {

@@ -84,9 +84,20 @@ impl Sender {
     }
 
     /// The thread's body: runs until the producer is closed and everything
-    /// is reported, or until the close deadline aborts it.
+    /// is reported, or until the close deadline aborts it. A panic of the
+    /// loop fails every record the thread holds (see [`Sender::died`]).
     pub(crate) fn run(mut self) {
+        if let Err(detail) = crate::thread::catch(super::SENDER_THREAD, || self.run_loop()) {
+            self.died(&detail);
+        }
+    }
+
+    fn run_loop(&mut self) {
         loop {
+            #[cfg(test)]
+            if self.shared.panic_for_test.load(Ordering::SeqCst) {
+                panic!("test hook: the sender thread panics");
+            }
             self.reporter.push_waiting();
             self.poll_in_flight();
             if self.shared.abort.load(Ordering::SeqCst) {
@@ -137,7 +148,7 @@ impl Sender {
             }
         }
         if self.stalled {
-            until = until.min(now + self.shared.config.retry_backoff);
+            until = until.min(crate::time::add(now, self.shared.config.retry_backoff));
         }
         for f in &self.in_flight {
             until = until.min(f.pending.deadline());
@@ -263,7 +274,9 @@ impl Sender {
             batch.attempts,
         );
         let now = Instant::now();
-        if now + backoff >= batch.created + config.delivery_timeout {
+        if crate::time::add(now, backoff)
+            >= crate::time::add(batch.created, config.delivery_timeout)
+        {
             let e = delivery_timeout_error(&batch, config.delivery_timeout, &error);
             self.reporter.complete(batch, Err(e));
             return;
@@ -277,7 +290,7 @@ impl Sender {
             .metrics
             .records_retried
             .fetch_add(batch.record_count as u64, Ordering::Relaxed);
-        batch.retry_at = Some(now + backoff);
+        batch.retry_at = Some(crate::time::add(now, backoff));
         batch.last_error = Some(error);
         self.retries.push(batch);
         // Resend in sequence order within each partition.
@@ -415,6 +428,10 @@ impl Sender {
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
         let mut ready = Vec::with_capacity(batches.len());
+        #[cfg(test)]
+        if self.shared.panic_in_send_for_test.load(Ordering::SeqCst) {
+            panic!("test hook: the sender thread panics with batches in hand");
+        }
         for mut batch in batches.drain(..) {
             if let Err(e) = self.seal(&mut batch) {
                 self.reporter.complete(batch, Err(e));
@@ -445,7 +462,7 @@ impl Sender {
                 }),
             }
         }
-        let deadline = Instant::now() + config.request_timeout;
+        let deadline = crate::time::after(config.request_timeout);
         let sent = self
             .shared
             .client
@@ -590,6 +607,58 @@ impl Sender {
         for batch in batches.into_iter().chain(retries) {
             self.reporter.complete(batch, Err(error.clone()));
         }
+    }
+
+    /// The loop panicked: the producer is dead. Every record still reachable
+    /// (in flight, retrying, queued, or in hand when the panic struck: those
+    /// batches leave their completions behind when dropped) is reported
+    /// failed with [`Error::ThreadPanicked`]; records without a completion
+    /// (reports off) are logged and counted failed; and the handle returns
+    /// the error from then on.
+    fn died(&mut self, detail: &str) {
+        let error = Error::thread_panicked("producer", super::SENDER_THREAD, detail);
+        let _ = self.shared.dead.set(error.clone());
+        self.shared.accumulator.close();
+        let in_flight = std::mem::take(&mut self.in_flight);
+        for f in in_flight {
+            self.shared
+                .metrics
+                .in_flight
+                .fetch_sub(1, Ordering::Relaxed);
+            for batch in f.batches {
+                self.reporter.complete(batch, Err(error.clone()));
+            }
+        }
+        let queued = self.shared.accumulator.take_all();
+        let retries = std::mem::take(&mut self.retries);
+        for batch in queued.into_iter().chain(retries) {
+            self.reporter.complete(batch, Err(error.clone()));
+        }
+        // Batches the panic caught in hand (taken out for a request) left
+        // their completions behind when they were dropped.
+        let orphans = std::mem::take(&mut *self.shared.accumulator.orphans.lock());
+        for orphan in orphans {
+            let mut batch = Batch::new(
+                &orphan.topic,
+                orphan.partition,
+                crate::protocol::records::BatchOptions::default(),
+                0,
+            );
+            batch.completions = orphan.completions;
+            batch.record_count = orphan.record_count;
+            batch.memory = orphan.memory;
+            self.reporter.complete(batch, Err(error.clone()));
+        }
+        self.reporter.push_waiting();
+        let lost = self.shared.accumulator.kill();
+        if lost > 0 {
+            self.shared
+                .metrics
+                .records_failed
+                .fetch_add(lost as u64, Ordering::Relaxed);
+            log::error!("{lost} records were lost without a delivery report: {error}");
+        }
+        self.reporter.hand_over_last();
     }
 
     /// The close deadline passed: everything still held is reported failed.

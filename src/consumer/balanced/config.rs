@@ -293,9 +293,12 @@ impl BalancedConsumerConfig {
         self
     }
 
-    /// Bound on closing (or dropping) the consumer: leaving the group and
-    /// stopping its threads each wait at most this long; the final commit
-    /// has its own `request_timeout`. Defaults to 10 s.
+    /// The one bound on closing (or dropping) the consumer: stopping the
+    /// rebalance and fetcher threads, waiting for a running auto commit, the
+    /// final commit (itself also bounded by the client's `request_timeout`),
+    /// leaving the group and joining the membership thread all finish within
+    /// this, together. A thread still inside a blocking call then is
+    /// detached with a warning and ends on its own. Defaults to 10 s.
     #[must_use]
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.fetch = self.fetch.close_timeout(timeout);

@@ -15,7 +15,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, Sender};
@@ -30,6 +29,10 @@ use crate::consumer::membership::{GroupEvent, GroupMembership};
 use crate::consumer::offsets::{reset_offsets, GroupCoordinator};
 use crate::consumer::queue::Shared;
 use crate::error::{Error, Result};
+use crate::thread::{self as worker, Joined};
+
+/// The rebalance thread's name.
+const REBALANCE_THREAD: &str = "kafka-sync-rebalance";
 
 /// What the rebalance thread works with.
 pub(super) struct Rebalancer {
@@ -43,40 +46,34 @@ pub(super) struct Rebalancer {
 
 /// The running thread.
 pub(super) struct RebalanceHandle {
-    thread: JoinHandle<()>,
+    thread: worker::Handle,
+    /// Dropping it stops the thread.
     stop: Sender<()>,
-    /// Disconnects when the thread ends.
-    done: Receiver<()>,
 }
 
 impl RebalanceHandle {
-    /// Stops the thread, waiting up to `timeout` for the event it is
-    /// handling to finish; after that it is left to end on its own.
-    pub fn stop(self, timeout: Duration) {
+    /// Stops the thread, waiting until `deadline` for the event it is
+    /// handling to finish; after that it is detached and ends on its own
+    /// (every request it can be in has a timeout).
+    pub fn stop(self, deadline: Instant) {
         drop(self.stop);
-        match self.done.recv_timeout(timeout) {
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                warn!("rebalance thread did not stop within {timeout:?}; leaving it to exit on its own");
-            }
-            _ => {
-                let _ = self.thread.join();
-            }
+        if self.thread.join_until(deadline) == Joined::Detached {
+            warn!("rebalance thread did not stop by the close deadline; leaving it to exit on its own");
         }
     }
 }
 
-/// Starts the thread.
+/// Starts the thread. A panic while handling an event stops the consumer
+/// like the membership thread's death: the partitions are taken out and
+/// every later call returns [`Error::ThreadPanicked`].
 pub(super) fn spawn(rebalancer: Rebalancer) -> Result<RebalanceHandle> {
     let (stop, stop_rx) = crossbeam_channel::bounded::<()>(0);
-    let (done_tx, done) = crossbeam_channel::bounded::<()>(0);
-    let thread = std::thread::Builder::new()
-        .name("kafka-sync-rebalance".into())
-        .spawn(move || {
-            let _done = done_tx;
-            rebalancer.run(&stop_rx);
-        })
-        .map_err(|e| Error::io("spawning the rebalance thread", e))?;
-    Ok(RebalanceHandle { thread, stop, done })
+    let thread = worker::spawn(REBALANCE_THREAD, move || {
+        if let Err(detail) = worker::catch(REBALANCE_THREAD, || rebalancer.run(&stop_rx)) {
+            rebalancer.stop_consuming(Error::thread_panicked("consumer", REBALANCE_THREAD, detail));
+        }
+    })?;
+    Ok(RebalanceHandle { thread, stop })
 }
 
 impl Rebalancer {
@@ -84,7 +81,7 @@ impl Rebalancer {
         self.membership.group_id()
     }
 
-    fn run(self, stop: &Receiver<()>) {
+    fn run(&self, stop: &Receiver<()>) {
         let events = self.membership.events().clone();
         loop {
             select! {
@@ -118,11 +115,28 @@ impl Rebalancer {
                     .or(self.config.on_revoke.as_ref());
                 call(listener, &partitions);
             }
+            GroupEvent::Error(e @ Error::ThreadPanicked { .. }) => self.stop_consuming(e),
             GroupEvent::Error(e) => {
                 warn!("group `{}`: {e}", self.group());
                 self.shared.push_error(e);
             }
         }
+    }
+
+    /// A thread the consumer needs died: it no longer knows its assignment,
+    /// so it stops reading every partition (dropping what was prefetched)
+    /// and hands `error` out from then on.
+    fn stop_consuming(&self, error: Error) {
+        let held: BTreeSet<TopicPartition> = self
+            .shared
+            .lock()
+            .partitions
+            .iter()
+            .map(|p| TopicPartition::new(&*p.topic, p.id))
+            .collect();
+        self.take_out(&held);
+        log::error!("group `{}`: the consumer stops: {error}", self.group());
+        self.shared.fail_for_good(error);
     }
 
     /// Takes `partitions` out of the queue and the fetcher's set; returns
@@ -150,7 +164,7 @@ impl Rebalancer {
         if self.config.auto_commits() {
             // An auto commit started before the revocation must not land
             // after this one with older positions.
-            let deadline = Instant::now() + self.client.config().request_timeout();
+            let deadline = crate::time::after(self.client.config().request_timeout());
             while self.auto_commit_running.load(Ordering::SeqCst) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -224,7 +238,7 @@ impl Rebalancer {
         partitions: &BTreeSet<TopicPartition>,
     ) -> BTreeMap<TopicPartition, Result<i64>> {
         let reset = self.config.fetch.auto_offset_reset;
-        let deadline = Instant::now() + self.client.config().request_timeout();
+        let deadline = crate::time::after(self.client.config().request_timeout());
         let mut out = BTreeMap::new();
         for (topic, parts) in by_topic(partitions.iter().map(|tp| (tp, ()))) {
             let ids: Vec<i32> = parts.keys().copied().collect();

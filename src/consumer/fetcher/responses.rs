@@ -3,7 +3,6 @@
 //! queued error.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use log::{debug, error, warn};
 
@@ -31,7 +30,7 @@ impl Fetcher {
                 response.error_code.name()
             );
             self.metadata_stale = true;
-            let at = Instant::now() + self.retry_backoff;
+            let at = crate::time::after(self.retry_backoff);
             for s in parts {
                 self.partition_retry_at.insert(s.key(), at);
             }
@@ -94,7 +93,7 @@ impl Fetcher {
                 }
                 debug!("{context}: {}; retrying", code.name());
                 self.partition_retry_at
-                    .insert(sent.key(), Instant::now() + self.retry_backoff);
+                    .insert(sent.key(), crate::time::after(self.retry_backoff));
                 return;
             }
             code => {
@@ -213,7 +212,7 @@ impl Fetcher {
             }
             Err(e) => {
                 warn!("resetting offsets of topic `{topic}` {partitions:?} failed: {e}; retrying");
-                let at = Instant::now() + self.retry_backoff;
+                let at = crate::time::after(self.retry_backoff);
                 for s in resets {
                     self.partition_retry_at.insert(s.key(), at);
                 }

@@ -129,8 +129,39 @@ impl Worker {
         &self.config.group_id
     }
 
+    /// The thread's body. A panic of the loop is caught here: the member's
+    /// partitions are reported lost, then [`Error::ThreadPanicked`] goes out
+    /// as a [`GroupEvent::Error`], so a consumer stops reading partitions
+    /// the group may have handed to someone else.
     pub(super) fn run(mut self) {
+        match crate::thread::catch(super::HEARTBEAT_THREAD, || self.run_loop()) {
+            Ok(()) => self.finish(),
+            Err(detail) => self.died(&detail),
+        }
+    }
+
+    fn died(&mut self, detail: &str) {
+        let error = Error::thread_panicked("consumer", super::HEARTBEAT_THREAD, detail);
+        // Not running any more before anyone hears of it.
+        self.shared.running.store(false, Ordering::SeqCst);
+        self.lose("the membership thread panicked");
+        let _ = self.events.send(GroupEvent::Error(error));
+        if let Some((_, conn)) = self.coordinator.take() {
+            conn.close();
+        }
+    }
+
+    #[cfg(test)]
+    fn panic_if_asked(&self) {
+        if self.shared.panic_for_test.load(Ordering::SeqCst) {
+            panic!("test hook: the membership thread panics");
+        }
+    }
+
+    fn run_loop(&mut self) {
         while self.stop.is_none() {
+            #[cfg(test)]
+            self.panic_if_asked();
             let step = if self.rejoin_needed {
                 self.join()
             } else {
@@ -167,6 +198,11 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// The loop ended: leave (or abandon) the group and close the
+    /// coordinator connection.
+    fn finish(&mut self) {
         match self.stop.take() {
             Some(Stop::Leave(done)) => {
                 self.leave_group("the consumer is closing");
@@ -201,7 +237,10 @@ impl Worker {
     /// request.
     fn wait_until(&mut self, until: Instant) -> Step<()> {
         loop {
-            match self.commands.recv_deadline(until) {
+            let command = self.commands.recv_deadline(until);
+            #[cfg(test)]
+            self.panic_if_asked();
+            match command {
                 Ok(command) => {
                     self.on_command(command)?;
                     if self.rejoin_needed {
@@ -225,7 +264,7 @@ impl Worker {
         let wait = base
             .saturating_mul(1 << self.failures.min(5))
             .min(Duration::from_secs(1).max(base));
-        self.wait_until(Instant::now() + wait)
+        self.wait_until(crate::time::after(wait))
     }
 
     // ---- requests ----
@@ -241,7 +280,7 @@ impl Worker {
             self.lookup.forget();
         }
         self.coordinator = None;
-        let deadline = Instant::now() + self.client.config().request_timeout();
+        let deadline = crate::time::after(self.client.config().request_timeout());
         let node = self.lookup.node(deadline).map_err(|e| match e {
             // A broker's answer that will not change on retry.
             Error::Broker(ref b) if !b.code.is_retriable() => Interrupt::Fatal(e),
@@ -286,7 +325,7 @@ impl Worker {
             }
             Err(e) => return Err(Interrupt::Coordinator(e)),
         };
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::after(timeout);
         let commands = self.commands.clone();
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -334,7 +373,9 @@ impl Worker {
     /// JoinGroup and SyncGroup wait for the whole group: up to the
     /// rebalance timeout, plus slack as in the Java client.
     fn rebalance_wait(&self) -> Duration {
-        self.config.rebalance_timeout + Duration::from_secs(5).max(self.request_timeout())
+        self.config
+            .rebalance_timeout
+            .saturating_add(Duration::from_secs(5).max(self.request_timeout()))
     }
 
     fn broker_error(&self, api: &str, code: ErrorCode) -> Error {
@@ -366,7 +407,7 @@ impl Worker {
             return Ok(());
         }
         if now >= self.next_heartbeat {
-            self.next_heartbeat = now + self.config.heartbeat_interval;
+            self.next_heartbeat = crate::time::add(now, self.config.heartbeat_interval);
             match self.heartbeat() {
                 Beat::Ok => {}
                 Beat::Rebalance => {
@@ -380,22 +421,24 @@ impl Worker {
                 }
                 Beat::Failed => {
                     // Retry soon, against a rediscovered coordinator.
-                    self.next_heartbeat = now + self.client.config().retry_backoff();
+                    self.next_heartbeat =
+                        crate::time::add(now, self.client.config().retry_backoff());
                 }
             }
         }
         if now >= self.next_metadata_check {
-            self.next_metadata_check = now + self.metadata_interval();
+            self.next_metadata_check = crate::time::add(now, self.metadata_interval());
             self.check_metadata()?;
             if self.rejoin_needed {
                 return Ok(());
             }
         }
-        let poll_deadline = *self.shared.last_poll.lock() + self.config.max_poll_interval;
+        let last_poll = *self.shared.last_poll.lock();
+        let poll_deadline = crate::time::add(last_poll, self.config.max_poll_interval);
         let until = self
             .next_heartbeat
             .min(self.next_metadata_check)
-            .min(poll_deadline + Duration::from_millis(1));
+            .min(crate::time::add(poll_deadline, Duration::from_millis(1)));
         self.wait_until(until)
     }
 
@@ -560,7 +603,7 @@ impl Worker {
                 reason: Some(reason.to_owned()),
             }],
         };
-        let deadline = Instant::now() + self.config.close_timeout;
+        let deadline = crate::time::after(self.config.close_timeout);
         // A pooled connection: the dedicated one may be mid-join.
         let sent = self
             .client

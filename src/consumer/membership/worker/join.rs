@@ -70,8 +70,8 @@ impl Worker {
         self.rejoin_needed = false;
         let now = Instant::now();
         self.last_heartbeat_ok = now;
-        self.next_heartbeat = now + self.config.heartbeat_interval;
-        self.next_metadata_check = now + self.metadata_interval();
+        self.next_heartbeat = crate::time::add(now, self.config.heartbeat_interval);
+        self.next_metadata_check = crate::time::add(now, self.metadata_interval());
         self.install(assignment)
     }
 
@@ -297,7 +297,7 @@ impl Worker {
             partitions: partitions.clone(),
             ack: RevokeAck { _done: ack_tx },
         });
-        let deadline = Instant::now() + self.config.rebalance_timeout;
+        let deadline = crate::time::after(self.config.rebalance_timeout);
         let commands = self.commands.clone();
         loop {
             let now = Instant::now();
@@ -309,7 +309,7 @@ impl Worker {
                 break;
             }
             if now >= self.next_heartbeat && self.generation >= 0 && !self.member_id.is_empty() {
-                self.next_heartbeat = now + self.config.heartbeat_interval;
+                self.next_heartbeat = crate::time::add(now, self.config.heartbeat_interval);
                 let beat = self.heartbeat();
                 if self.stop.is_some() {
                     return Err(Interrupt::Stop);
