@@ -1,7 +1,7 @@
 //! Python interoperability peers, provisioned by the project and pinned.
 //!
 //! Interoperability tests drive librdkafka (through `confluent-kafka`) and
-//! `kafka-python` from Python scripts, and [`MockCluster`](super::MockCluster)
+//! `kafka-python` from Python scripts, and the mock cluster helper
 //! runs librdkafka's mock cluster from the same `confluent-kafka` wheel. Rather
 //! than relying on whatever a machine has installed globally, the testkit
 //! creates a virtual environment at
@@ -43,8 +43,17 @@ const CHECK_SCRIPT: &str = "import confluent_kafka, kafka\n\
 
 /// The Python interpreter of the peers' virtual environment, with
 /// `confluent-kafka` [`CONFLUENT_KAFKA_VERSION`] and `kafka-python`
-/// [`KAFKA_PYTHON_VERSION`] importable; created on first use (printing one
-/// line to stderr), see the [module documentation](self).
+/// [`KAFKA_PYTHON_VERSION`] importable, at
+/// `<cargo target dir>/kafka-sync-peers/venv`.
+///
+/// Created on first use (printing one line to stderr) with `python3 -m venv`
+/// and `pip install` of the pinned versions, then checked by importing both
+/// packages and comparing their versions. It is built in a scratch directory
+/// and renamed into place once checked, so test processes that provision at
+/// the same time are safe: one wins, the others use its environment. Each
+/// process checks an existing environment once; one whose pins changed or
+/// that no longer imports is rebuilt. `scripts/install-peers.sh` does the
+/// same from a shell.
 ///
 /// The environment is made with `python3` from `PATH`, or the interpreter
 /// named by the environment variable `KAFKA_SYNC_PYTHON`. Needs network
