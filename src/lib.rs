@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod api_key;
 pub mod client;
 pub mod cluster;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod protocol;
 pub mod testkit;
 pub mod topic;
 
+pub use api_key::ApiKey;
 pub use client::{KafkaClient, ListedOffset, NewTopic};
 pub use cluster::{Broker, Partition, TopicMetadata};
 pub use config::{ClientConfig, KafkaClientBuilder};
