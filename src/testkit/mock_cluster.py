@@ -2,15 +2,16 @@
 
 Run by `kafka_sync::testkit::MockCluster` with the testkit's Python peers:
 
-    python mock_cluster.py BROKERS [DEBUG]
+    python -c "$(cat mock_cluster.py)" BROKERS [DEBUG]
 
 It loads the librdkafka bundled in the confluent-kafka wheel with ctypes,
 creates a mock cluster of BROKERS brokers (ids 1..=BROKERS) on loopback ports
 and prints one JSON line: {"ok": true, "bootstraps": "host:port,..."}.
-Then it reads one JSON command per line on stdin, {"cmd": NAME, "args": [...]},
-and answers each with one JSON line: {"ok": true} or
-{"ok": false, "err": CODE, "name": NAME, "message": TEXT}, CODE being the
-rd_kafka_resp_err_t. librdkafka's own log (DEBUG, a comma-separated list of
+Then it reads one JSON command per line on stdin,
+{"id": N, "cmd": NAME, "args": [...]}, and answers each with one JSON line
+carrying the same id: {"id": N, "ok": true} or
+{"id": N, "ok": false, "err": CODE, "name": NAME, "message": TEXT}, CODE being
+the rd_kafka_resp_err_t. librdkafka's own log (DEBUG, a comma-separated list of
 its `debug` contexts such as "mock,protocol") goes to stderr.
 
 It exits at once when stdin reaches end of file, which happens when the
@@ -179,11 +180,14 @@ def main():
         line = line.strip()
         if not line:
             continue
+        request = {}
         try:
             request = json.loads(line)
-            answer(result(run(request["cmd"], request.get("args", []))))
+            reply = result(run(request["cmd"], request.get("args", [])))
         except Exception as e:  # a malformed command, not a broker error
-            answer({"ok": False, "err": ERR_INVALID_ARG, "name": "_INVALID_ARG", "message": repr(e)})
+            reply = {"ok": False, "err": ERR_INVALID_ARG, "name": "_INVALID_ARG", "message": repr(e)}
+        reply["id"] = request.get("id") if isinstance(request, dict) else None
+        answer(reply)
     # End of file: the owner is gone. Exit without tearing the cluster down,
     # which could wait on its threads; the kernel closes every socket.
     sys.stdout.flush()
