@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use kafka_sync::testkit::{unique_name, MockCluster};
-use kafka_sync::KafkaClient;
+use kafka_sync::{ApiKey, KafkaClient};
 
 /// How long a test waits for anything before it fails.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -163,4 +163,305 @@ fn a_one_member_group_gets_every_partition_and_reads_them() {
     }
     assert_eq!(consumer.assignment(), want);
     consumer.close().unwrap();
+}
+
+// ---- the producer through faults: exactly once, in order, on the murmur2 partition ----
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use kafka_sync::producer::{murmur2_partition, ProducerMetrics};
+use kafka_sync::{Acks, ErrorCode, OffsetReset, ProducerConfig, SimpleConsumerConfig};
+
+/// Distinct keys in a run; records of one key go to one partition.
+const KEYS: usize = 500;
+
+/// The `i`-th record of a run: key `k{i % KEYS}`, value `v{i}`.
+fn record(i: usize) -> (String, String) {
+    (format!("k{}", i % KEYS), format!("v{i}"))
+}
+
+/// What each partition must hold afterwards: the values of the records whose
+/// key murmur2 puts there, in the order they were produced.
+fn expected(records: usize, partitions: i32) -> BTreeMap<i32, Vec<String>> {
+    let mut out: BTreeMap<i32, Vec<String>> = (0..partitions).map(|p| (p, Vec::new())).collect();
+    for i in 0..records {
+        let (key, value) = record(i);
+        let partition = murmur2_partition(key.as_bytes(), partitions);
+        out.get_mut(&partition).unwrap().push(value);
+    }
+    out
+}
+
+/// Produces `records` keyed records at about `rate` per second with an
+/// idempotent acks=all producer while `fault` runs on another thread (called
+/// every `period` until producing is done), then flushes. Returns how many
+/// delivery reports were errors (the first few printed) and the producer's
+/// metrics.
+fn produce_through(
+    client: &KafkaClient,
+    topic: &str,
+    records: usize,
+    rate: usize,
+    period: Duration,
+    fault: impl Fn(usize) + Send + Sync,
+) -> (usize, ProducerMetrics) {
+    let producer = client
+        .topic(topic)
+        .unwrap()
+        .get_producer(
+            ProducerConfig::default()
+                .acks(Acks::All)
+                .idempotence(Some(true))
+                .linger(Duration::from_millis(5))
+                .delivery_timeout(Duration::from_secs(45))
+                .delivery_reports(true),
+        )
+        .unwrap();
+    let done = AtomicBool::new(false);
+    let failed = std::thread::scope(|s| {
+        let reports = producer.producer().delivery_reports().clone();
+        let drain = s.spawn(move || {
+            let mut ok = 0;
+            let mut failed = 0;
+            while ok + failed < records {
+                match reports.recv_timeout(Duration::from_secs(50)) {
+                    Ok(report) if report.is_ok() => ok += 1,
+                    Ok(report) => {
+                        failed += 1;
+                        if failed <= 5 {
+                            eprintln!("failed delivery: {:?}", report.result);
+                        }
+                    }
+                    Err(_) => panic!("only {} of {records} delivery reports arrived", ok + failed),
+                }
+            }
+            failed
+        });
+        let faults = s.spawn(|| {
+            let mut round = 0;
+            while !done.load(Ordering::SeqCst) {
+                std::thread::sleep(period);
+                if done.load(Ordering::SeqCst) {
+                    break;
+                }
+                round += 1;
+                fault(round);
+            }
+        });
+        let started = Instant::now();
+        for i in 0..records {
+            let (key, value) = record(i);
+            producer.produce_keyed(key, value).unwrap();
+            // Pace: record i is due at i / rate seconds.
+            let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        done.store(true, Ordering::SeqCst);
+        faults.join().unwrap();
+        producer
+            .producer()
+            .flush(DEADLINE)
+            .expect("flush completes");
+        drain.join().unwrap()
+    });
+    let metrics = producer.producer().metrics();
+    drop(producer);
+    (failed, metrics)
+}
+
+/// Reads every partition of `topic` from the beginning until it holds
+/// `want[p]` records (or DEADLINE passes); returns the values per partition.
+fn read_back(
+    client: &KafkaClient,
+    topic: &str,
+    want: &BTreeMap<i32, Vec<String>>,
+) -> BTreeMap<i32, Vec<String>> {
+    let total: usize = want.values().map(Vec::len).sum();
+    let consumer = client
+        .topic(topic)
+        .unwrap()
+        .get_simple_consumer(
+            SimpleConsumerConfig::default()
+                .partitions(want.keys().copied())
+                .auto_offset_reset(OffsetReset::Earliest),
+        )
+        .unwrap();
+    let mut got: BTreeMap<i32, Vec<String>> = want.keys().map(|&p| (p, Vec::new())).collect();
+    let mut count = 0;
+    let deadline = Instant::now() + DEADLINE;
+    // A little past the total, to see duplicates that arrive after it.
+    let mut quiet_since: Option<Instant> = None;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "read {count} of {total} records back"
+        );
+        match consumer.consume(Duration::from_millis(200)).unwrap() {
+            Some(message) => {
+                got.get_mut(&message.partition)
+                    .unwrap()
+                    .push(String::from_utf8_lossy(message.value_bytes()).into_owned());
+                count += 1;
+                quiet_since = None;
+            }
+            None if count >= total => {
+                let since = *quiet_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(500) {
+                    break;
+                }
+            }
+            None => {}
+        }
+    }
+    got
+}
+
+/// Every record exactly once, in production order, on its key's murmur2
+/// partition; reports how far off a failing partition is.
+fn assert_exactly_once_in_order(
+    got: &BTreeMap<i32, Vec<String>>,
+    want: &BTreeMap<i32, Vec<String>>,
+) {
+    for (partition, want) in want {
+        let got = &got[partition];
+        if got != want {
+            let first_difference = got.iter().zip(want).position(|(a, b)| a != b);
+            let distinct: BTreeSet<&String> = got.iter().collect();
+            panic!(
+                "partition {partition}: {} records read ({} distinct), {} expected; first \
+                 difference at index {first_difference:?}",
+                got.len(),
+                distinct.len(),
+                want.len()
+            );
+        }
+    }
+}
+
+/// A topic on `cluster` with 6 partitions and 3 replicas.
+fn fault_topic(cluster: &MockCluster, prefix: &str) -> String {
+    let topic = unique_name(prefix);
+    cluster.create_topic(&topic, 6, 3).unwrap();
+    topic
+}
+
+#[test]
+fn idempotent_producer_delivers_exactly_once_in_order_through_leader_moves() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-leader-moves");
+    let client = client(cluster.bootstrap());
+    let records = 20_000;
+    let (failed, metrics) = produce_through(
+        &client,
+        &topic,
+        records,
+        4_000,
+        Duration::from_millis(700),
+        |round| {
+            // Every partition moves to the next broker.
+            for partition in 0..6 {
+                let broker = (partition + round as i32) % 3 + 1;
+                cluster.set_leader(&topic, partition, broker).unwrap();
+            }
+        },
+    );
+    assert_eq!(failed, 0, "records failed");
+    assert!(
+        metrics.records_retried > 0,
+        "the leader moves caused no retry: {metrics:?}"
+    );
+    let want = expected(records, 6);
+    assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
+}
+
+#[test]
+fn idempotent_producer_retries_not_leader_answers_without_duplicates() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-not-leader");
+    let client = client(cluster.bootstrap());
+    let records = 10_000;
+    let (failed, metrics) = produce_through(
+        &client,
+        &topic,
+        records,
+        4_000,
+        Duration::from_millis(300),
+        |_| {
+            cluster
+                .request_errors(
+                    ApiKey::Produce,
+                    &[
+                        ErrorCode::NotLeaderOrFollower,
+                        ErrorCode::NotLeaderOrFollower,
+                    ],
+                )
+                .unwrap();
+        },
+    );
+    assert_eq!(failed, 0, "records failed");
+    assert!(
+        metrics.records_retried > 0,
+        "the injected errors caused no retry: {metrics:?}"
+    );
+    let want = expected(records, 6);
+    assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
+}
+
+#[test]
+fn idempotent_producer_rides_out_a_broker_outage() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-outage");
+    let client = client(cluster.bootstrap());
+    let records = 12_000;
+    let (failed, metrics) = produce_through(
+        &client,
+        &topic,
+        records,
+        3_000,
+        Duration::from_secs(1),
+        |round| {
+            // Broker 2 is down from the first second to the third.
+            match round {
+                1 => cluster.broker_down(2).unwrap(),
+                3 => cluster.broker_up(2).unwrap(),
+                _ => {}
+            }
+        },
+    );
+    cluster.broker_up(2).unwrap();
+    assert_eq!(failed, 0, "records failed");
+    assert!(
+        metrics.records_retried > 0,
+        "the outage caused no retry: {metrics:?}"
+    );
+    let want = expected(records, 6);
+    assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
+}
+
+#[test]
+fn idempotent_producer_keeps_order_with_a_300ms_round_trip() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-rtt");
+    let client = client(cluster.bootstrap());
+    cluster
+        .round_trip_time(-1, Duration::from_millis(300))
+        .unwrap();
+    let records = 5_000;
+    let (failed, metrics) = produce_through(
+        &client,
+        &topic,
+        records,
+        2_500,
+        Duration::from_secs(1),
+        |_| {},
+    );
+    assert_eq!(failed, 0, "records failed");
+    assert_eq!(metrics.records_sent, records as u64, "{metrics:?}");
+    cluster.round_trip_time(-1, Duration::ZERO).unwrap();
+    let want = expected(records, 6);
+    assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
 }
