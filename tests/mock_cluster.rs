@@ -80,19 +80,23 @@ fn client_bootstraps_past_a_dead_first_host_and_sees_three_brokers() {
 }
 
 #[test]
-fn metadata_shows_replicated_partitions_with_leaders_spread_over_the_brokers() {
+fn metadata_shows_replicated_partitions_led_where_the_cluster_put_them() {
     let cluster = cluster();
     let topic = unique_name("mock-spread");
     cluster.create_topic(&topic, 6, 3).unwrap();
+    // The mock places leaders at random; spread them deterministically.
+    for partition in 0..6 {
+        cluster
+            .set_leader(&topic, partition, partition % 3 + 1)
+            .unwrap();
+    }
     let client = client(cluster.bootstrap());
     let partitions = client.topic(&topic).unwrap().partitions();
     assert_eq!(partitions.len(), 6);
-    let leaders: BTreeSet<i32> = partitions.iter().filter_map(|p| p.leader).collect();
-    assert_eq!(leaders, BTreeSet::from([1, 2, 3]), "{partitions:?}");
     for p in &partitions {
+        assert_eq!(p.leader, Some(p.id % 3 + 1), "{p:?}");
         assert_eq!(p.replicas.len(), 3, "{p:?}");
     }
-    let _ = DEADLINE;
 }
 
 #[test]
@@ -168,7 +172,6 @@ fn a_one_member_group_gets_every_partition_and_reads_them() {
 // ---- the producer through faults: exactly once, in order, on the murmur2 partition ----
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use kafka_sync::producer::{murmur2_partition, ProducerMetrics};
@@ -219,7 +222,6 @@ fn produce_through(
                 .delivery_reports(true),
         )
         .unwrap();
-    let done = AtomicBool::new(false);
     let failed = std::thread::scope(|s| {
         let reports = producer.producer().delivery_reports().clone();
         let drain = s.spawn(move || {
@@ -239,29 +241,18 @@ fn produce_through(
             }
             failed
         });
-        let faults = s.spawn(|| {
-            let mut round = 0;
-            while !done.load(Ordering::SeqCst) {
-                std::thread::sleep(period);
-                if done.load(Ordering::SeqCst) {
-                    break;
+        while_faulting(period, fault, || {
+            let started = Instant::now();
+            for i in 0..records {
+                let (key, value) = record(i);
+                producer.produce_keyed(key, value).unwrap();
+                // Pace: record i is due at i / rate seconds.
+                let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
                 }
-                round += 1;
-                fault(round);
             }
         });
-        let started = Instant::now();
-        for i in 0..records {
-            let (key, value) = record(i);
-            producer.produce_keyed(key, value).unwrap();
-            // Pace: record i is due at i / rate seconds.
-            let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-        }
-        done.store(true, Ordering::SeqCst);
-        faults.join().unwrap();
         producer
             .producer()
             .flush(DEADLINE)
@@ -280,12 +271,23 @@ fn read_back(
     topic: &str,
     want: &BTreeMap<i32, Vec<String>>,
 ) -> BTreeMap<i32, Vec<String>> {
+    read_back_with(client, topic, want, SimpleConsumerConfig::default())
+}
+
+/// [`read_back`] with a consumer configured by `config` (its partitions and
+/// offset reset are set here).
+fn read_back_with(
+    client: &KafkaClient,
+    topic: &str,
+    want: &BTreeMap<i32, Vec<String>>,
+    config: SimpleConsumerConfig,
+) -> BTreeMap<i32, Vec<String>> {
     let total: usize = want.values().map(Vec::len).sum();
     let consumer = client
         .topic(topic)
         .unwrap()
         .get_simple_consumer(
-            SimpleConsumerConfig::default()
+            config
                 .partitions(want.keys().copied())
                 .auto_offset_reset(OffsetReset::Earliest),
         )
@@ -342,10 +344,17 @@ fn assert_exactly_once_in_order(
     }
 }
 
-/// A topic on `cluster` with 6 partitions and 3 replicas.
+/// A topic on `cluster` with 6 partitions and 3 replicas, partition `p`
+/// led by broker `p % 3 + 1` (the mock itself places leaders at random), so
+/// every broker leads two.
 fn fault_topic(cluster: &MockCluster, prefix: &str) -> String {
     let topic = unique_name(prefix);
     cluster.create_topic(&topic, 6, 3).unwrap();
+    for partition in 0..6 {
+        cluster
+            .set_leader(&topic, partition, partition % 3 + 1)
+            .unwrap();
+    }
     topic
 }
 
@@ -464,4 +473,171 @@ fn idempotent_producer_keeps_order_with_a_300ms_round_trip() {
     cluster.round_trip_time(-1, Duration::ZERO).unwrap();
     let want = expected(records, 6);
     assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
+}
+
+// ---- consumers through faults ----
+
+/// Produces `records` keyed records without faults and returns what each
+/// partition holds.
+fn fill(client: &KafkaClient, topic: &str, records: usize) -> BTreeMap<i32, Vec<String>> {
+    let (failed, _) = produce_through(client, topic, records, 1_000_000, DEADLINE, |_| {});
+    assert_eq!(failed, 0, "records failed");
+    expected(records, 6)
+}
+
+/// Runs `fault(round)` every `period` on another thread while `read` runs;
+/// returns what `read` returned and how many rounds ran.
+fn while_faulting<T: Send>(
+    period: Duration,
+    fault: impl Fn(usize) + Send + Sync,
+    read: impl FnOnce() -> T + Send,
+) -> (T, usize) {
+    let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+    std::thread::scope(|s| {
+        let faults = s.spawn(|| {
+            let mut round = 0;
+            // Until `stop` is dropped, which disconnects the channel.
+            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(period)
+            {
+                round += 1;
+                fault(round);
+            }
+            round
+        });
+        let result = read();
+        drop(stop);
+        (result, faults.join().unwrap())
+    })
+}
+
+/// Small fetches, so that reading takes many round trips and faults land
+/// in the middle of it.
+fn slow_reader() -> SimpleConsumerConfig {
+    SimpleConsumerConfig::default()
+        .max_partition_fetch_bytes(2048)
+        .fetch_max_bytes(4096)
+        .fetch_max_wait(Duration::from_millis(50))
+}
+
+#[test]
+fn simple_consumer_reads_everything_once_in_order_through_leader_moves() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-consume-moves");
+    let client = client(cluster.bootstrap());
+    let want = fill(&client, &topic, 20_000);
+    let (got, rounds) = while_faulting(
+        Duration::from_millis(200),
+        |round| {
+            for partition in 0..6 {
+                let broker = (partition + round as i32) % 3 + 1;
+                cluster.set_leader(&topic, partition, broker).unwrap();
+            }
+        },
+        || read_back_with(&client, &topic, &want, slow_reader()),
+    );
+    assert!(
+        rounds >= 3,
+        "only {rounds} leader moves happened while reading"
+    );
+    assert_exactly_once_in_order(&got, &want);
+}
+
+#[test]
+fn simple_consumer_reads_everything_once_in_order_through_a_broker_outage() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-consume-outage");
+    let client = client(cluster.bootstrap());
+    let want = fill(&client, &topic, 20_000);
+    // Broker 3 leads two partitions; it is down when reading starts and
+    // comes back after two seconds, so their records can only come late.
+    cluster.broker_down(3).unwrap();
+    let started = Instant::now();
+    let (got, rounds) = while_faulting(
+        Duration::from_secs(2),
+        |round| {
+            if round == 1 {
+                cluster.broker_up(3).unwrap();
+            }
+        },
+        || read_back_with(&client, &topic, &want, slow_reader()),
+    );
+    cluster.broker_up(3).unwrap();
+    assert!(rounds >= 1 && started.elapsed() >= Duration::from_secs(2));
+    assert_exactly_once_in_order(&got, &want);
+}
+
+#[test]
+fn committed_offsets_survive_coordinator_moves() {
+    use kafka_sync::testkit::CoordinatorKind;
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-commit-moves");
+    let client = client(cluster.bootstrap());
+    let want = fill(&client, &topic, 3_000);
+    let group = unique_name("mock-commit-group");
+    let consumer = client
+        .topic(&topic)
+        .unwrap()
+        .get_simple_consumer(
+            SimpleConsumerConfig::default()
+                .consumer_group(group.clone())
+                .enable_auto_commit(false)
+                .partitions(0..6)
+                .auto_offset_reset(OffsetReset::Earliest),
+        )
+        .unwrap();
+    let mut read = 0;
+    let deadline = Instant::now() + DEADLINE;
+    for coordinator in [1, 2, 3, 1, 2, 3] {
+        // Read a sixth, then commit through a coordinator that just moved.
+        let target = read + 500;
+        while read < target {
+            assert!(Instant::now() < deadline, "read {read} records");
+            if consumer
+                .consume(Duration::from_millis(200))
+                .unwrap()
+                .is_some()
+            {
+                read += 1;
+            }
+        }
+        cluster
+            .set_coordinator(CoordinatorKind::Group, &group, coordinator)
+            .unwrap();
+        consumer
+            .commit_offsets()
+            .expect("the commit follows the coordinator");
+        let committed = consumer.committed_offsets().unwrap();
+        for (partition, position) in consumer.positions() {
+            assert_eq!(
+                committed[&partition],
+                Some(position),
+                "partition {partition}"
+            );
+        }
+    }
+    drop(consumer);
+    // A new member of the group starts where the old one committed: at the end.
+    let resumed = client
+        .topic(&topic)
+        .unwrap()
+        .get_simple_consumer(
+            SimpleConsumerConfig::default()
+                .consumer_group(group)
+                .partitions(0..6)
+                .auto_offset_reset(OffsetReset::Earliest),
+        )
+        .unwrap();
+    let committed = resumed.committed_offsets().unwrap();
+    for (partition, values) in &want {
+        assert_eq!(
+            committed[partition],
+            Some(values.len() as i64),
+            "partition {partition}"
+        );
+    }
+    assert!(resumed
+        .consume(Duration::from_millis(500))
+        .unwrap()
+        .is_none());
 }
