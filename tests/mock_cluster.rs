@@ -641,3 +641,58 @@ fn committed_offsets_survive_coordinator_moves() {
         .unwrap()
         .is_none());
 }
+
+// ---- the helper process never outlives its owner ----
+
+/// Set in the environment of a child test process run by a test in this file.
+const CHILD_ENV: &str = "KAFKA_SYNC_MOCK_CLUSTER_CHILD";
+
+/// Run by `the_mock_cluster_dies_with_a_killed_owner`: starts a cluster,
+/// prints its bootstrap list and waits to be killed.
+#[test]
+#[ignore = "run as a child process by the_mock_cluster_dies_with_a_killed_owner"]
+fn owner_child() {
+    if std::env::var(CHILD_ENV).is_err() {
+        return;
+    }
+    let cluster = cluster();
+    println!("bootstrap={}", cluster.bootstrap());
+    std::thread::sleep(DEADLINE);
+}
+
+#[test]
+fn the_mock_cluster_dies_with_a_killed_owner() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "owner_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let bootstrap = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("bootstrap=").map(|(_, b)| b.to_owned()))
+        .expect("the child printed its cluster's bootstrap list");
+    let address: std::net::SocketAddr = bootstrap.split(',').next().unwrap().parse().unwrap();
+    std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1))
+        .expect("the child's cluster answers");
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the mock cluster outlived its owner"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
