@@ -210,13 +210,28 @@ fn produce_through(
     period: Duration,
     fault: impl Fn(usize) + Send + Sync,
 ) -> (usize, ProducerMetrics) {
+    let config = ProducerConfig::default()
+        .acks(Acks::All)
+        .idempotence(Some(true));
+    produce_through_with(client, topic, config, records, rate, period, fault)
+}
+
+/// [`produce_through`] with a producer configured by `config` (linger,
+/// delivery timeout and reports are set here).
+fn produce_through_with(
+    client: &KafkaClient,
+    topic: &str,
+    config: ProducerConfig,
+    records: usize,
+    rate: usize,
+    period: Duration,
+    fault: impl Fn(usize) + Send + Sync,
+) -> (usize, ProducerMetrics) {
     let producer = client
         .topic(topic)
         .unwrap()
         .get_producer(
-            ProducerConfig::default()
-                .acks(Acks::All)
-                .idempotence(Some(true))
+            config
                 .linger(Duration::from_millis(5))
                 .delivery_timeout(Duration::from_secs(45))
                 .delivery_reports(true),
@@ -471,6 +486,75 @@ fn idempotent_producer_keeps_order_with_a_300ms_round_trip() {
     assert_eq!(failed, 0, "records failed");
     assert_eq!(metrics.records_sent, records as u64, "{metrics:?}");
     cluster.round_trip_time(-1, Duration::ZERO).unwrap();
+    let want = expected(records, 6);
+    assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
+}
+
+#[test]
+fn acks_one_producer_loses_nothing_through_leader_moves() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-acks1-moves");
+    let client = client(cluster.bootstrap());
+    let records = 10_000;
+    let config = ProducerConfig::default()
+        .acks(Acks::Leader)
+        .idempotence(Some(false));
+    let (failed, metrics) = produce_through_with(
+        &client,
+        &topic,
+        config,
+        records,
+        4_000,
+        Duration::from_millis(500),
+        |round| {
+            for partition in 0..6 {
+                let broker = (partition + round as i32) % 3 + 1;
+                cluster.set_leader(&topic, partition, broker).unwrap();
+            }
+        },
+    );
+    assert_eq!(failed, 0, "records failed");
+    assert!(
+        metrics.records_retried > 0,
+        "the leader moves caused no retry: {metrics:?}"
+    );
+    // At least once: every record on its partition; duplicates and
+    // reordering are allowed without idempotence, and counted.
+    let want = expected(records, 6);
+    let got = read_back(&client, &topic, &want);
+    let (mut duplicates, mut out_of_order) = (0, 0);
+    for (partition, want) in &want {
+        let got = &got[partition];
+        let distinct: BTreeSet<&String> = got.iter().collect();
+        let wanted: BTreeSet<&String> = want.iter().collect();
+        assert_eq!(
+            distinct, wanted,
+            "partition {partition} lost or misplaced records"
+        );
+        duplicates += got.len() - distinct.len();
+        let index: BTreeMap<&String, usize> =
+            want.iter().enumerate().map(|(i, v)| (v, i)).collect();
+        out_of_order += got
+            .windows(2)
+            .filter(|w| index[&w[0]] > index[&w[1]])
+            .count();
+    }
+    eprintln!("acks=1 through leader moves: {duplicates} duplicates, {out_of_order} out of order");
+}
+
+#[test]
+fn acks_zero_producer_delivers_everything_in_order_without_faults() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-acks0");
+    let client = client(cluster.bootstrap());
+    let records = 5_000;
+    let config = ProducerConfig::default()
+        .acks(Acks::None)
+        .idempotence(Some(false));
+    let (failed, metrics) =
+        produce_through_with(&client, &topic, config, records, 5_000, DEADLINE, |_| {});
+    assert_eq!(failed, 0, "records failed");
+    assert_eq!(metrics.records_sent, records as u64, "{metrics:?}");
     let want = expected(records, 6);
     assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
 }
