@@ -21,6 +21,7 @@ macro_rules! internal_mod {
 }
 pub(crate) use internal_mod;
 
+mod api_key;
 pub mod cluster;
 pub mod consumer;
 pub mod error;
@@ -32,6 +33,7 @@ pub mod testkit;
 mod thread;
 mod time;
 
+pub use api_key::ApiKey;
 pub use cluster::{
     Broker, ClientConfig, KafkaClient, KafkaClientBuilder, ListedOffset, NewTopic, Partition,
     Topic, TopicMetadata,

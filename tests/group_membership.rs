@@ -481,13 +481,6 @@ enum Peer {
 }
 
 impl Peer {
-    fn module(self) -> &'static str {
-        match self {
-            Peer::Librdkafka => "confluent_kafka",
-            Peer::KafkaPython => "kafka",
-        }
-    }
-
     fn script(self) -> &'static str {
         match self {
             Peer::Librdkafka => LIBRDKAFKA_SCRIPT,
@@ -548,32 +541,16 @@ while time.time() < end:
 c.close()
 "#;
 
-/// The peer process, or `None` (with a loud message) when python3 or the
-/// package is missing.
-fn spawn_peer(
-    peer: Peer,
-    bootstrap: &str,
-    group: &str,
-    topic: &str,
-    strategy: &str,
-) -> Option<Child> {
-    let probe = Command::new("python3")
-        .args(["-c", &format!("import {}", peer.module())])
-        .status();
-    if !matches!(probe, Ok(s) if s.success()) {
-        eprintln!(
-            "SKIPPED: python3 with {} is not installed; the {peer:?} interoperability test did not run",
-            peer.module()
-        );
-        return None;
-    }
-    let child = Command::new("python3")
+/// The peer process, run by the testkit's Python peers (provisioned on first
+/// use; the test fails if they cannot be).
+fn spawn_peer(peer: Peer, bootstrap: &str, group: &str, topic: &str, strategy: &str) -> Child {
+    let python = testkit::python_peers().expect("the Python peers are provisioned");
+    Command::new(python)
         .args(["-c", peer.script(), bootstrap, group, topic, strategy, "45"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("python3 starts");
-    Some(child)
+        .expect("the peers' python starts")
 }
 
 /// The peer's assignment after each callback: `assign` adds partitions,
@@ -624,9 +601,7 @@ fn shared_with(peer: Peer, assignor: Assignor, ours_leads: bool) {
         wait_stable(&mut [&mut member], &all);
         ours = Some(member);
     }
-    let Some(mut peer) = spawn_peer(peer, &bootstrap, &group, &topic, &strategy) else {
-        return;
-    };
+    let mut peer = spawn_peer(peer, &bootstrap, &group, &topic, &strategy);
     let peer_rx = peer_assignments(&mut peer);
     let mut theirs: BTreeSet<i32> = BTreeSet::new();
     let deadline = Instant::now() + DEADLINE;

@@ -1,8 +1,9 @@
 //! The producer next to librdkafka (through the `confluent-kafka` Python
 //! package): keys land on the partitions librdkafka's `murmur2_random`
 //! partitioner picks, and confluent-kafka reads back exactly what was
-//! produced. Skipped, with a message, where python3 or confluent_kafka is
-//! missing (`pip install confluent-kafka`).
+//! produced. confluent-kafka comes from the testkit's Python peers
+//! (`testkit::python_peers`, provisioned on first use); a test fails when
+//! they cannot be provisioned.
 #![cfg(feature = "testkit")]
 
 mod producer_support;
@@ -61,27 +62,14 @@ if got < n:
     sys.exit('read %d of %d records' % (got, n))
 "#;
 
-fn confluent_kafka_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import confluent_kafka"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!(
-            "SKIPPED: python3 with confluent_kafka is not installed \
-             (pip install confluent-kafka); interoperability not checked"
-        );
-    }
-    ok
-}
-
 fn python(script: &str, args: &[String]) -> String {
-    let output = Command::new("python3")
+    let python = kafka_sync::testkit::python_peers().expect("the Python peers are provisioned");
+    let output = Command::new(python)
         .arg("-c")
         .arg(script)
         .args(args)
         .output()
-        .expect("python3 runs");
+        .expect("the peers' python runs");
     assert!(
         output.status.success(),
         "python failed: {}",
@@ -104,9 +92,6 @@ fn bootstrap() -> String {
 
 #[test]
 fn keyed_records_land_where_librdkafka_murmur2_random_puts_them() {
-    if !confluent_kafka_available() {
-        return;
-    }
     let client = client();
     let partitions = 7;
     let n = 300;
@@ -143,9 +128,6 @@ fn keyed_records_land_where_librdkafka_murmur2_random_puts_them() {
 
 #[test]
 fn confluent_kafka_reads_exactly_what_was_produced() {
-    if !confluent_kafka_available() {
-        return;
-    }
     let client = client();
     for codec in [Compression::None, Compression::Lz4, Compression::Zstd] {
         let partitions = 3;

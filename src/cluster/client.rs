@@ -88,6 +88,11 @@ impl KafkaClient {
                 max_response_size: config.max_response_size,
                 tls: config.tls.as_ref().map(TlsConnector::new).transpose()?,
                 sasl: config.sasl.clone(),
+                max_api_versions: config
+                    .max_api_versions
+                    .iter()
+                    .map(|(api, version)| (api.code(), *version))
+                    .collect(),
             },
             Backoff {
                 initial: config.reconnect_backoff,

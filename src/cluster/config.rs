@@ -3,10 +3,12 @@
 //! Every default is listed once, in [`ClientConfig::default`], and in the
 //! rustdoc of its setter. A built client's configuration never changes.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::net::{Sasl, TlsConfig};
+use crate::ApiKey;
 
 /// The frozen settings of a [`KafkaClient`](crate::KafkaClient).
 #[derive(Clone)]
@@ -23,6 +25,7 @@ pub struct ClientConfig {
     pub(crate) allow_auto_topic_creation: bool,
     pub(crate) tls: Option<TlsConfig>,
     pub(crate) sasl: Option<Sasl>,
+    pub(crate) max_api_versions: BTreeMap<ApiKey, i16>,
 }
 
 impl Default for ClientConfig {
@@ -40,6 +43,7 @@ impl Default for ClientConfig {
             allow_auto_topic_creation: false,
             tls: None,
             sasl: None,
+            max_api_versions: BTreeMap::new(),
         }
     }
 }
@@ -59,6 +63,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("allow_auto_topic_creation", &self.allow_auto_topic_creation)
             .field("tls", &self.tls)
             .field("sasl", &self.sasl)
+            .field("max_api_versions", &self.max_api_versions)
             .finish()
     }
 }
@@ -99,6 +104,11 @@ impl ClientConfig {
     /// SASL credentials, when connections authenticate.
     pub fn sasl(&self) -> Option<&Sasl> {
         self.sasl.as_ref()
+    }
+    /// The cap set with [`KafkaClientBuilder::max_api_version`] for `api`,
+    /// if any.
+    pub fn max_api_version(&self, api: ApiKey) -> Option<i16> {
+        self.max_api_versions.get(&api).copied()
     }
 }
 
@@ -237,6 +247,33 @@ impl KafkaClientBuilder {
         self
     }
 
+    /// Caps the version of `api` this client sends to every broker at
+    /// `version`, on every connection: the version used is the highest that
+    /// both sides speak and that is at most `version`.
+    ///
+    /// An escape hatch for broker bugs, like librdkafka's
+    /// `broker.version.fallback`; normal clusters need none, since versions
+    /// are negotiated with ApiVersions. For example librdkafka's mock cluster
+    /// advertises JoinGroup v6 but parses it as a non-flexible version and
+    /// closes the connection, so consumer groups there need
+    /// `max_api_version(ApiKey::JoinGroup, 5)`. When a broker's oldest
+    /// version of `api` is above the cap, requests of that API fail with
+    /// [`Error::UnsupportedVersion`]. A later call for the same API replaces
+    /// an earlier one. Defaults to no cap for any API.
+    ///
+    /// ```no_run
+    /// use kafka_sync::{ApiKey, KafkaClient};
+    /// let client = KafkaClient::builder()
+    ///     .hosts("127.0.0.1:9092")
+    ///     .max_api_version(ApiKey::JoinGroup, 5)
+    ///     .build()?;
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
+    pub fn max_api_version(mut self, api: ApiKey, version: i16) -> Self {
+        self.config.max_api_versions.insert(api, version);
+        self
+    }
+
     /// Validates the settings. Use [`build`](Self::build) to also connect.
     pub fn config(self) -> Result<ClientConfig> {
         let mut config = self.config;
@@ -244,6 +281,11 @@ impl KafkaClientBuilder {
             Error::Config("no bootstrap hosts; call KafkaClientBuilder::hosts".into())
         })?;
         config.bootstrap = parse_hosts(&hosts)?;
+        if let Some((api, version)) = config.max_api_versions.iter().find(|(_, v)| **v < 0) {
+            return Err(Error::Config(format!(
+                "max_api_version for {api} is {version}; versions start at 0"
+            )));
+        }
         for (name, d) in [
             ("connect_timeout", config.connect_timeout),
             ("request_timeout", config.request_timeout),
@@ -311,6 +353,23 @@ mod tests {
             shown.contains("alice") && !shown.contains("s3cr3t"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn max_api_versions_are_kept_per_api_and_negative_ones_rejected() {
+        let config = KafkaClientBuilder::default()
+            .hosts("a:1")
+            .max_api_version(ApiKey::JoinGroup, 6)
+            .max_api_version(ApiKey::JoinGroup, 5)
+            .config()
+            .unwrap();
+        assert_eq!(config.max_api_version(ApiKey::JoinGroup), Some(5));
+        assert_eq!(config.max_api_version(ApiKey::Fetch), None);
+        let r = KafkaClientBuilder::default()
+            .hosts("a:1")
+            .max_api_version(ApiKey::Fetch, -1)
+            .config();
+        assert!(matches!(r, Err(Error::Config(m)) if m.contains("Fetch")));
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! authentication (see [`sasl`](super::sasl)) runs before the connection is
 //! handed out.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{self, Read, Write};
 use std::marker::PhantomData;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
@@ -51,6 +51,9 @@ pub struct ConnectionConfig {
     pub tls: Option<TlsConnector>,
     /// SASL authentication after ApiVersions; `None` for none.
     pub sasl: Option<Sasl>,
+    /// Highest version to use per API key, whatever the broker announces
+    /// (`KafkaClientBuilder::max_api_version`); empty for none.
+    pub max_api_versions: BTreeMap<i16, i16>,
 }
 
 impl Default for ConnectionConfig {
@@ -62,6 +65,7 @@ impl Default for ConnectionConfig {
             max_response_size: 100 * 1024 * 1024,
             tls: None,
             sasl: None,
+            max_api_versions: BTreeMap::new(),
         }
     }
 }
@@ -228,20 +232,63 @@ impl<R: Request> PendingResponse<R> {
     /// ranges in the response (a Fetch response's records) index into it.
     pub fn decode_keeping_frame(&self, frame: Result<Vec<u8>>) -> Result<(R::Response, Vec<u8>)> {
         let frame = frame?;
-        let response = protocol::decode_response::<R>(&frame, self.version, self.correlation_id)
-            .map_err(|e| {
-                Error::decode(
-                    format!(
-                        "decoding api {} v{} response from {}",
-                        R::API_KEY,
-                        self.version,
-                        self.shared.addr
-                    ),
-                    e,
-                )
-            })?;
+        let (response, trailing) = protocol::decode_response_counting_trailing::<R>(
+            &frame,
+            self.version,
+            self.correlation_id,
+        )
+        .map_err(|e| {
+            Error::decode(
+                format!(
+                    "decoding api {} v{} response from {}",
+                    R::API_KEY,
+                    self.version,
+                    self.shared.addr
+                ),
+                e,
+            )
+        })?;
+        if trailing > 0 {
+            log_trailing_bytes_once(&self.shared.addr, R::API_KEY, self.version, trailing);
+        }
         Ok((response, frame))
     }
+}
+
+/// Logs, once per API and version for the whole process, that a broker sent
+/// bytes after a complete response body (tolerated, as the Java client
+/// does): the quirk is a property of the broker's software, so repeating it
+/// per response would only flood the log.
+fn log_trailing_bytes_once(addr: &str, api_key: i16, version: i16, trailing: usize) {
+    static LOGGED: Mutex<BTreeSet<(i16, i16)>> = Mutex::new(BTreeSet::new());
+    if LOGGED.lock().insert((api_key, version)) {
+        debug!(
+            "{addr}: {} v{version} response has {trailing} bytes after its body; ignored (logged \
+             once per API and version)",
+            api_name(api_key)
+        );
+    }
+}
+
+/// Applies `caps` (highest version per API key) to the broker's windows. An
+/// API whose window starts above its cap is left out: requests of it then
+/// fail with `Error::UnsupportedVersion` rather than going out at a version
+/// the caller ruled out.
+fn cap_versions(
+    mut versions: Vec<ApiVersionRange>,
+    caps: &BTreeMap<i16, i16>,
+) -> Vec<ApiVersionRange> {
+    if caps.is_empty() {
+        return versions;
+    }
+    versions.retain_mut(|range| match caps.get(&range.api_key) {
+        Some(&cap) => {
+            range.max_version = range.max_version.min(cap);
+            range.max_version >= range.min_version
+        }
+        None => true,
+    });
+    versions
 }
 
 impl Connection {
@@ -302,7 +349,7 @@ impl Connection {
             reauthenticate_at: None,
         };
         conn.versions = match conn.negotiate_versions() {
-            Ok(response) => response.api_keys,
+            Ok(response) => cap_versions(response.api_keys, &config.max_api_versions),
             Err(e) if config.tls.is_some() => return Err(explain_tls_rejection(addr, e)),
             Err(e) => return Err(e),
         };
@@ -329,6 +376,13 @@ impl Connection {
             client_software_version: env!("CARGO_PKG_VERSION").to_owned(),
         };
         let mut version = ApiVersionsRequest::MAX_VERSION;
+        if let Some(&cap) = self
+            .config
+            .max_api_versions
+            .get(&ApiVersionsRequest::API_KEY)
+        {
+            version = version.min(cap).max(ApiVersionsRequest::MIN_VERSION);
+        }
         loop {
             let response = self.send_at(&request, version)?.wait()?;
             match response.error_code {
@@ -770,5 +824,34 @@ pub fn api_name(api_key: i16) -> &'static str {
         INIT_PRODUCER_ID => "InitProducerId",
         SASL_AUTHENTICATE => "SaslAuthenticate",
         _ => "an API",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(api_key: i16, min_version: i16, max_version: i16) -> ApiVersionRange {
+        ApiVersionRange {
+            api_key,
+            min_version,
+            max_version,
+        }
+    }
+
+    #[test]
+    fn caps_lower_the_broker_window_and_drop_apis_they_rule_out() {
+        let broker = vec![range(11, 0, 6), range(1, 4, 16), range(3, 0, 13)];
+        let caps = BTreeMap::from([(11, 5), (1, 3), (99, 1)]);
+        assert_eq!(
+            cap_versions(broker.clone(), &caps),
+            vec![range(11, 0, 5), range(3, 0, 13)]
+        );
+        assert_eq!(cap_versions(broker.clone(), &BTreeMap::new()), broker);
+        // A cap above the broker's newest changes nothing.
+        assert_eq!(
+            cap_versions(vec![range(11, 0, 6)], &BTreeMap::from([(11, 9)])),
+            vec![range(11, 0, 6)]
+        );
     }
 }

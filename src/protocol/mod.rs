@@ -202,12 +202,26 @@ pub fn peek_correlation_id(frame: &[u8]) -> DecodeResult<i32> {
 }
 
 /// Decodes a response frame (without its size prefix): checks the correlation
-/// id, skips the header and decodes the body, rejecting trailing bytes.
+/// id, skips the header and decodes the body. Bytes after a complete body are
+/// ignored, as the Java client ignores them: brokers differ in such details
+/// (librdkafka's mock cluster sends one byte more than the Metadata v12
+/// schema); [`decode_response_counting_trailing`] tells how many there were.
 pub fn decode_response<R: Request>(
     frame: &[u8],
     version: i16,
     correlation_id: i32,
 ) -> DecodeResult<R::Response> {
+    decode_response_counting_trailing::<R>(frame, version, correlation_id).map(|(r, _)| r)
+}
+
+/// Like [`decode_response`], and also returns how many bytes followed the
+/// body (zero from a broker that matches the schema), so that the caller can
+/// log the quirk.
+pub fn decode_response_counting_trailing<R: Request>(
+    frame: &[u8],
+    version: i16,
+    correlation_id: i32,
+) -> DecodeResult<(R::Response, usize)> {
     let mut d = Decoder::new(frame);
     let actual = d.i32()?;
     if actual != correlation_id {
@@ -222,8 +236,7 @@ pub fn decode_response<R: Request>(
     }
     d.set_flexible(R::is_flexible(version));
     let response = R::Response::decode(version, &mut d)?;
-    d.finish()?;
-    Ok(response)
+    Ok((response, d.remaining()))
 }
 
 /// Picks the highest version both this crate (`R`) and the broker

@@ -83,7 +83,7 @@ pub(super) fn cache_dir() -> PathBuf {
 /// The cargo target directory: an absolute `CARGO_TARGET_DIR`, else the
 /// ancestor of this executable that cargo marked with `CACHEDIR.TAG` (or that
 /// is named `target`), else a relative `CARGO_TARGET_DIR` or `./target`.
-fn target_dir() -> PathBuf {
+pub(super) fn target_dir() -> PathBuf {
     let configured = env::var_os("CARGO_TARGET_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
@@ -168,7 +168,7 @@ fn provision(cache: &Path, bin: &Path) -> Result<()> {
 }
 
 /// Removes a scratch directory on every exit path.
-struct Scratch(PathBuf);
+pub(super) struct Scratch(pub(super) PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -176,10 +176,12 @@ impl Drop for Scratch {
     }
 }
 
-fn check_output(what: &str, output: io::Result<Output>) -> Result<(), String> {
+/// The standard output of a command that succeeded, else a message with the
+/// tail of its standard error.
+pub(super) fn check_output(what: &str, output: io::Result<Output>) -> Result<String, String> {
     let output = output.map_err(|e| format!("{what} could not run: {e}"))?;
     if output.status.success() {
-        return Ok(());
+        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let tail: Vec<&str> = stderr.trim_end().lines().rev().take(5).collect();

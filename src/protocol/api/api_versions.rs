@@ -75,38 +75,45 @@ impl Request for ApiVersionsRequest {
 impl Response for ApiVersionsResponse {
     fn decode(version: i16, d: &mut Decoder<'_>) -> DecodeResult<Self> {
         let error_code = ErrorCode::from_code(d.i16()?);
-        // A broker rejecting our version answers with a v0 body (KIP-511), so
-        // an UNSUPPORTED_VERSION body is decoded as v0 whatever we asked for.
-        let version = if error_code == ErrorCode::UnsupportedVersion {
+        if error_code == ErrorCode::UnsupportedVersion {
+            // A broker rejecting our version answers with a v0 body (KIP-511)
+            // listing its own window. Not every broker does: librdkafka's mock
+            // cluster sends a body that is no clean v0 body. Like the Java
+            // client, take what can be read and otherwise an empty list, so
+            // that the caller falls back to v0. The rest is skipped.
             d.set_flexible(false);
-            0
-        } else {
-            version
-        };
-        let api_keys = d.array_of(6, |d| {
-            let range = ApiVersionRange {
-                api_key: d.i16()?,
-                min_version: d.i16()?,
-                max_version: d.i16()?,
-            };
-            d.tagged_fields()?;
-            Ok(range)
-        })?;
+            let api_keys = decode_api_keys(d).unwrap_or_default();
+            let rest = d.remaining();
+            d.skip(rest)?;
+            return Ok(ApiVersionsResponse {
+                error_code,
+                api_keys,
+                throttle_time_ms: 0,
+            });
+        }
+        let api_keys = decode_api_keys(d)?;
         let throttle_time_ms = if version >= 1 { d.i32()? } else { 0 };
         // v3 adds tagged fields (SupportedFeatures, FinalizedFeatures, …) that
         // the client does not use; they are skipped.
         d.tagged_fields()?;
-        if error_code == ErrorCode::UnsupportedVersion {
-            // Anything after the v0 body is tolerated: brokers differ here.
-            let rest = d.remaining();
-            d.skip(rest)?;
-        }
         Ok(ApiVersionsResponse {
             error_code,
             api_keys,
             throttle_time_ms,
         })
     }
+}
+
+fn decode_api_keys(d: &mut Decoder<'_>) -> DecodeResult<Vec<ApiVersionRange>> {
+    d.array_of(6, |d| {
+        let range = ApiVersionRange {
+            api_key: d.i16()?,
+            min_version: d.i16()?,
+            max_version: d.i16()?,
+        };
+        d.tagged_fields()?;
+        Ok(range)
+    })
 }
 
 #[cfg(test)]
@@ -189,6 +196,45 @@ mod tests {
         let got = decode::<Req>(3, &frame).unwrap();
         assert_eq!(got, want);
         assert_eq!(got.range(0).unwrap().max_version, 11);
+    }
+
+    /// librdkafka 2.16.0's mock cluster answers an ApiVersions v3 request
+    /// with this frame (correlation id 1): UNSUPPORTED_VERSION and a body
+    /// that is no v0 body (read as v0, its array count is 16781824).
+    const MOCK_CLUSTER_V3_ANSWER: &str = "0000000100230100120000000200000000";
+
+    fn unhex(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn an_unreadable_unsupported_version_answer_lists_nothing_so_the_client_falls_back_to_v0() {
+        let frame = unhex(MOCK_CLUSTER_V3_ANSWER);
+        let got = crate::protocol::decode_response::<Req>(&frame, 3, 1).unwrap();
+        assert_eq!(got.error_code, ErrorCode::UnsupportedVersion);
+        assert!(got.api_keys.is_empty(), "{got:?}");
+        assert_eq!(got.range(api_key::API_VERSIONS), None);
+    }
+
+    #[test]
+    fn the_mock_clusters_v0_answer_lists_its_window() {
+        // Its answer to the v0 retry (correlation id 2), captured likewise.
+        let frame = unhex(
+            "0000000200000000001800000000000a00010000001000020000000700030000000d000800000009\
+             000900000006000a00000003000b00000006000c00000005000d00000004000e0000000400120000\
+             0002001600000004001700020002001800000001001900000001001a00000001001c000000030044\
+             00010001004700000000004800000000004c00010001004e00010001004f00010001",
+        );
+        let got = crate::protocol::decode_response::<Req>(&frame, 0, 2).unwrap();
+        assert_eq!(got.error_code, ErrorCode::None);
+        assert_eq!(got.api_keys.len(), 24);
+        let window = got.range(api_key::API_VERSIONS).unwrap();
+        assert_eq!((window.min_version, window.max_version), (0, 2));
+        let join_group = got.range(api_key::JOIN_GROUP).unwrap();
+        assert_eq!(join_group.max_version, 6);
     }
 
     #[test]

@@ -100,7 +100,6 @@ impl Response for InitProducerIdResponse {
 mod tests {
     use super::*;
     use crate::protocol::api::codec_checks::*;
-    use crate::protocol::DecodeError;
     use kafka_protocol::messages::{
         InitProducerIdRequest as OracleRequest, InitProducerIdResponse as OracleResponse,
         TransactionalId,
@@ -235,12 +234,14 @@ mod tests {
     }
 
     #[test]
-    fn trailing_bytes_are_an_error() {
+    fn trailing_bytes_are_ignored_and_counted() {
         let mut body = response_body(&sample_response(), 0);
         body.push(0);
+        let frame = response_frame::<Req>(0, &body);
+        assert_eq!(decode::<Req>(0, &frame), Ok(sample_response()));
         assert_eq!(
-            decode::<Req>(0, &response_frame::<Req>(0, &body)),
-            Err(DecodeError::TrailingBytes(1))
+            crate::protocol::decode_response_counting_trailing::<Req>(&frame, 0, CORRELATION_ID),
+            Ok((sample_response(), 1))
         );
     }
 

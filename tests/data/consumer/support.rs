@@ -132,13 +132,15 @@ pub fn data_file(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs a peer script with python3 and returns its standard output.
+/// Runs a peer script with the testkit's Python peers and returns its
+/// standard output.
 pub fn python(script: &str, args: &[&str]) -> String {
-    let output = Command::new("python3")
+    let python = testkit::python_peers().expect("the Python peers are provisioned");
+    let output = Command::new(python)
         .arg(data_file(script))
         .args(args)
         .output()
-        .expect("python3 runs (CI installs confluent-kafka and kafka-python)");
+        .expect("the peers' python runs");
     assert!(
         output.status.success(),
         "{script} {args:?} failed: {}",

@@ -1,0 +1,782 @@
+//! The client against librdkafka's mock cluster (`testkit::MockCluster`): an
+//! independent, multi-broker implementation of the protocol with replicated
+//! partitions and injected faults.
+#![cfg(feature = "testkit")]
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use kafka_sync::testkit::{unique_name, MockCluster};
+use kafka_sync::{ApiKey, KafkaClient};
+
+/// How long a test waits for anything before it fails.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A 3-broker mock cluster; `MOCK_TEST_DEBUG=mock,protocol` turns on
+/// librdkafka's debug log in the helper's log file.
+fn cluster() -> MockCluster {
+    let debug = std::env::var("MOCK_TEST_DEBUG").unwrap_or_default();
+    MockCluster::builder()
+        .brokers(3)
+        .debug(debug)
+        .start()
+        .expect("the mock cluster starts")
+}
+
+/// Logs the client's debug lines to stderr when `MOCK_TEST_LOG` is set.
+struct StderrLog;
+
+impl log::Log for StderrLog {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if record.target().starts_with("kafka_sync") {
+            eprintln!(
+                "[{}] {} {}",
+                std::thread::current().name().unwrap_or("?"),
+                record.level(),
+                record.args()
+            );
+        }
+    }
+    fn flush(&self) {}
+}
+
+/// A client for the mock at `bootstrap`, with the version caps its group
+/// API bugs need (`MockCluster::API_VERSION_CAPS`).
+fn client(bootstrap: &str) -> KafkaClient {
+    if std::env::var_os("MOCK_TEST_LOG").is_some() {
+        static LOGGER: StderrLog = StderrLog;
+        if log::set_logger(&LOGGER).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    }
+    MockCluster::API_VERSION_CAPS
+        .iter()
+        .fold(KafkaClient::builder().hosts(bootstrap), |b, &(api, v)| {
+            b.max_api_version(api, v)
+        })
+        .request_timeout(Duration::from_secs(10))
+        .build()
+        .expect("the client bootstraps against the mock cluster")
+}
+
+/// A loopback address nobody listens on.
+fn dead_address() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    address
+}
+
+#[test]
+fn client_bootstraps_past_a_dead_first_host_and_sees_three_brokers() {
+    let cluster = cluster();
+    let client = client(&format!("{},{}", dead_address(), cluster.bootstrap()));
+    let ids: BTreeSet<i32> = client.brokers().iter().map(|b| b.id).collect();
+    assert_eq!(ids, BTreeSet::from([1, 2, 3]));
+}
+
+#[test]
+fn metadata_shows_replicated_partitions_led_where_the_cluster_put_them() {
+    let cluster = cluster();
+    let topic = unique_name("mock-spread");
+    cluster.create_topic(&topic, 6, 3).unwrap();
+    // The mock places leaders at random; spread them deterministically.
+    for partition in 0..6 {
+        cluster
+            .set_leader(&topic, partition, partition % 3 + 1)
+            .unwrap();
+    }
+    let client = client(cluster.bootstrap());
+    let partitions = client.topic(&topic).unwrap().partitions();
+    assert_eq!(partitions.len(), 6);
+    for p in &partitions {
+        assert_eq!(p.leader, Some(p.id % 3 + 1), "{p:?}");
+        assert_eq!(p.replicas.len(), 3, "{p:?}");
+    }
+}
+
+#[test]
+fn a_refused_command_is_a_typed_error_naming_the_command() {
+    let cluster = cluster();
+    let err = cluster.broker_down(42).unwrap_err();
+    let text = err.to_string();
+    assert!(err.code().is_some(), "{err:?}");
+    assert!(text.contains("broker_set_down(42)"), "{text}");
+}
+
+#[test]
+fn dropping_the_cluster_stops_its_brokers() {
+    let cluster = cluster();
+    let first = cluster.bootstrap().split(',').next().unwrap().to_owned();
+    let address: std::net::SocketAddr = first.parse().unwrap();
+    std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1))
+        .expect("the mock's broker 1 accepts connections");
+    drop(cluster);
+    assert!(
+        std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_err(),
+        "broker 1 still listens after drop"
+    );
+}
+
+#[test]
+fn a_one_member_group_gets_every_partition_and_reads_them() {
+    use kafka_sync::{BalancedConsumerConfig, OffsetReset, TopicPartition};
+    let cluster = cluster();
+    let topic = unique_name("mock-group");
+    cluster.create_topic(&topic, 4, 3).unwrap();
+    let client = client(cluster.bootstrap());
+    let producer = client
+        .topic(&topic)
+        .unwrap()
+        .get_producer(kafka_sync::ProducerConfig::default())
+        .unwrap();
+    for i in 0..40 {
+        producer
+            .produce_keyed(format!("k{i}"), format!("v{i}"))
+            .unwrap();
+    }
+    producer.producer().flush(DEADLINE).unwrap();
+    let consumer = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(
+            &unique_name("mock-group"),
+            BalancedConsumerConfig::default()
+                .auto_offset_reset(OffsetReset::Earliest)
+                .session_timeout(Duration::from_secs(6))
+                .heartbeat_interval(Duration::from_millis(500)),
+        )
+        .unwrap();
+    let want: BTreeSet<TopicPartition> = (0..4).map(|p| TopicPartition::new(&topic, p)).collect();
+    let mut values = BTreeSet::new();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while values.len() < 40 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "read {} of 40 records; assignment {:?}",
+            values.len(),
+            consumer.assignment()
+        );
+        if let Some(message) = consumer.consume(Duration::from_millis(200)).unwrap() {
+            values.insert(String::from_utf8_lossy(message.value_bytes()).into_owned());
+        }
+    }
+    assert_eq!(consumer.assignment(), want);
+    consumer.close().unwrap();
+}
+
+// ---- the producer through faults: exactly once, in order, on the murmur2 partition ----
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use kafka_sync::producer::{murmur2_partition, ProducerMetrics};
+use kafka_sync::{Acks, ErrorCode, OffsetReset, ProducerConfig, SimpleConsumerConfig};
+
+/// Distinct keys in a run; records of one key go to one partition.
+const KEYS: usize = 500;
+
+/// The `i`-th record of a run: key `k{i % KEYS}`, value `v{i}`.
+fn record(i: usize) -> (String, String) {
+    (format!("k{}", i % KEYS), format!("v{i}"))
+}
+
+/// What each partition must hold afterwards: the values of the records whose
+/// key murmur2 puts there, in the order they were produced.
+fn expected(records: usize, partitions: i32) -> BTreeMap<i32, Vec<String>> {
+    let mut out: BTreeMap<i32, Vec<String>> = (0..partitions).map(|p| (p, Vec::new())).collect();
+    for i in 0..records {
+        let (key, value) = record(i);
+        let partition = murmur2_partition(key.as_bytes(), partitions);
+        out.get_mut(&partition).unwrap().push(value);
+    }
+    out
+}
+
+/// Produces `records` keyed records at about `rate` per second with an
+/// idempotent acks=all producer while `fault` runs on another thread (called
+/// every `period` until producing is done), then flushes. Returns how many
+/// delivery reports were errors (the first few printed) and the producer's
+/// metrics.
+fn produce_through(
+    client: &KafkaClient,
+    topic: &str,
+    records: usize,
+    rate: usize,
+    period: Duration,
+    fault: impl Fn(usize) + Send + Sync,
+) -> (usize, ProducerMetrics) {
+    let config = ProducerConfig::default()
+        .acks(Acks::All)
+        .idempotence(Some(true));
+    produce_through_with(client, topic, config, records, rate, period, fault)
+}
+
+/// [`produce_through`] with a producer configured by `config` (linger,
+/// delivery timeout and reports are set here).
+fn produce_through_with(
+    client: &KafkaClient,
+    topic: &str,
+    config: ProducerConfig,
+    records: usize,
+    rate: usize,
+    period: Duration,
+    fault: impl Fn(usize) + Send + Sync,
+) -> (usize, ProducerMetrics) {
+    let producer = client
+        .topic(topic)
+        .unwrap()
+        .get_producer(
+            config
+                .linger(Duration::from_millis(5))
+                .delivery_timeout(Duration::from_secs(45))
+                .delivery_reports(true),
+        )
+        .unwrap();
+    let failed = std::thread::scope(|s| {
+        let reports = producer.producer().delivery_reports().clone();
+        let drain = s.spawn(move || {
+            let mut ok = 0;
+            let mut failed = 0;
+            while ok + failed < records {
+                match reports.recv_timeout(Duration::from_secs(50)) {
+                    Ok(report) if report.is_ok() => ok += 1,
+                    Ok(report) => {
+                        failed += 1;
+                        if failed <= 5 {
+                            eprintln!("failed delivery: {:?}", report.result);
+                        }
+                    }
+                    Err(_) => panic!("only {} of {records} delivery reports arrived", ok + failed),
+                }
+            }
+            failed
+        });
+        while_faulting(period, fault, || {
+            let started = Instant::now();
+            for i in 0..records {
+                let (key, value) = record(i);
+                producer.produce_keyed(key, value).unwrap();
+                // Pace: record i is due at i / rate seconds.
+                let due = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+            }
+        });
+        producer
+            .producer()
+            .flush(DEADLINE)
+            .expect("flush completes");
+        drain.join().unwrap()
+    });
+    let metrics = producer.producer().metrics();
+    drop(producer);
+    (failed, metrics)
+}
+
+/// Reads every partition of `topic` from the beginning until it holds
+/// `want[p]` records (or DEADLINE passes); returns the values per partition.
+fn read_back(
+    client: &KafkaClient,
+    topic: &str,
+    want: &BTreeMap<i32, Vec<String>>,
+) -> BTreeMap<i32, Vec<String>> {
+    read_back_with(client, topic, want, SimpleConsumerConfig::default())
+}
+
+/// [`read_back`] with a consumer configured by `config` (its partitions and
+/// offset reset are set here).
+fn read_back_with(
+    client: &KafkaClient,
+    topic: &str,
+    want: &BTreeMap<i32, Vec<String>>,
+    config: SimpleConsumerConfig,
+) -> BTreeMap<i32, Vec<String>> {
+    let total: usize = want.values().map(Vec::len).sum();
+    let consumer = client
+        .topic(topic)
+        .unwrap()
+        .get_simple_consumer(
+            config
+                .partitions(want.keys().copied())
+                .auto_offset_reset(OffsetReset::Earliest),
+        )
+        .unwrap();
+    let mut got: BTreeMap<i32, Vec<String>> = want.keys().map(|&p| (p, Vec::new())).collect();
+    let mut count = 0;
+    let deadline = Instant::now() + DEADLINE;
+    // A little past the total, to see duplicates that arrive after it.
+    let mut quiet_since: Option<Instant> = None;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "read {count} of {total} records back"
+        );
+        match consumer.consume(Duration::from_millis(200)).unwrap() {
+            Some(message) => {
+                got.get_mut(&message.partition)
+                    .unwrap()
+                    .push(String::from_utf8_lossy(message.value_bytes()).into_owned());
+                count += 1;
+                quiet_since = None;
+            }
+            None if count >= total => {
+                let since = *quiet_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(500) {
+                    break;
+                }
+            }
+            None => {}
+        }
+    }
+    got
+}
+
+/// Every record exactly once, in production order, on its key's murmur2
+/// partition; reports how far off a failing partition is.
+fn assert_exactly_once_in_order(
+    got: &BTreeMap<i32, Vec<String>>,
+    want: &BTreeMap<i32, Vec<String>>,
+) {
+    for (partition, want) in want {
+        let got = &got[partition];
+        if got != want {
+            let first_difference = got.iter().zip(want).position(|(a, b)| a != b);
+            let distinct: BTreeSet<&String> = got.iter().collect();
+            panic!(
+                "partition {partition}: {} records read ({} distinct), {} expected; first \
+                 difference at index {first_difference:?}",
+                got.len(),
+                distinct.len(),
+                want.len()
+            );
+        }
+    }
+}
+
+/// A topic on `cluster` with 6 partitions and 3 replicas, partition `p`
+/// led by broker `p % 3 + 1` (the mock itself places leaders at random), so
+/// every broker leads two.
+fn fault_topic(cluster: &MockCluster, prefix: &str) -> String {
+    let topic = unique_name(prefix);
+    cluster.create_topic(&topic, 6, 3).unwrap();
+    for partition in 0..6 {
+        cluster
+            .set_leader(&topic, partition, partition % 3 + 1)
+            .unwrap();
+    }
+    topic
+}
+
+#[test]
+fn idempotent_producer_delivers_exactly_once_in_order_through_leader_moves() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-leader-moves");
+    let client = client(cluster.bootstrap());
+    let records = 20_000;
+    let (failed, metrics) = produce_through(
+        &client,
+        &topic,
+        records,
+        4_000,
+        Duration::from_millis(700),
+        |round| {
+            // Every partition moves to the next broker.
+            for partition in 0..6 {
+                let broker = (partition + round as i32) % 3 + 1;
+                cluster.set_leader(&topic, partition, broker).unwrap();
+            }
+        },
+    );
+    assert_eq!(failed, 0, "records failed");
+    assert!(
+        metrics.records_retried > 0,
+        "the leader moves caused no retry: {metrics:?}"
+    );
+    let want = expected(records, 6);
+    assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
+}
+
+#[test]
+fn idempotent_producer_retries_not_leader_answers_without_duplicates() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-not-leader");
+    let client = client(cluster.bootstrap());
+    let records = 10_000;
+    let (failed, metrics) = produce_through(
+        &client,
+        &topic,
+        records,
+        4_000,
+        Duration::from_millis(300),
+        |_| {
+            cluster
+                .request_errors(
+                    ApiKey::Produce,
+                    &[
+                        ErrorCode::NotLeaderOrFollower,
+                        ErrorCode::NotLeaderOrFollower,
+                    ],
+                )
+                .unwrap();
+        },
+    );
+    assert_eq!(failed, 0, "records failed");
+    assert!(
+        metrics.records_retried > 0,
+        "the injected errors caused no retry: {metrics:?}"
+    );
+    let want = expected(records, 6);
+    assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
+}
+
+#[test]
+fn idempotent_producer_rides_out_a_broker_outage() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-outage");
+    let client = client(cluster.bootstrap());
+    let records = 12_000;
+    let (failed, metrics) = produce_through(
+        &client,
+        &topic,
+        records,
+        3_000,
+        Duration::from_secs(1),
+        |round| {
+            // Broker 2 is down from the first second to the third.
+            match round {
+                1 => cluster.broker_down(2).unwrap(),
+                3 => cluster.broker_up(2).unwrap(),
+                _ => {}
+            }
+        },
+    );
+    cluster.broker_up(2).unwrap();
+    assert_eq!(failed, 0, "records failed");
+    assert!(
+        metrics.records_retried > 0,
+        "the outage caused no retry: {metrics:?}"
+    );
+    let want = expected(records, 6);
+    assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
+}
+
+#[test]
+fn idempotent_producer_keeps_order_with_a_300ms_round_trip() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-rtt");
+    let client = client(cluster.bootstrap());
+    cluster
+        .round_trip_time(-1, Duration::from_millis(300))
+        .unwrap();
+    let records = 5_000;
+    let (failed, metrics) = produce_through(
+        &client,
+        &topic,
+        records,
+        2_500,
+        Duration::from_secs(1),
+        |_| {},
+    );
+    assert_eq!(failed, 0, "records failed");
+    assert_eq!(metrics.records_sent, records as u64, "{metrics:?}");
+    cluster.round_trip_time(-1, Duration::ZERO).unwrap();
+    let want = expected(records, 6);
+    assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
+}
+
+#[test]
+fn acks_one_producer_loses_nothing_through_leader_moves() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-acks1-moves");
+    let client = client(cluster.bootstrap());
+    let records = 10_000;
+    let config = ProducerConfig::default()
+        .acks(Acks::Leader)
+        .idempotence(Some(false));
+    let (failed, metrics) = produce_through_with(
+        &client,
+        &topic,
+        config,
+        records,
+        4_000,
+        Duration::from_millis(500),
+        |round| {
+            for partition in 0..6 {
+                let broker = (partition + round as i32) % 3 + 1;
+                cluster.set_leader(&topic, partition, broker).unwrap();
+            }
+        },
+    );
+    assert_eq!(failed, 0, "records failed");
+    assert!(
+        metrics.records_retried > 0,
+        "the leader moves caused no retry: {metrics:?}"
+    );
+    // At least once: every record on its partition; duplicates and
+    // reordering are allowed without idempotence, and counted.
+    let want = expected(records, 6);
+    let got = read_back(&client, &topic, &want);
+    let (mut duplicates, mut out_of_order) = (0, 0);
+    for (partition, want) in &want {
+        let got = &got[partition];
+        let distinct: BTreeSet<&String> = got.iter().collect();
+        let wanted: BTreeSet<&String> = want.iter().collect();
+        assert_eq!(
+            distinct, wanted,
+            "partition {partition} lost or misplaced records"
+        );
+        duplicates += got.len() - distinct.len();
+        let index: BTreeMap<&String, usize> =
+            want.iter().enumerate().map(|(i, v)| (v, i)).collect();
+        out_of_order += got
+            .windows(2)
+            .filter(|w| index[&w[0]] > index[&w[1]])
+            .count();
+    }
+    eprintln!("acks=1 through leader moves: {duplicates} duplicates, {out_of_order} out of order");
+}
+
+#[test]
+fn acks_zero_producer_delivers_everything_in_order_without_faults() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-acks0");
+    let client = client(cluster.bootstrap());
+    let records = 5_000;
+    let config = ProducerConfig::default()
+        .acks(Acks::None)
+        .idempotence(Some(false));
+    let (failed, metrics) =
+        produce_through_with(&client, &topic, config, records, 5_000, DEADLINE, |_| {});
+    assert_eq!(failed, 0, "records failed");
+    assert_eq!(metrics.records_sent, records as u64, "{metrics:?}");
+    let want = expected(records, 6);
+    assert_exactly_once_in_order(&read_back(&client, &topic, &want), &want);
+}
+
+// ---- consumers through faults ----
+
+/// Produces `records` keyed records without faults and returns what each
+/// partition holds.
+fn fill(client: &KafkaClient, topic: &str, records: usize) -> BTreeMap<i32, Vec<String>> {
+    let (failed, _) = produce_through(client, topic, records, 1_000_000, DEADLINE, |_| {});
+    assert_eq!(failed, 0, "records failed");
+    expected(records, 6)
+}
+
+/// Runs `fault(round)` every `period` on another thread while `read` runs;
+/// returns what `read` returned and how many rounds ran.
+fn while_faulting<T: Send>(
+    period: Duration,
+    fault: impl Fn(usize) + Send + Sync,
+    read: impl FnOnce() -> T + Send,
+) -> (T, usize) {
+    let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+    std::thread::scope(|s| {
+        let faults = s.spawn(|| {
+            let mut round = 0;
+            // Until `stop` is dropped, which disconnects the channel.
+            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(period)
+            {
+                round += 1;
+                fault(round);
+            }
+            round
+        });
+        let result = read();
+        drop(stop);
+        (result, faults.join().unwrap())
+    })
+}
+
+/// Small fetches, so that reading takes many round trips and faults land
+/// in the middle of it.
+fn slow_reader() -> SimpleConsumerConfig {
+    SimpleConsumerConfig::default()
+        .max_partition_fetch_bytes(2048)
+        .fetch_max_bytes(4096)
+        .fetch_max_wait(Duration::from_millis(50))
+}
+
+#[test]
+fn simple_consumer_reads_everything_once_in_order_through_leader_moves() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-consume-moves");
+    let client = client(cluster.bootstrap());
+    let want = fill(&client, &topic, 20_000);
+    let (got, rounds) = while_faulting(
+        Duration::from_millis(200),
+        |round| {
+            for partition in 0..6 {
+                let broker = (partition + round as i32) % 3 + 1;
+                cluster.set_leader(&topic, partition, broker).unwrap();
+            }
+        },
+        || read_back_with(&client, &topic, &want, slow_reader()),
+    );
+    assert!(
+        rounds >= 3,
+        "only {rounds} leader moves happened while reading"
+    );
+    assert_exactly_once_in_order(&got, &want);
+}
+
+#[test]
+fn simple_consumer_reads_everything_once_in_order_through_a_broker_outage() {
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-consume-outage");
+    let client = client(cluster.bootstrap());
+    let want = fill(&client, &topic, 20_000);
+    // Broker 3 leads two partitions; it is down when reading starts and
+    // comes back after two seconds, so their records can only come late.
+    cluster.broker_down(3).unwrap();
+    let started = Instant::now();
+    let (got, rounds) = while_faulting(
+        Duration::from_secs(2),
+        |round| {
+            if round == 1 {
+                cluster.broker_up(3).unwrap();
+            }
+        },
+        || read_back_with(&client, &topic, &want, slow_reader()),
+    );
+    cluster.broker_up(3).unwrap();
+    assert!(rounds >= 1 && started.elapsed() >= Duration::from_secs(2));
+    assert_exactly_once_in_order(&got, &want);
+}
+
+#[test]
+fn committed_offsets_survive_coordinator_moves() {
+    use kafka_sync::testkit::CoordinatorKind;
+    let cluster = cluster();
+    let topic = fault_topic(&cluster, "mock-commit-moves");
+    let client = client(cluster.bootstrap());
+    let want = fill(&client, &topic, 3_000);
+    let group = unique_name("mock-commit-group");
+    let consumer = client
+        .topic(&topic)
+        .unwrap()
+        .get_simple_consumer(
+            SimpleConsumerConfig::default()
+                .consumer_group(group.clone())
+                .enable_auto_commit(false)
+                .partitions(0..6)
+                .auto_offset_reset(OffsetReset::Earliest),
+        )
+        .unwrap();
+    let mut read = 0;
+    let deadline = Instant::now() + DEADLINE;
+    for coordinator in [1, 2, 3, 1, 2, 3] {
+        // Read a sixth, then commit through a coordinator that just moved.
+        let target = read + 500;
+        while read < target {
+            assert!(Instant::now() < deadline, "read {read} records");
+            if consumer
+                .consume(Duration::from_millis(200))
+                .unwrap()
+                .is_some()
+            {
+                read += 1;
+            }
+        }
+        cluster
+            .set_coordinator(CoordinatorKind::Group, &group, coordinator)
+            .unwrap();
+        consumer
+            .commit_offsets()
+            .expect("the commit follows the coordinator");
+        let committed = consumer.committed_offsets().unwrap();
+        for (partition, position) in consumer.positions() {
+            assert_eq!(
+                committed[&partition],
+                Some(position),
+                "partition {partition}"
+            );
+        }
+    }
+    drop(consumer);
+    // A new member of the group starts where the old one committed: at the end.
+    let resumed = client
+        .topic(&topic)
+        .unwrap()
+        .get_simple_consumer(
+            SimpleConsumerConfig::default()
+                .consumer_group(group)
+                .partitions(0..6)
+                .auto_offset_reset(OffsetReset::Earliest),
+        )
+        .unwrap();
+    let committed = resumed.committed_offsets().unwrap();
+    for (partition, values) in &want {
+        assert_eq!(
+            committed[partition],
+            Some(values.len() as i64),
+            "partition {partition}"
+        );
+    }
+    assert!(resumed
+        .consume(Duration::from_millis(500))
+        .unwrap()
+        .is_none());
+}
+
+// ---- the helper process never outlives its owner ----
+
+/// Set in the environment of a child test process run by a test in this file.
+const CHILD_ENV: &str = "KAFKA_SYNC_MOCK_CLUSTER_CHILD";
+
+/// Run by `the_mock_cluster_dies_with_a_killed_owner`: starts a cluster,
+/// prints its bootstrap list and waits to be killed.
+#[test]
+#[ignore = "run as a child process by the_mock_cluster_dies_with_a_killed_owner"]
+fn owner_child() {
+    if std::env::var(CHILD_ENV).is_err() {
+        return;
+    }
+    let cluster = cluster();
+    println!("bootstrap={}", cluster.bootstrap());
+    std::thread::sleep(DEADLINE);
+}
+
+#[test]
+fn the_mock_cluster_dies_with_a_killed_owner() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "owner_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let bootstrap = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("bootstrap=").map(|(_, b)| b.to_owned()))
+        .expect("the child printed its cluster's bootstrap list");
+    let address: std::net::SocketAddr = bootstrap.split(',').next().unwrap().parse().unwrap();
+    std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1))
+        .expect("the child's cluster answers");
+    child.kill().unwrap(); // SIGKILL: no destructor runs
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the mock cluster outlived its owner"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
