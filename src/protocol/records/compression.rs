@@ -10,11 +10,16 @@
 //! - lz4: the LZ4 frame format with independent 64 KiB blocks and no
 //!   checksums (KIP-57); frames written by Kafka 0.8/0.9 for magic 0, whose
 //!   header checksum is computed over the wrong bytes, are read too;
-//! - zstd: one zstd frame (KIP-110).
+//! - zstd: one zstd frame (KIP-110); several concatenated frames and
+//!   skippable frames are read too. The default `zstd` feature uses the
+//!   pure-Rust `ruzstd` (its encoder has one level, about zstd's level 1);
+//!   `zstd-c` uses libzstd, which is faster and honours every level.
 //!
 //! Decompression never produces more than a caller-given limit: past it the
 //! batch is rejected with [`DecodeError::DecompressionLimit`], so a hostile
-//! batch cannot exhaust memory.
+//! batch cannot exhaust memory. A zstd frame whose header declares a window
+//! (the history its decoder reserves up front) above the limit and 8 MiB is
+//! rejected the same way before any decoding.
 //!
 //! # References
 //! Kafka protocol guide, "Record Batch" (attributes); KIP-57 (lz4 framing),
@@ -30,8 +35,8 @@ use crate::protocol::{DecodeError, DecodeResult, EncodeError};
 /// How the records of a batch are compressed: bits 0-2 of the batch
 /// attributes. Defaults to `None`, as in the Java producer.
 ///
-/// `Lz4` and `Zstd` need the `lz4` and `zstd` cargo features (both on by
-/// default); without them, encoding fails with an [`EncodeError`] and
+/// `Lz4` and `Zstd` need the `lz4` and `zstd` (or `zstd-c`) cargo features
+/// (`lz4` and `zstd` are on by default); without them, encoding fails with an [`EncodeError`] and
 /// decoding with [`DecodeError::UnsupportedCompression`] naming the feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {
@@ -44,7 +49,9 @@ pub enum Compression {
     Snappy,
     /// LZ4 frame format.
     Lz4,
-    /// Zstandard (brokers 2.1 and newer), levels -131072 to 22.
+    /// Zstandard (brokers 2.1 and newer), levels -131072 to 22. With the
+    /// pure-Rust `zstd` feature every level is written as about level 1;
+    /// the `zstd-c` feature applies the level.
     Zstd,
 }
 
