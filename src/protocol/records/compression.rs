@@ -774,6 +774,34 @@ mod tests {
         assert!(zstd_frame_header(b"not zstd").is_err());
     }
 
+    #[cfg(any(feature = "zstd", feature = "zstd-c"))]
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+        /// The zstd decoder (either backend) never panics on a damaged
+        /// frame and stays within the limit.
+        #[test]
+        fn damaged_zstd_frames_never_panic(
+            edits in proptest::collection::vec((0usize..4096, 0u8..=255), 1..8),
+            cut in 0usize..4096,
+        ) {
+            let input = sample(3000);
+            let mut frame = Vec::new();
+            compress(Compression::Zstd, None, &input, &mut frame).unwrap();
+            for (at, value) in edits {
+                let at = at % frame.len();
+                frame[at] = value;
+            }
+            frame.truncate(frame.len() - cut % frame.len());
+            if let Ok(out) = decompress(Compression::Zstd, &frame, 4000, false) {
+                proptest::prop_assert!(out.len() <= 4000);
+            }
+        }
+    }
+
     #[cfg(feature = "lz4")]
     #[test]
     fn lz4_frames_with_kafka_0_8_header_checksums_are_read_for_magic_0() {
