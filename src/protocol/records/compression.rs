@@ -461,12 +461,15 @@ fn zstd_decompress(input: &[u8], limit: usize) -> DecodeResult<Vec<u8>> {
     // libzstd reads as one stream) are decoded one after the other.
     let corrupt =
         |e: &dyn fmt::Display| DecodeError::InvalidOwned(format!("zstd data is corrupt: {e}"));
-    let first = zstd_frame_header(input)?;
-    let hint = first
-        .content_size
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or_else(|| input.len().saturating_mul(4));
-    let mut out = Vec::with_capacity(hint.min(limit));
+    // The first frame's declared size sizes the buffer, so check it first.
+    let hint = match zstd_frame_header(input)?.content_size {
+        Some(n) => match usize::try_from(n) {
+            Ok(n) if n <= limit => n,
+            _ => return Err(DecodeError::DecompressionLimit { limit }),
+        },
+        None => input.len().saturating_mul(4).min(limit),
+    };
+    let mut out = Vec::with_capacity(hint);
     let mut rest = input;
     while !rest.is_empty() {
         let header = zstd_frame_header(rest)?;
