@@ -3,7 +3,8 @@
 //! 1 KiB records, for every codec. Throughput counts record values only.
 //!
 //! Run: `cargo bench --bench records -- --warm-up-time 1 --measurement-time 2`
-//! (figures in docs/benchmarks.md).
+//! (figures in docs/benchmarks.md). zstd runs through the pure-Rust `ruzstd`
+//! by default and through libzstd with `--features zstd-c`.
 
 use std::hint::black_box;
 
@@ -86,6 +87,11 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(payload));
         for codec in CODECS {
             let bytes = encode(codec, &values);
+            // The compression ratio, to read beside the speed.
+            eprintln!(
+                "{label} {codec}: {payload} B of values in a {} B batch",
+                bytes.len()
+            );
             group.bench_with_input(BenchmarkId::from_parameter(codec), &bytes, |b, bytes| {
                 b.iter(|| decode(black_box(bytes)))
             });

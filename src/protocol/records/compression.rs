@@ -10,11 +10,16 @@
 //! - lz4: the LZ4 frame format with independent 64 KiB blocks and no
 //!   checksums (KIP-57); frames written by Kafka 0.8/0.9 for magic 0, whose
 //!   header checksum is computed over the wrong bytes, are read too;
-//! - zstd: one zstd frame (KIP-110).
+//! - zstd: one zstd frame (KIP-110); several concatenated frames and
+//!   skippable frames are read too. The default `zstd` feature uses the
+//!   pure-Rust `ruzstd` (its encoder has one level, about zstd's level 1);
+//!   `zstd-c` uses libzstd, which is faster and honours every level.
 //!
 //! Decompression never produces more than a caller-given limit: past it the
 //! batch is rejected with [`DecodeError::DecompressionLimit`], so a hostile
-//! batch cannot exhaust memory.
+//! batch cannot exhaust memory. A zstd frame whose header declares a window
+//! (the history its decoder reserves up front) above the limit and 8 MiB is
+//! rejected the same way before any decoding.
 //!
 //! # References
 //! Kafka protocol guide, "Record Batch" (attributes); KIP-57 (lz4 framing),
@@ -30,8 +35,8 @@ use crate::protocol::{DecodeError, DecodeResult, EncodeError};
 /// How the records of a batch are compressed: bits 0-2 of the batch
 /// attributes. Defaults to `None`, as in the Java producer.
 ///
-/// `Lz4` and `Zstd` need the `lz4` and `zstd` cargo features (both on by
-/// default); without them, encoding fails with an `EncodeError` and
+/// `Lz4` and `Zstd` need the `lz4` and `zstd` (or `zstd-c`) cargo features
+/// (`lz4` and `zstd` are on by default); without them, encoding fails with an `EncodeError` and
 /// decoding with [`DecodeError::UnsupportedCompression`] naming the feature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {
@@ -44,7 +49,9 @@ pub enum Compression {
     Snappy,
     /// LZ4 frame format.
     Lz4,
-    /// Zstandard (brokers 2.1 and newer), levels -131072 to 22.
+    /// Zstandard (brokers 2.1 and newer), levels -131072 to 22. With the
+    /// pure-Rust `zstd` feature every level is written as about level 1;
+    /// the `zstd-c` feature applies the level.
     Zstd,
 }
 
@@ -110,7 +117,8 @@ impl Compression {
     /// Whether this build can encode and decode the codec (lz4 and zstd are
     /// cargo features).
     pub fn is_available(self) -> bool {
-        let (lz4, zstd) = (cfg!(feature = "lz4"), cfg!(feature = "zstd"));
+        let lz4 = cfg!(feature = "lz4");
+        let zstd = cfg!(any(feature = "zstd", feature = "zstd-c"));
         match self {
             Compression::Lz4 => lz4,
             Compression::Zstd => zstd,
@@ -395,7 +403,14 @@ fn xxh32_short(data: &[u8]) -> u32 {
     h ^ (h >> 16)
 }
 
-#[cfg(feature = "zstd")]
+/// Frames whose window (the history a decoder must keep) exceeds both this
+/// and the caller's limit are rejected before the decoder reserves it. 8 MiB
+/// is the window zstd uses up to level 19 when the input size is not known
+/// in advance, as in the Java producer's streaming encoder.
+#[cfg(any(feature = "zstd", feature = "zstd-c"))]
+const ZSTD_MIN_WINDOW_BOUND: u64 = 8 * 1024 * 1024;
+
+#[cfg(feature = "zstd-c")]
 fn zstd_compress(input: &[u8], level: i32, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let compressed = zstd::bulk::compress(input, level)
         .map_err(|_| EncodeError::Unsupported("zstd compression failed"))?;
@@ -403,33 +418,182 @@ fn zstd_compress(input: &[u8], level: i32, out: &mut Vec<u8>) -> Result<(), Enco
     Ok(())
 }
 
-#[cfg(not(feature = "zstd"))]
+/// The pure-Rust encoder implements one level (about zstd's level 1), so
+/// every level is accepted and written with it.
+#[cfg(all(feature = "zstd", not(feature = "zstd-c")))]
+fn zstd_compress(input: &[u8], _level: i32, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    ruzstd::encoding::compress(input, out, ruzstd::encoding::CompressionLevel::Fastest);
+    Ok(())
+}
+
+#[cfg(not(any(feature = "zstd", feature = "zstd-c")))]
 fn zstd_compress(_input: &[u8], _level: i32, _out: &mut Vec<u8>) -> Result<(), EncodeError> {
     Err(EncodeError::Unsupported(
         "zstd compression needs the `zstd` feature of kafka-sync",
     ))
 }
 
-#[cfg(feature = "zstd")]
+#[cfg(feature = "zstd-c")]
 fn zstd_decompress(input: &[u8], limit: usize) -> DecodeResult<Vec<u8>> {
-    let declared = zstd::zstd_safe::get_frame_content_size(input)
-        .ok()
-        .flatten()
-        .and_then(|n| usize::try_from(n).ok());
-    if declared.is_some_and(|n| n > limit) {
+    let header = zstd_frame_header(input)?;
+    let declared = header.content_size.and_then(|n| usize::try_from(n).ok());
+    if declared.is_some_and(|n| n > limit) || header.window_size > zstd_window_bound(limit) {
         return Err(DecodeError::DecompressionLimit { limit });
     }
-    let decoder = zstd::stream::read::Decoder::with_buffer(input)
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(input)
+        .map_err(|e| DecodeError::InvalidOwned(format!("zstd decoder: {e}")))?;
+    // libzstd reserves the window a frame declares; refuse more than the
+    // output may hold (or the usual streaming window), as for ruzstd.
+    let window_log = zstd_window_bound(limit)
+        .next_power_of_two()
+        .ilog2()
+        .clamp(10, 31);
+    decoder
+        .window_log_max(window_log)
         .map_err(|e| DecodeError::InvalidOwned(format!("zstd decoder: {e}")))?;
     let hint = declared.unwrap_or_else(|| input.len().saturating_mul(4));
     read_bounded(decoder, hint, limit, "zstd")
 }
 
-#[cfg(not(feature = "zstd"))]
+#[cfg(all(feature = "zstd", not(feature = "zstd-c")))]
+fn zstd_decompress(input: &[u8], limit: usize) -> DecodeResult<Vec<u8>> {
+    // ruzstd decodes one frame per decoder, so concatenated frames (which
+    // libzstd reads as one stream) are decoded one after the other.
+    let corrupt =
+        |e: &dyn fmt::Display| DecodeError::InvalidOwned(format!("zstd data is corrupt: {e}"));
+    // The first frame's declared size sizes the buffer, so check it first.
+    let hint = match zstd_frame_header(input)?.content_size {
+        Some(n) => match usize::try_from(n) {
+            Ok(n) if n <= limit => n,
+            _ => return Err(DecodeError::DecompressionLimit { limit }),
+        },
+        None => input.len().saturating_mul(4).min(limit),
+    };
+    let mut out = Vec::with_capacity(hint);
+    let mut rest = input;
+    while !rest.is_empty() {
+        let header = zstd_frame_header(rest)?;
+        if let Some(skip) = header.skippable_len {
+            rest = rest.get(skip..).ok_or(DecodeError::Truncated {
+                needed: skip,
+                remaining: rest.len(),
+            })?;
+            continue;
+        }
+        let room = limit - out.len();
+        if header
+            .content_size
+            .is_some_and(|n| n > u64::try_from(room).unwrap_or(u64::MAX))
+        {
+            return Err(DecodeError::DecompressionLimit { limit });
+        }
+        // ruzstd reserves the declared window up front.
+        if header.window_size > zstd_window_bound(limit) {
+            return Err(DecodeError::DecompressionLimit { limit });
+        }
+        let decoder =
+            ruzstd::decoding::StreamingDecoder::new(&mut rest).map_err(|e| corrupt(&e))?;
+        let cap = u64::try_from(room).unwrap_or(u64::MAX).saturating_add(1);
+        decoder
+            .take(cap)
+            .read_to_end(&mut out)
+            .map_err(|e| corrupt(&e))?;
+        if out.len() > limit {
+            return Err(DecodeError::DecompressionLimit { limit });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(not(any(feature = "zstd", feature = "zstd-c")))]
 fn zstd_decompress(_input: &[u8], _limit: usize) -> DecodeResult<Vec<u8>> {
     Err(DecodeError::UnsupportedCompression(
         "record batch is zstd-compressed: enable the `zstd` feature of kafka-sync to read it",
     ))
+}
+
+/// The largest window accepted for a decompression `limit`.
+#[cfg(any(feature = "zstd", feature = "zstd-c"))]
+fn zstd_window_bound(limit: usize) -> u64 {
+    u64::try_from(limit)
+        .unwrap_or(u64::MAX)
+        .max(ZSTD_MIN_WINDOW_BOUND)
+}
+
+/// What a zstd frame header declares (RFC 8878, section 3.1.1.1).
+#[cfg(any(feature = "zstd", feature = "zstd-c"))]
+#[derive(Debug, PartialEq, Eq)]
+struct ZstdFrameHeader {
+    /// The history the decoder must keep.
+    window_size: u64,
+    /// The decompressed size, when the encoder wrote it.
+    content_size: Option<u64>,
+    /// For a skippable frame: its whole length, header included.
+    skippable_len: Option<usize>,
+}
+
+/// Reads the frame header at the start of `input`, without decoding blocks.
+#[cfg(any(feature = "zstd", feature = "zstd-c"))]
+fn zstd_frame_header(input: &[u8]) -> DecodeResult<ZstdFrameHeader> {
+    let truncated = |needed: usize| DecodeError::Truncated {
+        needed,
+        remaining: input.len(),
+    };
+    let magic = input.get(..4).ok_or_else(|| truncated(4))?;
+    let magic = u32::from_le_bytes([magic[0], magic[1], magic[2], magic[3]]);
+    if magic & 0xFFFF_FFF0 == 0x184D_2A50 {
+        let len = input.get(4..8).ok_or_else(|| truncated(8))?;
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]);
+        let len = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(8);
+        return Ok(ZstdFrameHeader {
+            window_size: 0,
+            content_size: Some(0),
+            skippable_len: Some(len),
+        });
+    }
+    if magic != 0xFD2F_B528 {
+        return Err(DecodeError::Invalid(
+            "zstd data is corrupt: bad frame magic",
+        ));
+    }
+    let descriptor = *input.get(4).ok_or_else(|| truncated(5))?;
+    let single_segment = descriptor & 0x20 != 0;
+    let dict_id_len = [0, 1, 2, 4][usize::from(descriptor & 0x03)];
+    let content_size_len = match descriptor >> 6 {
+        0 if single_segment => 1,
+        0 => 0,
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    let mut at = 5;
+    let mut window_size = 0;
+    if !single_segment {
+        let byte = *input.get(at).ok_or_else(|| truncated(at + 1))?;
+        let base = 1u64 << (10 + (byte >> 3));
+        window_size = base + (base / 8) * u64::from(byte & 0x07);
+        at += 1;
+    }
+    at += dict_id_len;
+    let content_size = if content_size_len == 0 {
+        None
+    } else {
+        let field = input
+            .get(at..at + content_size_len)
+            .ok_or_else(|| truncated(at + content_size_len))?;
+        let mut bytes = [0u8; 8];
+        bytes[..content_size_len].copy_from_slice(field);
+        let n = u64::from_le_bytes(bytes);
+        Some(if content_size_len == 2 { n + 256 } else { n })
+    };
+    if single_segment {
+        window_size = content_size.unwrap_or(0);
+    }
+    Ok(ZstdFrameHeader {
+        window_size,
+        content_size,
+        skippable_len: None,
+    })
 }
 
 #[cfg(test)]
@@ -466,7 +630,7 @@ mod tests {
         }
     }
 
-    #[cfg(not(feature = "zstd"))]
+    #[cfg(not(any(feature = "zstd", feature = "zstd-c")))]
     #[test]
     fn encoding_with_a_codec_whose_feature_is_off_names_the_feature() {
         assert_eq!(
@@ -553,6 +717,91 @@ mod tests {
                 decompress(c, b"definitely not compressed", 1 << 20, false).is_err(),
                 "{c}"
             );
+        }
+    }
+
+    #[cfg(any(feature = "zstd", feature = "zstd-c"))]
+    #[test]
+    fn a_zstd_frame_declaring_a_huge_window_fails_before_allocating_it() {
+        // Magic, a descriptor with no content size, then a 2^35-byte window:
+        // the decoder would reserve 32 GiB for it.
+        let frame = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 25 << 3, 0, 0, 0];
+        assert_eq!(
+            decompress(Compression::Zstd, &frame, 1 << 20, false),
+            Err(DecodeError::DecompressionLimit { limit: 1 << 20 })
+        );
+    }
+
+    #[cfg(any(feature = "zstd", feature = "zstd-c"))]
+    #[test]
+    fn a_zstd_frame_declaring_more_content_than_the_limit_is_rejected() {
+        // Single segment, a 4-byte content size of 2^31 - 1.
+        let frame = [0x28, 0xB5, 0x2F, 0xFD, 0xA0, 0xFF, 0xFF, 0xFF, 0x7F, 0, 0];
+        assert_eq!(
+            decompress(Compression::Zstd, &frame, 1 << 20, false),
+            Err(DecodeError::DecompressionLimit { limit: 1 << 20 })
+        );
+    }
+
+    #[cfg(any(feature = "zstd", feature = "zstd-c"))]
+    #[test]
+    fn concatenated_and_skippable_zstd_frames_are_read_as_one_stream() {
+        let (a, b) = (sample(70_000), sample(3_000));
+        let mut input = Vec::new();
+        compress(Compression::Zstd, None, &a, &mut input).unwrap();
+        // A skippable frame (magic 0x184D2A5?, length, payload) in between.
+        input.extend_from_slice(&[0x53, 0x2A, 0x4D, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+        compress(Compression::Zstd, None, &b, &mut input).unwrap();
+        let output = decompress(Compression::Zstd, &input, 1 << 20, false).unwrap();
+        assert_eq!(output, [a, b].concat());
+        assert_eq!(
+            decompress(Compression::Zstd, &input, 72_999, false),
+            Err(DecodeError::DecompressionLimit { limit: 72_999 })
+        );
+    }
+
+    #[cfg(any(feature = "zstd", feature = "zstd-c"))]
+    #[test]
+    fn zstd_frame_headers_are_read_as_rfc_8878_describes() {
+        // No single segment, window descriptor 0x59: 2^(10 + 11) + 1/8 of it.
+        let header = zstd_frame_header(&[0x28, 0xB5, 0x2F, 0xFD, 0x40, 0x59, 0x10, 0x00]);
+        assert_eq!(
+            header,
+            Ok(ZstdFrameHeader {
+                window_size: (1 << 21) + (1 << 18),
+                content_size: Some(0x10 + 256),
+                skippable_len: None,
+            })
+        );
+        assert!(zstd_frame_header(&[0x28, 0xB5, 0x2F]).is_err());
+        assert!(zstd_frame_header(b"not zstd").is_err());
+    }
+
+    #[cfg(any(feature = "zstd", feature = "zstd-c"))]
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+        /// The zstd decoder (either backend) never panics on a damaged
+        /// frame and stays within the limit.
+        #[test]
+        fn damaged_zstd_frames_never_panic(
+            edits in proptest::collection::vec((0usize..4096, 0u8..=255), 1..8),
+            cut in 0usize..4096,
+        ) {
+            let input = sample(3000);
+            let mut frame = Vec::new();
+            compress(Compression::Zstd, None, &input, &mut frame).unwrap();
+            for (at, value) in edits {
+                let at = at % frame.len();
+                frame[at] = value;
+            }
+            frame.truncate(frame.len() - cut % frame.len());
+            if let Ok(out) = decompress(Compression::Zstd, &frame, 4000, false) {
+                proptest::prop_assert!(out.len() <= 4000);
+            }
         }
     }
 
