@@ -1061,15 +1061,12 @@ fn three_members_share_the_partitions_through_coordinator_moves_and_its_outage()
     eprintln!("{resent} batches resent with their sequence and stored again by the mock");
     assert_exactly_once_in_order(&logs, &expected(records, 6));
     // Closing one member rebalances the others, so a later member's final
-    // commit can meet REBALANCE_IN_PROGRESS, which close() returns (the Java
-    // client logs it instead). That is allowed here; any other error is not.
+    // commit can meet REBALANCE_IN_PROGRESS; close() logs that, as the Java
+    // client does, and succeeds.
     for m in members {
         let Ok(member) = Arc::try_unwrap(m) else {
             panic!("a thread still holds a member");
         };
-        if let Err(e) = member.close() {
-            assert_eq!(e.code(), Some(ErrorCode::RebalanceInProgress), "{e}");
-            eprintln!("close: {e}");
-        }
+        member.close().expect("close succeeds even when the group moved on");
     }
 }

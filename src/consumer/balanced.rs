@@ -39,6 +39,7 @@ use parking_lot::Mutex;
 use crate::cluster::KafkaClient;
 use crate::cluster::Topic;
 use crate::error::{Error, Result};
+use crate::protocol::ErrorCode;
 
 use super::assignor::TopicPartition;
 use super::fetcher::{self, FetchSettings, FetcherHandle};
@@ -545,12 +546,29 @@ impl BalancedConsumer {
         }
         let committed = if self.config.auto_commits() {
             let request_deadline = crate::time::after(self.client.config().request_timeout());
-            commit_until(
+            let committed = commit_until(
                 &self.coordinator,
                 &self.positions(),
                 &self.member(),
                 deadline.min(request_deadline),
-            )
+            );
+            match committed {
+                // The group moved on while this member was leaving (another
+                // member's leave started a rebalance): the partitions are no
+                // longer this member's to commit, and their next owner
+                // resumes from the last committed offsets. Not a failure of
+                // close, as in the Java client; records read since then may
+                // be read again.
+                Err(e) if group_moved_on(&e) => {
+                    warn!(
+                        "group `{}`: final commit not accepted ({e}); the partitions' next owners \
+                         resume from the last committed offsets",
+                        self.group
+                    );
+                    Ok(())
+                }
+                other => other,
+            }
         } else {
             Ok(())
         };
@@ -626,6 +644,19 @@ fn commit(
 }
 
 /// Commits `positions`, one OffsetCommit per topic, by `deadline`.
+/// Whether a commit failed because the group has a newer generation than
+/// the committing member: a rebalance is under way or done without it.
+fn group_moved_on(error: &Error) -> bool {
+    matches!(
+        error.code(),
+        Some(
+            ErrorCode::RebalanceInProgress
+                | ErrorCode::IllegalGeneration
+                | ErrorCode::UnknownMemberId
+        )
+    )
+}
+
 fn commit_until(
     coordinator: &GroupCoordinator,
     positions: &BTreeMap<TopicPartition, i64>,
