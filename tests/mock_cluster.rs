@@ -1067,6 +1067,8 @@ fn three_members_share_the_partitions_through_coordinator_moves_and_its_outage()
         let Ok(member) = Arc::try_unwrap(m) else {
             panic!("a thread still holds a member");
         };
-        member.close().expect("close succeeds even when the group moved on");
+        member
+            .close()
+            .expect("close succeeds even when the group moved on");
     }
 }

@@ -410,8 +410,31 @@ fn xxh32_short(data: &[u8]) -> u32 {
 #[cfg(any(feature = "zstd", feature = "zstd-c"))]
 const ZSTD_MIN_WINDOW_BOUND: u64 = 8 * 1024 * 1024;
 
+/// Zstandard through the backend the features pick: libzstd when `zstd-c`
+/// is on, else the pure-Rust one. Both are compiled when both features are
+/// on, so the tests can check each against the other.
 #[cfg(feature = "zstd-c")]
 fn zstd_compress(input: &[u8], level: i32, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    libzstd_compress(input, level, out)
+}
+
+#[cfg(all(feature = "zstd", not(feature = "zstd-c")))]
+fn zstd_compress(input: &[u8], level: i32, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    ruzstd_compress(input, level, out)
+}
+
+#[cfg(feature = "zstd-c")]
+fn zstd_decompress(input: &[u8], limit: usize) -> DecodeResult<Vec<u8>> {
+    libzstd_decompress(input, limit)
+}
+
+#[cfg(all(feature = "zstd", not(feature = "zstd-c")))]
+fn zstd_decompress(input: &[u8], limit: usize) -> DecodeResult<Vec<u8>> {
+    ruzstd_decompress(input, limit)
+}
+
+#[cfg(feature = "zstd-c")]
+fn libzstd_compress(input: &[u8], level: i32, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let compressed = zstd::bulk::compress(input, level)
         .map_err(|_| EncodeError::Unsupported("zstd compression failed"))?;
     out.extend_from_slice(&compressed);
@@ -420,8 +443,9 @@ fn zstd_compress(input: &[u8], level: i32, out: &mut Vec<u8>) -> Result<(), Enco
 
 /// The pure-Rust encoder implements one level (about zstd's level 1), so
 /// every level is accepted and written with it.
-#[cfg(all(feature = "zstd", not(feature = "zstd-c")))]
-fn zstd_compress(input: &[u8], _level: i32, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+#[cfg(feature = "zstd")]
+#[cfg_attr(feature = "zstd-c", allow(dead_code))]
+fn ruzstd_compress(input: &[u8], _level: i32, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     ruzstd::encoding::compress(input, out, ruzstd::encoding::CompressionLevel::Fastest);
     Ok(())
 }
@@ -434,7 +458,7 @@ fn zstd_compress(_input: &[u8], _level: i32, _out: &mut Vec<u8>) -> Result<(), E
 }
 
 #[cfg(feature = "zstd-c")]
-fn zstd_decompress(input: &[u8], limit: usize) -> DecodeResult<Vec<u8>> {
+fn libzstd_decompress(input: &[u8], limit: usize) -> DecodeResult<Vec<u8>> {
     let header = zstd_frame_header(input)?;
     let declared = header.content_size.and_then(|n| usize::try_from(n).ok());
     if declared.is_some_and(|n| n > limit) || header.window_size > zstd_window_bound(limit) {
@@ -455,8 +479,9 @@ fn zstd_decompress(input: &[u8], limit: usize) -> DecodeResult<Vec<u8>> {
     read_bounded(decoder, hint, limit, "zstd")
 }
 
-#[cfg(all(feature = "zstd", not(feature = "zstd-c")))]
-fn zstd_decompress(input: &[u8], limit: usize) -> DecodeResult<Vec<u8>> {
+#[cfg(feature = "zstd")]
+#[cfg_attr(feature = "zstd-c", allow(dead_code))]
+fn ruzstd_decompress(input: &[u8], limit: usize) -> DecodeResult<Vec<u8>> {
     // ruzstd decodes one frame per decoder, so concatenated frames (which
     // libzstd reads as one stream) are decoded one after the other.
     let corrupt =
@@ -758,6 +783,29 @@ mod tests {
             decompress(Compression::Zstd, &input, 72_999, false),
             Err(DecodeError::DecompressionLimit { limit: 72_999 })
         );
+    }
+
+    /// With both backends compiled (`--all-features`, the suite's command),
+    /// each reads what the other writes, and both keep the same bounds: the
+    /// pure-Rust default is checked even where libzstd is the one in use.
+    #[cfg(all(feature = "zstd", feature = "zstd-c"))]
+    #[test]
+    fn the_pure_rust_and_the_c_zstd_backends_read_each_other() {
+        for len in [0, 1, 100, 70_000, 300_000] {
+            let input = sample(len);
+            let (mut by_c, mut by_rust) = (Vec::new(), Vec::new());
+            libzstd_compress(&input, 3, &mut by_c).unwrap();
+            ruzstd_compress(&input, 3, &mut by_rust).unwrap();
+            assert_eq!(ruzstd_decompress(&by_c, 1 << 20).unwrap(), input, "{len} B");
+            assert_eq!(libzstd_decompress(&by_rust, 1 << 20).unwrap(), input, "{len} B");
+            assert_eq!(ruzstd_decompress(&by_rust, 1 << 20).unwrap(), input, "{len} B");
+            if len > 100 {
+                let limit = len - 1;
+                let over = Err(DecodeError::DecompressionLimit { limit });
+                assert_eq!(ruzstd_decompress(&by_c, limit), over, "{len} B");
+                assert_eq!(libzstd_decompress(&by_rust, limit), over, "{len} B");
+            }
+        }
     }
 
     #[cfg(any(feature = "zstd", feature = "zstd-c"))]
