@@ -2,7 +2,9 @@
 //! outlives its owner.
 #![cfg(feature = "testkit")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,9 +13,9 @@ use kafka_sync::protocol::api::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_sync::protocol::{api_key, decode_response, encode_request, ErrorCode};
 use kafka_sync::testkit::{self, Broker};
 use kafka_sync::Error;
+use support::fake_broker::read_frame;
+use support::SHORT;
 
-/// How long a stopped broker's port may keep answering.
-const DEADLINE: Duration = Duration::from_secs(5);
 /// Set in the environment of a child test process run by a test in this file.
 const CHILD_ENV: &str = "KAFKA_SYNC_TESTKIT_CHILD";
 
@@ -31,10 +33,7 @@ fn api_versions(bootstrap: &str) -> std::io::Result<ApiVersionsResponse> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     let request = ApiVersionsRequest::default();
     stream.write_all(&encode_request(&request, 0, 42, Some("testkit-test")).unwrap())?;
-    let mut size = [0; 4];
-    stream.read_exact(&mut size)?;
-    let mut frame = vec![0; i32::from_be_bytes(size).clamp(0, 1 << 20) as usize];
-    stream.read_exact(&mut frame)?;
+    let frame = read_frame(&mut stream)?;
     decode_response::<ApiVersionsRequest>(&frame, 0, 42).map_err(std::io::Error::other)
 }
 
@@ -126,10 +125,7 @@ fn dropping_the_broker_stops_its_process() {
     let broker = local_broker();
     let port = broker.port();
     drop(broker);
-    assert!(
-        port_closes_within(port, DEADLINE),
-        "port {port} still answers"
-    );
+    assert!(port_closes_within(port, SHORT), "port {port} still answers");
 }
 
 #[test]
@@ -171,7 +167,7 @@ fn broker_does_not_outlive_a_killed_parent() {
     child.kill().unwrap(); // SIGKILL: no destructor, no atexit
     child.wait().unwrap();
     assert!(
-        port_closes_within(port, DEADLINE),
+        port_closes_within(port, SHORT),
         "broker on {port} outlived its parent"
     );
 }
@@ -255,7 +251,7 @@ fn child_fails_to_start() {
         .start_timeout(Duration::from_millis(500))
         .start()
         .unwrap_err();
-    assert!(started.elapsed() < DEADLINE, "{:?}", started.elapsed());
+    assert!(started.elapsed() < SHORT, "{:?}", started.elapsed());
     assert!(
         matches!(
             error,

@@ -2,29 +2,21 @@
 //! checked, and safe to provision from several processes at once.
 #![cfg(feature = "testkit")]
 
-use std::path::PathBuf;
+mod support;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use kafka_sync::testkit::{self, CONFLUENT_KAFKA_VERSION, KAFKA_PYTHON_VERSION};
+use support::{peers, LONG};
 
 /// Set in the environment of a child test process run by a test in this file.
 const CHILD_ENV: &str = "KAFKA_SYNC_TESTKIT_PYTHON_CHILD";
 
-fn versions_seen_by(python: &PathBuf) -> String {
-    let output = Command::new(python)
-        .args([
-            "-c",
-            "import confluent_kafka, kafka; \
-             print(confluent_kafka.__version__, confluent_kafka.libversion()[0], kafka.__version__)",
-        ])
-        .output()
-        .expect("the venv's python runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+fn versions_seen_by(python: &Path) -> String {
+    peers::run_with(python, "versions.py", &[], LONG)
+        .trim()
+        .to_owned()
 }
 
 #[test]
