@@ -3,6 +3,7 @@
 //! producer) and read back with raw Fetch requests (independent of the
 //! consumer).
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use kafka_sync::protocol::api::{
@@ -10,11 +11,12 @@ use kafka_sync::protocol::api::{
     TopicProduceData,
 };
 use kafka_sync::protocol::records::{
-    decode_batches, BatchBuilder, BatchOptions, DecodeOptions, Header,
+    decode_batches, BatchBuilder, BatchOptions, DecodeOptions, Header, Record,
 };
 use kafka_sync::testkit;
 use kafka_sync::{
     ErrorCode, KafkaClient, Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig,
+    TopicPartition,
 };
 
 use super::DEADLINE;
@@ -39,6 +41,11 @@ pub fn new_topic(client: &KafkaClient, prefix: &str, partitions: i32) -> String 
     name
 }
 
+/// Partitions `0..n` of `topic`.
+pub fn partitions(topic: &str, n: i32) -> BTreeSet<TopicPartition> {
+    (0..n).map(|p| TopicPartition::new(topic, p)).collect()
+}
+
 /// A client and a fresh topic whose every partition `p` holds the values
 /// `p{p}-0` … `p{p}-{per_partition - 1}`, one batch each.
 pub fn topic_with_values(
@@ -55,7 +62,7 @@ pub fn topic_with_values(
     (client, name)
 }
 
-/// A record to produce: key, value, headers, timestamp.
+/// A record to encode or produce: key, value, headers, timestamp.
 #[derive(Clone, Debug, Default)]
 pub struct Rec {
     pub key: Option<Vec<u8>>,
@@ -75,6 +82,32 @@ impl Rec {
     }
 }
 
+impl Rec {
+    /// Its headers as the batch builder takes them.
+    pub fn header_refs(&self) -> Vec<Header<'_>> {
+        self.headers
+            .iter()
+            .map(|(k, v)| Header::new(k, v.as_deref()))
+            .collect()
+    }
+}
+
+/// Encodes `records` as one batch with `options`.
+pub fn build_batch(options: BatchOptions, records: &[Rec]) -> Vec<u8> {
+    let mut builder = BatchBuilder::new(options);
+    for r in records {
+        builder
+            .append(
+                r.timestamp,
+                r.key.as_deref(),
+                r.value.as_deref(),
+                &r.header_refs(),
+            )
+            .unwrap();
+    }
+    builder.build().unwrap()
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -86,18 +119,8 @@ pub fn now_ms() -> i64 {
 /// Appends `records` to `partition` as one batch, through a raw Produce to
 /// its leader; returns the batch's base offset.
 pub fn produce_batch(client: &KafkaClient, topic: &str, partition: i32, records: &[Rec]) -> i64 {
-    let mut builder = BatchBuilder::new(BatchOptions::default());
-    for r in records {
-        let headers: Vec<Header<'_>> = r
-            .headers
-            .iter()
-            .map(|(k, v)| Header::new(k, v.as_deref()))
-            .collect();
-        builder
-            .append(r.timestamp, r.key.as_deref(), r.value.as_deref(), &headers)
-            .unwrap();
-    }
-    produce_encoded(client, topic, partition, builder.build().unwrap())
+    let batch = build_batch(BatchOptions::default(), records);
+    produce_encoded(client, topic, partition, batch)
 }
 
 /// Appends an encoded record batch (possibly a deliberately broken one) to
@@ -168,7 +191,8 @@ pub fn value_str(m: &Message) -> String {
     String::from_utf8_lossy(m.value_bytes()).into_owned()
 }
 
-/// A record as read back from the broker.
+/// A record's fields, owned: as read back from the broker (or as a test
+/// vector's manifest states them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
     pub offset: i64,
@@ -176,6 +200,22 @@ pub struct Fetched {
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl From<Record<'_>> for Fetched {
+    fn from(r: Record<'_>) -> Fetched {
+        Fetched {
+            offset: r.offset,
+            timestamp: r.timestamp,
+            key: r.key.map(<[u8]>::to_vec),
+            value: r.value.map(<[u8]>::to_vec),
+            headers: r
+                .headers
+                .iter()
+                .map(|h| (h.key.to_string(), h.value().map(<[u8]>::to_vec)))
+                .collect(),
+        }
+    }
 }
 
 /// Reads `partition` from offset 0 with raw Fetch requests until `expected`
@@ -235,17 +275,7 @@ pub fn read_partition(
                 }
                 offset = r.offset + 1;
                 progressed = true;
-                out.push(Fetched {
-                    offset: r.offset,
-                    timestamp: r.timestamp,
-                    key: r.key.map(<[u8]>::to_vec),
-                    value: r.value.map(<[u8]>::to_vec),
-                    headers: r
-                        .headers
-                        .iter()
-                        .map(|h| (h.key.to_string(), h.value().map(<[u8]>::to_vec)))
-                        .collect(),
-                });
+                out.push(Fetched::from(r));
             }
         }
         if !progressed {

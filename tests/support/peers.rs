@@ -3,6 +3,7 @@
 //! first use; a test fails when it cannot be). Every script's docstring says
 //! its arguments and what it prints.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -83,4 +84,47 @@ pub fn spawn(script: &str, args: &[&str]) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("the peers' python starts")
+}
+
+/// A rebalance callback as the group peers print it: a JSON line
+/// `{"event": "assign"|"revoke", "partitions": [...]}` (whole sets when
+/// eager, increments when cooperative).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rebalance {
+    Assign(Vec<i32>),
+    Revoke(Vec<i32>),
+}
+
+impl Rebalance {
+    /// Parses one line of a group peer's output; `None` for any other line.
+    pub fn parse(line: &str) -> Option<Rebalance> {
+        let list = line
+            .rsplit('[')
+            .next()
+            .and_then(|s| s.split(']').next())
+            .unwrap_or("");
+        let parts = list
+            .split(',')
+            .filter_map(|s| s.trim().parse::<i32>().ok())
+            .collect();
+        if line.contains("\"assign\"") {
+            Some(Rebalance::Assign(parts))
+        } else if line.contains("\"revoke\"") {
+            Some(Rebalance::Revoke(parts))
+        } else {
+            None
+        }
+    }
+
+    /// Updates the partitions the peer owns.
+    pub fn apply(self, owned: &mut BTreeSet<i32>) {
+        match self {
+            Rebalance::Assign(parts) => owned.extend(parts),
+            Rebalance::Revoke(parts) => {
+                for p in parts {
+                    owned.remove(&p);
+                }
+            }
+        }
+    }
 }
