@@ -696,15 +696,12 @@ fn committed_offsets_survive_coordinator_moves() {
 
 // ---- the helper process never outlives its owner ----
 
-/// Set in the environment of a child test process run by a test in this file.
-const CHILD_ENV: &str = "KAFKA_SYNC_MOCK_CLUSTER_CHILD";
-
 /// Run by `the_mock_cluster_dies_with_a_killed_owner`: starts a cluster,
 /// prints its bootstrap list and waits to be killed.
 #[test]
 #[ignore = "run as a child process by the_mock_cluster_dies_with_a_killed_owner"]
 fn owner_child() {
-    if std::env::var(CHILD_ENV).is_err() {
+    if !support::is_child("owner_child") {
         return;
     }
     let cluster = cluster();
@@ -715,16 +712,7 @@ fn owner_child() {
 #[test]
 fn the_mock_cluster_dies_with_a_killed_owner() {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "owner_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .stdin(std::process::Stdio::null())
+    let mut child = support::child_test("owner_child")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

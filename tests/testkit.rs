@@ -6,7 +6,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use kafka_sync::protocol::api::{ApiVersionsRequest, ApiVersionsResponse};
@@ -14,10 +14,7 @@ use kafka_sync::protocol::{api_key, decode_response, encode_request, ErrorCode};
 use kafka_sync::testkit::{self, Broker};
 use kafka_sync::Error;
 use support::fake_broker::read_frame;
-use support::SHORT;
-
-/// Set in the environment of a child test process run by a test in this file.
-const CHILD_ENV: &str = "KAFKA_SYNC_TESTKIT_CHILD";
+use support::{child_test, is_child, SHORT};
 
 fn local_broker() -> Broker {
     Broker::builder()
@@ -51,26 +48,6 @@ fn port_closes_within(port: u16, deadline: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     false
-}
-
-/// Runs one ignored helper test of this binary in a child process.
-fn child_test(name: &str) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args([
-            name,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, name)
-        .stdin(Stdio::null());
-    command
-}
-
-fn is_child(name: &str) -> bool {
-    std::env::var(CHILD_ENV).as_deref() == Ok(name)
 }
 
 #[test]

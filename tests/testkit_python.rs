@@ -5,13 +5,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use kafka_sync::testkit::{self, CONFLUENT_KAFKA_VERSION, KAFKA_PYTHON_VERSION};
-use support::{peers, LONG};
-
-/// Set in the environment of a child test process run by a test in this file.
-const CHILD_ENV: &str = "KAFKA_SYNC_TESTKIT_PYTHON_CHILD";
+use support::{child_test, is_child, peers, LONG};
 
 fn versions_seen_by(python: &Path) -> String {
     peers::run_with(python, "versions.py", &[], LONG)
@@ -40,7 +37,7 @@ fn peers_environment_holds_the_pinned_packages() {
 #[test]
 #[ignore = "run as a child process by two_processes_provision_one_environment"]
 fn provision_child() {
-    if std::env::var(CHILD_ENV).is_err() {
+    if !is_child("provision_child") {
         return;
     }
     let python = testkit::python_peers().expect("the Python peers are provisioned");
@@ -53,17 +50,8 @@ fn two_processes_provision_one_environment() {
     std::fs::create_dir_all(&target).unwrap();
     let children: Vec<_> = (0..2)
         .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "provision_child",
-                    "--exact",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(CHILD_ENV, "1")
+            child_test("provision_child")
                 .env("CARGO_TARGET_DIR", &target)
-                .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -104,18 +92,9 @@ fn two_processes_provision_one_environment() {
 #[test]
 fn a_missing_interpreter_is_a_config_error_saying_what_to_install() {
     let target = std::env::temp_dir().join(testkit::unique_name("kafka-sync-peers-missing"));
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "provision_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
+    let output = child_test("provision_child")
         .env("CARGO_TARGET_DIR", &target)
         .env("KAFKA_SYNC_PYTHON", "/nonexistent/python3")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -73,3 +73,32 @@ pub fn log_to_stderr_if(var: &str) {
         }
     }
 }
+
+/// Set, to the test's name, in the environment of a child test process.
+const CHILD_ENV: &str = "KAFKA_SYNC_TEST_CHILD";
+
+/// A command that runs `name`, an `#[ignore]`d test of this same binary, in a
+/// child process (for what must outlive or kill a process: an owner killed
+/// with SIGKILL, a fresh `CARGO_TARGET_DIR`). The child test starts with
+/// `if !support::is_child("name") { return; }` so that `--ignored` runs of
+/// the whole binary skip it.
+pub fn child_test(name: &str) -> std::process::Command {
+    let mut command =
+        std::process::Command::new(std::env::current_exe().expect("the test binary's path"));
+    command
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, name)
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Whether this process is the child [`child_test`] started to run `name`.
+pub fn is_child(name: &str) -> bool {
+    std::env::var(CHILD_ENV).as_deref() == Ok(name)
+}
