@@ -14,7 +14,7 @@ use kafka_sync::protocol::{api_key, decode_response, encode_request, ErrorCode};
 use kafka_sync::testkit::{self, Broker};
 use kafka_sync::Error;
 use support::fake_broker::read_frame;
-use support::{child_test, is_child, SHORT};
+use support::{assert_child_passed, child_test, is_child, SHORT};
 
 fn local_broker() -> Broker {
     Broker::builder()
@@ -167,13 +167,7 @@ fn restarting_an_external_broker_is_an_error() {
         .env("KAFKA_BOOTSTRAP", "127.0.0.1:9")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "child test failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_child_passed(&output);
 }
 
 #[test]
@@ -207,13 +201,7 @@ fn broker_that_never_answers_times_out_with_its_log() {
         .output()
         .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(
-        output.status.success(),
-        "child test failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_child_passed(&output);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use kafka_sync::testkit::{self, CONFLUENT_KAFKA_VERSION, KAFKA_PYTHON_VERSION};
-use support::{child_test, is_child, peers, LONG};
+use support::{assert_child_passed, child_test, is_child, peers, LONG};
 
 fn versions_seen_by(python: &Path) -> String {
     peers::run_with(python, "versions.py", &[], LONG)
@@ -61,12 +61,8 @@ fn two_processes_provision_one_environment() {
     let mut paths = Vec::new();
     for child in children {
         let output = child.wait_with_output().unwrap();
+        assert_child_passed(&output);
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
         let path = stdout
             .lines()
             .find_map(|l| l.split_once("python=").map(|(_, path)| path))

@@ -102,3 +102,14 @@ pub fn child_test(name: &str) -> std::process::Command {
 pub fn is_child(name: &str) -> bool {
     std::env::var(CHILD_ENV).as_deref() == Ok(name)
 }
+
+/// Fails, with the child's output, unless the [`child_test`] passed.
+pub fn assert_child_passed(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "child test failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
