@@ -7,7 +7,8 @@
 //!   brokers, fake coordinators and SASL servers, [`fake_cluster`], proxies).
 //! - [`peers`]: runs a Python peer script from `tests/peers/` with the
 //!   testkit's pinned interpreter.
-//! - The deadlines below, and a stderr logger for debugging a failure.
+//! - The deadlines below; [`child_test`] to run one of the binary's ignored
+//!   tests in a child process; a stderr logger for debugging a failure.
 //!
 //! Every integration test is a crate of its own and uses only part of this,
 //! hence the `dead_code` allowance.
