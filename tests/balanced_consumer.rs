@@ -6,15 +6,19 @@
 
 #![cfg(feature = "testkit")]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use support::peers::{self, Rebalance};
+use support::{bootstrap, new_topic, partitions, LONG};
 
 use kafka_sync::testkit::{self, unique_name};
 use kafka_sync::{
@@ -25,49 +29,12 @@ use kafka_sync::{
 /// Short enough for tests; tansu holds a join for about half of it.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 const HEARTBEAT: Duration = Duration::from_millis(500);
-/// Bound on any rebalance settling and any records arriving.
-const DEADLINE: Duration = Duration::from_secs(60);
 
-/// Logs to stderr when `BALANCED_TEST_LOG` is set, to debug a failure.
-struct StderrLog;
-
-impl log::Log for StderrLog {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("kafka_sync") {
-            eprintln!(
-                "{:?} [{}] {} {}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_millis()
-                    % 100_000,
-                std::thread::current().name().unwrap_or("?"),
-                record.level(),
-                record.args()
-            );
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn client() -> KafkaClient {
-    if std::env::var_os("BALANCED_TEST_LOG").is_some() {
-        static LOGGER: StderrLog = StderrLog;
-        if log::set_logger(&LOGGER).is_ok() {
-            log::set_max_level(log::LevelFilter::Debug);
-        }
-    }
-    let bootstrap = testkit::shared().expect("test broker starts").bootstrap();
-    KafkaClient::new(&bootstrap).expect("client bootstraps")
-}
-
-fn topic_with(client: &KafkaClient, partitions: i32) -> String {
-    let name = unique_name("balanced");
-    client.create_topic(&name, partitions, 1).unwrap();
-    name
+/// A client of the shared broker; with `BALANCED_TEST_LOG` set, the
+/// client's debug log goes to stderr, to debug a failure.
+fn logged_client() -> KafkaClient {
+    support::log_to_stderr_if("BALANCED_TEST_LOG");
+    support::client()
 }
 
 fn config(assignor: Assignor) -> BalancedConsumerConfig {
@@ -79,10 +46,6 @@ fn config(assignor: Assignor) -> BalancedConsumerConfig {
         .rebalance_timeout(Duration::from_secs(20))
         .fetch_max_wait(Duration::from_millis(100))
         .close_timeout(Duration::from_secs(5))
-}
-
-fn partitions(topic: &str, n: i32) -> BTreeSet<TopicPartition> {
-    (0..n).map(|p| TopicPartition::new(topic, p)).collect()
 }
 
 /// Produces `per_partition` records to every partition, values
@@ -109,7 +72,7 @@ fn produce(
             values.insert(value);
         }
     }
-    producer.producer().flush(DEADLINE).unwrap();
+    producer.producer().flush(LONG).unwrap();
     values
 }
 
@@ -244,7 +207,7 @@ fn wait_stable(
     log: &Log,
     expected: &BTreeSet<String>,
 ) {
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + LONG;
     let mut stable_since: Option<Instant> = None;
     loop {
         let received: BTreeSet<String> = log.lock().iter().map(|g| g.value.clone()).collect();
@@ -258,7 +221,7 @@ fn wait_stable(
         }
         assert!(
             Instant::now() < deadline,
-            "not stable within {DEADLINE:?}: {:?}; {} of {} records received",
+            "not stable within {LONG:?}: {:?}; {} of {} records received",
             members
                 .iter()
                 .map(|m| (
@@ -294,8 +257,8 @@ fn received_values(log: &Log) -> BTreeSet<String> {
 
 #[test]
 fn a_single_consumer_reads_every_partition_of_its_topic() {
-    let client = client();
-    let topic = topic_with(&client, 3);
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced", 3);
     let produced = produce(&client, &topic, 3, 10, "v");
     let consumer = client
         .topic(&topic)
@@ -320,8 +283,8 @@ fn a_single_consumer_reads_every_partition_of_its_topic() {
 }
 
 fn members_join_and_leave_one_by_one(assignor: Assignor) {
-    let client = client();
-    let topic = topic_with(&client, 6);
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced", 6);
     let all = partitions(&topic, 6);
     let group = unique_name("group-churn");
     let log: Log = Arc::default();
@@ -380,8 +343,8 @@ fn cooperative_members_joining_and_leaving_read_every_record_once() {
 
 #[test]
 fn messages_never_arrive_from_a_revoked_partition() {
-    let client = client();
-    let topic = topic_with(&client, 4);
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced", 4);
     let all = partitions(&topic, 4);
     let group = unique_name("group-revoke");
     let produced = produce(&client, &topic, 4, 300, "r");
@@ -398,8 +361,8 @@ fn messages_never_arrive_from_a_revoked_partition() {
                 .on_revoke(move |tps| seen_revoked.lock().extend_from_slice(tps)),
         )
         .unwrap();
-    let first = a.consume(DEADLINE).unwrap().expect("a first message");
-    let deadline = Instant::now() + DEADLINE;
+    let first = a.consume(LONG).unwrap().expect("a first message");
+    let deadline = Instant::now() + LONG;
     while a.positions().len() < 4 {
         assert!(Instant::now() < deadline, "a never read every partition");
         std::thread::sleep(Duration::from_millis(50));
@@ -458,8 +421,8 @@ fn messages_never_arrive_from_a_revoked_partition() {
 
 #[test]
 fn a_consumer_that_vanishes_loses_its_partitions_after_the_session_timeout() {
-    let client = client();
-    let topic = topic_with(&client, 4);
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced", 4);
     let all = partitions(&topic, 4);
     let group = unique_name("group-vanish");
     let log: Log = Arc::default();
@@ -489,8 +452,8 @@ fn a_consumer_that_vanishes_loses_its_partitions_after_the_session_timeout() {
 
 #[test]
 fn a_static_member_gets_its_partitions_back_when_it_restarts() {
-    let client = client();
-    let topic = topic_with(&client, 4);
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced", 4);
     let all = partitions(&topic, 4);
     let group = unique_name("group-static");
     let log: Log = Arc::default();
@@ -535,7 +498,7 @@ fn a_static_member_gets_its_partitions_back_when_it_restarts() {
         // Kafka broker does none of this (KIP-345): run with
         // KAFKA_BOOTSTRAP=… for the full check. Here: the restarted member
         // takes part, and every record is read.
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + LONG;
         let mut b2_owned_some = false;
         while !(b2_owned_some && expected.is_subset(&received_values(&log))) {
             b2_owned_some |= !b2.consumer().assignment().is_empty();
@@ -569,8 +532,8 @@ fn a_static_member_gets_its_partitions_back_when_it_restarts() {
 
 #[test]
 fn a_consumer_whose_caller_stops_iterating_leaves_and_rejoins_when_it_resumes() {
-    let client = client();
-    let topic = topic_with(&client, 4);
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced", 4);
     let all = partitions(&topic, 4);
     let group = unique_name("group-poll");
     let log: Log = Arc::default();
@@ -616,7 +579,7 @@ fn a_consumer_whose_caller_stops_iterating_leaves_and_rejoins_when_it_resumes() 
 
 #[test]
 fn a_pattern_subscription_picks_up_a_new_matching_topic() {
-    let client = client();
+    let client = logged_client();
     let prefix = unique_name("orders");
     let first = format!("{prefix}-eu");
     client.create_topic(&first, 2, 1).unwrap();
@@ -644,8 +607,8 @@ fn a_pattern_subscription_picks_up_a_new_matching_topic() {
 
 #[test]
 fn committed_offsets_are_the_positions_after_commit_offsets() {
-    let client = client();
-    let topic = topic_with(&client, 1);
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced", 1);
     produce(&client, &topic, 1, 10, "v");
     let consumer = client
         .topic(&topic)
@@ -656,7 +619,7 @@ fn committed_offsets_are_the_positions_after_commit_offsets() {
         )
         .unwrap();
     for _ in 0..4 {
-        consumer.consume(DEADLINE).unwrap().expect("a message");
+        consumer.consume(LONG).unwrap().expect("a message");
     }
     consumer.commit_offsets().unwrap();
     let tp = TopicPartition::new(&topic, 0);
@@ -667,18 +630,15 @@ fn committed_offsets_are_the_positions_after_commit_offsets() {
 
 #[test]
 fn an_assigned_partition_can_be_paused_resumed_and_sought() {
-    let client = client();
-    let topic = topic_with(&client, 2);
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced", 2);
     produce(&client, &topic, 2, 10, "v");
     let consumer = client
         .topic(&topic)
         .unwrap()
         .get_balanced_consumer(&unique_name("group-seek"), config(Assignor::Range))
         .unwrap();
-    consumer
-        .consume(DEADLINE)
-        .unwrap()
-        .expect("a first message");
+    consumer.consume(LONG).unwrap().expect("a first message");
     let (p0, p1) = (
         TopicPartition::new(&topic, 0),
         TopicPartition::new(&topic, 1),
@@ -707,8 +667,8 @@ fn an_assigned_partition_can_be_paused_resumed_and_sought() {
 
 #[test]
 fn closing_is_bounded_in_time() {
-    let client = client();
-    let topic = topic_with(&client, 1);
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced", 1);
     let consumer = client
         .topic(&topic)
         .unwrap()
@@ -730,34 +690,6 @@ fn closing_is_bounded_in_time() {
 
 // ---- a group shared with librdkafka (confluent-kafka) ----
 
-const PEER_SCRIPT: &str = r#"
-import json, sys, time
-from confluent_kafka import Consumer
-bootstrap, group, topic, strategy, seconds = sys.argv[1:6]
-def report(kind):
-    def cb(consumer, partitions):
-        print(json.dumps({"event": kind, "partitions": [p.partition for p in partitions]}), flush=True)
-    return cb
-c = Consumer({
-    "bootstrap.servers": bootstrap,
-    "group.id": group,
-    "partition.assignment.strategy": strategy,
-    "session.timeout.ms": 6000,
-    "heartbeat.interval.ms": 500,
-    "auto.offset.reset": "earliest",
-    "enable.auto.commit": True,
-    "auto.commit.interval.ms": 500,
-})
-c.subscribe([topic], on_assign=report("assign"), on_revoke=report("revoke"))
-end = time.time() + float(seconds)
-while time.time() < end:
-    m = c.poll(0.1)
-    if m is not None and not m.error():
-        print(json.dumps({"event": "message", "partition": m.partition(), "offset": m.offset(),
-                          "value": m.value().decode()}), flush=True)
-c.close()
-"#;
-
 /// What the peer reported so far.
 #[derive(Debug, Default)]
 struct Peer {
@@ -765,14 +697,12 @@ struct Peer {
     values: BTreeSet<String>,
 }
 
+/// tests/peers/group_consumer_rdkafka.py, in the group for 60 s.
 fn spawn_peer(bootstrap: &str, group: &str, topic: &str, strategy: &str) -> Child {
-    let python = testkit::python_peers().expect("the Python peers are provisioned");
-    Command::new(python)
-        .args(["-c", PEER_SCRIPT, bootstrap, group, topic, strategy, "60"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the peers' python starts")
+    peers::spawn(
+        "group_consumer_rdkafka.py",
+        &[bootstrap, group, topic, strategy, "60"],
+    )
 }
 
 /// Follows the peer's output: assignments (whole sets when eager,
@@ -796,18 +726,8 @@ fn follow_peer(child: &mut Child) -> Arc<Mutex<Peer>> {
                 }
                 continue;
             }
-            let list = line
-                .rsplit('[')
-                .next()
-                .and_then(|s| s.split(']').next())
-                .unwrap_or("");
-            let parts = list.split(',').filter_map(|s| s.trim().parse::<i32>().ok());
-            if line.contains("\"assign\"") {
-                peer.owned.extend(parts);
-            } else if line.contains("\"revoke\"") {
-                for p in parts {
-                    peer.owned.remove(&p);
-                }
+            if let Some(rebalance) = Rebalance::parse(&line) {
+                rebalance.apply(&mut peer.owned);
             }
         }
     });
@@ -815,9 +735,9 @@ fn follow_peer(child: &mut Child) -> Arc<Mutex<Peer>> {
 }
 
 fn shared_with_librdkafka(assignor: Assignor) {
-    let client = client();
-    let bootstrap = testkit::shared().unwrap().bootstrap();
-    let topic = topic_with(&client, 4);
+    let client = logged_client();
+    let bootstrap = bootstrap();
+    let topic = new_topic(&client, "balanced", 4);
     let group = unique_name("group-mixed");
     let expected = produce(&client, &topic, 4, 25, "v");
     let log: Log = Arc::default();
@@ -832,7 +752,7 @@ fn shared_with_librdkafka(assignor: Assignor) {
     );
     let mut child = spawn_peer(&bootstrap, &group, &topic, assignor_name(&assignor));
     let peer = follow_peer(&mut child);
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + LONG;
     let mut stable_since: Option<Instant> = None;
     loop {
         let mine: BTreeSet<i32> = ours
@@ -895,8 +815,8 @@ fn a_member_with_a_max_poll_interval_of_duration_max_keeps_heartbeating_and_shar
     // `last_poll + max_poll_interval` used to overflow on the heartbeat
     // thread, which died silently: the member kept reading partitions the
     // group then gave to the next member.
-    let client = client();
-    let topic = topic_with(&client, 2);
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced", 2);
     produce(&client, &topic, 2, 3, "v");
     let group = unique_name("group-huge-poll");
     let first = client
@@ -908,7 +828,7 @@ fn a_member_with_a_max_poll_interval_of_duration_max_keeps_heartbeating_and_shar
         )
         .unwrap();
     first
-        .consume(DEADLINE)
+        .consume(LONG)
         .unwrap()
         .expect("a message once assigned");
     let second = client
@@ -917,7 +837,7 @@ fn a_member_with_a_max_poll_interval_of_duration_max_keeps_heartbeating_and_shar
         .get_balanced_consumer(&group, config(Assignor::Range))
         .unwrap();
     let all = partitions(&topic, 2);
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + LONG;
     loop {
         let (a, b) = (first.assignment(), second.assignment());
         let union: BTreeSet<TopicPartition> = a.union(&b).cloned().collect();
@@ -938,7 +858,7 @@ fn a_member_with_a_max_poll_interval_of_duration_max_keeps_heartbeating_and_shar
 fn closing_with_the_broker_gone_is_bounded_by_close_timeout() {
     // One deadline covers stopping the threads, the final commit and
     // leaving the group (each step had its own bound before: about 70 s).
-    let _ = client(); // the test log, when asked for
+    let _ = logged_client(); // the test log, when asked for
     let mut broker = testkit::Broker::start().expect("test broker starts");
     if broker.is_external() {
         return; // an external broker cannot be stopped here
@@ -951,7 +871,7 @@ fn closing_with_the_broker_gone_is_bounded_by_close_timeout() {
         .reconnect_backoff_max(Duration::from_millis(100))
         .build()
         .expect("client bootstraps");
-    let topic = topic_with(&client, 1);
+    let topic = new_topic(&client, "balanced", 1);
     produce(&client, &topic, 1, 3, "v");
     let close_timeout = Duration::from_secs(2);
     let consumer = client
@@ -963,7 +883,7 @@ fn closing_with_the_broker_gone_is_bounded_by_close_timeout() {
         )
         .unwrap();
     consumer
-        .consume(DEADLINE)
+        .consume(LONG)
         .unwrap()
         .expect("a message once assigned");
     broker.stop();

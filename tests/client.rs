@@ -2,25 +2,14 @@
 //! offset queries.
 #![cfg(feature = "testkit")]
 
-use std::net::TcpListener;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use kafka_sync::testkit::{self, unique_name};
 use kafka_sync::{Error, ErrorCode, KafkaClient, NewTopic};
-
-fn bootstrap() -> String {
-    testkit::shared().expect("test broker starts").bootstrap()
-}
-
-fn client() -> KafkaClient {
-    KafkaClient::new(&bootstrap()).expect("client bootstraps")
-}
-
-/// A loopback address nothing listens on.
-fn dead_addr() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().to_string()
-}
+use support::fake_broker::dead_address;
+use support::{bootstrap, client, produce_batch, Rec, DEADLINE};
 
 #[test]
 fn brokers_are_listed_after_bootstrap() {
@@ -102,14 +91,14 @@ fn an_invalid_topic_name_is_a_config_error() {
 
 #[test]
 fn a_bootstrap_list_with_one_dead_and_one_live_host_works() {
-    let hosts = format!("{},{}", dead_addr(), bootstrap());
+    let hosts = format!("{},{}", dead_address(), bootstrap());
     let client = KafkaClient::new(&hosts).unwrap();
     assert!(!client.brokers().is_empty());
 }
 
 #[test]
 fn a_bootstrap_list_of_dead_hosts_fails_clearly_within_the_connect_timeout() {
-    let hosts = format!("{},{}", dead_addr(), dead_addr());
+    let hosts = format!("{},{}", dead_address(), dead_address());
     let start = Instant::now();
     let e = KafkaClient::builder()
         .hosts(&hosts)
@@ -159,39 +148,13 @@ fn a_client_is_cheap_to_clone_and_shared_across_threads() {
 /// tansu 0.6.0 advances the high watermark by one per batch, not per record,
 /// so single-record batches keep this test independent of that quirk.
 fn produce_raw(client: &KafkaClient, topic: &str, partition: i32, count: i64, base_ts: i64) {
-    use kafka_sync::protocol::api::{PartitionProduceData, ProduceRequest, TopicProduceData};
-    use kafka_sync::protocol::records::{BatchBuilder, BatchOptions};
-    let leader = client.topic(topic).unwrap().partitions()[partition as usize]
-        .leader
-        .unwrap();
-    let conn = client.connection(leader).unwrap();
     for i in 0..count {
-        let mut builder = BatchBuilder::new(BatchOptions::default());
-        builder
-            .append(
-                base_ts + i,
-                None,
-                Some(format!("value-{i}").as_bytes()),
-                &[],
-            )
-            .unwrap();
-        let response = conn
-            .request(&ProduceRequest {
-                transactional_id: None,
-                acks: -1,
-                timeout_ms: 10_000,
-                topic_data: vec![TopicProduceData {
-                    name: topic.to_owned(),
-                    partition_data: vec![PartitionProduceData {
-                        index: partition,
-                        records: builder.build().unwrap(),
-                    }],
-                }],
-            })
-            .unwrap();
-        let p = &response.responses[0].partition_responses[0];
-        assert!(p.error_code.is_ok(), "{:?}", p.error_code);
-        assert_eq!(p.base_offset, i);
+        let record = Rec {
+            value: Some(format!("value-{i}").into_bytes()),
+            timestamp: base_ts + i,
+            ..Rec::default()
+        };
+        assert_eq!(produce_batch(client, topic, partition, &[record]), i);
     }
 }
 
@@ -245,7 +208,7 @@ fn metadata_older_than_max_age_is_refreshed() {
     admin.delete_topic(&name).unwrap();
     admin.create_topic(&name, 3, 1).unwrap();
     // Within max age the cache answers; after it, a broker does.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEADLINE;
     while cached.topic(&name).unwrap().partitions().len() != 3 {
         assert!(Instant::now() < deadline, "metadata never refreshed");
         std::thread::sleep(max_age / 4);
@@ -289,7 +252,7 @@ fn a_restarted_broker_is_reconnected_to() {
     broker.restart().unwrap();
     // Storage is in memory: the restarted broker is empty, but reachable again
     // through the same client once the reconnect backoff has passed.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + DEADLINE;
     let name = unique_name("after");
     loop {
         match client.create_topic(&name, 1, 1) {

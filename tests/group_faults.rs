@@ -7,9 +7,9 @@
 //! topic, FindCoordinator, and a one-member group; requests and responses
 //! are coded with the `kafka-protocol` crate, independent of ours.
 
+mod support;
+
 use std::collections::{BTreeSet, VecDeque};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FindCoordinatorResponse, HeartbeatResponse,
     JoinGroupRequest, JoinGroupResponse, LeaveGroupResponse, MetadataRequest, MetadataResponse,
-    RequestHeader, ResponseHeader, SyncGroupRequest, SyncGroupResponse, TopicName,
+    SyncGroupRequest, SyncGroupResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_sync::consumer::assignor::TopicPartition;
@@ -30,10 +30,11 @@ use kafka_sync::consumer::membership::{
     GroupEvent, GroupMembership, MembershipConfig, Subscription,
 };
 use kafka_sync::{ErrorCode, KafkaClient};
+use support::fake_broker::{FakeBroker, Reply, Request};
+use support::DEADLINE;
 
 const TOPIC: &str = "faults";
 const PARTITIONS: i32 = 3;
-const DEADLINE: Duration = Duration::from_secs(20);
 
 /// What the fake coordinator saw, and the errors it is told to answer with.
 #[derive(Default)]
@@ -63,16 +64,13 @@ struct FakeCoordinator {
 
 impl FakeCoordinator {
     fn start() -> FakeCoordinator {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().unwrap().port();
+        let broker = FakeBroker::bind();
+        let port = broker.port();
         let script = Arc::new(Mutex::new(Script::default()));
         let shared = Arc::clone(&script);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let script = Arc::clone(&shared);
-                std::thread::spawn(move || serve(stream, port, &script));
-            }
+        broker.serve(move || {
+            let script = Arc::clone(&shared);
+            move |request: &Request| Reply::Body(answer(request, port, &script))
         });
         FakeCoordinator { port, script }
     }
@@ -99,181 +97,160 @@ impl FakeCoordinator {
     }
 }
 
-fn read_frame(stream: &mut TcpStream) -> Option<Bytes> {
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size).ok()?;
-    let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(size)).ok()?];
-    stream.read_exact(&mut body).ok()?;
-    Some(Bytes::from(body))
-}
-
 fn str(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_owned())
 }
 
-fn serve(mut stream: TcpStream, port: u16, script: &Mutex<Script>) {
-    while let Some(mut frame) = read_frame(&mut stream) {
-        let api_key = i16::from_be_bytes([frame[0], frame[1]]);
-        let version = i16::from_be_bytes([frame[2], frame[3]]);
-        let key = ApiKey::try_from(api_key).expect("known api");
-        let header =
-            RequestHeader::decode(&mut frame, key.request_header_version(version)).unwrap();
-        let mut body = BytesMut::new();
-        match key {
-            ApiKey::ApiVersions => {
-                let versions = [
-                    (ApiKey::ApiVersions, 0, 3),
-                    (ApiKey::Metadata, 1, 8),
-                    (ApiKey::FindCoordinator, 0, 3),
-                    (ApiKey::JoinGroup, 2, 7),
-                    (ApiKey::SyncGroup, 0, 4),
-                    (ApiKey::Heartbeat, 0, 4),
-                    (ApiKey::LeaveGroup, 0, 4),
-                ];
-                let response = ApiVersionsResponse::default().with_api_keys(
-                    versions
-                        .iter()
-                        .map(|&(k, min, max)| {
-                            ApiVersion::default()
-                                .with_api_key(k as i16)
-                                .with_min_version(min)
-                                .with_max_version(max)
-                        })
-                        .collect(),
-                );
-                response.encode(&mut body, version).unwrap();
-            }
-            ApiKey::Metadata => {
-                let request = MetadataRequest::decode(&mut frame, version).unwrap();
-                let names: Vec<String> = match request.topics {
-                    Some(topics) => topics
-                        .into_iter()
-                        .filter_map(|t| t.name.map(|n| n.0.to_string()))
-                        .collect(),
-                    None => vec![TOPIC.to_owned()],
-                };
-                let topics = names
+/// The fake coordinator's response body to `request`.
+fn answer(request: &Request, port: u16, script: &Mutex<Script>) -> Vec<u8> {
+    let key = request.key().expect("known api");
+    let version = request.api_version;
+    let mut frame = request.body.clone();
+    let mut body = BytesMut::new();
+    match key {
+        ApiKey::ApiVersions => {
+            let versions = [
+                (ApiKey::ApiVersions, 0, 3),
+                (ApiKey::Metadata, 1, 8),
+                (ApiKey::FindCoordinator, 0, 3),
+                (ApiKey::JoinGroup, 2, 7),
+                (ApiKey::SyncGroup, 0, 4),
+                (ApiKey::Heartbeat, 0, 4),
+                (ApiKey::LeaveGroup, 0, 4),
+            ];
+            let response = ApiVersionsResponse::default().with_api_keys(
+                versions
                     .iter()
-                    .map(|name| {
-                        let topic =
-                            MetadataResponseTopic::default().with_name(Some(TopicName(str(name))));
-                        if name == TOPIC {
-                            topic.with_partitions(
-                                (0..PARTITIONS)
-                                    .map(|p| {
-                                        MetadataResponsePartition::default()
-                                            .with_partition_index(p)
-                                            .with_leader_id(BrokerId(1))
-                                            .with_replica_nodes(vec![BrokerId(1)])
-                                            .with_isr_nodes(vec![BrokerId(1)])
-                                    })
-                                    .collect(),
-                            )
-                        } else {
-                            topic.with_error_code(ErrorCode::UnknownTopicOrPartition.code())
-                        }
+                    .map(|&(k, min, max)| {
+                        ApiVersion::default()
+                            .with_api_key(k as i16)
+                            .with_min_version(min)
+                            .with_max_version(max)
                     })
-                    .collect();
-                MetadataResponse::default()
-                    .with_brokers(vec![MetadataResponseBroker::default()
-                        .with_node_id(BrokerId(1))
-                        .with_host(str("127.0.0.1"))
-                        .with_port(i32::from(port))])
-                    .with_controller_id(BrokerId(1))
-                    .with_topics(topics)
-                    .encode(&mut body, version)
-                    .unwrap();
-            }
-            ApiKey::FindCoordinator => {
-                script.lock().unwrap().log.push("FindCoordinator".into());
-                FindCoordinatorResponse::default()
+                    .collect(),
+            );
+            response.encode(&mut body, version).unwrap();
+        }
+        ApiKey::Metadata => {
+            let request = MetadataRequest::decode(&mut frame, version).unwrap();
+            let names: Vec<String> = match request.topics {
+                Some(topics) => topics
+                    .into_iter()
+                    .filter_map(|t| t.name.map(|n| n.0.to_string()))
+                    .collect(),
+                None => vec![TOPIC.to_owned()],
+            };
+            let topics = names
+                .iter()
+                .map(|name| {
+                    let topic =
+                        MetadataResponseTopic::default().with_name(Some(TopicName(str(name))));
+                    if name == TOPIC {
+                        topic.with_partitions(
+                            (0..PARTITIONS)
+                                .map(|p| {
+                                    MetadataResponsePartition::default()
+                                        .with_partition_index(p)
+                                        .with_leader_id(BrokerId(1))
+                                        .with_replica_nodes(vec![BrokerId(1)])
+                                        .with_isr_nodes(vec![BrokerId(1)])
+                                })
+                                .collect(),
+                        )
+                    } else {
+                        topic.with_error_code(ErrorCode::UnknownTopicOrPartition.code())
+                    }
+                })
+                .collect();
+            MetadataResponse::default()
+                .with_brokers(vec![MetadataResponseBroker::default()
                     .with_node_id(BrokerId(1))
                     .with_host(str("127.0.0.1"))
-                    .with_port(i32::from(port))
-                    .encode(&mut body, version)
-                    .unwrap();
-            }
-            ApiKey::JoinGroup => {
-                let request = JoinGroupRequest::decode(&mut frame, version).unwrap();
-                let mut s = script.lock().unwrap();
-                let member_id = request.member_id.to_string();
-                s.log.push(format!("JoinGroup {member_id}"));
-                let mut response = JoinGroupResponse::default();
-                if let Some(code) = s.join_errors.pop_front() {
-                    response.error_code = code;
-                } else if member_id.is_empty() && request.group_instance_id.is_none() {
+                    .with_port(i32::from(port))])
+                .with_controller_id(BrokerId(1))
+                .with_topics(topics)
+                .encode(&mut body, version)
+                .unwrap();
+        }
+        ApiKey::FindCoordinator => {
+            script.lock().unwrap().log.push("FindCoordinator".into());
+            FindCoordinatorResponse::default()
+                .with_node_id(BrokerId(1))
+                .with_host(str("127.0.0.1"))
+                .with_port(i32::from(port))
+                .encode(&mut body, version)
+                .unwrap();
+        }
+        ApiKey::JoinGroup => {
+            let request = JoinGroupRequest::decode(&mut frame, version).unwrap();
+            let mut s = script.lock().unwrap();
+            let member_id = request.member_id.to_string();
+            s.log.push(format!("JoinGroup {member_id}"));
+            let mut response = JoinGroupResponse::default();
+            if let Some(code) = s.join_errors.pop_front() {
+                response.error_code = code;
+            } else if member_id.is_empty() && request.group_instance_id.is_none() {
+                s.next_member += 1;
+                response.error_code = ErrorCode::MemberIdRequired.code();
+                response.member_id = str(&format!("member-{}", s.next_member));
+            } else {
+                let member_id = if member_id.is_empty() {
                     s.next_member += 1;
-                    response.error_code = ErrorCode::MemberIdRequired.code();
-                    response.member_id = str(&format!("member-{}", s.next_member));
+                    format!("static-{}", s.next_member)
                 } else {
-                    let member_id = if member_id.is_empty() {
-                        s.next_member += 1;
-                        format!("static-{}", s.next_member)
-                    } else {
-                        member_id
-                    };
-                    s.generation += 1;
-                    let protocol = request.protocols.first().expect("a protocol");
-                    response.generation_id = s.generation;
-                    response.protocol_type = Some(str("consumer"));
-                    response.protocol_name = Some(protocol.name.clone());
-                    response.leader = str(&member_id);
-                    response.member_id = str(&member_id);
-                    response.members = vec![JoinGroupResponseMember::default()
-                        .with_member_id(str(&member_id))
-                        .with_group_instance_id(request.group_instance_id.clone())
-                        .with_metadata(protocol.metadata.clone())];
-                }
-                response.encode(&mut body, version).unwrap();
+                    member_id
+                };
+                s.generation += 1;
+                let protocol = request.protocols.first().expect("a protocol");
+                response.generation_id = s.generation;
+                response.protocol_type = Some(str("consumer"));
+                response.protocol_name = Some(protocol.name.clone());
+                response.leader = str(&member_id);
+                response.member_id = str(&member_id);
+                response.members = vec![JoinGroupResponseMember::default()
+                    .with_member_id(str(&member_id))
+                    .with_group_instance_id(request.group_instance_id.clone())
+                    .with_metadata(protocol.metadata.clone())];
             }
-            ApiKey::SyncGroup => {
-                let request = SyncGroupRequest::decode(&mut frame, version).unwrap();
-                let mut s = script.lock().unwrap();
-                s.log.push(format!("SyncGroup {}", request.generation_id));
-                if let Some(mine) = request
-                    .assignments
-                    .iter()
-                    .find(|a| a.member_id == request.member_id)
-                {
-                    s.assignment = mine.assignment.clone();
-                }
-                SyncGroupResponse::default()
-                    .with_protocol_type(request.protocol_type.clone())
-                    .with_protocol_name(request.protocol_name.clone())
-                    .with_assignment(s.assignment.clone())
-                    .encode(&mut body, version)
-                    .unwrap();
-            }
-            ApiKey::Heartbeat => {
-                let mut s = script.lock().unwrap();
-                let line = format!("Heartbeat {}", s.generation);
-                s.log.push(line);
-                let code = s.heartbeat_errors.pop_front().unwrap_or(0);
-                HeartbeatResponse::default()
-                    .with_error_code(code)
-                    .encode(&mut body, version)
-                    .unwrap();
-            }
-            ApiKey::LeaveGroup => {
-                script.lock().unwrap().log.push("LeaveGroup".into());
-                LeaveGroupResponse::default()
-                    .encode(&mut body, version)
-                    .unwrap();
-            }
-            other => panic!("the fake coordinator does not serve {other:?}"),
+            response.encode(&mut body, version).unwrap();
         }
-        let mut out = BytesMut::new();
-        ResponseHeader::default()
-            .with_correlation_id(header.correlation_id)
-            .encode(&mut out, key.response_header_version(version))
-            .unwrap();
-        out.extend_from_slice(&body);
-        let mut framed = (out.len() as i32).to_be_bytes().to_vec();
-        framed.extend_from_slice(&out);
-        if stream.write_all(&framed).is_err() {
-            return;
+        ApiKey::SyncGroup => {
+            let request = SyncGroupRequest::decode(&mut frame, version).unwrap();
+            let mut s = script.lock().unwrap();
+            s.log.push(format!("SyncGroup {}", request.generation_id));
+            if let Some(mine) = request
+                .assignments
+                .iter()
+                .find(|a| a.member_id == request.member_id)
+            {
+                s.assignment = mine.assignment.clone();
+            }
+            SyncGroupResponse::default()
+                .with_protocol_type(request.protocol_type.clone())
+                .with_protocol_name(request.protocol_name.clone())
+                .with_assignment(s.assignment.clone())
+                .encode(&mut body, version)
+                .unwrap();
         }
+        ApiKey::Heartbeat => {
+            let mut s = script.lock().unwrap();
+            let line = format!("Heartbeat {}", s.generation);
+            s.log.push(line);
+            let code = s.heartbeat_errors.pop_front().unwrap_or(0);
+            HeartbeatResponse::default()
+                .with_error_code(code)
+                .encode(&mut body, version)
+                .unwrap();
+        }
+        ApiKey::LeaveGroup => {
+            script.lock().unwrap().log.push("LeaveGroup".into());
+            LeaveGroupResponse::default()
+                .encode(&mut body, version)
+                .unwrap();
+        }
+        other => panic!("the fake coordinator does not serve {other:?}"),
     }
+    body.to_vec()
 }
 
 fn join(fake: &FakeCoordinator, instance: Option<&str>) -> GroupMembership {

@@ -4,9 +4,11 @@
 
 #![cfg(feature = "testkit")]
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -16,23 +18,12 @@ use kafka_sync::consumer::membership::{
 };
 use kafka_sync::testkit::{self, unique_name};
 use kafka_sync::KafkaClient;
+use support::peers::{self, Rebalance};
+use support::{bootstrap, client, new_topic, partitions, LONG};
 
 /// Short enough for tests; tansu holds a join for about half of it.
 const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
 const HEARTBEAT: Duration = Duration::from_millis(500);
-/// Bound on any rebalance settling.
-const DEADLINE: Duration = Duration::from_secs(60);
-
-fn client() -> KafkaClient {
-    let bootstrap = testkit::shared().expect("test broker starts").bootstrap();
-    KafkaClient::new(&bootstrap).expect("client bootstraps")
-}
-
-fn topic_with(client: &KafkaClient, partitions: i32) -> String {
-    let name = unique_name("group-topic");
-    client.create_topic(&name, partitions, 1).unwrap();
-    name
-}
 
 fn config(group: &str, topic: &str, assignor: Assignor) -> MembershipConfig {
     MembershipConfig::new(group, Subscription::topics([topic]))
@@ -40,10 +31,6 @@ fn config(group: &str, topic: &str, assignor: Assignor) -> MembershipConfig {
         .session_timeout(SESSION_TIMEOUT)
         .heartbeat_interval(HEARTBEAT)
         .rebalance_timeout(Duration::from_secs(20))
-}
-
-fn partitions(topic: &str, n: i32) -> BTreeSet<TopicPartition> {
-    (0..n).map(|p| TopicPartition::new(topic, p)).collect()
 }
 
 /// A member as a consumer would drive it: it polls, follows events and
@@ -149,7 +136,7 @@ fn assert_no_double_ownership(members: &[&mut Member]) {
 /// Pumps every member until they are stable (and still are a heartbeat
 /// later), then returns the generation.
 fn wait_stable(members: &mut [&mut Member], all: &BTreeSet<TopicPartition>) -> i32 {
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + LONG;
     let mut stable_since: Option<Instant> = None;
     loop {
         for m in members.iter_mut() {
@@ -166,7 +153,7 @@ fn wait_stable(members: &mut [&mut Member], all: &BTreeSet<TopicPartition>) -> i
         }
         assert!(
             Instant::now() < deadline,
-            "no stable assignment within {DEADLINE:?}: {:?}",
+            "no stable assignment within {LONG:?}: {:?}",
             members
                 .iter()
                 .map(|m| (m.name, m.m().generation(), m.owned.clone()))
@@ -179,7 +166,7 @@ fn wait_stable(members: &mut [&mut Member], all: &BTreeSet<TopicPartition>) -> i
 #[test]
 fn a_single_member_gets_every_partition() {
     let client = client();
-    let topic = topic_with(&client, 4);
+    let topic = new_topic(&client, "group-topic", 4);
     let group = unique_name("group-single");
     let mut a = Member::start("a", &client, config(&group, &topic, Assignor::Range));
     wait_stable(&mut [&mut a], &partitions(&topic, 4));
@@ -191,7 +178,7 @@ fn a_single_member_gets_every_partition() {
 
 fn members_join_and_leave_one_by_one(assignor: Assignor) {
     let client = client();
-    let topic = topic_with(&client, 6);
+    let topic = new_topic(&client, "group-topic", 6);
     let all = partitions(&topic, 6);
     let group = unique_name("group-churn");
     let cfg = || config(&group, &topic, assignor.clone());
@@ -235,7 +222,7 @@ fn cooperative_members_joining_and_leaving_always_split_partitions_exactly() {
 #[test]
 fn a_rebalance_waits_for_the_revocation_to_be_acknowledged_while_heartbeating() {
     let client = client();
-    let topic = topic_with(&client, 4);
+    let topic = new_topic(&client, "group-topic", 4);
     let all = partitions(&topic, 4);
     let group = unique_name("group-ack");
     // tansu completes a join after about half the session timeout whether
@@ -254,7 +241,7 @@ fn a_rebalance_waits_for_the_revocation_to_be_acknowledged_while_heartbeating() 
     let mut c = Member::start("c", &client, cfg());
     // `a` sits on its revocation (committing offsets, say) — on Kafka for
     // longer than the session timeout; the others carry on as usual.
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + LONG;
     let (ack, revoked_at) = loop {
         assert!(Instant::now() < deadline, "a was never asked to revoke");
         let m = a.m();
@@ -298,7 +285,7 @@ fn a_rebalance_waits_for_the_revocation_to_be_acknowledged_while_heartbeating() 
 #[test]
 fn a_member_that_vanishes_loses_its_partitions_after_the_session_timeout() {
     let client = client();
-    let topic = topic_with(&client, 4);
+    let topic = new_topic(&client, "group-topic", 4);
     let all = partitions(&topic, 4);
     let group = unique_name("group-vanish");
     let mut a = Member::start("a", &client, config(&group, &topic, Assignor::Range));
@@ -318,7 +305,7 @@ fn a_member_that_vanishes_loses_its_partitions_after_the_session_timeout() {
 #[test]
 fn a_closing_member_hands_over_its_partitions_before_its_session_would_expire() {
     let client = client();
-    let topic = topic_with(&client, 4);
+    let topic = new_topic(&client, "group-topic", 4);
     let all = partitions(&topic, 4);
     let group = unique_name("group-leave");
     let mut a = Member::start("a", &client, config(&group, &topic, Assignor::Range));
@@ -338,7 +325,7 @@ fn a_closing_member_hands_over_its_partitions_before_its_session_would_expire() 
 #[test]
 fn a_static_member_rejoins_without_a_rebalance() {
     let client = client();
-    let topic = topic_with(&client, 4);
+    let topic = new_topic(&client, "group-topic", 4);
     let all = partitions(&topic, 4);
     let group = unique_name("group-static");
     let cfg = |instance: &str| config(&group, &topic, Assignor::Range).group_instance_id(instance);
@@ -360,7 +347,7 @@ fn a_static_member_rejoins_without_a_rebalance() {
         eprintln!(
             "NOTE: static rejoin checked partially: tansu does not implement KIP-345 rejoins"
         );
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + LONG;
         while b2.owned != b_owned {
             assert!(Instant::now() < deadline, "b2 never got {b_owned:?}");
             a.pump();
@@ -382,7 +369,7 @@ fn a_static_member_rejoins_without_a_rebalance() {
 #[test]
 fn a_member_that_stops_polling_leaves_and_rejoins_when_it_polls_again() {
     let client = client();
-    let topic = topic_with(&client, 4);
+    let topic = new_topic(&client, "group-topic", 4);
     let all = partitions(&topic, 4);
     let group = unique_name("group-poll");
     let cfg = || config(&group, &topic, Assignor::Range).max_poll_interval(Duration::from_secs(3));
@@ -390,7 +377,7 @@ fn a_member_that_stops_polling_leaves_and_rejoins_when_it_polls_again() {
     let mut b = Member::start("b", &client, cfg());
     wait_stable(&mut [&mut a, &mut b], &all);
     // Only `a` polls now.
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + LONG;
     while a.owned != all || a.m().generation() < 0 {
         assert!(
             Instant::now() < deadline,
@@ -435,7 +422,7 @@ fn the_leader_rebalances_when_a_topic_gains_partitions() {
     // There is no CreatePartitions API in this crate yet; a deleted and
     // re-created topic with more partitions changes the count just as well.
     let client = client();
-    let topic = topic_with(&client, 2);
+    let topic = new_topic(&client, "group-topic", 2);
     let group = unique_name("group-grow");
     let cfg = config(&group, &topic, Assignor::Range)
         .metadata_refresh_interval(Duration::from_millis(500));
@@ -450,7 +437,7 @@ fn the_leader_rebalances_when_a_topic_gains_partitions() {
 #[test]
 fn closing_a_member_is_bounded_in_time() {
     let client = client();
-    let topic = topic_with(&client, 1);
+    let topic = new_topic(&client, "group-topic", 1);
     let group = unique_name("group-close");
     let membership = GroupMembership::start(
         &client,
@@ -483,74 +470,15 @@ enum Peer {
 impl Peer {
     fn script(self) -> &'static str {
         match self {
-            Peer::Librdkafka => LIBRDKAFKA_SCRIPT,
-            Peer::KafkaPython => KAFKA_PYTHON_SCRIPT,
+            Peer::Librdkafka => "group_member_rdkafka.py",
+            Peer::KafkaPython => "group_member_kafka_python.py",
         }
     }
 }
 
-const KAFKA_PYTHON_SCRIPT: &str = r#"
-import json, sys, time
-from kafka import KafkaConsumer, ConsumerRebalanceListener
-from kafka.coordinator.assignors.range import RangePartitionAssignor
-from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
-bootstrap, group, topic, strategy, seconds = sys.argv[1:6]
-assignor = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}[strategy]
-def report(kind, partitions):
-    print(json.dumps({"event": kind, "partitions": [p.partition for p in partitions]}), flush=True)
-class Listener(ConsumerRebalanceListener):
-    def on_partitions_revoked(self, revoked):
-        report("revoke", revoked)
-    def on_partitions_assigned(self, assigned):
-        report("assign", assigned)
-c = KafkaConsumer(
-    bootstrap_servers=bootstrap,
-    group_id=group,
-    partition_assignment_strategy=[assignor],
-    session_timeout_ms=6000,
-    heartbeat_interval_ms=500,
-    enable_auto_commit=False,
-)
-c.subscribe([topic], listener=Listener())
-end = time.time() + float(seconds)
-while time.time() < end:
-    c.poll(timeout_ms=100)
-c.close()
-"#;
-
-const LIBRDKAFKA_SCRIPT: &str = r#"
-import json, sys, time
-from confluent_kafka import Consumer
-bootstrap, group, topic, strategy, seconds = sys.argv[1:6]
-def report(kind):
-    def cb(consumer, partitions):
-        print(json.dumps({"event": kind, "partitions": [p.partition for p in partitions]}), flush=True)
-    return cb
-c = Consumer({
-    "bootstrap.servers": bootstrap,
-    "group.id": group,
-    "partition.assignment.strategy": strategy,
-    "session.timeout.ms": 6000,
-    "heartbeat.interval.ms": 500,
-    "enable.auto.commit": False,
-})
-c.subscribe([topic], on_assign=report("assign"), on_revoke=report("revoke"))
-end = time.time() + float(seconds)
-while time.time() < end:
-    c.poll(0.1)
-c.close()
-"#;
-
-/// The peer process, run by the testkit's Python peers (provisioned on first
-/// use; the test fails if they cannot be).
+/// The peer process (its script in tests/peers/), in the group for 45 s.
 fn spawn_peer(peer: Peer, bootstrap: &str, group: &str, topic: &str, strategy: &str) -> Child {
-    let python = testkit::python_peers().expect("the Python peers are provisioned");
-    Command::new(python)
-        .args(["-c", peer.script(), bootstrap, group, topic, strategy, "45"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the peers' python starts")
+    peers::spawn(peer.script(), &[bootstrap, group, topic, strategy, "45"])
 }
 
 /// The peer's assignment after each callback: `assign` adds partitions,
@@ -562,21 +490,10 @@ fn peer_assignments(child: &mut Child) -> Receiver<BTreeSet<i32>> {
     std::thread::spawn(move || {
         let mut owned = BTreeSet::new();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let list = line
-                .rsplit('[')
-                .next()
-                .and_then(|s| s.split(']').next())
-                .unwrap_or("");
-            let parts = list.split(',').filter_map(|s| s.trim().parse::<i32>().ok());
-            if line.contains("\"assign\"") {
-                owned.extend(parts);
-            } else if line.contains("\"revoke\"") {
-                for p in parts {
-                    owned.remove(&p);
-                }
-            } else {
+            let Some(rebalance) = Rebalance::parse(&line) else {
                 continue;
-            }
+            };
+            rebalance.apply(&mut owned);
             if tx.send(owned.clone()).is_err() {
                 break;
             }
@@ -590,8 +507,8 @@ fn peer_assignments(child: &mut Child) -> Receiver<BTreeSet<i32>> {
 /// other must decode.
 fn shared_with(peer: Peer, assignor: Assignor, ours_leads: bool) {
     let client = client();
-    let bootstrap = testkit::shared().unwrap().bootstrap();
-    let topic = topic_with(&client, 4);
+    let bootstrap = bootstrap();
+    let topic = new_topic(&client, "group-topic", 4);
     let all = partitions(&topic, 4);
     let group = unique_name("group-mixed");
     let strategy = assignor.name().to_owned();
@@ -604,7 +521,7 @@ fn shared_with(peer: Peer, assignor: Assignor, ours_leads: bool) {
     let mut peer = spawn_peer(peer, &bootstrap, &group, &topic, &strategy);
     let peer_rx = peer_assignments(&mut peer);
     let mut theirs: BTreeSet<i32> = BTreeSet::new();
-    let deadline = Instant::now() + DEADLINE;
+    let deadline = Instant::now() + LONG;
     if !ours_leads {
         while theirs.len() != 4 {
             assert!(

@@ -3,14 +3,15 @@
 //! error, never a panic, a hang or a huge allocation; the next connection
 //! works again.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
 use std::thread;
 use std::time::{Duration, Instant};
 
 use kafka_sync::net::{Connection, ConnectionConfig};
 use kafka_sync::protocol::api::ApiVersionsRequest;
 use kafka_sync::{Error, TimeoutKind};
+use support::fake_broker::{framed, free_port, FakeBroker, Reply, Request};
 
 /// What the fake broker does with the first request after the handshake.
 #[derive(Clone, Copy)]
@@ -23,90 +24,61 @@ enum Misbehaviour {
     WrongCorrelationId,
 }
 
-fn read_request(stream: &mut TcpStream) -> Option<(i16, i16, i32)> {
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size).ok()?;
-    let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
-    stream.read_exact(&mut body).ok()?;
-    let api_key = i16::from_be_bytes([body[0], body[1]]);
-    let version = i16::from_be_bytes([body[2], body[3]]);
-    let correlation_id = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
-    Some((api_key, version, correlation_id))
-}
-
 /// An ApiVersions v0 response body advertising ApiVersions v0 and Metadata
 /// v1–v12, so the client's second request (ApiVersions or Metadata) reaches
 /// the misbehaviour.
-fn api_versions_v0(correlation_id: i32, error_code: i16) -> Vec<u8> {
-    let mut frame = Vec::new();
-    frame.extend_from_slice(&correlation_id.to_be_bytes());
-    frame.extend_from_slice(&error_code.to_be_bytes());
-    frame.extend_from_slice(&2i32.to_be_bytes());
+fn api_versions_v0(error_code: i16) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&error_code.to_be_bytes());
+    body.extend_from_slice(&2i32.to_be_bytes());
     for (key, min, max) in [(18i16, 0i16, 0i16), (3, 1, 12)] {
-        frame.extend_from_slice(&key.to_be_bytes());
-        frame.extend_from_slice(&min.to_be_bytes());
-        frame.extend_from_slice(&max.to_be_bytes());
+        body.extend_from_slice(&key.to_be_bytes());
+        body.extend_from_slice(&min.to_be_bytes());
+        body.extend_from_slice(&max.to_be_bytes());
     }
-    let mut out = (frame.len() as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(&frame);
-    out
+    body
 }
 
-/// Serves one connection: a correct ApiVersions handshake (first rejecting
-/// v3, as an old broker would), then `how` on the next request.
-fn serve(mut stream: TcpStream, how: Misbehaviour) {
-    loop {
-        let Some((api_key, version, correlation_id)) = read_request(&mut stream) else {
-            return;
-        };
-        assert_eq!(api_key, 18);
-        if version > 0 {
-            let _ = stream.write_all(&api_versions_v0(correlation_id, 35));
-            continue;
+/// One connection's handler: a correct ApiVersions handshake (first
+/// rejecting v3, as an old broker would), then `how` on the next request.
+fn misbehaving(how: Misbehaviour) -> impl FnMut(&Request) -> Reply {
+    let mut handshaken = false;
+    move |request| {
+        if !handshaken {
+            assert_eq!(request.api_key, 18);
+            if request.api_version > 0 {
+                return Reply::Body(api_versions_v0(35));
+            }
+            handshaken = true;
+            return Reply::Body(api_versions_v0(0));
         }
-        let _ = stream.write_all(&api_versions_v0(correlation_id, 0));
-        break;
+        match how {
+            Misbehaviour::Garbage => {
+                Reply::Raw(vec![0, 0, 0, 8, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4])
+            }
+            Misbehaviour::HugeLength => Reply::Raw(vec![0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]),
+            Misbehaviour::NegativeLength => Reply::Raw(vec![0xff, 0xff, 0xff, 0xf0]),
+            Misbehaviour::CloseMidFrame => {
+                // The client sees EOF mid-frame.
+                let mut cut = vec![0, 0, 0, 100];
+                cut.extend_from_slice(&request.correlation_id.to_be_bytes());
+                cut.extend_from_slice(&[0; 6]);
+                Reply::RawThenClose(cut)
+            }
+            Misbehaviour::WrongCorrelationId => {
+                let mut frame = (request.correlation_id + 1000).to_be_bytes().to_vec();
+                frame.extend_from_slice(&api_versions_v0(0));
+                Reply::Raw(framed(&frame))
+            }
+            // The socket stays open until the client gives up on it.
+            Misbehaviour::Silence => Reply::Nothing,
+        }
     }
-    let Some((_, _, correlation_id)) = read_request(&mut stream) else {
-        return;
-    };
-    match how {
-        Misbehaviour::Garbage => {
-            let _ = stream.write_all(&[0, 0, 0, 8, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]);
-        }
-        Misbehaviour::HugeLength => {
-            let _ = stream.write_all(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
-        }
-        Misbehaviour::NegativeLength => {
-            let _ = stream.write_all(&[0xff, 0xff, 0xff, 0xf0]);
-        }
-        Misbehaviour::CloseMidFrame => {
-            let _ = stream.write_all(&[0, 0, 0, 100]);
-            let _ = stream.write_all(&correlation_id.to_be_bytes());
-            let _ = stream.write_all(&[0; 6]);
-            return; // dropped: the client sees EOF mid-frame
-        }
-        Misbehaviour::WrongCorrelationId => {
-            let _ = stream.write_all(&api_versions_v0(correlation_id + 1000, 0));
-        }
-        Misbehaviour::Silence => {}
-    }
-    // Keep the socket open until the client gives up on it.
-    let mut sink = [0u8; 64];
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
 }
 
 /// Starts a fake broker that misbehaves on every connection; returns its address.
 fn fake_broker(how: Misbehaviour) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            thread::spawn(move || serve(stream, how));
-        }
-    });
-    addr
+    FakeBroker::start(move || misbehaving(how)).bootstrap()
 }
 
 fn config() -> ConnectionConfig {
@@ -199,11 +171,7 @@ fn a_silent_broker_times_out_after_request_timeout() {
 
 #[test]
 fn a_dead_address_fails_to_connect_with_an_io_error() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let e = Connection::connect(&format!("127.0.0.1:{port}"), &config()).unwrap_err();
     assert!(matches!(e, Error::Io { .. }), "{e}");
     assert!(e.to_string().contains(&port.to_string()), "{e}");
@@ -212,23 +180,13 @@ fn a_dead_address_fails_to_connect_with_an_io_error() {
 #[test]
 fn many_threads_share_one_connection() {
     // A well-behaved fake: answers every ApiVersions v0 request.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            thread::spawn(move || {
-                while let Some((_, version, correlation_id)) = read_request(&mut stream) {
-                    let code = if version > 0 { 35 } else { 0 };
-                    if stream
-                        .write_all(&api_versions_v0(correlation_id, code))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
+    let addr = FakeBroker::start(|| {
+        |request: &Request| {
+            let code = if request.api_version > 0 { 35 } else { 0 };
+            Reply::Body(api_versions_v0(code))
         }
-    });
+    })
+    .bootstrap();
     let conn = std::sync::Arc::new(Connection::connect(&addr, &config()).unwrap());
     let handles: Vec<_> = (0..8)
         .map(|_| {

@@ -3,15 +3,15 @@
 //! partitions and injected faults.
 #![cfg(feature = "testkit")]
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::time::Duration;
 
 use kafka_sync::testkit::{unique_name, MockCluster};
 use kafka_sync::{ApiKey, KafkaClient};
-
-/// How long a test waits for anything before it fails.
-const DEADLINE: Duration = Duration::from_secs(30);
+use support::fake_broker::dead_address;
+use support::{DEADLINE, SHORT};
 
 /// A 3-broker mock cluster; `MOCK_TEST_DEBUG=mock,protocol` turns on
 /// librdkafka's debug log in the helper's log file.
@@ -24,35 +24,11 @@ fn cluster() -> MockCluster {
         .expect("the mock cluster starts")
 }
 
-/// Logs the client's debug lines to stderr when `MOCK_TEST_LOG` is set.
-struct StderrLog;
-
-impl log::Log for StderrLog {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("kafka_sync") {
-            eprintln!(
-                "[{}] {} {}",
-                std::thread::current().name().unwrap_or("?"),
-                record.level(),
-                record.args()
-            );
-        }
-    }
-    fn flush(&self) {}
-}
-
 /// A client for the mock at `bootstrap`, with the version caps its group
-/// API bugs need (`MockCluster::API_VERSION_CAPS`).
-fn client(bootstrap: &str) -> KafkaClient {
-    if std::env::var_os("MOCK_TEST_LOG").is_some() {
-        static LOGGER: StderrLog = StderrLog;
-        if log::set_logger(&LOGGER).is_ok() {
-            log::set_max_level(log::LevelFilter::Debug);
-        }
-    }
+/// API bugs need (`MockCluster::API_VERSION_CAPS`); `MOCK_TEST_LOG` sends
+/// the client's debug lines to stderr.
+fn mock_client(bootstrap: &str) -> KafkaClient {
+    support::log_to_stderr_if("MOCK_TEST_LOG");
     MockCluster::API_VERSION_CAPS
         .iter()
         .fold(KafkaClient::builder().hosts(bootstrap), |b, &(api, v)| {
@@ -63,18 +39,10 @@ fn client(bootstrap: &str) -> KafkaClient {
         .expect("the client bootstraps against the mock cluster")
 }
 
-/// A loopback address nobody listens on.
-fn dead_address() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    drop(listener);
-    address
-}
-
 #[test]
 fn client_bootstraps_past_a_dead_first_host_and_sees_three_brokers() {
     let cluster = cluster();
-    let client = client(&format!("{},{}", dead_address(), cluster.bootstrap()));
+    let client = mock_client(&format!("{},{}", dead_address(), cluster.bootstrap()));
     let ids: BTreeSet<i32> = client.brokers().iter().map(|b| b.id).collect();
     assert_eq!(ids, BTreeSet::from([1, 2, 3]));
 }
@@ -90,7 +58,7 @@ fn metadata_shows_replicated_partitions_led_where_the_cluster_put_them() {
             .set_leader(&topic, partition, partition % 3 + 1)
             .unwrap();
     }
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let partitions = client.topic(&topic).unwrap().partitions();
     assert_eq!(partitions.len(), 6);
     for p in &partitions {
@@ -128,7 +96,7 @@ fn a_one_member_group_gets_every_partition_and_reads_them() {
     let cluster = cluster();
     let topic = unique_name("mock-group");
     cluster.create_topic(&topic, 4, 3).unwrap();
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let producer = client
         .topic(&topic)
         .unwrap()
@@ -471,7 +439,7 @@ fn logs_by_sequence(
 fn idempotent_producer_delivers_exactly_once_in_order_through_leader_moves() {
     let cluster = cluster();
     let topic = fault_topic(&cluster, "mock-leader-moves");
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let records = 20_000;
     let (failed, metrics) = produce_through(
         &client,
@@ -500,7 +468,7 @@ fn idempotent_producer_delivers_exactly_once_in_order_through_leader_moves() {
 fn idempotent_producer_retries_not_leader_answers_without_duplicates() {
     let cluster = cluster();
     let topic = fault_topic(&cluster, "mock-not-leader");
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let records = 10_000;
     let (failed, metrics) = produce_through(
         &client,
@@ -533,7 +501,7 @@ fn idempotent_producer_retries_not_leader_answers_without_duplicates() {
 fn idempotent_producer_rides_out_a_broker_outage() {
     let cluster = cluster();
     let topic = fault_topic(&cluster, "mock-outage");
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let records = 12_000;
     let (failed, metrics) = produce_through(
         &client,
@@ -569,7 +537,7 @@ fn idempotent_producer_rides_out_a_broker_outage() {
 fn idempotent_producer_keeps_order_with_a_300ms_round_trip() {
     let cluster = cluster();
     let topic = fault_topic(&cluster, "mock-rtt");
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     cluster
         .round_trip_time(-1, Duration::from_millis(300))
         .unwrap();
@@ -593,7 +561,7 @@ fn idempotent_producer_keeps_order_with_a_300ms_round_trip() {
 fn acks_one_producer_loses_nothing_through_leader_moves() {
     let cluster = cluster();
     let topic = fault_topic(&cluster, "mock-acks1-moves");
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let records = 10_000;
     let config = ProducerConfig::default()
         .acks(Acks::Leader)
@@ -645,7 +613,7 @@ fn acks_one_producer_loses_nothing_through_leader_moves() {
 fn acks_zero_producer_delivers_everything_in_order_without_faults() {
     let cluster = cluster();
     let topic = fault_topic(&cluster, "mock-acks0");
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let records = 5_000;
     let config = ProducerConfig::default()
         .acks(Acks::None)
@@ -707,7 +675,7 @@ fn slow_reader() -> SimpleConsumerConfig {
 fn simple_consumer_reads_everything_once_in_order_through_leader_moves() {
     let cluster = cluster();
     let topic = fault_topic(&cluster, "mock-consume-moves");
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let want = fill(&client, &topic, 20_000);
     let (got, rounds) = while_faulting(
         Duration::from_millis(200),
@@ -730,7 +698,7 @@ fn simple_consumer_reads_everything_once_in_order_through_leader_moves() {
 fn simple_consumer_reads_everything_once_in_order_through_a_broker_outage() {
     let cluster = cluster();
     let topic = fault_topic(&cluster, "mock-consume-outage");
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let want = fill(&client, &topic, 20_000);
     // Broker 3 leads two partitions; it is down when reading starts and
     // comes back after two seconds, so their records can only come late.
@@ -755,7 +723,7 @@ fn committed_offsets_survive_coordinator_moves() {
     use kafka_sync::testkit::CoordinatorKind;
     let cluster = cluster();
     let topic = fault_topic(&cluster, "mock-commit-moves");
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let want = fill(&client, &topic, 3_000);
     let group = unique_name("mock-commit-group");
     let consumer = client
@@ -827,15 +795,12 @@ fn committed_offsets_survive_coordinator_moves() {
 
 // ---- the helper process never outlives its owner ----
 
-/// Set in the environment of a child test process run by a test in this file.
-const CHILD_ENV: &str = "KAFKA_SYNC_MOCK_CLUSTER_CHILD";
-
 /// Run by `the_mock_cluster_dies_with_a_killed_owner`: starts a cluster,
 /// prints its bootstrap list and waits to be killed.
 #[test]
 #[ignore = "run as a child process by the_mock_cluster_dies_with_a_killed_owner"]
 fn owner_child() {
-    if std::env::var(CHILD_ENV).is_err() {
+    if !support::is_child("owner_child") {
         return;
     }
     let cluster = cluster();
@@ -846,16 +811,7 @@ fn owner_child() {
 #[test]
 fn the_mock_cluster_dies_with_a_killed_owner() {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "owner_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .stdin(std::process::Stdio::null())
+    let mut child = support::child_test("owner_child")
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -870,7 +826,7 @@ fn the_mock_cluster_dies_with_a_killed_owner() {
         .expect("the child's cluster answers");
     child.kill().unwrap(); // SIGKILL: no destructor runs
     child.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + SHORT;
     while std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
         assert!(
             Instant::now() < deadline,

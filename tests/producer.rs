@@ -3,7 +3,7 @@
 //! errors are reported.
 #![cfg(feature = "testkit")]
 
-mod producer_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use kafka_sync::producer::{
     murmur2_partition, Acks, Compression, DeliveryReport, Partitioning, ProducerConfig, Record,
 };
 use kafka_sync::Error;
-use producer_support::{client, new_topic, read_partition, DEADLINE};
+use support::{client, new_topic, read_partition, DEADLINE};
 
 fn with_reports() -> ProducerConfig {
     ProducerConfig::default().delivery_reports(true)

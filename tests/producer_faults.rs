@@ -4,14 +4,14 @@
 //! producer reports what is left. Each test runs its own broker.
 #![cfg(feature = "testkit")]
 
-mod producer_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
 use kafka_sync::producer::{DeliveryReport, ProducerConfig};
 use kafka_sync::testkit::{unique_name, Broker};
 use kafka_sync::{Error, KafkaClient, TimeoutKind};
-use producer_support::DEADLINE;
+use support::DEADLINE;
 
 /// A local broker of our own, even with KAFKA_BOOTSTRAP set: these tests stop it.
 fn own_broker() -> Broker {

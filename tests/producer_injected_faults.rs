@@ -8,9 +8,9 @@
 //! connection of the client goes through it.
 #![cfg(feature = "testkit")]
 
-mod producer_support;
+mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use kafka_sync::producer::{DeliveryReport, ProducerConfig, ProducerMetrics};
 use kafka_sync::{testkit, ErrorCode, KafkaClient};
-use producer_support::{read_partition, DEADLINE};
+use support::fake_broker::{framed, free_port, parse_request, read_frame};
+use support::{read_partition, DEADLINE};
 
 /// A tansu process listening on one port and advertising another.
 struct Tansu(Child);
@@ -49,15 +50,6 @@ fn start_tansu(listen: u16, advertise: u16) -> Tansu {
     Tansu(child)
 }
 
-fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size).ok()?;
-    let mut frame = size.to_vec();
-    frame.resize(4 + usize::try_from(i32::from_be_bytes(size)).ok()?, 0);
-    stream.read_exact(&mut frame[4..]).ok()?;
-    Some(frame)
-}
-
 /// What the proxy does to the next Produce request's answer.
 #[derive(Clone)]
 enum Fault {
@@ -69,7 +61,9 @@ enum Fault {
 }
 
 /// Forwards connections from `listener` to `upstream`, applying `fault` (once)
-/// to the next Produce request's answer.
+/// to the next Produce request's answer. Not a `FakeBroker`: a proxy must
+/// pass pipelined requests on at once, and the frame loop answers one
+/// request before it reads the next; it shares the loop's frame reading.
 fn start_proxy(listener: TcpListener, upstream: u16, fault: Arc<Mutex<Option<Fault>>>) {
     thread::spawn(move || {
         for client in listener.incoming() {
@@ -83,24 +77,25 @@ fn start_proxy(listener: TcpListener, upstream: u16, fault: Arc<Mutex<Option<Fau
                 (client.try_clone().unwrap(), broker.try_clone().unwrap());
             let (fault, victim_w) = (Arc::clone(&fault), Arc::clone(&victim));
             thread::spawn(move || {
-                while let Some(frame) = read_frame(&mut client_r) {
-                    let api_key = i16::from_be_bytes([frame[4], frame[5]]);
-                    if api_key == 0 {
+                while let Ok(frame) = read_frame(&mut client_r) {
+                    let Ok(request) = parse_request(frame.clone()) else {
+                        break;
+                    };
+                    if request.api_key == 0 {
                         if let Some(f) = fault.lock().unwrap().take() {
-                            let version = i16::from_be_bytes([frame[6], frame[7]]);
-                            let correlation =
-                                i32::from_be_bytes([frame[8], frame[9], frame[10], frame[11]]);
-                            *victim_w.lock().unwrap() = Some((correlation, version, f));
+                            *victim_w.lock().unwrap() =
+                                Some((request.correlation_id, request.api_version, f));
                         }
                     }
-                    if broker_w.write_all(&frame).is_err() {
+                    if broker_w.write_all(&framed(&frame)).is_err() {
                         return;
                     }
                 }
                 let _ = broker_w.shutdown(Shutdown::Both);
             });
             thread::spawn(move || {
-                while let Some(mut frame) = read_frame(&mut broker) {
+                while let Ok(frame) = read_frame(&mut broker) {
+                    let mut frame = framed(&frame);
                     let correlation = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
                     let hit = victim
                         .lock()
@@ -147,17 +142,7 @@ fn produce_error(correlation: i32, version: i16, topic: &str, code: i16) -> Vec<
     body.push(0); // topic tagged fields
     body.extend_from_slice(&0i32.to_be_bytes()); // throttle time
     body.push(0); // tagged fields
-    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-    frame.extend_from_slice(&body);
-    frame
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    framed(&body)
 }
 
 fn connect(bootstrap: &str) -> KafkaClient {

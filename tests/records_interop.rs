@@ -5,6 +5,8 @@
 //! with the `kafka-protocol` crate's, byte for byte where the codec is
 //! deterministic and by decoding everywhere.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -12,18 +14,10 @@ use kafka_sync::protocol::records::{
     decode_batches, BatchBuilder, BatchOptions, Compression, ControlRecordType, DecodeOptions,
     Header, RecordBatch, TimestampType,
 };
+// A record as the manifest states it.
+use support::Fetched as Expected;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/records");
-
-/// A record as the manifest states it.
-#[derive(Debug, PartialEq)]
-struct Expected {
-    offset: i64,
-    timestamp: i64,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    headers: Vec<(String, Option<Vec<u8>>)>,
-}
 
 #[derive(Debug, Default)]
 struct ExpectedBatch {
@@ -102,20 +96,7 @@ fn actual_records(batch: &RecordBatch<'_>) -> Vec<Expected> {
     batch
         .records()
         .unwrap()
-        .map(|r| {
-            let r = r.unwrap();
-            Expected {
-                offset: r.offset,
-                timestamp: r.timestamp,
-                key: r.key.map(<[u8]>::to_vec),
-                value: r.value.map(<[u8]>::to_vec),
-                headers: r
-                    .headers
-                    .iter()
-                    .map(|h| (h.key.to_string(), h.value().map(<[u8]>::to_vec)))
-                    .collect(),
-            }
-        })
+        .map(|r| Expected::from(r.unwrap()))
         .collect()
 }
 
@@ -234,12 +215,7 @@ use kafka_protocol::records::{
     RecordBatchEncoder, RecordEncodeOptions, TimestampType as OracleTimestampType,
 };
 
-struct Sample {
-    timestamp: i64,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    headers: Vec<(String, Option<Vec<u8>>)>,
-}
+use support::{build_batch, Rec as Sample};
 
 /// Records with non-decreasing timestamps and unique header keys: the oracle
 /// takes the smallest timestamp as the base and keeps headers in a map.
@@ -261,18 +237,7 @@ fn ours(compression: Compression, samples: &[Sample]) -> Vec<u8> {
         .with_compression(compression, None)
         .with_producer_state(99, 3, 1234)
         .with_base_offset(500);
-    let mut builder = BatchBuilder::new(options);
-    for s in samples {
-        let headers: Vec<Header<'_>> = s
-            .headers
-            .iter()
-            .map(|(k, v)| Header::new(k, v.as_deref()))
-            .collect();
-        builder
-            .append(s.timestamp, s.key.as_deref(), s.value.as_deref(), &headers)
-            .unwrap();
-    }
-    builder.build().unwrap()
+    build_batch(options, samples)
 }
 
 fn oracle(compression: OracleCompression, samples: &[Sample]) -> Vec<u8> {

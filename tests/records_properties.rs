@@ -2,18 +2,14 @@
 //! through every codec; flipped bits, truncations, mutations and random bytes
 //! give errors (or a quiet partial-batch stop), never a panic.
 
+mod support;
+
 use kafka_sync::protocol::records::{
-    decode_batches, BatchBuilder, BatchOptions, Compression, DecodeOptions, Header,
+    decode_batches, BatchBuilder, BatchOptions, Compression, DecodeOptions,
 };
 use proptest::prelude::*;
 
-#[derive(Debug, Clone)]
-struct Input {
-    timestamp: i64,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    headers: Vec<(String, Option<Vec<u8>>)>,
-}
+use support::Rec as Input;
 
 fn bytes(max: usize) -> impl Strategy<Value = Option<Vec<u8>>> {
     prop_oneof![
@@ -75,11 +71,7 @@ fn encode(compression: Compression, base_offset: i64, inputs: &[Input]) -> Vec<u
         .with_base_offset(base_offset);
     let mut builder = BatchBuilder::new(options);
     for input in inputs {
-        let headers: Vec<Header<'_>> = input
-            .headers
-            .iter()
-            .map(|(k, v)| Header::new(k, v.as_deref()))
-            .collect();
+        let headers = input.header_refs();
         let before = builder.size_after(
             input.timestamp,
             input.key.as_deref(),

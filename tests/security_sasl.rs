@@ -12,8 +12,8 @@
 //! mechanisms are shown against the fake broker.
 #![cfg(feature = "testkit")]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256, Sha512};
 use kafka_sync::net::{Backoff, Connection, ConnectionConfig, ConnectionPool};
 use kafka_sync::protocol::api::ApiVersionsRequest;
 use kafka_sync::{Error, KafkaClient, Sasl};
+use support::fake_broker::{FakeBroker, Reply, Request};
 
 const SALT: &[u8] = b"kafka-sync-test-salt";
 const ITERATIONS: u32 = 4096;
@@ -57,39 +58,6 @@ impl Default for FakeSasl {
             connections: Arc::new(AtomicUsize::new(0)),
         }
     }
-}
-
-struct Request {
-    api_key: i16,
-    version: i16,
-    correlation_id: i32,
-    /// The body after the v1 request header.
-    body: Vec<u8>,
-}
-
-fn read_request(stream: &mut TcpStream) -> Option<Request> {
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size).ok()?;
-    let mut frame = vec![0u8; i32::from_be_bytes(size) as usize];
-    stream.read_exact(&mut frame).ok()?;
-    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
-    let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    let client_id_len = i16::from_be_bytes([frame[8], frame[9]]).max(0) as usize;
-    let body = frame[10 + client_id_len..].to_vec();
-    Some(Request {
-        api_key,
-        version,
-        correlation_id,
-        body,
-    })
-}
-
-fn respond(stream: &mut TcpStream, correlation_id: i32, body: &[u8]) {
-    let mut out = ((body.len() + 4) as i32).to_be_bytes().to_vec();
-    out.extend_from_slice(&correlation_id.to_be_bytes());
-    out.extend_from_slice(body);
-    let _ = stream.write_all(&out);
 }
 
 fn string(out: &mut Vec<u8>, s: &str) {
@@ -166,18 +134,17 @@ fn hash_for(mechanism: &str, data: &[u8]) -> Vec<u8> {
     }
 }
 
-fn serve(mut stream: TcpStream, fake: FakeSasl) {
+/// One connection's handler: ApiVersions, SaslHandshake and
+/// SaslAuthenticate v0/v1, as `fake` says.
+fn sasl_server(fake: FakeSasl) -> impl FnMut(&Request) -> Reply {
     fake.connections.fetch_add(1, Ordering::SeqCst);
     let mut mechanism = String::new();
     let mut client_first_bare = String::new();
     let mut server_first = String::new();
-    while let Some(request) = read_request(&mut stream) {
-        let id = request.correlation_id;
-        match request.api_key {
-            18 if request.version > 0 => {
-                respond(&mut stream, id, &api_versions_v0(35, fake.handshake_max))
-            }
-            18 => respond(&mut stream, id, &api_versions_v0(0, fake.handshake_max)),
+    move |request| {
+        let body = match request.api_key {
+            18 if request.api_version > 0 => api_versions_v0(35, fake.handshake_max),
+            18 => api_versions_v0(0, fake.handshake_max),
             17 => {
                 let len = i16::from_be_bytes([request.body[0], request.body[1]]) as usize;
                 mechanism = String::from_utf8(request.body[2..2 + len].to_vec()).unwrap();
@@ -187,20 +154,20 @@ fn serve(mut stream: TcpStream, fake: FakeSasl) {
                 for m in &fake.mechanisms {
                     string(&mut body, m);
                 }
-                respond(&mut stream, id, &body);
+                body
             }
             36 if mechanism == "PLAIN" => {
-                let token = auth_bytes(&request);
+                let token = auth_bytes(request);
                 let expected = format!("\0{}\0{}", fake.user, fake.password);
                 let body = if token == expected.as_bytes() {
                     authenticate_v1(0, None, b"", fake.session_lifetime_ms)
                 } else {
                     authenticate_v1(58, Some("Invalid username or password"), b"", 0)
                 };
-                respond(&mut stream, id, &body);
+                body
             }
             36 if server_first.is_empty() => {
-                let token = String::from_utf8(auth_bytes(&request)).unwrap();
+                let token = String::from_utf8(auth_bytes(request)).unwrap();
                 client_first_bare = token.strip_prefix("n,,").unwrap().to_owned();
                 let client_nonce = client_first_bare.split(",r=").nth(1).unwrap();
                 server_first = format!(
@@ -208,10 +175,10 @@ fn serve(mut stream: TcpStream, fake: FakeSasl) {
                     BASE64.encode(SALT)
                 );
                 let body = authenticate_v1(0, None, server_first.as_bytes(), 0);
-                respond(&mut stream, id, &body);
+                body
             }
             36 => {
-                let token = String::from_utf8(auth_bytes(&request)).unwrap();
+                let token = String::from_utf8(auth_bytes(request)).unwrap();
                 let (without_proof, proof) = token.rsplit_once(",p=").unwrap();
                 let proof = BASE64.decode(proof).unwrap();
                 let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
@@ -233,23 +200,16 @@ fn serve(mut stream: TcpStream, fake: FakeSasl) {
                 } else {
                     authenticate_v1(58, Some("Authentication failed during authentication due to invalid credentials with SASL mechanism"), b"", 0)
                 };
-                respond(&mut stream, id, &body);
+                body
             }
             other => panic!("the fake SASL broker got api {other}"),
-        }
+        };
+        Reply::Body(body)
     }
 }
 
 fn fake_broker(fake: FakeSasl) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let fake = fake.clone();
-            thread::spawn(move || serve(stream, fake));
-        }
-    });
-    addr
+    FakeBroker::start(move || sasl_server(fake.clone())).bootstrap()
 }
 
 fn config(sasl: Sasl) -> ConnectionConfig {

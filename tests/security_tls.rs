@@ -8,6 +8,8 @@
 #![cfg(feature = "testkit")]
 #![cfg(all(feature = "tls", feature = "testkit"))]
 
+mod support;
+
 use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use kafka_sync::net::{Connection, ConnectionConfig, TlsConnector};
 use kafka_sync::protocol::api::ApiVersionsRequest;
 use kafka_sync::testkit::{tansu_binary, unique_name};
 use kafka_sync::{Error, KafkaClient, TlsConfig};
+use support::fake_broker::free_port;
 
 const STARTUP: Duration = Duration::from_secs(15);
 
@@ -184,14 +187,6 @@ fn remove_stale_pki_dirs() {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for_port(port: u16) {

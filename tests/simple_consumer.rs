@@ -3,18 +3,13 @@
 
 #![cfg(feature = "testkit")]
 
-#[path = "data/consumer/support.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
 use kafka_sync::testkit::unique_name;
-use kafka_sync::{OffsetReset, SimpleConsumerConfig};
+use kafka_sync::SimpleConsumerConfig;
 use support::*;
-
-fn earliest() -> SimpleConsumerConfig {
-    SimpleConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest)
-}
 
 #[test]
 fn messages_of_each_partition_come_in_offset_order() {
@@ -51,20 +46,9 @@ fn messages_of_each_partition_come_in_offset_order() {
         .is_none());
 }
 
-fn topic_with(partitions: i32, per_partition: usize) -> (kafka_sync::KafkaClient, String) {
-    let client = client();
-    let name = unique_name("consume");
-    client.create_topic(&name, partitions, 1).unwrap();
-    for p in 0..partitions {
-        let values: Vec<String> = (0..per_partition).map(|i| format!("p{p}-{i}")).collect();
-        produce_values(&client, &name, p, &values);
-    }
-    (client, name)
-}
-
 #[test]
 fn iteration_yields_every_message_then_ends_after_the_consumer_timeout() {
-    let (client, name) = topic_with(2, 5);
+    let (client, name) = topic_with_values("consume", 2, 5);
     let timeout = Duration::from_millis(700);
     let consumer = client
         .topic(&name)
@@ -89,7 +73,7 @@ fn iteration_yields_every_message_then_ends_after_the_consumer_timeout() {
 
 #[test]
 fn consume_returns_none_when_nothing_arrives_in_time() {
-    let (client, name) = topic_with(1, 0);
+    let (client, name) = topic_with_values("consume", 1, 0);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -109,7 +93,7 @@ fn consume_returns_none_when_nothing_arrives_in_time() {
 
 #[test]
 fn a_message_produced_while_waiting_is_delivered() {
-    let (client, name) = topic_with(1, 0);
+    let (client, name) = topic_with_values("consume", 1, 0);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -126,7 +110,7 @@ fn a_message_produced_while_waiting_is_delivered() {
 
 #[test]
 fn latest_reset_skips_what_was_produced_before_the_consumer_started() {
-    let (client, name) = topic_with(1, 3);
+    let (client, name) = topic_with_values("consume", 1, 3);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -140,7 +124,7 @@ fn latest_reset_skips_what_was_produced_before_the_consumer_started() {
 
 #[test]
 fn only_the_chosen_partitions_are_read() {
-    let (client, name) = topic_with(3, 4);
+    let (client, name) = topic_with_values("consume", 3, 4);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -157,7 +141,7 @@ fn only_the_chosen_partitions_are_read() {
 
 #[test]
 fn a_partition_the_topic_lacks_is_a_config_error() {
-    let (client, name) = topic_with(1, 0);
+    let (client, name) = topic_with_values("consume", 1, 0);
     let e = client
         .topic(&name)
         .unwrap()
@@ -169,7 +153,7 @@ fn a_partition_the_topic_lacks_is_a_config_error() {
 
 #[test]
 fn position_is_one_past_the_last_message_returned() {
-    let (client, name) = topic_with(1, 5);
+    let (client, name) = topic_with_values("consume", 1, 5);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -184,7 +168,7 @@ fn position_is_one_past_the_last_message_returned() {
 
 #[test]
 fn seek_rereads_from_the_given_offset() {
-    let (client, name) = topic_with(1, 10);
+    let (client, name) = topic_with_values("consume", 1, 10);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -199,7 +183,7 @@ fn seek_rereads_from_the_given_offset() {
 
 #[test]
 fn seek_forward_skips_queued_messages() {
-    let (client, name) = topic_with(1, 10);
+    let (client, name) = topic_with_values("consume", 1, 10);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -213,7 +197,7 @@ fn seek_forward_skips_queued_messages() {
 
 #[test]
 fn seek_to_beginning_and_to_end_move_every_partition() {
-    let (client, name) = topic_with(2, 3);
+    let (client, name) = topic_with_values("consume", 2, 3);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -234,7 +218,7 @@ fn seek_to_beginning_and_to_end_move_every_partition() {
 
 #[test]
 fn seeking_a_partition_not_read_is_an_error() {
-    let (client, name) = topic_with(2, 0);
+    let (client, name) = topic_with_values("consume", 2, 0);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -277,7 +261,7 @@ fn seek_to_time_finds_the_first_message_at_or_after_the_timestamp() {
 
 #[test]
 fn a_paused_partition_is_held_back_until_resumed() {
-    let (client, name) = topic_with(2, 5);
+    let (client, name) = topic_with_values("consume", 2, 5);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -300,7 +284,7 @@ fn a_paused_partition_is_held_back_until_resumed() {
 
 #[test]
 fn lag_counts_the_messages_not_yet_consumed() {
-    let (client, name) = topic_with(2, 4);
+    let (client, name) = topic_with_values("consume", 2, 4);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -313,7 +297,7 @@ fn lag_counts_the_messages_not_yet_consumed() {
 
 #[test]
 fn dropping_a_consumer_stops_its_fetcher_promptly() {
-    let (client, name) = topic_with(1, 0);
+    let (client, name) = topic_with_values("consume", 1, 0);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -334,7 +318,7 @@ fn dropping_a_consumer_stops_its_fetcher_promptly() {
 
 #[test]
 fn a_consumer_can_be_shared_between_threads() {
-    let (client, name) = topic_with(2, 50);
+    let (client, name) = topic_with_values("consume", 2, 50);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -363,7 +347,7 @@ fn a_consumer_can_be_shared_between_threads() {
 
 #[test]
 fn a_fetch_wait_longer_than_the_request_timeout_is_a_config_error() {
-    let (_, name) = topic_with(1, 0);
+    let (_, name) = topic_with_values("consume", 1, 0);
     let client = kafka_sync::KafkaClient::builder()
         .hosts(bootstrap())
         .request_timeout(Duration::from_secs(2))

@@ -1,19 +1,18 @@
-//! SimpleConsumer against a scripted fake cluster (tests/data/consumer/
+//! SimpleConsumer against a scripted fake cluster (tests/support/
 //! fake_cluster.rs): offsets out of range under each reset policy, leader
 //! moves, and a dead broker while another keeps serving.
 
-#[path = "data/consumer/fake_cluster.rs"]
-mod fake_cluster;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use fake_cluster::FakeCluster;
 use kafka_sync::consumer::IsolationLevel;
 use kafka_sync::{
     ErrorCode, KafkaClient, Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig,
 };
+use support::fake_cluster::FakeCluster;
+use support::DEADLINE;
 
-const DEADLINE: Duration = Duration::from_secs(30);
 const TOPIC: &str = "events";
 
 fn consumer(cluster: &FakeCluster, reset: OffsetReset) -> SimpleConsumer {

@@ -3,20 +3,14 @@
 
 #![cfg(feature = "testkit")]
 
-#[path = "data/consumer/support.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
-use kafka_sync::protocol::api::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use kafka_sync::protocol::records::{BatchBuilder, BatchOptions};
 use kafka_sync::testkit::{unique_name, Broker};
-use kafka_sync::{DecodeError, KafkaClient, OffsetReset, SimpleConsumerConfig};
+use kafka_sync::{DecodeError, KafkaClient};
 use support::*;
-
-fn earliest() -> SimpleConsumerConfig {
-    SimpleConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest)
-}
 
 #[test]
 fn a_partition_whose_leader_disappears_and_returns_keeps_flowing() {
@@ -67,9 +61,6 @@ fn a_partition_whose_leader_disappears_and_returns_keeps_flowing() {
 
 /// Appends one single-record batch whose CRC is wrong.
 fn produce_corrupt(client: &KafkaClient, topic: &str, partition: i32) {
-    let leader = client.topic(topic).unwrap().partitions()[partition as usize]
-        .leader
-        .unwrap();
     let mut builder = BatchBuilder::new(BatchOptions::default());
     builder
         .append(now_ms(), None, Some(b"garbled"), &[])
@@ -77,24 +68,7 @@ fn produce_corrupt(client: &KafkaClient, topic: &str, partition: i32) {
     let mut batch = builder.build().unwrap();
     let last = batch.len() - 1;
     batch[last] ^= 0xff;
-    let response = client
-        .connection(leader)
-        .unwrap()
-        .request(&ProduceRequest {
-            transactional_id: None,
-            acks: -1,
-            timeout_ms: 10_000,
-            topic_data: vec![TopicProduceData {
-                name: topic.to_owned(),
-                partition_data: vec![PartitionProduceData {
-                    index: partition,
-                    records: batch,
-                }],
-            }],
-        })
-        .unwrap();
-    let code = response.responses[0].partition_responses[0].error_code;
-    assert!(code.is_ok(), "{code:?}");
+    produce_encoded(client, topic, partition, batch);
 }
 
 #[test]

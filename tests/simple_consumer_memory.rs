@@ -3,7 +3,6 @@
 
 #![cfg(feature = "testkit")]
 
-#[path = "data/consumer/support.rs"]
 mod support;
 
 use std::time::Duration;

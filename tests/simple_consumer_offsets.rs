@@ -3,7 +3,6 @@
 
 #![cfg(feature = "testkit")]
 
-#[path = "data/consumer/support.rs"]
 mod support;
 
 use std::time::Duration;
@@ -12,24 +11,9 @@ use kafka_sync::testkit::unique_name;
 use kafka_sync::{Error, OffsetReset, SimpleConsumerConfig};
 use support::*;
 
-fn earliest() -> SimpleConsumerConfig {
-    SimpleConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest)
-}
-
-fn topic_with(partitions: i32, per_partition: usize) -> (kafka_sync::KafkaClient, String) {
-    let client = client();
-    let name = unique_name("offsets");
-    client.create_topic(&name, partitions, 1).unwrap();
-    for p in 0..partitions {
-        let values: Vec<String> = (0..per_partition).map(|i| format!("p{p}-{i}")).collect();
-        produce_values(&client, &name, p, &values);
-    }
-    (client, name)
-}
-
 #[test]
 fn a_new_consumer_of_the_group_resumes_after_the_last_commit() {
-    let (client, name) = topic_with(1, 6);
+    let (client, name) = topic_with_values("offsets", 1, 6);
     let group = unique_name("group");
     let config = earliest().consumer_group(&group).enable_auto_commit(false);
     let first = client
@@ -51,7 +35,7 @@ fn a_new_consumer_of_the_group_resumes_after_the_last_commit() {
 
 #[test]
 fn closing_commits_the_positions_when_auto_commit_is_on() {
-    let (client, name) = topic_with(1, 6);
+    let (client, name) = topic_with_values("offsets", 1, 6);
     let group = unique_name("group");
     let config = earliest()
         .consumer_group(&group)
@@ -77,7 +61,7 @@ fn closing_commits_the_positions_when_auto_commit_is_on() {
 
 #[test]
 fn auto_commit_runs_on_its_interval_while_consuming() {
-    let (client, name) = topic_with(1, 3);
+    let (client, name) = topic_with_values("offsets", 1, 3);
     let group = unique_name("group");
     let consumer = client
         .topic(&name)
@@ -102,7 +86,7 @@ fn auto_commit_runs_on_its_interval_while_consuming() {
 
 #[test]
 fn an_async_commit_reports_its_result_on_the_channel() {
-    let (client, name) = topic_with(1, 2);
+    let (client, name) = topic_with_values("offsets", 1, 2);
     let group = unique_name("group");
     let consumer = client
         .topic(&name)
@@ -123,7 +107,7 @@ fn an_async_commit_reports_its_result_on_the_channel() {
 
 #[test]
 fn committing_without_a_group_is_a_config_error() {
-    let (client, name) = topic_with(1, 0);
+    let (client, name) = topic_with_values("offsets", 1, 0);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -136,7 +120,7 @@ fn committing_without_a_group_is_a_config_error() {
 
 #[test]
 fn without_a_committed_offset_earliest_starts_at_the_beginning_and_latest_at_the_end() {
-    let (client, name) = topic_with(1, 4);
+    let (client, name) = topic_with_values("offsets", 1, 4);
     let group = unique_name("group");
     for (reset, start) in [(OffsetReset::Earliest, 0), (OffsetReset::Latest, 4)] {
         let consumer = client
@@ -155,7 +139,7 @@ fn without_a_committed_offset_earliest_starts_at_the_beginning_and_latest_at_the
 
 #[test]
 fn without_a_committed_offset_reset_policy_error_reports_the_partition_until_a_seek() {
-    let (client, name) = topic_with(1, 4);
+    let (client, name) = topic_with_values("offsets", 1, 4);
     let consumer = client
         .topic(&name)
         .unwrap()

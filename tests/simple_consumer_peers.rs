@@ -3,7 +3,6 @@
 
 #![cfg(feature = "testkit")]
 
-#[path = "data/consumer/support.rs"]
 mod support;
 
 use std::collections::BTreeMap;
@@ -11,12 +10,8 @@ use std::time::Duration;
 
 use kafka_sync::consumer::IsolationLevel;
 use kafka_sync::testkit::unique_name;
-use kafka_sync::{Message, OffsetReset, SimpleConsumerConfig};
+use kafka_sync::Message;
 use support::*;
-
-fn earliest() -> SimpleConsumerConfig {
-    SimpleConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest)
-}
 
 /// The records `produce.py` writes (see its docstring).
 fn check_peer_records(got: &[Message]) {
@@ -63,7 +58,7 @@ fn reads_what_confluent_kafka_produced(compression: &str) {
     let client = client();
     let name = unique_name(&format!("peer-{compression}"));
     client.create_topic(&name, 1, 1).unwrap();
-    python("produce.py", &[&bootstrap(), &name, compression]);
+    peers::run("produce.py", &[&bootstrap(), &name, compression], LONG);
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -101,7 +96,7 @@ fn peer_committed(topic: &str, group: &str, partitions: &[i32]) -> BTreeMap<i32,
     let mut args = vec![bootstrap(), topic.to_owned(), group.to_owned()];
     args.extend(partitions.iter().map(i32::to_string));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    python("committed.py", &args)
+    peers::run("committed.py", &args, LONG)
         .lines()
         .map(|line| {
             let (p, o) = line.split_once(' ').unwrap();
@@ -155,7 +150,11 @@ fn offsets_committed_by_confluent_kafka_are_where_this_consumer_starts() {
             &(0..6).map(|i| format!("p{p}-{i}")).collect::<Vec<_>>(),
         );
     }
-    python("commit.py", &[&bootstrap(), &name, &group, "0:4", "1:2"]);
+    peers::run(
+        "commit.py",
+        &[&bootstrap(), &name, &group, "0:4", "1:2"],
+        LONG,
+    );
     let consumer = client
         .topic(&name)
         .unwrap()
@@ -193,7 +192,7 @@ fn read_committed_skips_aborted_transactions_and_control_records() {
     let client = client();
     let name = unique_name("txn");
     client.create_topic(&name, 1, 1).unwrap();
-    python("transactions.py", &[&bootstrap(), &name]);
+    peers::run("transactions.py", &[&bootstrap(), &name], LONG);
     // read_uncommitted sees every data record, and no control records.
     assert_eq!(
         values_read(&name, IsolationLevel::ReadUncommitted),

@@ -2,20 +2,19 @@
 //! outlives its owner.
 #![cfg(feature = "testkit")]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use kafka_sync::protocol::api::{ApiVersionsRequest, ApiVersionsResponse};
 use kafka_sync::protocol::{api_key, decode_response, encode_request, ErrorCode};
 use kafka_sync::testkit::{self, Broker};
 use kafka_sync::Error;
-
-/// How long a stopped broker's port may keep answering.
-const DEADLINE: Duration = Duration::from_secs(5);
-/// Set in the environment of a child test process run by a test in this file.
-const CHILD_ENV: &str = "KAFKA_SYNC_TESTKIT_CHILD";
+use support::fake_broker::read_frame;
+use support::{assert_child_passed, child_test, is_child, SHORT};
 
 fn local_broker() -> Broker {
     Broker::builder()
@@ -31,10 +30,7 @@ fn api_versions(bootstrap: &str) -> std::io::Result<ApiVersionsResponse> {
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
     let request = ApiVersionsRequest::default();
     stream.write_all(&encode_request(&request, 0, 42, Some("testkit-test")).unwrap())?;
-    let mut size = [0; 4];
-    stream.read_exact(&mut size)?;
-    let mut frame = vec![0; i32::from_be_bytes(size).clamp(0, 1 << 20) as usize];
-    stream.read_exact(&mut frame)?;
+    let frame = read_frame(&mut stream)?;
     decode_response::<ApiVersionsRequest>(&frame, 0, 42).map_err(std::io::Error::other)
 }
 
@@ -52,26 +48,6 @@ fn port_closes_within(port: u16, deadline: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     false
-}
-
-/// Runs one ignored helper test of this binary in a child process.
-fn child_test(name: &str) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args([
-            name,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, name)
-        .stdin(Stdio::null());
-    command
-}
-
-fn is_child(name: &str) -> bool {
-    std::env::var(CHILD_ENV).as_deref() == Ok(name)
 }
 
 #[test]
@@ -126,10 +102,7 @@ fn dropping_the_broker_stops_its_process() {
     let broker = local_broker();
     let port = broker.port();
     drop(broker);
-    assert!(
-        port_closes_within(port, DEADLINE),
-        "port {port} still answers"
-    );
+    assert!(port_closes_within(port, SHORT), "port {port} still answers");
 }
 
 #[test]
@@ -171,7 +144,7 @@ fn broker_does_not_outlive_a_killed_parent() {
     child.kill().unwrap(); // SIGKILL: no destructor, no atexit
     child.wait().unwrap();
     assert!(
-        port_closes_within(port, DEADLINE),
+        port_closes_within(port, SHORT),
         "broker on {port} outlived its parent"
     );
 }
@@ -194,13 +167,7 @@ fn restarting_an_external_broker_is_an_error() {
         .env("KAFKA_BOOTSTRAP", "127.0.0.1:9")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "child test failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_child_passed(&output);
 }
 
 #[test]
@@ -234,13 +201,7 @@ fn broker_that_never_answers_times_out_with_its_log() {
         .output()
         .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(
-        output.status.success(),
-        "child test failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_child_passed(&output);
 }
 
 #[test]
@@ -255,7 +216,7 @@ fn child_fails_to_start() {
         .start_timeout(Duration::from_millis(500))
         .start()
         .unwrap_err();
-    assert!(started.elapsed() < DEADLINE, "{:?}", started.elapsed());
+    assert!(started.elapsed() < SHORT, "{:?}", started.elapsed());
     assert!(
         matches!(
             error,

@@ -2,29 +2,18 @@
 //! checked, and safe to provision from several processes at once.
 #![cfg(feature = "testkit")]
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use kafka_sync::testkit::{self, CONFLUENT_KAFKA_VERSION, KAFKA_PYTHON_VERSION};
+use support::{assert_child_passed, child_test, is_child, peers, LONG};
 
-/// Set in the environment of a child test process run by a test in this file.
-const CHILD_ENV: &str = "KAFKA_SYNC_TESTKIT_PYTHON_CHILD";
-
-fn versions_seen_by(python: &PathBuf) -> String {
-    let output = Command::new(python)
-        .args([
-            "-c",
-            "import confluent_kafka, kafka; \
-             print(confluent_kafka.__version__, confluent_kafka.libversion()[0], kafka.__version__)",
-        ])
-        .output()
-        .expect("the venv's python runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+fn versions_seen_by(python: &Path) -> String {
+    peers::run_with(python, "versions.py", &[], LONG)
+        .trim()
+        .to_owned()
 }
 
 #[test]
@@ -48,7 +37,7 @@ fn peers_environment_holds_the_pinned_packages() {
 #[test]
 #[ignore = "run as a child process by two_processes_provision_one_environment"]
 fn provision_child() {
-    if std::env::var(CHILD_ENV).is_err() {
+    if !is_child("provision_child") {
         return;
     }
     let python = testkit::python_peers().expect("the Python peers are provisioned");
@@ -61,17 +50,8 @@ fn two_processes_provision_one_environment() {
     std::fs::create_dir_all(&target).unwrap();
     let children: Vec<_> = (0..2)
         .map(|_| {
-            Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "provision_child",
-                    "--exact",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(CHILD_ENV, "1")
+            child_test("provision_child")
                 .env("CARGO_TARGET_DIR", &target)
-                .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -81,12 +61,8 @@ fn two_processes_provision_one_environment() {
     let mut paths = Vec::new();
     for child in children {
         let output = child.wait_with_output().unwrap();
+        assert_child_passed(&output);
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
         let path = stdout
             .lines()
             .find_map(|l| l.split_once("python=").map(|(_, path)| path))
@@ -112,18 +88,9 @@ fn two_processes_provision_one_environment() {
 #[test]
 fn a_missing_interpreter_is_a_config_error_saying_what_to_install() {
     let target = std::env::temp_dir().join(testkit::unique_name("kafka-sync-peers-missing"));
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "provision_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
+    let output = child_test("provision_child")
         .env("CARGO_TARGET_DIR", &target)
         .env("KAFKA_SYNC_PYTHON", "/nonexistent/python3")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(!output.status.success());

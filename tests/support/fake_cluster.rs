@@ -4,19 +4,18 @@
 //! OFFSET_OUT_OF_RANGE) and records appended on demand. It speaks just
 //! enough protocol (ApiVersions, Metadata, ListOffsets, Fetch), with
 //! `kafka-protocol` decoding requests and encoding responses, so the tests
-//! do not depend on a real broker's quirks.
-
-#![allow(dead_code)]
+//! do not depend on a real broker's quirks. Each broker answers through
+//! the shared frame loop ([`super::fake_broker`]); the accept loop is its
+//! own, to take brokers down and make them silent.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
@@ -29,10 +28,12 @@ use kafka_protocol::messages::metadata_response::{
 };
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest,
-    ListOffsetsResponse, MetadataResponse, ProducerId, RequestHeader, ResponseHeader, TopicName,
+    ListOffsetsResponse, MetadataResponse, ProducerId, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::{Decodable, StrBytes};
 use kafka_sync::protocol::records::{BatchBuilder, BatchOptions, ControlRecordType};
+
+use super::fake_broker::{encode, serve_connection, Reply, Request};
 
 /// One record of a log, each served as its own batch.
 #[derive(Debug, Clone)]
@@ -282,66 +283,46 @@ impl Drop for FakeCluster {
     }
 }
 
-fn serve(id: i32, mut stream: TcpStream, state: &Mutex<State>) {
-    loop {
-        let mut size = [0u8; 4];
-        if stream.read_exact(&mut size).is_err() {
-            return;
-        }
-        let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
-        if stream.read_exact(&mut body).is_err() {
-            return;
-        }
-        if state.lock().unwrap().down[&id] {
-            let _ = stream.shutdown(Shutdown::Both);
-            return;
-        }
-        let mut bytes = Bytes::from(body);
-        let api_key = ApiKey::try_from(i16::from_be_bytes([bytes[0], bytes[1]])).unwrap();
-        let version = i16::from_be_bytes([bytes[2], bytes[3]]);
-        let header =
-            RequestHeader::decode(&mut bytes, api_key.request_header_version(version)).unwrap();
-        let mut out = BytesMut::new();
-        ResponseHeader::default()
-            .with_correlation_id(header.correlation_id)
-            .encode(&mut out, api_key.response_header_version(version))
-            .unwrap();
-        let mut idle = false;
-        let mut state_guard = state.lock().unwrap();
-        let state = &mut *state_guard;
-        match api_key {
-            ApiKey::ApiVersions => api_versions().encode(&mut out, version).unwrap(),
-            ApiKey::Metadata => metadata(state).encode(&mut out, version).unwrap(),
-            ApiKey::ListOffsets => {
-                let request = ListOffsetsRequest::decode(&mut bytes, version).unwrap();
-                list_offsets(id, state, &request)
-                    .encode(&mut out, version)
-                    .unwrap();
-            }
-            ApiKey::Fetch => {
-                let request = FetchRequest::decode(&mut bytes, version).unwrap();
-                let response = fetch(id, state, &request);
-                idle = response.responses.iter().all(|t| {
-                    t.partitions
-                        .iter()
-                        .all(|p| p.records.as_ref().is_none_or(Bytes::is_empty))
-                });
-                response.encode(&mut out, version).unwrap();
-            }
-            other => panic!("the fake cluster does not speak {other:?}"),
-        }
-        drop(state_guard);
-        if idle {
-            // A real broker holds an empty fetch for max_wait; a short pause
-            // keeps the fetcher from spinning.
-            thread::sleep(Duration::from_millis(20));
-        }
-        let mut frame = (out.len() as i32).to_be_bytes().to_vec();
-        frame.extend_from_slice(&out);
-        if stream.write_all(&frame).is_err() {
-            return;
-        }
+fn serve(id: i32, stream: TcpStream, state: &Mutex<State>) {
+    serve_connection(stream, |request| answer(id, request, state));
+}
+
+fn answer(id: i32, request: &Request, state: &Mutex<State>) -> Reply {
+    if state.lock().unwrap().down[&id] {
+        return Reply::Close;
     }
+    let api_key = request.key().expect("a known api");
+    let version = request.api_version;
+    let mut bytes = request.body.clone();
+    let mut idle = false;
+    let mut state_guard = state.lock().unwrap();
+    let state = &mut *state_guard;
+    let body = match api_key {
+        ApiKey::ApiVersions => encode(&api_versions(), version),
+        ApiKey::Metadata => encode(&metadata(state), version),
+        ApiKey::ListOffsets => {
+            let request = ListOffsetsRequest::decode(&mut bytes, version).unwrap();
+            encode(&list_offsets(id, state, &request), version)
+        }
+        ApiKey::Fetch => {
+            let request = FetchRequest::decode(&mut bytes, version).unwrap();
+            let response = fetch(id, state, &request);
+            idle = response.responses.iter().all(|t| {
+                t.partitions
+                    .iter()
+                    .all(|p| p.records.as_ref().is_none_or(Bytes::is_empty))
+            });
+            encode(&response, version)
+        }
+        other => panic!("the fake cluster does not speak {other:?}"),
+    };
+    drop(state_guard);
+    if idle {
+        // A real broker holds an empty fetch for max_wait; a short pause
+        // keeps the fetcher from spinning.
+        thread::sleep(Duration::from_millis(20));
+    }
+    Reply::Body(body)
 }
 
 fn api_versions() -> ApiVersionsResponse {
