@@ -846,7 +846,7 @@ fn three_members_share_the_partitions_through_coordinator_moves_and_its_outage()
 
     let cluster = cluster();
     let topic = fault_topic(&cluster, "mock-group-faults");
-    let client = client(cluster.bootstrap());
+    let client = mock_client(cluster.bootstrap());
     let group = unique_name("mock-group-faults");
     cluster
         .set_coordinator(CoordinatorKind::Group, &group, 1)
@@ -1012,7 +1012,7 @@ fn three_members_share_the_partitions_through_coordinator_moves_and_its_outage()
     // The producer's side: once per sequence (see `logs_by_sequence`). A
     // client of its own: the members' 500 ms long polls would queue every
     // one of these fetches behind them on the shared connections.
-    let reader = crate::client(cluster.bootstrap());
+    let reader = mock_client(cluster.bootstrap());
     let (logs, resent) = logs_by_sequence(&reader, &topic, 6);
     eprintln!("{resent} batches resent with their sequence and stored again by the mock");
     assert_exactly_once_in_order(&logs, &expected(records, 6));
