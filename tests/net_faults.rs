@@ -1,0 +1,229 @@
+//! Network faults in the connection and cluster layers: a broker that is
+//! slow to connect, a metadata refresh stuck on a slow broker, a peer that
+//! reads a trickle. Each test bounds what a *healthy* path may suffer from
+//! the faulty one. Only loopback addresses are used.
+#![cfg(all(feature = "testkit", feature = "unstable-internals"))]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kafka_sync::net::{Connection, ConnectionConfig};
+use kafka_sync::protocol::api::MetadataRequest;
+use kafka_sync::testkit::{unique_name, MockCluster};
+use kafka_sync::{KafkaClient, ProducerConfig, Record};
+
+/// A 3-broker mock cluster.
+fn cluster() -> MockCluster {
+    MockCluster::builder()
+        .brokers(3)
+        .start()
+        .expect("the mock cluster starts")
+}
+
+/// A client for the mock, with the version caps its bugs need, bootstrapped
+/// through broker 1 only (so brokers 2 and 3 are not connected yet).
+fn client(cluster: &MockCluster, metadata_max_age: Duration) -> KafkaClient {
+    let first = cluster.bootstrap().split(',').next().unwrap().to_owned();
+    MockCluster::API_VERSION_CAPS
+        .iter()
+        .fold(KafkaClient::builder().hosts(&first), |b, &(api, v)| {
+            b.max_api_version(api, v)
+        })
+        .request_timeout(Duration::from_secs(10))
+        .metadata_max_age(metadata_max_age)
+        .build()
+        .expect("the client bootstraps against the mock cluster")
+}
+
+/// H4: the sender serves every broker from one thread. A broker whose
+/// connection takes seconds to open (its answers come after an 8 s round
+/// trip, so ApiVersions hangs) must not hold up records for a healthy one.
+#[test]
+fn a_broker_slow_to_connect_does_not_stall_producing_to_the_others() {
+    let cluster = cluster();
+    let topic = unique_name("slow-connect");
+    cluster.create_topic(&topic, 2, 3).unwrap();
+    cluster.set_leader(&topic, 0, 1).unwrap();
+    cluster.set_leader(&topic, 1, 3).unwrap();
+    let client = client(&cluster, Duration::from_secs(300));
+    // Learn the leaders while broker 3 is still fast.
+    client.topic(&topic).unwrap();
+    cluster.round_trip_time(3, Duration::from_secs(8)).unwrap();
+    let producer = client
+        .get_producer(
+            ProducerConfig::default()
+                .linger(Duration::from_millis(1))
+                .delivery_reports(true),
+        )
+        .unwrap();
+    // The sender starts connecting to broker 3 for this one...
+    producer
+        .send(&topic, Record::new("to the slow broker").partition(1))
+        .unwrap();
+    thread::sleep(Duration::from_millis(100));
+    // ... while records for broker 1 keep their normal latency.
+    let mut worst = Duration::ZERO;
+    for i in 0..10 {
+        let sent = Instant::now();
+        producer
+            .send(&topic, Record::new(format!("healthy {i}")).partition(0))
+            .unwrap();
+        loop {
+            let report = producer
+                .delivery_reports()
+                .recv_timeout(Duration::from_secs(30))
+                .expect("a delivery report");
+            if report.partition == 0 {
+                report.result.expect("delivered to the healthy broker");
+                break;
+            }
+        }
+        worst = worst.max(sent.elapsed());
+    }
+    assert!(
+        worst < Duration::from_millis(1500),
+        "a record for the healthy broker took {worst:?}"
+    );
+    cluster.round_trip_time(3, Duration::ZERO).unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// H3: a metadata refresh stuck on a slow broker holds no lock: a producer
+/// whose topic metadata must be refreshed gives up at its own `max_block`
+/// instead of queueing behind the stuck refresh.
+#[test]
+fn a_stuck_metadata_refresh_delays_nobody_past_their_own_deadline() {
+    let cluster = cluster();
+    let topic = unique_name("stuck-refresh");
+    cluster.create_topic(&topic, 1, 3).unwrap();
+    let client = client(&cluster, Duration::from_millis(200));
+    client.topic(&topic).unwrap();
+    let producer = client
+        .get_producer(ProducerConfig::default().max_block(Duration::from_millis(500)))
+        .unwrap();
+    // Broker 1 carries the client's only connection: every Metadata
+    // request now takes 5 s.
+    cluster.round_trip_time(1, Duration::from_secs(5)).unwrap();
+    let refresher = {
+        let client = client.clone();
+        thread::spawn(move || client.refresh_metadata())
+    };
+    thread::sleep(Duration::from_millis(300));
+    // The cached metadata is older than metadata_max_age now.
+    let started = Instant::now();
+    let sent = producer.send(&topic, Record::new("x"));
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(1500),
+        "send waited {took:?} ({sent:?}) with max_block 500 ms"
+    );
+    cluster.round_trip_time(1, Duration::ZERO).unwrap();
+    refresher
+        .join()
+        .unwrap()
+        .expect("the slow refresh succeeds");
+}
+
+/// A fake broker that answers the ApiVersions handshake, then reads only a
+/// trickle (4 KiB every 100 ms) and answers nothing.
+fn trickle_reader() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || serve_trickle(stream));
+        }
+    });
+    addr
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<(i16, i16, i32)> {
+    let mut size = [0u8; 4];
+    stream.read_exact(&mut size).ok()?;
+    let mut frame = vec![0u8; i32::from_be_bytes(size) as usize];
+    stream.read_exact(&mut frame).ok()?;
+    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    Some((api_key, version, correlation_id))
+}
+
+fn serve_trickle(mut stream: TcpStream) {
+    // ApiVersions: v3 is refused with a v0 body, v0 answered (ApiVersions
+    // v0..=0 and Metadata v0..=1).
+    while let Some((api_key, version, correlation_id)) = read_request(&mut stream) {
+        assert_eq!(api_key, 18, "the handshake comes first");
+        let error: i16 = if version > 0 { 35 } else { 0 };
+        let mut body = correlation_id.to_be_bytes().to_vec();
+        body.extend_from_slice(&error.to_be_bytes());
+        body.extend_from_slice(&2i32.to_be_bytes());
+        for (key, min, max) in [(18i16, 0i16, 0i16), (3, 0, 1)] {
+            body.extend_from_slice(&key.to_be_bytes());
+            body.extend_from_slice(&min.to_be_bytes());
+            body.extend_from_slice(&max.to_be_bytes());
+        }
+        let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        stream.write_all(&frame).unwrap();
+        if version == 0 {
+            break;
+        }
+    }
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// A peer that reads a trickle cannot hold a connection's writer past the
+/// request timeout: the big write times out at its deadline, and a small
+/// request queued behind it fails by its own deadline, both retriably (the
+/// connection is closed, as after any request timeout).
+#[test]
+fn a_peer_reading_a_trickle_cannot_hold_writers_past_their_request_timeout() {
+    let addr = trickle_reader();
+    let config = ConnectionConfig {
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(1),
+        ..ConnectionConfig::default()
+    };
+    let conn = Arc::new(Connection::connect(&addr, &config).unwrap());
+    // About 64 MiB: far more than the socket buffers hold.
+    let names: Vec<String> = (0..65_536).map(|i| format!("{i:01000}")).collect();
+    let mut big = MetadataRequest::for_topics(names);
+    big.allow_auto_topic_creation = true;
+    let writer = {
+        let conn = Arc::clone(&conn);
+        thread::spawn(move || {
+            let started = Instant::now();
+            let result = conn.send(&big).map(drop);
+            (result, started.elapsed())
+        })
+    };
+    thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let mut request = MetadataRequest::for_topics(["t"]);
+    request.allow_auto_topic_creation = true;
+    let small = conn.send(&request).and_then(|pending| pending.wait());
+    let took = started.elapsed();
+    let error = small.expect_err("nothing answers");
+    assert!(error.is_retriable(), "{error}");
+    assert!(
+        took < Duration::from_millis(2500),
+        "the small request took {took:?}"
+    );
+    let (big, big_took) = writer.join().unwrap();
+    let error = big.expect_err("the big write cannot finish");
+    assert!(error.is_retriable(), "{error}");
+    assert!(
+        big_took < Duration::from_millis(2500),
+        "the big write took {big_took:?}"
+    );
+    assert!(conn.is_closed());
+}
