@@ -227,3 +227,259 @@ fn a_peer_reading_a_trickle_cannot_hold_writers_past_their_request_timeout() {
     );
     assert!(conn.is_closed());
 }
+
+/// M8: a SASL coordinator (PLAIN, session lifetime 1.5 s) that, like a Kafka
+/// broker (KIP-368), closes a connection whose session has expired when a
+/// request other than SASL arrives on it; it serves one topic and a
+/// one-member group (requests coded with the independent `kafka-protocol`
+/// crate).
+mod sasl_coordinator {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+    use kafka_protocol::messages::metadata_response::{
+        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    };
+    use kafka_protocol::messages::{
+        ApiKey, ApiVersionsResponse, BrokerId, FindCoordinatorResponse, HeartbeatResponse,
+        JoinGroupRequest, JoinGroupResponse, LeaveGroupResponse, MetadataResponse, RequestHeader,
+        ResponseHeader, SaslAuthenticateResponse, SaslHandshakeResponse, SyncGroupRequest,
+        SyncGroupResponse, TopicName,
+    };
+    use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+    pub const TOPIC: &str = "renewed";
+    pub const LIFETIME: Duration = Duration::from_millis(1500);
+
+    #[derive(Default)]
+    pub struct Seen {
+        /// Successful authentications.
+        pub logins: AtomicUsize,
+        /// Requests that arrived on an expired session (connection closed).
+        pub expired: AtomicUsize,
+        pub heartbeats: AtomicUsize,
+        assignment: Mutex<Bytes>,
+    }
+
+    pub fn start() -> (String, Arc<Seen>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Seen::default());
+        let shared = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let seen = Arc::clone(&shared);
+                std::thread::spawn(move || serve(stream, port, &seen));
+            }
+        });
+        (format!("127.0.0.1:{port}"), seen)
+    }
+
+    fn read_frame(stream: &mut TcpStream) -> Option<Bytes> {
+        let mut size = [0u8; 4];
+        stream.read_exact(&mut size).ok()?;
+        let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(size)).ok()?];
+        stream.read_exact(&mut body).ok()?;
+        Some(Bytes::from(body))
+    }
+
+    fn str(s: &str) -> StrBytes {
+        StrBytes::from_string(s.to_owned())
+    }
+
+    fn serve(mut stream: TcpStream, port: u16, seen: &Seen) {
+        let mut session_ends: Option<Instant> = None;
+        while let Some(mut frame) = read_frame(&mut stream) {
+            let api_key = i16::from_be_bytes([frame[0], frame[1]]);
+            let version = i16::from_be_bytes([frame[2], frame[3]]);
+            let key = ApiKey::try_from(api_key).expect("known api");
+            let header =
+                RequestHeader::decode(&mut frame, key.request_header_version(version)).unwrap();
+            let sasl = matches!(
+                key,
+                ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
+            );
+            if !sasl && session_ends.is_none_or(|end| Instant::now() >= end) {
+                // KIP-368: the broker closes a connection whose session ended.
+                seen.expired.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            let mut body = BytesMut::new();
+            match key {
+                ApiKey::ApiVersions => {
+                    let versions = [
+                        (ApiKey::ApiVersions, 0, 3),
+                        (ApiKey::SaslHandshake, 0, 1),
+                        (ApiKey::SaslAuthenticate, 0, 2),
+                        (ApiKey::Metadata, 1, 8),
+                        (ApiKey::FindCoordinator, 0, 3),
+                        (ApiKey::JoinGroup, 2, 7),
+                        (ApiKey::SyncGroup, 0, 4),
+                        (ApiKey::Heartbeat, 0, 4),
+                        (ApiKey::LeaveGroup, 0, 4),
+                    ];
+                    ApiVersionsResponse::default()
+                        .with_api_keys(
+                            versions
+                                .iter()
+                                .map(|&(k, min, max)| {
+                                    ApiVersion::default()
+                                        .with_api_key(k as i16)
+                                        .with_min_version(min)
+                                        .with_max_version(max)
+                                })
+                                .collect(),
+                        )
+                        .encode(&mut body, version)
+                        .unwrap();
+                }
+                ApiKey::SaslHandshake => SaslHandshakeResponse::default()
+                    .with_mechanisms(vec![str("PLAIN")])
+                    .encode(&mut body, version)
+                    .unwrap(),
+                ApiKey::SaslAuthenticate => {
+                    seen.logins.fetch_add(1, Ordering::SeqCst);
+                    session_ends = Some(Instant::now() + LIFETIME);
+                    SaslAuthenticateResponse::default()
+                        .with_session_lifetime_ms(LIFETIME.as_millis() as i64)
+                        .encode(&mut body, version)
+                        .unwrap();
+                }
+                ApiKey::Metadata => MetadataResponse::default()
+                    .with_brokers(vec![MetadataResponseBroker::default()
+                        .with_node_id(BrokerId(1))
+                        .with_host(str("127.0.0.1"))
+                        .with_port(i32::from(port))])
+                    .with_controller_id(BrokerId(1))
+                    .with_topics(vec![MetadataResponseTopic::default()
+                        .with_name(Some(TopicName(str(TOPIC))))
+                        .with_partitions(vec![MetadataResponsePartition::default()
+                            .with_partition_index(0)
+                            .with_leader_id(BrokerId(1))
+                            .with_replica_nodes(vec![BrokerId(1)])
+                            .with_isr_nodes(vec![BrokerId(1)])])])
+                    .encode(&mut body, version)
+                    .unwrap(),
+                ApiKey::FindCoordinator => FindCoordinatorResponse::default()
+                    .with_node_id(BrokerId(1))
+                    .with_host(str("127.0.0.1"))
+                    .with_port(i32::from(port))
+                    .encode(&mut body, version)
+                    .unwrap(),
+                ApiKey::JoinGroup => {
+                    let request = JoinGroupRequest::decode(&mut frame, version).unwrap();
+                    let mut response = JoinGroupResponse::default();
+                    if request.member_id.is_empty() {
+                        response.error_code = 79; // MEMBER_ID_REQUIRED
+                        response.member_id = str("member-1");
+                    } else {
+                        let protocol = request.protocols.first().expect("a protocol");
+                        response.generation_id = 1;
+                        response.protocol_type = Some(str("consumer"));
+                        response.protocol_name = Some(protocol.name.clone());
+                        response.leader = request.member_id.clone();
+                        response.member_id = request.member_id.clone();
+                        response.members = vec![JoinGroupResponseMember::default()
+                            .with_member_id(request.member_id.clone())
+                            .with_metadata(protocol.metadata.clone())];
+                    }
+                    response.encode(&mut body, version).unwrap();
+                }
+                ApiKey::SyncGroup => {
+                    let request = SyncGroupRequest::decode(&mut frame, version).unwrap();
+                    let mut assignment = seen.assignment.lock().unwrap();
+                    if let Some(mine) = request
+                        .assignments
+                        .iter()
+                        .find(|a| a.member_id == request.member_id)
+                    {
+                        *assignment = mine.assignment.clone();
+                    }
+                    SyncGroupResponse::default()
+                        .with_protocol_type(request.protocol_type.clone())
+                        .with_protocol_name(request.protocol_name.clone())
+                        .with_assignment(assignment.clone())
+                        .encode(&mut body, version)
+                        .unwrap();
+                }
+                ApiKey::Heartbeat => {
+                    seen.heartbeats.fetch_add(1, Ordering::SeqCst);
+                    HeartbeatResponse::default()
+                        .encode(&mut body, version)
+                        .unwrap();
+                }
+                ApiKey::LeaveGroup => LeaveGroupResponse::default()
+                    .encode(&mut body, version)
+                    .unwrap(),
+                other => panic!("the fake coordinator does not serve {other:?}"),
+            }
+            let mut out = BytesMut::new();
+            ResponseHeader::default()
+                .with_correlation_id(header.correlation_id)
+                .encode(&mut out, key.response_header_version(version))
+                .unwrap();
+            out.extend_from_slice(&body);
+            let mut framed = (out.len() as i32).to_be_bytes().to_vec();
+            framed.extend_from_slice(&out);
+            if stream.write_all(&framed).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// M8: the group membership's dedicated coordinator connection (outside the
+/// pool) is renewed before its SASL session ends, like pooled connections:
+/// the broker never has to close a connection for an expired session, and
+/// heartbeats go on.
+#[test]
+fn the_dedicated_coordinator_connection_is_renewed_before_its_session_ends() {
+    use kafka_sync::consumer::membership::{
+        GroupEvent, GroupMembership, MembershipConfig, Subscription,
+    };
+    use std::sync::atomic::Ordering;
+
+    let (bootstrap, seen) = sasl_coordinator::start();
+    let client = KafkaClient::builder()
+        .hosts(&bootstrap)
+        .sasl(kafka_sync::Sasl::plain("alice", "alice-secret"))
+        .build()
+        .expect("the client bootstraps");
+    let config = MembershipConfig::new(
+        "renewal-group",
+        Subscription::topics([sasl_coordinator::TOPIC]),
+    )
+    .session_timeout(Duration::from_secs(6))
+    .heartbeat_interval(Duration::from_millis(100))
+    .close_timeout(Duration::from_secs(2));
+    let member = GroupMembership::start(&client, config).expect("membership starts");
+    member.poll();
+    match member.events().recv_timeout(Duration::from_secs(20)) {
+        Ok(GroupEvent::Assigned { .. }) => {}
+        other => panic!("expected an assignment, got {other:?}"),
+    }
+    // Two and a half session lifetimes of heartbeats.
+    let until = Instant::now() + Duration::from_millis(3750);
+    while Instant::now() < until {
+        member.poll();
+        if let Ok(event) = member.events().recv_timeout(Duration::from_millis(100)) {
+            panic!("no event expected while heartbeating, got {event:?}");
+        }
+    }
+    let heartbeats = seen.heartbeats.load(Ordering::SeqCst);
+    let logins = seen.logins.load(Ordering::SeqCst);
+    assert_eq!(
+        seen.expired.load(Ordering::SeqCst),
+        0,
+        "requests arrived on expired sessions ({heartbeats} heartbeats, {logins} logins)"
+    );
+    assert!(heartbeats >= 10, "{heartbeats} heartbeats");
+    // The pooled connection once, the dedicated one and at least two renewals.
+    assert!(logins >= 4, "{logins} logins");
+}
