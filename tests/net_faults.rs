@@ -83,6 +83,7 @@ fn a_broker_slow_to_connect_does_not_stall_producing_to_the_others() {
         }
         worst = worst.max(sent.elapsed());
     }
+    eprintln!("worst delivery latency to the healthy broker: {worst:?}");
     assert!(
         worst < Duration::from_millis(1500),
         "a record for the healthy broker took {worst:?}"
@@ -116,6 +117,7 @@ fn a_stuck_metadata_refresh_delays_nobody_past_their_own_deadline() {
     let started = Instant::now();
     let sent = producer.send(&topic, Record::new("x"));
     let took = started.elapsed();
+    eprintln!("send with max_block 500 ms returned after {took:?}: {sent:?}");
     assert!(
         took < Duration::from_millis(1500),
         "send waited {took:?} ({sent:?}) with max_block 500 ms"
@@ -219,6 +221,7 @@ fn a_peer_reading_a_trickle_cannot_hold_writers_past_their_request_timeout() {
         "the small request took {took:?}"
     );
     let (big, big_took) = writer.join().unwrap();
+    eprintln!("small request failed after {took:?}, the big write after {big_took:?}");
     let error = big.expect_err("the big write cannot finish");
     assert!(error.is_retriable(), "{error}");
     assert!(
