@@ -486,3 +486,59 @@ fn the_dedicated_coordinator_connection_is_renewed_before_its_session_ends() {
     // The pooled connection once, the dedicated one and at least two renewals.
     assert!(logins >= 4, "{logins} logins");
 }
+
+/// A listener that accepts connections and never answers: the TCP handshake
+/// completes, ApiVersions gets no answer, so connecting hangs until the
+/// request timeout.
+fn silent_broker() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+/// The pool's slot is not held while one thread connects: a second thread
+/// wanting the same broker gives up at its own deadline, not when the first
+/// thread's attempt ends.
+#[test]
+fn a_pool_waiter_gives_up_at_its_own_deadline_while_another_connects() {
+    use kafka_sync::net::{Backoff, ConnectionPool};
+    let addr = silent_broker();
+    let pool = Arc::new(ConnectionPool::new(
+        ConnectionConfig {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(4),
+            ..ConnectionConfig::default()
+        },
+        Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        },
+    ));
+    let first = {
+        let pool = Arc::clone(&pool);
+        let addr = addr.clone();
+        thread::spawn(move || {
+            let started = Instant::now();
+            let result = pool.get(&addr, Instant::now() + Duration::from_secs(10));
+            (result.map(drop), started.elapsed())
+        })
+    };
+    thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let second = pool.get(&addr, Instant::now() + Duration::from_millis(300));
+    let took = started.elapsed();
+    eprintln!("the second waiter gave up after {took:?}");
+    let error = second.expect_err("nothing answers");
+    assert!(error.is_retriable(), "{error}");
+    assert!(took < Duration::from_millis(1000), "took {took:?}: {error}");
+    let (first, first_took) = first.join().unwrap();
+    assert!(first.is_err());
+    // The first caller's attempt ends with the ApiVersions timeout.
+    assert!(first_took >= Duration::from_secs(3), "{first_took:?}");
+}

@@ -424,7 +424,9 @@ impl KafkaClient {
         let addr = match addr {
             Some(addr) => addr,
             None => {
-                self.fetch_metadata(Some(&[]))?;
+                // Until the caller's deadline only (the sender's is short):
+                // the refresh goes on for the next caller.
+                self.fetch_metadata_until(Some(&[]), deadline)?;
                 self.inner
                     .state
                     .read()
