@@ -655,8 +655,10 @@ impl Drop for Connection {
         if self.shared.draining.load(Ordering::SeqCst) && !self.shared.drained() {
             // Requests are still in flight: the reader ends the connection
             // after their answers. Each waiter times out by its request
-            // deadline (closing the connection); a read timeout bounds the
-            // reader if nobody waits any more.
+            // deadline (closing the connection); for plaintext a read
+            // timeout bounds the reader if nobody waits any more (the TLS
+            // reader sets its own timeouts: there the broker ends the
+            // session, KIP-368).
             let _ = self
                 .shared
                 .control
