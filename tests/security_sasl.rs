@@ -43,6 +43,8 @@ struct FakeSasl {
     session_lifetime_ms: i64,
     /// Highest SaslHandshake version advertised.
     handshake_max: i16,
+    /// Delay before answering an ApiVersions request made after SASL.
+    slow_answers_after_auth: Duration,
     connections: Arc<AtomicUsize>,
 }
 
@@ -55,6 +57,7 @@ impl Default for FakeSasl {
             forge_signature: false,
             session_lifetime_ms: 0,
             handshake_max: 1,
+            slow_answers_after_auth: Duration::ZERO,
             connections: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -141,7 +144,14 @@ fn sasl_server(fake: FakeSasl) -> impl FnMut(&Request) -> Reply {
     let mut mechanism = String::new();
     let mut client_first_bare = String::new();
     let mut server_first = String::new();
+    let mut authenticating = false;
     move |request| {
+        if request.api_key == 36 {
+            authenticating = true;
+        }
+        if request.api_key == 18 && authenticating {
+            std::thread::sleep(fake.slow_answers_after_auth);
+        }
         let body = match request.api_key {
             18 if request.api_version > 0 => api_versions_v0(35, fake.handshake_max),
             18 => api_versions_v0(0, fake.handshake_max),
@@ -358,6 +368,40 @@ fn the_pool_opens_a_fresh_authenticated_connection_when_a_session_expires() {
     // The old connection still answers requests already made through it.
     first.request(&ApiVersionsRequest::default()).unwrap();
     second.request(&ApiVersionsRequest::default()).unwrap();
+}
+
+/// H2: a request in flight on a connection whose session is being renewed
+/// gets its answer; the replacement is opened before the old connection
+/// goes, and the old one is not closed under its request.
+#[test]
+fn a_request_in_flight_when_the_session_is_renewed_gets_its_answer() {
+    let fake = FakeSasl {
+        session_lifetime_ms: 1000,
+        slow_answers_after_auth: Duration::from_millis(3000),
+        ..FakeSasl::default()
+    };
+    let connections = Arc::clone(&fake.connections);
+    let addr = fake_broker(fake);
+    let pool = ConnectionPool::new(
+        config(Sasl::scram_sha_256("alice", "alice-secret")),
+        Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(100),
+        },
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let first = pool.get(&addr, deadline).unwrap();
+    // Answered 3 s from now, well after the session is due for renewal.
+    let pending = first.send(&ApiVersionsRequest::default()).unwrap();
+    drop(first);
+    thread::sleep(Duration::from_millis(1000));
+    let second = pool.get(&addr, deadline).unwrap();
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+    assert!(Arc::ptr_eq(&second, &pool.get(&addr, deadline).unwrap()));
+    drop(second);
+    // The pool let go of the old connection; its request still completes.
+    let answer = pending.wait();
+    assert!(answer.is_ok(), "{answer:?}");
 }
 
 #[test]

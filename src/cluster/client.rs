@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use log::{debug, warn};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::config::{ClientConfig, KafkaClientBuilder};
 use super::metadata::{validate_topic_name, Broker, ClusterState, TopicMetadata, TopicStatus};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TimeoutKind};
 use crate::net::{Backoff, Connection, ConnectionConfig, ConnectionPool, TlsConnector};
 use crate::protocol::api::MetadataRequest;
 
@@ -39,9 +39,82 @@ pub(super) struct ClientInner {
     pub(super) config: ClientConfig,
     pool: ConnectionPool,
     pub(super) state: RwLock<ClusterState>,
-    /// Serialises metadata fetches so a burst of leader errors makes one
-    /// request, not one per caller.
-    refresh: Mutex<()>,
+    /// Metadata refreshes in flight, so a burst of leader errors makes one
+    /// request, not one per caller. Held only to look one up or start one.
+    refresh: Mutex<Refreshes>,
+}
+
+/// The metadata refreshes in flight and their threads.
+#[derive(Default)]
+struct Refreshes {
+    active: Vec<Arc<Flight>>,
+    threads: Vec<crate::thread::Handle>,
+}
+
+type Statuses = HashMap<String, TopicStatus>;
+
+/// One Metadata request in flight, run on a `kafka-sync-metadata` thread;
+/// every caller who wants what it asks for waits for its answer, each until
+/// its own deadline.
+struct Flight {
+    /// The topics asked for; `None` for all.
+    topics: Option<Vec<String>>,
+    result: Mutex<Option<Result<Statuses>>>,
+    done: Condvar,
+}
+
+impl Flight {
+    /// Whether this request's answer also answers a request for `topics`.
+    fn covers(&self, topics: Option<&[&str]>) -> bool {
+        match (&self.topics, topics) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(mine), Some(wanted)) => wanted.iter().all(|t| mine.iter().any(|m| m == t)),
+        }
+    }
+
+    fn wait(&self, deadline: Instant) -> Result<Statuses> {
+        let mut result = self.result.lock();
+        loop {
+            if let Some(result) = result.as_ref() {
+                return result.clone();
+            }
+            if self.done.wait_until(&mut result, deadline).timed_out() && result.is_none() {
+                return Err(Error::timeout(
+                    TimeoutKind::Metadata,
+                    "waiting for a metadata refresh in flight",
+                ));
+            }
+        }
+    }
+}
+
+/// The name of the threads that run metadata refreshes.
+const METADATA_THREAD: &str = "kafka-sync-metadata";
+
+/// Publishes a flight's result on drop (so also when the refresh panics)
+/// and takes the flight out of the list.
+struct Publish<'a> {
+    inner: &'a ClientInner,
+    flight: Arc<Flight>,
+    result: Option<Result<Statuses>>,
+}
+
+impl Drop for Publish<'_> {
+    fn drop(&mut self) {
+        self.inner
+            .refresh
+            .lock()
+            .active
+            .retain(|f| !Arc::ptr_eq(f, &self.flight));
+        let result = self.result.take().unwrap_or_else(|| {
+            Err(Error::NoBrokerAvailable(format!(
+                "the {METADATA_THREAD} thread panicked"
+            )))
+        });
+        *self.flight.result.lock() = Some(result);
+        self.flight.done.notify_all();
+    }
 }
 
 impl Drop for ClientInner {
@@ -104,7 +177,7 @@ impl KafkaClient {
                 config,
                 pool,
                 state: RwLock::new(ClusterState::default()),
-                refresh: Mutex::new(()),
+                refresh: Mutex::new(Refreshes::default()),
             }),
         };
         // Learn the brokers without listing every topic of a large cluster.
@@ -158,18 +231,32 @@ impl KafkaClient {
     /// Metadata for `name`, from the cache when younger than
     /// `metadata_max_age`, else from a broker.
     pub(crate) fn topic_metadata(&self, name: &str) -> Result<Arc<TopicMetadata>> {
+        self.topic_metadata_until(name, crate::time::after(self.inner.config.request_timeout))
+    }
+
+    /// Like [`KafkaClient::topic_metadata`], waiting for a broker no later
+    /// than `deadline` (a producer's `max_block`).
+    pub(crate) fn topic_metadata_until(
+        &self,
+        name: &str,
+        deadline: Instant,
+    ) -> Result<Arc<TopicMetadata>> {
         if let Some((meta, at)) = self.inner.state.read().topics.get(name) {
             if at.elapsed() < self.inner.config.metadata_max_age {
                 return Ok(Arc::clone(meta));
             }
         }
-        self.refresh_topic(name)
+        self.refresh_topic_until(name, deadline)
     }
 
     /// Fetches `name`'s metadata now (after a leader error, say).
     pub(crate) fn refresh_topic(&self, name: &str) -> Result<Arc<TopicMetadata>> {
+        self.refresh_topic_until(name, crate::time::after(self.inner.config.request_timeout))
+    }
+
+    fn refresh_topic_until(&self, name: &str, deadline: Instant) -> Result<Arc<TopicMetadata>> {
         validate_topic_name(name)?;
-        let statuses = self.fetch_metadata(Some(&[name]))?;
+        let statuses = self.fetch_metadata_until(Some(&[name]), deadline)?;
         match statuses.get(name) {
             Some(TopicStatus::Found) => self
                 .inner
@@ -189,13 +276,77 @@ impl KafkaClient {
     }
 
     /// Sends a Metadata request for `topics` (`None`: all) to any live broker
-    /// and folds the answer into the cache.
-    pub(super) fn fetch_metadata(
+    /// and folds the answer into the cache, waiting up to `request_timeout`.
+    pub(super) fn fetch_metadata(&self, topics: Option<&[&str]>) -> Result<Statuses> {
+        self.fetch_metadata_until(
+            topics,
+            crate::time::after(self.inner.config.request_timeout),
+        )
+    }
+
+    /// Like [`KafkaClient::fetch_metadata`], waiting no later than
+    /// `deadline`. The request runs on a `kafka-sync-metadata` thread; a
+    /// caller whose topics a request in flight already covers waits for
+    /// that one instead of sending another. No lock is held while the
+    /// request is on the network, so a refresh stuck on a slow broker
+    /// delays nobody past their own deadline.
+    pub(super) fn fetch_metadata_until(
         &self,
         topics: Option<&[&str]>,
-    ) -> Result<HashMap<String, TopicStatus>> {
-        let _serial = self.inner.refresh.lock();
-        let deadline = Instant::now() + self.inner.config.request_timeout;
+        deadline: Instant,
+    ) -> Result<Statuses> {
+        let flight = {
+            let mut refreshes = self.inner.refresh.lock();
+            match refreshes.active.iter().find(|f| f.covers(topics)) {
+                Some(flight) => Arc::clone(flight),
+                None => {
+                    let flight = Arc::new(Flight {
+                        topics: topics.map(|t| t.iter().map(|&n| n.to_owned()).collect()),
+                        result: Mutex::new(None),
+                        done: Condvar::new(),
+                    });
+                    refreshes.active.push(Arc::clone(&flight));
+                    // Threads of earlier refreshes that have ended.
+                    let (ended, running) = std::mem::take(&mut refreshes.threads)
+                        .into_iter()
+                        .partition::<Vec<_>, _>(crate::thread::Handle::is_finished);
+                    refreshes.threads = running;
+                    let client = self.clone();
+                    let on_thread = Arc::clone(&flight);
+                    let spawned = crate::thread::spawn(METADATA_THREAD, move || {
+                        let mut publish = Publish {
+                            inner: &client.inner,
+                            flight: on_thread,
+                            result: None,
+                        };
+                        let topics = publish.flight.topics.clone();
+                        let names: Option<Vec<&str>> = topics
+                            .as_ref()
+                            .map(|t| t.iter().map(String::as_str).collect());
+                        publish.result = Some(client.fetch_metadata_now(names.as_deref()));
+                    });
+                    match spawned {
+                        Ok(handle) => refreshes.threads.push(handle),
+                        Err(e) => {
+                            refreshes.active.retain(|f| !Arc::ptr_eq(f, &flight));
+                            return Err(e);
+                        }
+                    }
+                    drop(refreshes);
+                    for handle in ended {
+                        handle.join_until(Instant::now());
+                    }
+                    flight
+                }
+            }
+        };
+        flight.wait(deadline)
+    }
+
+    /// The Metadata request itself, on the caller's thread, bounded by
+    /// `request_timeout` (plus the last candidate's round trip).
+    fn fetch_metadata_now(&self, topics: Option<&[&str]>) -> Result<Statuses> {
+        let deadline = crate::time::after(self.inner.config.request_timeout);
         let mut request = match topics {
             Some(names) => MetadataRequest::for_topics(names.iter().copied()),
             None => MetadataRequest::all_topics(),
@@ -273,7 +424,9 @@ impl KafkaClient {
         let addr = match addr {
             Some(addr) => addr,
             None => {
-                self.fetch_metadata(Some(&[]))?;
+                // Until the caller's deadline only (the sender's is short):
+                // the refresh goes on for the next caller.
+                self.fetch_metadata_until(Some(&[]), deadline)?;
                 self.inner
                     .state
                     .read()
@@ -288,6 +441,24 @@ impl KafkaClient {
             }
         };
         self.inner.pool.get(&addr, deadline)
+    }
+
+    /// A connection to broker `id` for a helper thread whose only job is to
+    /// connect: waits for the attempt to end (bounded by the connect
+    /// timeouts), never for a reconnect backoff (see
+    /// [`ConnectionPool::connect`]).
+    pub(crate) fn connect_broker(&self, id: i32) -> Result<Arc<Connection>> {
+        let lookup = || self.inner.state.read().brokers.get(&id).map(Broker::addr);
+        let addr = match lookup() {
+            Some(addr) => addr,
+            None => {
+                self.fetch_metadata(Some(&[]))?;
+                lookup().ok_or_else(|| {
+                    Error::NoBrokerAvailable(format!("broker {id} is not in the cluster metadata"))
+                })?
+            }
+        };
+        self.inner.pool.connect(&addr)
     }
 
     /// A new connection to broker `id`, outside the pool, with the pool's

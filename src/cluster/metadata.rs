@@ -93,6 +93,7 @@ pub(crate) struct ClusterState {
 }
 
 /// What a Metadata response said about each requested topic.
+#[derive(Debug, Clone)]
 pub(crate) enum TopicStatus {
     Found,
     Missing,

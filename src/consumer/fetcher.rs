@@ -387,9 +387,9 @@ impl Fetcher {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let client = self.client.clone();
         let spawned = worker::spawn(CONNECT_THREAD, move || {
-            // A deadline of "now" never sleeps out the pool's reconnect
-            // backoff: the fetcher keeps its own per-leader backoff.
-            let _ = tx.send(client.broker_connection(leader, Instant::now()));
+            // Never sleeps out the pool's reconnect backoff: the fetcher
+            // keeps its own per-leader backoff.
+            let _ = tx.send(client.connect_broker(leader));
         });
         match spawned {
             Ok(thread) => {

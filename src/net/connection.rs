@@ -87,16 +87,33 @@ enum WriteHalf {
 }
 
 impl WriteHalf {
-    /// Writes a whole frame within `timeout` (for plaintext the socket's
-    /// write timeout, set to the same value, bounds it).
-    fn write_all(&mut self, buf: &[u8], timeout: Duration) -> io::Result<()> {
+    /// Writes a whole frame by `deadline`. For plaintext each write's socket
+    /// timeout is what is left until the deadline, so a peer that reads a
+    /// trickle cannot stretch the whole write past it.
+    fn write_all(&mut self, buf: &[u8], deadline: Instant) -> io::Result<()> {
         match self {
             WriteHalf::Plain(stream) => {
-                let _ = timeout;
-                stream.write_all(buf)
+                let mut written = 0;
+                while written < buf.len() {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                    stream.set_write_timeout(Some(left))?;
+                    match stream.write(&buf[written..]) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => written += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
             }
             #[cfg(feature = "tls")]
-            WriteHalf::Tls(io) => io.write_all(buf, timeout),
+            WriteHalf::Tls(io) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                io.write_all(buf, left)
+            }
         }
     }
 }
@@ -122,6 +139,12 @@ struct Shared {
     /// Set once the connection is unusable; the reason is kept for callers.
     failure: Mutex<Option<Error>>,
     closed: AtomicBool,
+    /// Set by [`Connection::retire`]: dropping the connection then lets the
+    /// requests in flight finish instead of failing them.
+    retired: AtomicBool,
+    /// Set when a retired connection is dropped with requests in flight:
+    /// the reader ends the connection after the last answer.
+    draining: AtomicBool,
     /// The socket, for shutting it down from any thread.
     control: TcpStream,
 }
@@ -148,6 +171,23 @@ impl Shared {
             .lock()
             .clone()
             .unwrap_or(Error::Closed("connection"))
+    }
+
+    /// Why a drained connection ended: retriable, since the pool has a
+    /// fresh connection.
+    fn retired_error(&self) -> Error {
+        Error::io(
+            format!("sending to {}", self.addr),
+            io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "the connection was retired (replaced by a fresh one)",
+            ),
+        )
+    }
+
+    /// Whether the connection is draining and has nothing left in flight.
+    fn drained(&self) -> bool {
+        self.draining.load(Ordering::SeqCst) && self.pending.lock().is_empty()
     }
 }
 
@@ -325,6 +365,8 @@ impl Connection {
             unanswered: Mutex::new(VecDeque::new()),
             failure: Mutex::new(None),
             closed: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             control,
         });
         let reader_shared = Arc::clone(&shared);
@@ -423,6 +465,14 @@ impl Connection {
         self.shared.closed.load(Ordering::SeqCst)
     }
 
+    /// Marks the connection as replaced (a fresh one is open): it still
+    /// serves whoever holds it, and when the last holder drops it, the
+    /// requests in flight get their answers before it closes (or fail at
+    /// their request timeout, as ever) instead of failing at once.
+    pub fn retire(&self) {
+        self.shared.retired.store(true, Ordering::SeqCst);
+    }
+
     /// Whether the broker's SASL session lifetime (KIP-368) is nearly over,
     /// so new requests should go to a freshly authenticated connection.
     pub fn session_expiring(&self) -> bool {
@@ -503,7 +553,22 @@ impl Connection {
         version: i16,
         tx: Option<Sender<FrameResult>>,
     ) -> Result<i32> {
-        let mut writer = self.shared.writer.lock();
+        let write_deadline = crate::time::after(self.config.request_timeout);
+        // Another writer may be stuck on a peer that stopped reading: wait
+        // for the lock no longer than this request's own timeout.
+        let Some(mut writer) = self.shared.writer.try_lock_until(write_deadline) else {
+            let error = Error::timeout(
+                TimeoutKind::Request,
+                format!(
+                    "waiting to write {} to {} (another request's write is stuck)",
+                    api_name(R::API_KEY),
+                    self.addr()
+                ),
+            );
+            // The stream may be out of step now: close it, as a timeout does.
+            self.shared.fail(error.clone());
+            return Err(error);
+        };
         if self.is_closed() {
             return Err(self.shared.closed_error());
         }
@@ -545,7 +610,7 @@ impl Connection {
             api_name(R::API_KEY),
             buf.len()
         );
-        let written = writer.stream.write_all(&buf, self.config.request_timeout);
+        let written = writer.stream.write_all(&buf, write_deadline);
         // Keep a modest buffer around for the next request, not a huge one.
         if buf.capacity() <= 1 << 20 {
             writer.buf = buf;
@@ -584,6 +649,25 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        if self.shared.retired.load(Ordering::SeqCst) {
+            self.shared.draining.store(true, Ordering::SeqCst);
+        }
+        if self.shared.draining.load(Ordering::SeqCst) && !self.shared.drained() {
+            // Requests are still in flight: the reader ends the connection
+            // after their answers. Each waiter times out by its request
+            // deadline (closing the connection); for plaintext a read
+            // timeout bounds the reader if nobody waits any more (the TLS
+            // reader sets its own timeouts: there the broker ends the
+            // session, KIP-368).
+            let _ = self
+                .shared
+                .control
+                .set_read_timeout(Some(self.config.request_timeout));
+            if let Some(handle) = self.reader.lock().take() {
+                handle.detach("a retired connection finishes its requests in flight");
+            }
+            return;
+        }
         self.close();
     }
 }
@@ -595,16 +679,63 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-/// Resolves `addr` and connects to the first address that answers.
+/// The name of the short-lived threads that resolve broker host names.
+const RESOLVE_THREAD: &str = "kafka-sync-resolve";
+
+/// Resolves `addr` by `deadline`. std's resolver blocks with no timeout of
+/// its own, so a host name is resolved on a `kafka-sync-resolve` thread,
+/// detached if it has not answered by the deadline (it ends when the
+/// system resolver gives up; it holds only the name). A literal address
+/// needs no thread.
+fn resolve(addr: &str, deadline: Instant) -> Result<Vec<SocketAddr>> {
+    if let Ok(sa) = addr.parse::<SocketAddr>() {
+        return Ok(vec![sa]);
+    }
+    let (tx, rx) = bounded(1);
+    let name = addr.to_owned();
+    let handle = crate::thread::spawn(RESOLVE_THREAD, move || {
+        let _ = tx.send(resolve_blocking(&name));
+    })?;
+    match rx.recv_deadline(deadline) {
+        Ok(result) => {
+            handle.join_until(crate::time::after(Duration::from_secs(1)));
+            result.map_err(|e| Error::io(format!("resolving {addr}"), e))
+        }
+        Err(RecvTimeoutError::Timeout) => {
+            handle.detach("a name lookup ends when the system resolver gives up");
+            Err(Error::timeout(
+                TimeoutKind::Connect,
+                format!("resolving {addr} (the connect timeout passed first)"),
+            ))
+        }
+        Err(RecvTimeoutError::Disconnected) => {
+            handle.join_until(crate::time::after(Duration::from_secs(1)));
+            Err(Error::io(
+                format!("resolving {addr}"),
+                io::Error::other(format!("the {RESOLVE_THREAD} thread panicked")),
+            ))
+        }
+    }
+}
+
+fn resolve_blocking(addr: &str) -> io::Result<Vec<SocketAddr>> {
+    #[cfg(test)]
+    if let Some(rest) = addr.strip_prefix(tests::SLOW_DNS_HOST) {
+        // A resolver that hangs, for the unit test of the bound above.
+        std::thread::sleep(Duration::from_secs(3));
+        return format!("127.0.0.1{rest}").to_socket_addrs().map(Iterator::collect);
+    }
+    addr.to_socket_addrs().map(Iterator::collect)
+}
+
+/// Resolves `addr` and connects to the first address that answers, all
+/// within `timeout`.
 fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream> {
-    let addrs: Vec<SocketAddr> = addr
-        .to_socket_addrs()
-        .map_err(|e| Error::io(format!("resolving {addr}"), e))?
-        .collect();
+    let deadline = crate::time::after(timeout);
+    let addrs = resolve(addr, deadline)?;
     if addrs.is_empty() {
         return Err(Error::Config(format!("{addr} resolves to no address")));
     }
-    let deadline = crate::time::after(timeout);
     let mut last = None;
     for sa in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -727,6 +858,10 @@ fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_size: usize) 
                 match protocol::peek_correlation_id(&frame) {
                     Ok(id) if id == pending.correlation_id => {
                         let _ = pending.tx.send(Ok(frame));
+                        if shared.drained() {
+                            debug!("{}: retired connection drained; closing it", shared.addr);
+                            break shared.retired_error();
+                        }
                     }
                     Ok(id) => {
                         let error = Error::Protocol {
@@ -830,6 +965,35 @@ pub fn api_name(api_key: i16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A host name whose lookup hangs for 3 s (see `resolve_blocking`).
+    pub(super) const SLOW_DNS_HOST: &str = "slow-dns.kafka-sync.test";
+
+    #[test]
+    fn a_hanging_name_lookup_is_bounded_by_the_connect_timeout() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let started = Instant::now();
+        let result = connect_tcp(
+            &format!("{SLOW_DNS_HOST}:{port}"),
+            Duration::from_millis(300),
+        );
+        let took = started.elapsed();
+        assert!(
+            matches!(
+                result,
+                Err(Error::Timeout {
+                    kind: TimeoutKind::Connect,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        assert!(took < Duration::from_millis(1500), "took {took:?}");
+        // Names still resolve (on the helper thread) and literals need none.
+        connect_tcp(&format!("localhost:{port}"), Duration::from_secs(5)).unwrap();
+        connect_tcp(&format!("127.0.0.1:{port}"), Duration::from_secs(5)).unwrap();
+    }
 
     fn range(api_key: i16, min_version: i16, max_version: i16) -> ApiVersionRange {
         ApiVersionRange {

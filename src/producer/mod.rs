@@ -263,7 +263,7 @@ impl Producer {
         let meta = shared
             .client
             .retry_until(deadline, &format!("metadata for `{topic}`"), || {
-                shared.client.topic_metadata(topic)
+                shared.client.topic_metadata_until(topic, deadline)
             })
             .map_err(|e| match e {
                 e @ (Error::UnknownTopic(_) | Error::Config(_)) => e,

@@ -272,8 +272,27 @@ impl Worker {
     /// Finds the coordinator (through the shared [`GroupCoordinator`]) and
     /// opens a connection of its own to it.
     fn ensure_coordinator(&mut self) -> Step<()> {
-        if let Some((_, conn)) = &self.coordinator {
+        if let Some((node, conn)) = &self.coordinator {
+            if !conn.is_closed() && !conn.session_expiring() {
+                return Ok(());
+            }
             if !conn.is_closed() {
+                // KIP-368: the SASL session ends soon. Open the replacement
+                // first, as the pool does; the old connection finishes what
+                // is in flight on it (`Connection::retire`). If the broker
+                // cannot be reached now, the old one serves meanwhile.
+                let node = *node;
+                match self.client.dedicated_connection(node) {
+                    Ok(fresh) => {
+                        if let Some((_, old)) = self.coordinator.replace((node, fresh)) {
+                            old.retire();
+                        }
+                    }
+                    Err(e) => debug!(
+                        "group `{}`: cannot renew the coordinator connection yet: {e}",
+                        self.group()
+                    ),
+                }
                 return Ok(());
             }
             // The connection died: the broker may be gone, so ask again.
