@@ -344,8 +344,11 @@ fn a_session_lifetime_schedules_reauthentication_before_it_ends() {
 
 #[test]
 fn the_pool_opens_a_fresh_authenticated_connection_when_a_session_expires() {
+    // Long enough that a slow SCRAM login (a debug build on a loaded
+    // machine) cannot eat the session before the first checks run: with
+    // 300 ms it sometimes did, and the pool rightly renewed at once.
     let fake = FakeSasl {
-        session_lifetime_ms: 300,
+        session_lifetime_ms: 2000,
         ..FakeSasl::default()
     };
     let connections = Arc::clone(&fake.connections);
@@ -357,11 +360,17 @@ fn the_pool_opens_a_fresh_authenticated_connection_when_a_session_expires() {
             max: Duration::from_millis(100),
         },
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     let first = pool.get(&addr, deadline).unwrap();
     assert!(Arc::ptr_eq(&first, &pool.get(&addr, deadline).unwrap()));
-    thread::sleep(Duration::from_millis(300));
-    assert!(first.session_expiring());
+    // Wait for the renewal point itself rather than a guessed time.
+    while !first.session_expiring() {
+        assert!(
+            Instant::now() < deadline,
+            "the session never neared its end"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
     let second = pool.get(&addr, deadline).unwrap();
     assert!(!Arc::ptr_eq(&first, &second));
     assert_eq!(connections.load(Ordering::SeqCst), 2);
