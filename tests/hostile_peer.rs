@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use kafka_sync::net::{Connection, ConnectionConfig};
 use kafka_sync::protocol::api::ApiVersionsRequest;
 use kafka_sync::{Error, TimeoutKind};
-use support::fake_broker::{framed, free_port, FakeBroker, Reply, Request};
+use support::fake_broker::{
+    api_versions_v0, framed, free_port, old_api_versions, FakeBroker, Reply, Request,
+};
 
 /// What the fake broker does with the first request after the handshake.
 #[derive(Clone, Copy)]
@@ -24,20 +26,9 @@ enum Misbehaviour {
     WrongCorrelationId,
 }
 
-/// An ApiVersions v0 response body advertising ApiVersions v0 and Metadata
-/// v1–v12, so the client's second request (ApiVersions or Metadata) reaches
-/// the misbehaviour.
-fn api_versions_v0(error_code: i16) -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(&error_code.to_be_bytes());
-    body.extend_from_slice(&2i32.to_be_bytes());
-    for (key, min, max) in [(18i16, 0i16, 0i16), (3, 1, 12)] {
-        body.extend_from_slice(&key.to_be_bytes());
-        body.extend_from_slice(&min.to_be_bytes());
-        body.extend_from_slice(&max.to_be_bytes());
-    }
-    body
-}
+/// ApiVersions v0 and Metadata v1–v12, so the client's second request
+/// (ApiVersions or Metadata) reaches the misbehaviour.
+const APIS: [(i16, i16, i16); 2] = [(18, 0, 0), (3, 1, 12)];
 
 /// One connection's handler: a correct ApiVersions handshake (first
 /// rejecting v3, as an old broker would), then `how` on the next request.
@@ -46,11 +37,8 @@ fn misbehaving(how: Misbehaviour) -> impl FnMut(&Request) -> Reply {
     move |request| {
         if !handshaken {
             assert_eq!(request.api_key, 18);
-            if request.api_version > 0 {
-                return Reply::Body(api_versions_v0(35));
-            }
-            handshaken = true;
-            return Reply::Body(api_versions_v0(0));
+            handshaken = request.api_version == 0;
+            return Reply::Body(old_api_versions(request, &APIS));
         }
         match how {
             Misbehaviour::Garbage => {
@@ -67,7 +55,7 @@ fn misbehaving(how: Misbehaviour) -> impl FnMut(&Request) -> Reply {
             }
             Misbehaviour::WrongCorrelationId => {
                 let mut frame = (request.correlation_id + 1000).to_be_bytes().to_vec();
-                frame.extend_from_slice(&api_versions_v0(0));
+                frame.extend_from_slice(&api_versions_v0(0, &APIS));
                 Reply::Raw(framed(&frame))
             }
             // The socket stays open until the client gives up on it.
@@ -180,13 +168,9 @@ fn a_dead_address_fails_to_connect_with_an_io_error() {
 #[test]
 fn many_threads_share_one_connection() {
     // A well-behaved fake: answers every ApiVersions v0 request.
-    let addr = FakeBroker::start(|| {
-        |request: &Request| {
-            let code = if request.api_version > 0 { 35 } else { 0 };
-            Reply::Body(api_versions_v0(code))
-        }
-    })
-    .bootstrap();
+    let addr =
+        FakeBroker::start(|| |request: &Request| Reply::Body(old_api_versions(request, &APIS)))
+            .bootstrap();
     let conn = std::sync::Arc::new(Connection::connect(&addr, &config()).unwrap());
     let handles: Vec<_> = (0..8)
         .map(|_| {

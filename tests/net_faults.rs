@@ -4,8 +4,8 @@
 //! the faulty one. Only loopback addresses are used.
 #![cfg(all(feature = "testkit", feature = "unstable-internals"))]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use kafka_sync::net::{Connection, ConnectionConfig};
 use kafka_sync::protocol::api::MetadataRequest;
 use kafka_sync::testkit::{unique_name, MockCluster};
 use kafka_sync::{KafkaClient, ProducerConfig, Record};
+use support::fake_broker::{old_api_versions, FakeBroker, Reply, Request};
 
 /// A 3-broker mock cluster.
 fn cluster() -> MockCluster {
@@ -27,11 +28,9 @@ fn cluster() -> MockCluster {
 /// through broker 1 only (so brokers 2 and 3 are not connected yet).
 fn client(cluster: &MockCluster, metadata_max_age: Duration) -> KafkaClient {
     let first = cluster.bootstrap().split(',').next().unwrap().to_owned();
-    MockCluster::API_VERSION_CAPS
-        .iter()
-        .fold(KafkaClient::builder().hosts(&first), |b, &(api, v)| {
-            b.max_api_version(api, v)
-        })
+    cluster
+        .client_builder()
+        .hosts(first)
         .request_timeout(Duration::from_secs(10))
         .metadata_max_age(metadata_max_age)
         .build()
@@ -129,58 +128,26 @@ fn a_stuck_metadata_refresh_delays_nobody_past_their_own_deadline() {
         .expect("the slow refresh succeeds");
 }
 
-/// A fake broker that answers the ApiVersions handshake, then reads only a
+/// A fake broker that answers the ApiVersions handshake (v3 refused, v0
+/// answered: ApiVersions v0..=0 and Metadata v0..=1), then reads only a
 /// trickle (4 KiB every 100 ms) and answers nothing.
 fn trickle_reader() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            thread::spawn(move || serve_trickle(stream));
+    FakeBroker::start(|| {
+        |request: &Request| {
+            assert_eq!(request.api_key, 18, "the handshake comes first");
+            let body = old_api_versions(request, &[(18, 0, 0), (3, 0, 1)]);
+            if request.api_version > 0 {
+                Reply::Body(body)
+            } else {
+                Reply::BodyThenTrickle {
+                    body,
+                    chunk: 4096,
+                    every: Duration::from_millis(100),
+                }
+            }
         }
-    });
-    addr
-}
-
-fn read_request(stream: &mut TcpStream) -> Option<(i16, i16, i32)> {
-    let mut size = [0u8; 4];
-    stream.read_exact(&mut size).ok()?;
-    let mut frame = vec![0u8; i32::from_be_bytes(size) as usize];
-    stream.read_exact(&mut frame).ok()?;
-    let api_key = i16::from_be_bytes([frame[0], frame[1]]);
-    let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-    Some((api_key, version, correlation_id))
-}
-
-fn serve_trickle(mut stream: TcpStream) {
-    // ApiVersions: v3 is refused with a v0 body, v0 answered (ApiVersions
-    // v0..=0 and Metadata v0..=1).
-    while let Some((api_key, version, correlation_id)) = read_request(&mut stream) {
-        assert_eq!(api_key, 18, "the handshake comes first");
-        let error: i16 = if version > 0 { 35 } else { 0 };
-        let mut body = correlation_id.to_be_bytes().to_vec();
-        body.extend_from_slice(&error.to_be_bytes());
-        body.extend_from_slice(&2i32.to_be_bytes());
-        for (key, min, max) in [(18i16, 0i16, 0i16), (3, 0, 1)] {
-            body.extend_from_slice(&key.to_be_bytes());
-            body.extend_from_slice(&min.to_be_bytes());
-            body.extend_from_slice(&max.to_be_bytes());
-        }
-        let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-        frame.extend_from_slice(&body);
-        stream.write_all(&frame).unwrap();
-        if version == 0 {
-            break;
-        }
-    }
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => thread::sleep(Duration::from_millis(100)),
-        }
-    }
+    })
+    .bootstrap()
 }
 
 /// A peer that reads a trickle cannot hold a connection's writer past the
@@ -234,206 +201,28 @@ fn a_peer_reading_a_trickle_cannot_hold_writers_past_their_request_timeout() {
 /// M8: a SASL coordinator (PLAIN, session lifetime 1.5 s) that, like a Kafka
 /// broker (KIP-368), closes a connection whose session has expired when a
 /// request other than SASL arrives on it; it serves one topic and a
-/// one-member group (requests coded with the independent `kafka-protocol`
-/// crate).
+/// one-member group (`support::fake_coordinator` behind
+/// `support::fake_sasl`).
 mod sasl_coordinator {
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
-    use std::time::{Duration, Instant};
-
-    use bytes::{Bytes, BytesMut};
-    use kafka_protocol::messages::api_versions_response::ApiVersion;
-    use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
-    use kafka_protocol::messages::metadata_response::{
-        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
-    };
-    use kafka_protocol::messages::{
-        ApiKey, ApiVersionsResponse, BrokerId, FindCoordinatorResponse, HeartbeatResponse,
-        JoinGroupRequest, JoinGroupResponse, LeaveGroupResponse, MetadataResponse, RequestHeader,
-        ResponseHeader, SaslAuthenticateResponse, SaslHandshakeResponse, SyncGroupRequest,
-        SyncGroupResponse, TopicName,
-    };
-    use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+    use super::support::fake_coordinator::{FakeCoordinator, APIS};
+    use super::support::fake_sasl::{sasl_server, FakeSasl};
 
     pub const TOPIC: &str = "renewed";
-    pub const LIFETIME: Duration = Duration::from_millis(1500);
+    const LIFETIME_MS: i64 = 1500;
 
-    #[derive(Default)]
-    pub struct Seen {
-        /// Successful authentications.
-        pub logins: AtomicUsize,
-        /// Requests that arrived on an expired session (connection closed).
-        pub expired: AtomicUsize,
-        pub heartbeats: AtomicUsize,
-        assignment: Mutex<Bytes>,
-    }
-
-    pub fn start() -> (String, Arc<Seen>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Seen::default());
-        let shared = Arc::clone(&seen);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let seen = Arc::clone(&shared);
-                std::thread::spawn(move || serve(stream, port, &seen));
-            }
+    pub fn start() -> (FakeCoordinator, FakeSasl) {
+        let fake = FakeSasl {
+            mechanisms: vec!["PLAIN"],
+            session_lifetime_ms: LIFETIME_MS,
+            apis: APIS.to_vec(),
+            close_expired_sessions: true,
+            ..FakeSasl::default()
+        };
+        let front = fake.clone();
+        let coordinator = FakeCoordinator::start_behind(TOPIC, 1, move |handler| {
+            sasl_server(front.clone(), Some(handler))
         });
-        (format!("127.0.0.1:{port}"), seen)
-    }
-
-    fn read_frame(stream: &mut TcpStream) -> Option<Bytes> {
-        let mut size = [0u8; 4];
-        stream.read_exact(&mut size).ok()?;
-        let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(size)).ok()?];
-        stream.read_exact(&mut body).ok()?;
-        Some(Bytes::from(body))
-    }
-
-    fn str(s: &str) -> StrBytes {
-        StrBytes::from_string(s.to_owned())
-    }
-
-    fn serve(mut stream: TcpStream, port: u16, seen: &Seen) {
-        let mut session_ends: Option<Instant> = None;
-        while let Some(mut frame) = read_frame(&mut stream) {
-            let api_key = i16::from_be_bytes([frame[0], frame[1]]);
-            let version = i16::from_be_bytes([frame[2], frame[3]]);
-            let key = ApiKey::try_from(api_key).expect("known api");
-            let header =
-                RequestHeader::decode(&mut frame, key.request_header_version(version)).unwrap();
-            let sasl = matches!(
-                key,
-                ApiKey::ApiVersions | ApiKey::SaslHandshake | ApiKey::SaslAuthenticate
-            );
-            if !sasl && session_ends.is_none_or(|end| Instant::now() >= end) {
-                // KIP-368: the broker closes a connection whose session ended.
-                seen.expired.fetch_add(1, Ordering::SeqCst);
-                return;
-            }
-            let mut body = BytesMut::new();
-            match key {
-                ApiKey::ApiVersions => {
-                    let versions = [
-                        (ApiKey::ApiVersions, 0, 3),
-                        (ApiKey::SaslHandshake, 0, 1),
-                        (ApiKey::SaslAuthenticate, 0, 2),
-                        (ApiKey::Metadata, 1, 8),
-                        (ApiKey::FindCoordinator, 0, 3),
-                        (ApiKey::JoinGroup, 2, 7),
-                        (ApiKey::SyncGroup, 0, 4),
-                        (ApiKey::Heartbeat, 0, 4),
-                        (ApiKey::LeaveGroup, 0, 4),
-                    ];
-                    ApiVersionsResponse::default()
-                        .with_api_keys(
-                            versions
-                                .iter()
-                                .map(|&(k, min, max)| {
-                                    ApiVersion::default()
-                                        .with_api_key(k as i16)
-                                        .with_min_version(min)
-                                        .with_max_version(max)
-                                })
-                                .collect(),
-                        )
-                        .encode(&mut body, version)
-                        .unwrap();
-                }
-                ApiKey::SaslHandshake => SaslHandshakeResponse::default()
-                    .with_mechanisms(vec![str("PLAIN")])
-                    .encode(&mut body, version)
-                    .unwrap(),
-                ApiKey::SaslAuthenticate => {
-                    seen.logins.fetch_add(1, Ordering::SeqCst);
-                    session_ends = Some(Instant::now() + LIFETIME);
-                    SaslAuthenticateResponse::default()
-                        .with_session_lifetime_ms(LIFETIME.as_millis() as i64)
-                        .encode(&mut body, version)
-                        .unwrap();
-                }
-                ApiKey::Metadata => MetadataResponse::default()
-                    .with_brokers(vec![MetadataResponseBroker::default()
-                        .with_node_id(BrokerId(1))
-                        .with_host(str("127.0.0.1"))
-                        .with_port(i32::from(port))])
-                    .with_controller_id(BrokerId(1))
-                    .with_topics(vec![MetadataResponseTopic::default()
-                        .with_name(Some(TopicName(str(TOPIC))))
-                        .with_partitions(vec![MetadataResponsePartition::default()
-                            .with_partition_index(0)
-                            .with_leader_id(BrokerId(1))
-                            .with_replica_nodes(vec![BrokerId(1)])
-                            .with_isr_nodes(vec![BrokerId(1)])])])
-                    .encode(&mut body, version)
-                    .unwrap(),
-                ApiKey::FindCoordinator => FindCoordinatorResponse::default()
-                    .with_node_id(BrokerId(1))
-                    .with_host(str("127.0.0.1"))
-                    .with_port(i32::from(port))
-                    .encode(&mut body, version)
-                    .unwrap(),
-                ApiKey::JoinGroup => {
-                    let request = JoinGroupRequest::decode(&mut frame, version).unwrap();
-                    let mut response = JoinGroupResponse::default();
-                    if request.member_id.is_empty() {
-                        response.error_code = 79; // MEMBER_ID_REQUIRED
-                        response.member_id = str("member-1");
-                    } else {
-                        let protocol = request.protocols.first().expect("a protocol");
-                        response.generation_id = 1;
-                        response.protocol_type = Some(str("consumer"));
-                        response.protocol_name = Some(protocol.name.clone());
-                        response.leader = request.member_id.clone();
-                        response.member_id = request.member_id.clone();
-                        response.members = vec![JoinGroupResponseMember::default()
-                            .with_member_id(request.member_id.clone())
-                            .with_metadata(protocol.metadata.clone())];
-                    }
-                    response.encode(&mut body, version).unwrap();
-                }
-                ApiKey::SyncGroup => {
-                    let request = SyncGroupRequest::decode(&mut frame, version).unwrap();
-                    let mut assignment = seen.assignment.lock().unwrap();
-                    if let Some(mine) = request
-                        .assignments
-                        .iter()
-                        .find(|a| a.member_id == request.member_id)
-                    {
-                        *assignment = mine.assignment.clone();
-                    }
-                    SyncGroupResponse::default()
-                        .with_protocol_type(request.protocol_type.clone())
-                        .with_protocol_name(request.protocol_name.clone())
-                        .with_assignment(assignment.clone())
-                        .encode(&mut body, version)
-                        .unwrap();
-                }
-                ApiKey::Heartbeat => {
-                    seen.heartbeats.fetch_add(1, Ordering::SeqCst);
-                    HeartbeatResponse::default()
-                        .encode(&mut body, version)
-                        .unwrap();
-                }
-                ApiKey::LeaveGroup => LeaveGroupResponse::default()
-                    .encode(&mut body, version)
-                    .unwrap(),
-                other => panic!("the fake coordinator does not serve {other:?}"),
-            }
-            let mut out = BytesMut::new();
-            ResponseHeader::default()
-                .with_correlation_id(header.correlation_id)
-                .encode(&mut out, key.response_header_version(version))
-                .unwrap();
-            out.extend_from_slice(&body);
-            let mut framed = (out.len() as i32).to_be_bytes().to_vec();
-            framed.extend_from_slice(&out);
-            if stream.write_all(&framed).is_err() {
-                return;
-            }
-        }
+        (coordinator, fake)
     }
 }
 
@@ -448,9 +237,9 @@ fn the_dedicated_coordinator_connection_is_renewed_before_its_session_ends() {
     };
     use std::sync::atomic::Ordering;
 
-    let (bootstrap, seen) = sasl_coordinator::start();
+    let (coordinator, seen) = sasl_coordinator::start();
     let client = KafkaClient::builder()
-        .hosts(&bootstrap)
+        .hosts(coordinator.bootstrap())
         .sasl(kafka_sync::Sasl::plain("alice", "alice-secret"))
         .build()
         .expect("the client bootstraps");
@@ -475,7 +264,7 @@ fn the_dedicated_coordinator_connection_is_renewed_before_its_session_ends() {
             panic!("no event expected while heartbeating, got {event:?}");
         }
     }
-    let heartbeats = seen.heartbeats.load(Ordering::SeqCst);
+    let heartbeats = coordinator.script().count("Heartbeat");
     let logins = seen.logins.load(Ordering::SeqCst);
     assert_eq!(
         seen.expired.load(Ordering::SeqCst),
@@ -491,15 +280,7 @@ fn the_dedicated_coordinator_connection_is_renewed_before_its_session_ends() {
 /// completes, ApiVersions gets no answer, so connecting hangs until the
 /// request timeout.
 fn silent_broker() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    addr
+    FakeBroker::start(|| |_: &Request| Reply::Nothing).bootstrap()
 }
 
 /// The pool's slot is not held while one thread connects: a second thread

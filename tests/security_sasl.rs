@@ -1,7 +1,7 @@
-//! SASL authentication of connections: PLAIN and SCRAM against a minimal
-//! SASL broker written here (its SCRAM side uses the RustCrypto crates
-//! directly, independently of the client's own code), and against tansu's
-//! `--authentication` mode.
+//! SASL authentication of connections: PLAIN and SCRAM against the minimal
+//! SASL broker of `support::fake_sasl` (its SCRAM side uses the RustCrypto
+//! crates directly, independently of the client's own code), and against
+//! tansu's `--authentication` mode.
 //!
 //! tansu 0.6 cannot be given a SCRAM user here: `tansu user create` (and
 //! AlterUserScramCredentials) must itself authenticate once authentication is
@@ -14,213 +14,15 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256, Sha512};
-
 use kafka_sync::net::{Backoff, Connection, ConnectionConfig, ConnectionPool};
 use kafka_sync::protocol::api::ApiVersionsRequest;
 use kafka_sync::{Error, KafkaClient, Sasl};
-use support::fake_broker::{FakeBroker, Reply, Request};
-
-const SALT: &[u8] = b"kafka-sync-test-salt";
-const ITERATIONS: u32 = 4096;
-
-/// How the fake broker behaves.
-#[derive(Clone)]
-struct FakeSasl {
-    mechanisms: Vec<&'static str>,
-    user: &'static str,
-    password: &'static str,
-    /// Sends a server signature computed from another password.
-    forge_signature: bool,
-    session_lifetime_ms: i64,
-    /// Highest SaslHandshake version advertised.
-    handshake_max: i16,
-    /// Delay before answering an ApiVersions request made after SASL.
-    slow_answers_after_auth: Duration,
-    connections: Arc<AtomicUsize>,
-}
-
-impl Default for FakeSasl {
-    fn default() -> Self {
-        FakeSasl {
-            mechanisms: vec!["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
-            user: "alice",
-            password: "alice-secret",
-            forge_signature: false,
-            session_lifetime_ms: 0,
-            handshake_max: 1,
-            slow_answers_after_auth: Duration::ZERO,
-            connections: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-}
-
-fn string(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as i16).to_be_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn api_versions_v0(error_code: i16, handshake_max: i16) -> Vec<u8> {
-    let mut body = error_code.to_be_bytes().to_vec();
-    let apis: [(i16, i16, i16); 3] = [(18, 0, 0), (17, 0, handshake_max), (36, 0, 1)];
-    body.extend_from_slice(&(apis.len() as i32).to_be_bytes());
-    for (key, min, max) in apis {
-        for v in [key, min, max] {
-            body.extend_from_slice(&v.to_be_bytes());
-        }
-    }
-    body
-}
-
-fn authenticate_v1(error_code: i16, message: Option<&str>, token: &[u8], lifetime: i64) -> Vec<u8> {
-    let mut body = error_code.to_be_bytes().to_vec();
-    match message {
-        Some(m) => string(&mut body, m),
-        None => body.extend_from_slice(&(-1i16).to_be_bytes()),
-    }
-    body.extend_from_slice(&(token.len() as i32).to_be_bytes());
-    body.extend_from_slice(token);
-    body.extend_from_slice(&lifetime.to_be_bytes());
-    body
-}
-
-fn auth_bytes(request: &Request) -> Vec<u8> {
-    let len = i32::from_be_bytes(request.body[..4].try_into().unwrap()) as usize;
-    request.body[4..4 + len].to_vec()
-}
-
-/// The server side of SCRAM, RFC 5802 section 3, written against the
-/// RustCrypto crates directly.
-fn scram_keys(mechanism: &str, password: &str) -> (Vec<u8>, Vec<u8>) {
-    let salted = match mechanism {
-        "SCRAM-SHA-256" => {
-            pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password.as_bytes(), SALT, ITERATIONS).to_vec()
-        }
-        _ => {
-            pbkdf2::pbkdf2_hmac_array::<Sha512, 64>(password.as_bytes(), SALT, ITERATIONS).to_vec()
-        }
-    };
-    let client_key = hmac_for(mechanism, &salted, b"Client Key");
-    (
-        hash_for(mechanism, &client_key),
-        hmac_for(mechanism, &salted, b"Server Key"),
-    )
-}
-
-fn hmac_for(mechanism: &str, key: &[u8], data: &[u8]) -> Vec<u8> {
-    match mechanism {
-        "SCRAM-SHA-256" => {
-            let mut m = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(key).unwrap();
-            m.update(data);
-            m.finalize().into_bytes().to_vec()
-        }
-        _ => {
-            let mut m = <Hmac<Sha512> as hmac::digest::KeyInit>::new_from_slice(key).unwrap();
-            m.update(data);
-            m.finalize().into_bytes().to_vec()
-        }
-    }
-}
-
-fn hash_for(mechanism: &str, data: &[u8]) -> Vec<u8> {
-    match mechanism {
-        "SCRAM-SHA-256" => Sha256::digest(data).to_vec(),
-        _ => Sha512::digest(data).to_vec(),
-    }
-}
-
-/// One connection's handler: ApiVersions, SaslHandshake and
-/// SaslAuthenticate v0/v1, as `fake` says.
-fn sasl_server(fake: FakeSasl) -> impl FnMut(&Request) -> Reply {
-    fake.connections.fetch_add(1, Ordering::SeqCst);
-    let mut mechanism = String::new();
-    let mut client_first_bare = String::new();
-    let mut server_first = String::new();
-    let mut authenticating = false;
-    move |request| {
-        if request.api_key == 36 {
-            authenticating = true;
-        }
-        if request.api_key == 18 && authenticating {
-            std::thread::sleep(fake.slow_answers_after_auth);
-        }
-        let body = match request.api_key {
-            18 if request.api_version > 0 => api_versions_v0(35, fake.handshake_max),
-            18 => api_versions_v0(0, fake.handshake_max),
-            17 => {
-                let len = i16::from_be_bytes([request.body[0], request.body[1]]) as usize;
-                mechanism = String::from_utf8(request.body[2..2 + len].to_vec()).unwrap();
-                let enabled = fake.mechanisms.contains(&mechanism.as_str());
-                let mut body = (if enabled { 0i16 } else { 33 }).to_be_bytes().to_vec();
-                body.extend_from_slice(&(fake.mechanisms.len() as i32).to_be_bytes());
-                for m in &fake.mechanisms {
-                    string(&mut body, m);
-                }
-                body
-            }
-            36 if mechanism == "PLAIN" => {
-                let token = auth_bytes(request);
-                let expected = format!("\0{}\0{}", fake.user, fake.password);
-                let body = if token == expected.as_bytes() {
-                    authenticate_v1(0, None, b"", fake.session_lifetime_ms)
-                } else {
-                    authenticate_v1(58, Some("Invalid username or password"), b"", 0)
-                };
-                body
-            }
-            36 if server_first.is_empty() => {
-                let token = String::from_utf8(auth_bytes(request)).unwrap();
-                client_first_bare = token.strip_prefix("n,,").unwrap().to_owned();
-                let client_nonce = client_first_bare.split(",r=").nth(1).unwrap();
-                server_first = format!(
-                    "r={client_nonce}fake-server-nonce,s={},i={ITERATIONS}",
-                    BASE64.encode(SALT)
-                );
-                let body = authenticate_v1(0, None, server_first.as_bytes(), 0);
-                body
-            }
-            36 => {
-                let token = String::from_utf8(auth_bytes(request)).unwrap();
-                let (without_proof, proof) = token.rsplit_once(",p=").unwrap();
-                let proof = BASE64.decode(proof).unwrap();
-                let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
-                let user_ok = client_first_bare.starts_with(&format!("n={},", fake.user));
-                let (stored_key, server_key) = scram_keys(&mechanism, fake.password);
-                let signature = hmac_for(&mechanism, &stored_key, auth_message.as_bytes());
-                let client_key: Vec<u8> =
-                    proof.iter().zip(&signature).map(|(p, s)| p ^ s).collect();
-                let body = if user_ok && hash_for(&mechanism, &client_key) == stored_key {
-                    let server_key = if fake.forge_signature {
-                        scram_keys(&mechanism, "another-password").1
-                    } else {
-                        server_key
-                    };
-                    let server_signature =
-                        hmac_for(&mechanism, &server_key, auth_message.as_bytes());
-                    let server_final = format!("v={}", BASE64.encode(server_signature));
-                    authenticate_v1(0, None, server_final.as_bytes(), fake.session_lifetime_ms)
-                } else {
-                    authenticate_v1(58, Some("Authentication failed during authentication due to invalid credentials with SASL mechanism"), b"", 0)
-                };
-                body
-            }
-            other => panic!("the fake SASL broker got api {other}"),
-        };
-        Reply::Body(body)
-    }
-}
-
-fn fake_broker(fake: FakeSasl) -> String {
-    FakeBroker::start(move || sasl_server(fake.clone())).bootstrap()
-}
+use support::fake_sasl::FakeSasl;
 
 fn config(sasl: Sasl) -> ConnectionConfig {
     ConnectionConfig {
@@ -232,7 +34,7 @@ fn config(sasl: Sasl) -> ConnectionConfig {
 }
 
 fn connect(fake: FakeSasl, sasl: Sasl) -> kafka_sync::Result<Connection> {
-    Connection::connect(&fake_broker(fake), &config(sasl))
+    Connection::connect(&fake.start(), &config(sasl))
 }
 
 fn sasl_error(result: kafka_sync::Result<Connection>) -> String {
@@ -352,7 +154,7 @@ fn the_pool_opens_a_fresh_authenticated_connection_when_a_session_expires() {
         ..FakeSasl::default()
     };
     let connections = Arc::clone(&fake.connections);
-    let addr = fake_broker(fake);
+    let addr = fake.start();
     let pool = ConnectionPool::new(
         config(Sasl::scram_sha_256("alice", "alice-secret")),
         Backoff {
@@ -390,7 +192,7 @@ fn a_request_in_flight_when_the_session_is_renewed_gets_its_answer() {
         ..FakeSasl::default()
     };
     let connections = Arc::clone(&fake.connections);
-    let addr = fake_broker(fake);
+    let addr = fake.start();
     let pool = ConnectionPool::new(
         config(Sasl::scram_sha_256("alice", "alice-secret")),
         Backoff {
@@ -417,7 +219,7 @@ fn a_request_in_flight_when_the_session_is_renewed_gets_its_answer() {
 fn the_pool_reports_a_sasl_failure_at_once_without_reconnecting() {
     let fake = FakeSasl::default();
     let connections = Arc::clone(&fake.connections);
-    let addr = fake_broker(fake);
+    let addr = fake.start();
     let pool = ConnectionPool::new(
         config(Sasl::scram_sha_256("alice", "wrong")),
         Backoff {

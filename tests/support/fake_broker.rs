@@ -10,6 +10,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
@@ -51,7 +52,19 @@ pub enum Reply {
     Nothing,
     /// The connection is shut down without an answer.
     Close,
+    /// A response body, as [`Reply::Body`]; from then on the connection
+    /// answers nothing and reads only a trickle, `chunk` bytes every
+    /// `every`, until the peer leaves: a peer too slow to take a big request.
+    BodyThenTrickle {
+        body: Vec<u8>,
+        chunk: usize,
+        every: Duration,
+    },
 }
+
+/// A handler for one connection, boxed: for a fake that wraps another's
+/// handler (a SASL front on a coordinator).
+pub type Handler = Box<dyn FnMut(&Request) -> Reply + Send>;
 
 /// A size prefix followed by `bytes`.
 pub fn framed(bytes: &[u8]) -> Vec<u8> {
@@ -115,6 +128,28 @@ pub fn response_frame(request: &Request, body: &[u8]) -> Vec<u8> {
     framed(&out)
 }
 
+/// An ApiVersions v0 response body: `error_code`, then each `(api key,
+/// min version, max version)` of `apis`.
+pub fn api_versions_v0(error_code: i16, apis: &[(i16, i16, i16)]) -> Vec<u8> {
+    let mut body = error_code.to_be_bytes().to_vec();
+    let count = i32::try_from(apis.len()).expect("a test's api list fits an i32");
+    body.extend_from_slice(&count.to_be_bytes());
+    for &(key, min, max) in apis {
+        for v in [key, min, max] {
+            body.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    body
+}
+
+/// An old broker's answer to the ApiVersions `request`: UNSUPPORTED_VERSION
+/// (with a v0 body, as brokers do) above v0, so the client retries at v0,
+/// which gets `apis`.
+pub fn old_api_versions(request: &Request, apis: &[(i16, i16, i16)]) -> Vec<u8> {
+    let error_code = if request.api_version > 0 { 35 } else { 0 };
+    api_versions_v0(error_code, apis)
+}
+
 /// Encodes a `kafka-protocol` response body at `version`.
 pub fn encode(response: &impl Encodable, version: i16) -> Vec<u8> {
     let mut out = BytesMut::new();
@@ -125,7 +160,8 @@ pub fn encode(response: &impl Encodable, version: i16) -> Vec<u8> {
 }
 
 /// Serves one connection until the peer leaves, the handler says
-/// [`Reply::Close`], or a write fails.
+/// [`Reply::Close`], or a write fails ([`Reply::BodyThenTrickle`]: until
+/// the peer leaves).
 pub fn serve_connection(mut stream: TcpStream, mut handler: impl FnMut(&Request) -> Reply) {
     while let Ok(frame) = read_frame(&mut stream) {
         let Ok(request) = parse_request(frame) else {
@@ -145,10 +181,25 @@ pub fn serve_connection(mut stream: TcpStream, mut handler: impl FnMut(&Request)
                 let _ = stream.shutdown(Shutdown::Both);
                 return;
             }
+            Reply::BodyThenTrickle { body, chunk, every } => {
+                if stream.write_all(&response_frame(&request, &body)).is_ok() {
+                    read_a_trickle(&mut stream, chunk, every);
+                }
+                return;
+            }
         };
         if written.is_err() {
             return;
         }
+    }
+}
+
+/// Reads `chunk` bytes at a time, one read every `every`, until the peer
+/// leaves.
+fn read_a_trickle(stream: &mut TcpStream, chunk: usize, every: Duration) {
+    let mut buf = vec![0u8; chunk];
+    while let Ok(1..) = stream.read(&mut buf) {
+        thread::sleep(every);
     }
 }
 

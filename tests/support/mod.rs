@@ -4,7 +4,11 @@
 //! - [`broker`]: the shared testkit broker, a client for it, a unique topic
 //!   with N partitions, records produced and read back with raw requests.
 //! - [`fake_broker`]: the one frame loop behind every scripted peer (hostile
-//!   brokers, fake coordinators and SASL servers, [`fake_cluster`], proxies).
+//!   brokers, peers that read a trickle or never answer, [`fake_coordinator`],
+//!   [`fake_sasl`], [`fake_cluster`], proxies).
+//! - [`fake_coordinator`]: a scripted group coordinator for one topic.
+//! - [`fake_sasl`]: a PLAIN/SCRAM SASL server, alone or in front of another
+//!   fake (a coordinator whose sessions expire).
 //! - [`peers`]: runs a Python peer script from `tests/peers/` with the
 //!   testkit's pinned interpreter.
 //! - The deadlines below; [`child_test`] to run one of the binary's ignored
@@ -20,6 +24,8 @@ use std::time::Duration;
 pub mod broker;
 pub mod fake_broker;
 pub mod fake_cluster;
+pub mod fake_coordinator;
+pub mod fake_sasl;
 pub mod peers;
 
 #[allow(unused_imports)] // some tests use only the fakes
