@@ -188,9 +188,41 @@ impl KafkaClient {
         }
     }
 
+    /// Fetches metadata for `names` (`None`: every topic) and answers each
+    /// topic's metadata or why there is none, for the admin API's
+    /// `describe_topics` and `list_topics`.
+    pub(crate) fn topics_snapshot(
+        &self,
+        names: Option<&[&str]>,
+    ) -> Result<Vec<(String, Result<TopicMetadata>)>> {
+        let statuses = self.fetch_metadata(names)?;
+        let state = self.inner.state.read();
+        let mut out: Vec<(String, Result<TopicMetadata>)> = statuses
+            .into_iter()
+            .map(|(name, status)| {
+                let result = match status {
+                    TopicStatus::Found => state
+                        .topics
+                        .get(&name)
+                        .map(|(m, _)| TopicMetadata::clone(m))
+                        .ok_or_else(|| Error::UnknownTopic(name.clone())),
+                    TopicStatus::Missing => Err(Error::UnknownTopic(name.clone())),
+                    TopicStatus::Error(code) => Err(Error::broker(
+                        code,
+                        None,
+                        format!("Metadata for topic `{name}`"),
+                    )),
+                };
+                (name, result)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     /// Sends a Metadata request for `topics` (`None`: all) to any live broker
     /// and folds the answer into the cache.
-    pub(super) fn fetch_metadata(
+    pub(crate) fn fetch_metadata(
         &self,
         topics: Option<&[&str]>,
     ) -> Result<HashMap<String, TopicStatus>> {
@@ -324,7 +356,7 @@ impl KafkaClient {
 
     /// A connection to the controller, or to any broker when the controller
     /// is unknown (old brokers forward admin requests).
-    pub(super) fn controller_connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
+    pub(crate) fn controller_connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
         let controller = self.inner.state.read().controller_id;
         match controller {
             Some(id) => self.broker_connection(id, deadline),
