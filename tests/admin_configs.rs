@@ -205,3 +205,30 @@ fn this_admin_reads_what_confluent_kafka_writes() {
     assert_eq!(value(&configs, "retention.ms"), Some("240000"));
     assert_eq!(value(&configs, "cleanup.policy"), Some("compact"));
 }
+
+#[test]
+fn incremental_alter_configs_appends_to_and_subtracts_from_list_configs() {
+    let admin = admin();
+    let name = topic_with(&admin, "cfg-list", &[("cleanup.policy", "compact")]);
+    let resource = ConfigResource::topic(&name);
+    admin
+        .incremental_alter_configs(
+            &resource,
+            &[AlterConfigOp::append("cleanup.policy", "delete")],
+        )
+        .unwrap();
+    assert_eq!(
+        value(&topic_configs(&admin, &name), "cleanup.policy"),
+        Some("compact,delete")
+    );
+    admin
+        .incremental_alter_configs(
+            &resource,
+            &[AlterConfigOp::subtract("cleanup.policy", "compact")],
+        )
+        .unwrap();
+    assert_eq!(
+        value(&topic_configs(&admin, &name), "cleanup.policy"),
+        Some("delete")
+    );
+}

@@ -443,3 +443,70 @@ impl Admin {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::api::describe_configs::DescribeConfigsSynonym;
+
+    fn wire(value: Option<&str>, source: i8, is_sensitive: bool) -> DescribeConfigsResourceResult {
+        DescribeConfigsResourceResult {
+            name: "ssl.key.password".into(),
+            value: value.map(Into::into),
+            read_only: true,
+            config_source: source,
+            is_sensitive,
+            synonyms: vec![DescribeConfigsSynonym {
+                name: "listener.name.x.ssl.key.password".into(),
+                value: value.map(Into::into),
+                source: 4,
+            }],
+            config_type: 0,
+            documentation: None,
+        }
+    }
+
+    #[test]
+    fn sensitive_values_stay_hidden_even_if_a_broker_sends_them() {
+        let entry = ConfigEntry::from_wire(wire(Some("secret"), 4, true));
+        assert_eq!(entry.value, None);
+        assert_eq!(entry.synonyms[0].value, None);
+        assert!(entry.is_sensitive && entry.read_only);
+        assert_eq!(entry.source, ConfigSource::StaticBroker);
+        assert!(!entry.is_default);
+    }
+
+    #[test]
+    fn a_value_from_kafkas_defaults_is_default() {
+        let entry = ConfigEntry::from_wire(wire(Some("x"), 5, false));
+        assert!(entry.is_default);
+        assert_eq!(entry.value.as_deref(), Some("x"));
+        assert_eq!(ConfigSource::from_id(-1), ConfigSource::Unknown);
+        assert_eq!(ConfigSource::from_id(8), ConfigSource::Other(8));
+    }
+
+    #[test]
+    fn resources_route_by_type_and_type_ids_round_trip() {
+        assert_eq!(ConfigResource::topic("t").target().unwrap(), None);
+        assert_eq!(ConfigResource::broker(3).target().unwrap(), Some(3));
+        for id in [2, 4, 8, 16] {
+            assert_eq!(ConfigResourceType::from_id(id).id(), id);
+        }
+        assert_eq!(ConfigResource::broker(3).to_string(), "broker 3");
+        assert_eq!(ConfigResource::topic("t").to_string(), "topic `t`");
+    }
+
+    #[test]
+    fn ops_carry_their_wire_ids_and_values() {
+        let ops = [
+            AlterConfigOp::set("a", "1"),
+            AlterConfigOp::delete("a"),
+            AlterConfigOp::append("a", "2"),
+            AlterConfigOp::subtract("a", "3"),
+        ];
+        let ids: Vec<i8> = ops.iter().map(|o| o.op.id()).collect();
+        assert_eq!(ids, [0, 1, 2, 3]);
+        assert_eq!(ops[1].value, None);
+        assert_eq!(ops[3].value.as_deref(), Some("3"));
+    }
+}

@@ -106,86 +106,98 @@ impl Admin {
     }
 
     /// Runs a batch call until every item has a final answer or the deadline
-    /// passes. `attempt` sends the request for the items still `pending` and
-    /// answers each item it heard about; an item it does not mention gets a
-    /// protocol error. Items with a retriable error are tried again after
-    /// `retry_backoff` (and NOT_CONTROLLER refreshes the broker list first);
-    /// at the deadline they keep their last error. A whole-request failure
-    /// is retried the same way if retriable, and otherwise becomes the error
-    /// of every pending item, or the call's error when no item was answered
-    /// yet.
+    /// passes; see [`retry_items`]. NOT_CONTROLLER refreshes the broker list
+    /// before the retry, so that it goes to the new controller.
     pub(crate) fn retry_items<K, T>(
         &self,
         api: &str,
         deadline: Instant,
-        mut pending: Vec<K>,
-        mut attempt: impl FnMut(&[K]) -> Result<Vec<(K, ItemResult<T>)>>,
+        pending: Vec<K>,
+        attempt: impl FnMut(&[K]) -> Result<Vec<(K, ItemResult<T>)>>,
     ) -> Result<BTreeMap<K, ItemResult<T>>>
     where
         K: Ord + Clone + std::fmt::Debug,
     {
         let backoff = self.client.config().retry_backoff();
-        let mut done = BTreeMap::new();
-        let mut last_error: Option<Error> = None;
-        while !pending.is_empty() {
-            let out_of_time = |now: Instant| now + backoff >= deadline;
-            match attempt(&pending) {
-                Ok(answers) => {
-                    let mut retry = Vec::new();
-                    let mut refresh_brokers = false;
-                    for (key, result) in answers {
-                        let Some(at) = pending.iter().position(|k| *k == key) else {
-                            continue;
-                        };
-                        pending.swap_remove(at);
-                        match result {
-                            Err(e) if is_retriable(&e) && !out_of_time(Instant::now()) => {
-                                warn!("{api} {key:?}: {e}; retrying");
-                                refresh_brokers |= e.code() == Some(ErrorCode::NotController);
-                                retry.push(key);
-                            }
-                            result => {
-                                done.insert(key, result);
-                            }
-                        }
-                    }
-                    for key in pending.drain(..) {
-                        let e = Error::protocol(
-                            format!("{api} {key:?}"),
-                            "the response does not mention it",
-                        );
-                        done.insert(key, Err(e));
-                    }
-                    pending = retry;
-                    if refresh_brokers {
-                        // The retry goes to the controller metadata names now.
-                        if let Err(e) = self.client.fetch_metadata(Some(&[])) {
-                            debug!("{api}: metadata refresh failed: {e}");
-                        }
-                    }
-                }
-                Err(e) if e.is_retriable() && !out_of_time(Instant::now()) => {
-                    warn!("{api}: {e}; retrying");
-                    last_error = Some(e);
-                }
-                Err(e) => {
-                    if done.is_empty() {
-                        return Err(e);
-                    }
-                    for key in pending.drain(..) {
-                        done.insert(key, Err(e.clone()));
-                    }
-                }
+        retry_items(api, deadline, backoff, pending, attempt, || {
+            if let Err(e) = self.client.fetch_metadata(Some(&[])) {
+                debug!("{api}: metadata refresh failed: {e}");
             }
-            if !pending.is_empty() {
-                std::thread::sleep(backoff);
-            }
-        }
-        if let Some(e) = last_error {
-            debug!("{api}: succeeded after retrying {e}");
-        }
-        Ok(done)
+        })
     }
+}
+
+/// The retry loop of a batch call. `attempt` sends the request for the
+/// items still pending and answers each item it heard about; an item it
+/// does not mention gets a protocol error. Items with a retriable error are
+/// tried again after `backoff` (calling `controller_moved` first when one
+/// was NOT_CONTROLLER); at the deadline they keep their last error. A
+/// whole-request failure is retried the same way if retriable, and
+/// otherwise becomes the error of every pending item, or the call's error
+/// when no item was answered yet.
+pub(crate) fn retry_items<K, T>(
+    api: &str,
+    deadline: Instant,
+    backoff: Duration,
+    mut pending: Vec<K>,
+    mut attempt: impl FnMut(&[K]) -> Result<Vec<(K, ItemResult<T>)>>,
+    mut controller_moved: impl FnMut(),
+) -> Result<BTreeMap<K, ItemResult<T>>>
+where
+    K: Ord + Clone + std::fmt::Debug,
+{
+    let out_of_time = || Instant::now() + backoff >= deadline;
+    let mut done = BTreeMap::new();
+    while !pending.is_empty() {
+        match attempt(&pending) {
+            Ok(answers) => {
+                let mut retry = Vec::new();
+                let mut moved = false;
+                for (key, result) in answers {
+                    let Some(at) = pending.iter().position(|k| *k == key) else {
+                        continue;
+                    };
+                    pending.swap_remove(at);
+                    match result {
+                        Err(e) if is_retriable(&e) && !out_of_time() => {
+                            warn!("{api} {key:?}: {e}; retrying");
+                            moved |= e.code() == Some(ErrorCode::NotController);
+                            retry.push(key);
+                        }
+                        result => {
+                            done.insert(key, result);
+                        }
+                    }
+                }
+                for key in pending.drain(..) {
+                    let e = Error::protocol(
+                        format!("{api} {key:?}"),
+                        "the response does not mention it",
+                    );
+                    done.insert(key, Err(e));
+                }
+                pending = retry;
+                if moved {
+                    controller_moved();
+                }
+            }
+            Err(e) if e.is_retriable() && !out_of_time() => {
+                warn!("{api}: {e}; retrying");
+            }
+            Err(e) => {
+                if done.is_empty() {
+                    return Err(e);
+                }
+                for key in pending.drain(..) {
+                    done.insert(key, Err(e.clone()));
+                }
+            }
+        }
+        if !pending.is_empty() {
+            std::thread::sleep(backoff);
+        }
+    }
+    Ok(done)
 }
 
 /// Whether an item's error may go away on retry. UNKNOWN_TOPIC_OR_PARTITION
@@ -226,6 +238,121 @@ mod tests {
         assert!(text.contains("currently has 3 partitions"), "{text}");
         assert_eq!(e.code(), Some(ErrorCode::InvalidPartitions));
         assert!(item_result(ErrorCode::None, None, || unreachable!()).is_ok());
+    }
+
+    fn broker_error(code: ErrorCode) -> Error {
+        Error::broker(code, None, "test")
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn retriable_items_are_retried_alone_and_final_ones_kept() {
+        let mut sent = Vec::new();
+        let mut moves = 0;
+        let results = retry_items(
+            "Test",
+            soon(),
+            Duration::from_millis(1),
+            vec!["a", "b", "c"],
+            |pending| {
+                sent.push(pending.to_vec());
+                Ok(pending
+                    .iter()
+                    .map(|&k| {
+                        let result = match (k, sent.len()) {
+                            ("a", 1) => Err(broker_error(ErrorCode::NotController)),
+                            ("b", _) => Err(broker_error(ErrorCode::TopicAlreadyExists)),
+                            _ => Ok(k.len()),
+                        };
+                        (k, result)
+                    })
+                    .collect())
+            },
+            || moves += 1,
+        )
+        .unwrap();
+        assert_eq!(sent, [vec!["a", "b", "c"], vec!["a"]]);
+        assert_eq!(moves, 1);
+        assert_eq!(results["a"].as_ref().unwrap(), &1);
+        assert_eq!(
+            results["b"].as_ref().unwrap_err().code(),
+            Some(ErrorCode::TopicAlreadyExists)
+        );
+        assert!(results["c"].is_ok());
+    }
+
+    #[test]
+    fn an_item_the_response_leaves_out_is_a_protocol_error() {
+        let results = retry_items(
+            "Test",
+            soon(),
+            Duration::from_millis(1),
+            vec![1, 2],
+            |_| Ok(vec![(1, Ok(()))]),
+            || {},
+        )
+        .unwrap();
+        assert!(results[&1].is_ok());
+        assert!(matches!(results[&2], Err(Error::Protocol { .. })));
+    }
+
+    #[test]
+    fn a_retriable_item_keeps_its_error_at_the_deadline() {
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let results = retry_items(
+            "Test",
+            deadline,
+            Duration::from_millis(5),
+            vec![1],
+            |_| {
+                Ok(vec![(
+                    1,
+                    Err::<(), _>(broker_error(ErrorCode::NotController)),
+                )])
+            },
+            || {},
+        )
+        .unwrap();
+        assert_eq!(
+            results[&1].as_ref().unwrap_err().code(),
+            Some(ErrorCode::NotController)
+        );
+        assert!(Instant::now() < deadline + Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_failed_request_is_retried_when_retriable_and_the_calls_error_otherwise() {
+        let mut calls = 0;
+        let results = retry_items(
+            "Test",
+            soon(),
+            Duration::from_millis(1),
+            vec![1],
+            |_| {
+                calls += 1;
+                if calls == 1 {
+                    Err(Error::NoBrokerAvailable("down".into()))
+                } else {
+                    Ok(vec![(1, Ok(()))])
+                }
+            },
+            || {},
+        )
+        .unwrap();
+        assert!(results[&1].is_ok());
+        let e = retry_items(
+            "Test",
+            soon(),
+            Duration::from_millis(1),
+            vec![1],
+            |_| -> Result<Vec<(i32, ItemResult<()>)>> { Err(Error::Config("no".into())) },
+            || {},
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Config(_)));
     }
 
     #[test]
