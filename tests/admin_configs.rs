@@ -232,3 +232,32 @@ fn incremental_alter_configs_appends_to_and_subtracts_from_list_configs() {
         Some("delete")
     );
 }
+
+/// The oldest versions this client speaks, capped through
+/// `max_api_version`, against the same broker: DescribeConfigs v1 and
+/// IncrementalAlterConfigs v0 are not flexible, DescribeCluster v0 has no
+/// endpoint type.
+#[test]
+fn the_oldest_versions_read_and_write_configs_too() {
+    use kafka_sync::ApiKey;
+    let admin = KafkaClient::builder()
+        .hosts(broker().bootstrap())
+        .max_api_version(ApiKey::DescribeConfigs, 1)
+        .max_api_version(ApiKey::IncrementalAlterConfigs, 0)
+        .max_api_version(ApiKey::DescribeCluster, 0)
+        .build()
+        .unwrap()
+        .admin();
+    let name = topic_with(&admin, "cfg-old", &[("retention.ms", "3600000")]);
+    admin
+        .incremental_alter_configs(
+            &ConfigResource::topic(&name),
+            &[AlterConfigOp::set("max.message.bytes", "32768")],
+        )
+        .unwrap();
+    let configs = topic_configs(&admin, &name);
+    assert_eq!(value(&configs, "retention.ms"), Some("3600000"));
+    assert_eq!(value(&configs, "max.message.bytes"), Some("32768"));
+    let cluster = admin.describe_cluster().unwrap();
+    assert_eq!(cluster.brokers, admin.client().brokers());
+}
