@@ -1,6 +1,6 @@
 //! The admin API's topic calls against a live broker (tansu): create,
 //! delete, describe and list topics with per-topic results, and
-//! CreatePartitions, which no broker here has.
+//! CreatePartitions, which no broker here has (see `admin_fake_cluster.rs`).
 #![cfg(feature = "testkit")]
 
 use kafka_sync::testkit::{self, unique_name};
@@ -104,9 +104,9 @@ fn list_topics_lists_created_topics_and_hides_internal_ones_unless_asked() {
 }
 
 /// tansu 0.6.0 has no CreatePartitions (nor has librdkafka's mock cluster),
-/// so only the refusal is tested here; the codec is checked against the
-/// `kafka-protocol` crate. Against a broker that has it (`KAFKA_BOOTSTRAP`),
-/// the partitions are added, and shrinking is refused for that topic.
+/// so against it only the refusal is tested; growing and shrinking run
+/// against the scripted fake in `tests/admin_fake_cluster.rs`, and here
+/// against a broker that has it (`KAFKA_BOOTSTRAP`).
 #[test]
 fn create_partitions_grows_a_topic_or_names_the_missing_api() {
     let admin = admin();
