@@ -149,3 +149,17 @@ fn an_explicit_timeout_replaces_the_request_timeout() {
         .as_ref()
         .unwrap();
 }
+
+#[test]
+fn describing_a_missing_topic_never_creates_it_even_with_auto_creation_on() {
+    let broker = testkit::shared().expect("test broker starts");
+    let client = KafkaClient::builder()
+        .hosts(broker.bootstrap())
+        .allow_auto_topic_creation(true)
+        .build()
+        .unwrap();
+    let missing = unique_name("adm-auto");
+    let results = client.admin().describe_topics(&[&missing]).unwrap();
+    assert!(matches!(&results[&missing], Err(Error::UnknownTopic(_))));
+    assert!(!client.topics().unwrap().contains(&missing));
+}

@@ -195,7 +195,7 @@ impl KafkaClient {
         &self,
         names: Option<&[&str]>,
     ) -> Result<Vec<(String, Result<TopicMetadata>)>> {
-        let statuses = self.fetch_metadata(names)?;
+        let statuses = self.fetch_metadata_with(names, false)?;
         let state = self.inner.state.read();
         let mut out: Vec<(String, Result<TopicMetadata>)> = statuses
             .into_iter()
@@ -226,13 +226,24 @@ impl KafkaClient {
         &self,
         topics: Option<&[&str]>,
     ) -> Result<HashMap<String, TopicStatus>> {
+        self.fetch_metadata_with(topics, self.inner.config.allow_auto_topic_creation)
+    }
+
+    /// [`KafkaClient::fetch_metadata`] with auto-creation of missing topics
+    /// allowed or not whatever the config says: the admin API never creates
+    /// a topic by describing it, as the Java `Admin` does not.
+    fn fetch_metadata_with(
+        &self,
+        topics: Option<&[&str]>,
+        allow_auto_topic_creation: bool,
+    ) -> Result<HashMap<String, TopicStatus>> {
         let _serial = self.inner.refresh.lock();
         let deadline = Instant::now() + self.inner.config.request_timeout;
         let mut request = match topics {
             Some(names) => MetadataRequest::for_topics(names.iter().copied()),
             None => MetadataRequest::all_topics(),
         };
-        request.allow_auto_topic_creation = self.inner.config.allow_auto_topic_creation;
+        request.allow_auto_topic_creation = allow_auto_topic_creation;
         let mut errors = Vec::new();
         let mut security_error = None;
         for addr in self.candidate_addrs() {
