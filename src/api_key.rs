@@ -49,11 +49,21 @@ pub enum ApiKey {
     InitProducerId,
     /// SaslAuthenticate (key 36).
     SaslAuthenticate,
+    /// DeleteRecords (key 21).
+    DeleteRecords,
+    /// DescribeConfigs (key 32).
+    DescribeConfigs,
+    /// CreatePartitions (key 37).
+    CreatePartitions,
+    /// IncrementalAlterConfigs (key 44).
+    IncrementalAlterConfigs,
+    /// DescribeCluster (key 60).
+    DescribeCluster,
 }
 
 impl ApiKey {
     /// Every API this client sends.
-    pub const ALL: [ApiKey; 19] = [
+    pub const ALL: [ApiKey; 24] = [
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
@@ -73,6 +83,11 @@ impl ApiKey {
         ApiKey::DeleteTopics,
         ApiKey::InitProducerId,
         ApiKey::SaslAuthenticate,
+        ApiKey::DeleteRecords,
+        ApiKey::DescribeConfigs,
+        ApiKey::CreatePartitions,
+        ApiKey::IncrementalAlterConfigs,
+        ApiKey::DescribeCluster,
     ];
 
     /// The numeric key in a request header.
@@ -97,6 +112,11 @@ impl ApiKey {
             ApiKey::DeleteTopics => code::DELETE_TOPICS,
             ApiKey::InitProducerId => code::INIT_PRODUCER_ID,
             ApiKey::SaslAuthenticate => code::SASL_AUTHENTICATE,
+            ApiKey::DeleteRecords => code::DELETE_RECORDS,
+            ApiKey::DescribeConfigs => code::DESCRIBE_CONFIGS,
+            ApiKey::CreatePartitions => code::CREATE_PARTITIONS,
+            ApiKey::IncrementalAlterConfigs => code::INCREMENTAL_ALTER_CONFIGS,
+            ApiKey::DescribeCluster => code::DESCRIBE_CLUSTER,
         }
     }
 
@@ -127,6 +147,11 @@ impl ApiKey {
             ApiKey::DeleteTopics => "DeleteTopics",
             ApiKey::InitProducerId => "InitProducerId",
             ApiKey::SaslAuthenticate => "SaslAuthenticate",
+            ApiKey::DeleteRecords => "DeleteRecords",
+            ApiKey::DescribeConfigs => "DescribeConfigs",
+            ApiKey::CreatePartitions => "CreatePartitions",
+            ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
+            ApiKey::DescribeCluster => "DescribeCluster",
         }
     }
 }

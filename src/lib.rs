@@ -21,6 +21,7 @@ macro_rules! internal_mod {
 }
 pub(crate) use internal_mod;
 
+pub mod admin;
 mod api_key;
 pub mod cluster;
 pub mod consumer;
@@ -33,6 +34,7 @@ pub mod testkit;
 mod thread;
 mod time;
 
+pub use admin::Admin;
 pub use api_key::ApiKey;
 pub use cluster::{
     Broker, ClientConfig, KafkaClient, KafkaClientBuilder, ListedOffset, NewTopic, Partition,

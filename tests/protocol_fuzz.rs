@@ -632,6 +632,32 @@ fuzz_api!(
     oracle::SaslHandshakeResponse
 );
 fuzz_api!(sync_group, SyncGroupRequest, oracle::SyncGroupResponse);
+// Admin APIs (issue 15): topics, configs, records, cluster.
+fuzz_api!(
+    create_partitions_api,
+    kafka_sync::protocol::api::create_partitions::CreatePartitionsRequest,
+    oracle::CreatePartitionsResponse
+);
+fuzz_api!(
+    delete_records_api,
+    kafka_sync::protocol::api::delete_records::DeleteRecordsRequest,
+    oracle::DeleteRecordsResponse
+);
+fuzz_api!(
+    describe_cluster_api,
+    kafka_sync::protocol::api::describe_cluster::DescribeClusterRequest,
+    oracle::DescribeClusterResponse
+);
+fuzz_api!(
+    describe_configs_api,
+    kafka_sync::protocol::api::describe_configs::DescribeConfigsRequest,
+    oracle::DescribeConfigsResponse
+);
+fuzz_api!(
+    incremental_alter_configs_api,
+    kafka_sync::protocol::api::incremental_alter_configs::IncrementalAlterConfigsRequest,
+    oracle::IncrementalAlterConfigsResponse
+);
 
 // --- hostile counts fail fast ---
 

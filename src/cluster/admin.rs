@@ -136,7 +136,12 @@ impl KafkaClient {
 
     /// Polls metadata until `name` exists with a leader for every partition
     /// (`present`) or no longer exists.
-    fn wait_for_topic(&self, name: &str, present: bool, deadline: Instant) -> Result<()> {
+    pub(crate) fn wait_for_topic(
+        &self,
+        name: &str,
+        present: bool,
+        deadline: Instant,
+    ) -> Result<()> {
         loop {
             let statuses = self.fetch_metadata(Some(&[name]))?;
             let done = match statuses.get(name) {
@@ -177,6 +182,7 @@ impl KafkaClient {
     }
 }
 
-fn duration_ms(d: Duration) -> i32 {
+/// `d` in whole milliseconds for a request's `timeout_ms`, saturated.
+pub(crate) fn duration_ms(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }

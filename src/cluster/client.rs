@@ -59,6 +59,8 @@ type Statuses = HashMap<String, TopicStatus>;
 struct Flight {
     /// The topics asked for; `None` for all.
     topics: Option<Vec<String>>,
+    /// Whether the request lets the broker create missing topics.
+    allow_auto_topic_creation: bool,
     result: Mutex<Option<Result<Statuses>>>,
     done: Condvar,
 }
@@ -275,11 +277,58 @@ impl KafkaClient {
         }
     }
 
+    /// Fetches metadata for `names` (`None`: every topic) and answers each
+    /// topic's metadata or why there is none, for the admin API's
+    /// `describe_topics` and `list_topics`.
+    pub(crate) fn topics_snapshot(
+        &self,
+        names: Option<&[&str]>,
+    ) -> Result<Vec<(String, Result<TopicMetadata>)>> {
+        let statuses = self.fetch_metadata_with(names, false)?;
+        let state = self.inner.state.read();
+        let mut out: Vec<(String, Result<TopicMetadata>)> = statuses
+            .into_iter()
+            .map(|(name, status)| {
+                let result = match status {
+                    TopicStatus::Found => state
+                        .topics
+                        .get(&name)
+                        .map(|(m, _)| TopicMetadata::clone(m))
+                        .ok_or_else(|| Error::UnknownTopic(name.clone())),
+                    TopicStatus::Missing => Err(Error::UnknownTopic(name.clone())),
+                    TopicStatus::Error(code) => Err(Error::broker(
+                        code,
+                        None,
+                        format!("Metadata for topic `{name}`"),
+                    )),
+                };
+                (name, result)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     /// Sends a Metadata request for `topics` (`None`: all) to any live broker
     /// and folds the answer into the cache, waiting up to `request_timeout`.
-    pub(super) fn fetch_metadata(&self, topics: Option<&[&str]>) -> Result<Statuses> {
+    pub(crate) fn fetch_metadata(&self, topics: Option<&[&str]>) -> Result<Statuses> {
         self.fetch_metadata_until(
             topics,
+            crate::time::after(self.inner.config.request_timeout),
+        )
+    }
+
+    /// Like [`KafkaClient::fetch_metadata_until`], with auto-creation of
+    /// missing topics allowed or not whatever the config says: the admin API
+    /// never creates a topic by describing it, as the Java `Admin` does not.
+    fn fetch_metadata_with(
+        &self,
+        topics: Option<&[&str]>,
+        allow_auto_topic_creation: bool,
+    ) -> Result<Statuses> {
+        self.join_or_start_refresh(
+            topics,
+            allow_auto_topic_creation,
             crate::time::after(self.inner.config.request_timeout),
         )
     }
@@ -295,13 +344,29 @@ impl KafkaClient {
         topics: Option<&[&str]>,
         deadline: Instant,
     ) -> Result<Statuses> {
+        let allow = self.inner.config.allow_auto_topic_creation;
+        self.join_or_start_refresh(topics, allow, deadline)
+    }
+
+    /// Waits, until `deadline`, for a refresh in flight that answers
+    /// `topics` with the same auto-creation setting, or starts one.
+    fn join_or_start_refresh(
+        &self,
+        topics: Option<&[&str]>,
+        allow_auto_topic_creation: bool,
+        deadline: Instant,
+    ) -> Result<Statuses> {
         let flight = {
             let mut refreshes = self.inner.refresh.lock();
-            match refreshes.active.iter().find(|f| f.covers(topics)) {
+            let joinable = refreshes.active.iter().find(|f| {
+                f.allow_auto_topic_creation == allow_auto_topic_creation && f.covers(topics)
+            });
+            match joinable {
                 Some(flight) => Arc::clone(flight),
                 None => {
                     let flight = Arc::new(Flight {
                         topics: topics.map(|t| t.iter().map(|&n| n.to_owned()).collect()),
+                        allow_auto_topic_creation,
                         result: Mutex::new(None),
                         done: Condvar::new(),
                     });
@@ -323,7 +388,9 @@ impl KafkaClient {
                         let names: Option<Vec<&str>> = topics
                             .as_ref()
                             .map(|t| t.iter().map(String::as_str).collect());
-                        publish.result = Some(client.fetch_metadata_now(names.as_deref()));
+                        publish.result = Some(
+                            client.fetch_metadata_now(names.as_deref(), allow_auto_topic_creation),
+                        );
                     });
                     match spawned {
                         Ok(handle) => refreshes.threads.push(handle),
@@ -345,13 +412,17 @@ impl KafkaClient {
 
     /// The Metadata request itself, on the caller's thread, bounded by
     /// `request_timeout` (plus the last candidate's round trip).
-    fn fetch_metadata_now(&self, topics: Option<&[&str]>) -> Result<Statuses> {
+    fn fetch_metadata_now(
+        &self,
+        topics: Option<&[&str]>,
+        allow_auto_topic_creation: bool,
+    ) -> Result<Statuses> {
         let deadline = crate::time::after(self.inner.config.request_timeout);
         let mut request = match topics {
             Some(names) => MetadataRequest::for_topics(names.iter().copied()),
             None => MetadataRequest::all_topics(),
         };
-        request.allow_auto_topic_creation = self.inner.config.allow_auto_topic_creation;
+        request.allow_auto_topic_creation = allow_auto_topic_creation;
         let mut errors = Vec::new();
         let mut security_error = None;
         for addr in self.candidate_addrs() {
@@ -495,7 +566,7 @@ impl KafkaClient {
 
     /// A connection to the controller, or to any broker when the controller
     /// is unknown (old brokers forward admin requests).
-    pub(super) fn controller_connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
+    pub(crate) fn controller_connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
         let controller = self.inner.state.read().controller_id;
         match controller {
             Some(id) => self.broker_connection(id, deadline),

@@ -24,5 +24,7 @@ pub use metadata::{Broker, Partition, TopicMetadata};
 pub use offsets::ListedOffset;
 pub use topic::Topic;
 
+pub(crate) use admin::duration_ms;
 pub(crate) use coordinator::{CoordinatorStatus, GroupCoordinator};
+pub(crate) use metadata::validate_topic_name;
 pub(crate) use offsets::{EARLIEST, LATEST};

@@ -958,6 +958,11 @@ pub fn api_name(api_key: i16) -> &'static str {
         DELETE_TOPICS => "DeleteTopics",
         INIT_PRODUCER_ID => "InitProducerId",
         SASL_AUTHENTICATE => "SaslAuthenticate",
+        DELETE_RECORDS => "DeleteRecords",
+        DESCRIBE_CONFIGS => "DescribeConfigs",
+        CREATE_PARTITIONS => "CreatePartitions",
+        INCREMENTAL_ALTER_CONFIGS => "IncrementalAlterConfigs",
+        DESCRIBE_CLUSTER => "DescribeCluster",
         _ => "an API",
     }
 }

@@ -102,6 +102,11 @@ pub mod api_key {
     pub const DELETE_TOPICS: i16 = 20;
     pub const INIT_PRODUCER_ID: i16 = 22;
     pub const SASL_AUTHENTICATE: i16 = 36;
+    pub const DELETE_RECORDS: i16 = 21;
+    pub const DESCRIBE_CONFIGS: i16 = 32;
+    pub const CREATE_PARTITIONS: i16 = 37;
+    pub const INCREMENTAL_ALTER_CONFIGS: i16 = 44;
+    pub const DESCRIBE_CLUSTER: i16 = 60;
 }
 
 /// A request message: its API key, the versions this crate speaks, and how to

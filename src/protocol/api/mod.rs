@@ -80,3 +80,10 @@ pub use offset_fetch::{
 pub use sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
 pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
 pub use sync_group::{SyncGroupRequest, SyncGroupRequestAssignment, SyncGroupResponse};
+
+// Admin APIs (issue 15): topics, configs, records, cluster.
+pub mod create_partitions;
+pub mod delete_records;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod incremental_alter_configs;
