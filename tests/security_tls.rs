@@ -447,7 +447,10 @@ fn tls_round_trips_answer_like_plaintext_ones_one_by_one_and_pipelined() {
     assert!(!expected.api_keys.is_empty());
     for conn in [&plain, &tls] {
         for _ in 0..200 {
-            assert_eq!(conn.request(&ApiVersionsRequest::default()).unwrap(), expected);
+            assert_eq!(
+                conn.request(&ApiVersionsRequest::default()).unwrap(),
+                expected
+            );
         }
         let pending: Vec<_> = (0..100)
             .map(|_| conn.send(&ApiVersionsRequest::default()).unwrap())
@@ -483,26 +486,36 @@ fn a_reader_waiting_for_responses_does_not_hold_up_writers() {
     let held = broker.proxy.hold_responses();
     let first = conn.send(&ApiVersionsRequest::default()).unwrap();
     // Every send below writes its whole frame before returning; a reader
-    // holding the session while it waits would stall them until
-    // request_timeout, and `unwrap` would fail.
-    let senders: Vec<_> = (0..4)
-        .map(|worker| {
-            let conn = Arc::clone(&conn);
-            let names = Arc::clone(&names);
-            thread::spawn(move || {
-                let small: Vec<_> = (0..5)
-                    .map(|_| conn.send(&ApiVersionsRequest::default()).unwrap())
-                    .collect();
-                let large = (worker == 0).then(|| {
-                    let mut request = MetadataRequest::for_topics(names.iter());
-                    request.allow_auto_topic_creation = false;
-                    conn.send(&request).unwrap()
-                });
-                (small, large)
-            })
+    // holding the session while it waits would stall them (for good: the
+    // responses it waits for are held back).
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+    for worker in 0..4 {
+        let conn = Arc::clone(&conn);
+        let names = Arc::clone(&names);
+        let sent_tx = sent_tx.clone();
+        thread::spawn(move || {
+            let small: Vec<_> = (0..5)
+                .map(|_| conn.send(&ApiVersionsRequest::default()).unwrap())
+                .collect();
+            let large = (worker == 0).then(|| {
+                let mut request = MetadataRequest::for_topics(names.iter());
+                request.allow_auto_topic_creation = false;
+                conn.send(&request).unwrap()
+            });
+            let _ = sent_tx.send((small, large));
+        });
+    }
+    drop(sent_tx);
+    let deadline = Instant::now() + config.request_timeout;
+    let sent: Vec<_> = (0..4)
+        .map(|_| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            sent_rx.recv_timeout(left).expect(
+                "every sender finishes writing while the reader waits \
+                 (a sender failed, or is stalled behind the reader)",
+            )
         })
         .collect();
-    let sent: Vec<_> = senders.into_iter().map(|s| s.join().unwrap()).collect();
     assert!(
         first.receiver().is_empty(),
         "the proxy let a response through"

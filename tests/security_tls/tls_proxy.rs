@@ -72,7 +72,9 @@ impl TlsProxy {
         builder
             .set_private_key_file(config.key, SslFiletype::PEM)
             .expect("the proxy's key loads");
-        builder.check_private_key().expect("key matches certificate");
+        builder
+            .check_private_key()
+            .expect("key matches certificate");
         if let Some(ca) = config.require_client_cert_from {
             builder.set_ca_file(ca).expect("the client CA loads");
             builder.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
@@ -166,7 +168,9 @@ impl Gate {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Joins `thread` if it ends before `deadline`, else leaves it detached
@@ -182,7 +186,12 @@ fn join_by(thread: JoinHandle<()>, deadline: Instant, what: &str) {
     let _ = thread.join();
 }
 
-fn accept_loop(listener: TcpListener, tls: &Arc<SslAcceptor>, upstream: SocketAddr, shared: &Arc<Shared>) {
+fn accept_loop(
+    listener: TcpListener,
+    tls: &Arc<SslAcceptor>,
+    upstream: SocketAddr,
+    shared: &Arc<Shared>,
+) {
     for client in listener.incoming() {
         if shared.stopping.load(Ordering::SeqCst) {
             return;
@@ -214,14 +223,15 @@ enum Event {
 fn serve(client: TcpStream, tls: &SslAcceptor, upstream: SocketAddr, shared: &Shared) {
     let (events, incoming) = channel();
     let mut readers = vec![spawn_reader(&client, None, Event::FromClient, &events)];
-    let mut session = match Ssl::new(tls.context()).and_then(|ssl| SslStream::new(ssl, Buffers::default())) {
-        Ok(session) => session,
-        Err(e) => {
-            eprintln!("tls proxy: creating a session: {e}");
-            let _ = client.shutdown(Shutdown::Both);
-            return;
-        }
-    };
+    let mut session =
+        match Ssl::new(tls.context()).and_then(|ssl| SslStream::new(ssl, Buffers::default())) {
+            Ok(session) => session,
+            Err(e) => {
+                eprintln!("tls proxy: creating a session: {e}");
+                let _ = client.shutdown(Shutdown::Both);
+                return;
+            }
+        };
     let handshake_deadline = Instant::now() + HANDSHAKE_WITHIN;
     let mut broker: Option<TcpStream> = None;
     let mut plaintext = vec![0; 64 * 1024];
