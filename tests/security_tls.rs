@@ -1,17 +1,23 @@
-//! TLS end to end: a tansu broker behind `stunnel4`, with a CA and
-//! certificates made by the `openssl` command at test time.
+//! TLS end to end: a tansu broker behind a TLS terminator, with a CA and
+//! certificates made at test time.
 //!
-//! The broker advertises the stunnel port (`--advertised-listener-url`), so
-//! every connection the client opens after bootstrap goes through TLS too.
-//! Needs `stunnel4` and `openssl` (Debian: `apt-get install stunnel4
-//! openssl`); without them the tests say so and pass vacuously.
+//! The terminator (`security_tls/tls_proxy.rs`) plays exactly the role
+//! stunnel would: it accepts TLS on a loopback port, optionally requires a
+//! client certificate signed by the test CA, and forwards the plaintext to
+//! the real broker's plaintext port. The broker advertises the proxy's port
+//! (`--advertised-listener-url`), so every connection the client opens
+//! after bootstrap goes through TLS too. Certificates and the proxy use the
+//! `openssl` crate (already built for native-tls on Linux), so the tests
+//! need no `stunnel4` or `openssl` command.
 #![cfg(feature = "testkit")]
 #![cfg(all(feature = "tls", feature = "testkit"))]
 
 mod support;
+#[path = "security_tls/tls_proxy.rs"]
+mod tls_proxy;
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -23,6 +29,18 @@ use kafka_sync::protocol::api::ApiVersionsRequest;
 use kafka_sync::testkit::{tansu_binary, unique_name};
 use kafka_sync::{Error, KafkaClient, TlsConfig};
 use support::fake_broker::free_port;
+use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::bn::{BigNum, MsbOption};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    SubjectKeyIdentifier,
+};
+use openssl::x509::{X509Builder, X509Name, X509};
+use tls_proxy::{ProxyConfig, TlsProxy};
 
 const STARTUP: Duration = Duration::from_secs(15);
 
@@ -37,113 +55,133 @@ impl Pki {
     }
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// A CA's certificate and key, to sign others with.
+struct Issuer {
+    cert: X509,
+    key: PKey<Private>,
 }
 
-/// An EC key (PKCS#8 PEM, as `openssl genpkey` writes it).
-fn key(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-out",
-            name,
-        ],
-    );
+/// What a leaf certificate is for (its extendedKeyUsage).
+enum Role {
+    Server,
+    Client,
 }
 
-fn ca(dir: &Path, name: &str) {
-    key(dir, &format!("{name}.key"));
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name}"),
-        ],
-    );
-}
-
-/// A certificate for `name` signed by `ca`, with `san` as subjectAltName.
-fn leaf(dir: &Path, name: &str, ca: &str, san: &str, usage: &str) {
-    key(dir, &format!("{name}.key"));
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            &format!("/CN={name}"),
-        ],
-    );
-    let ext = format!("{name}.ext");
+/// A new EC (P-256) key, written to `{name}.key` as PKCS#8 PEM
+/// (`-----BEGIN PRIVATE KEY-----`, what the client expects).
+fn key(dir: &Path, name: &str) -> PKey<Private> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
     fs::write(
-        dir.join(&ext),
-        format!("subjectAltName={san}\nextendedKeyUsage={usage}\n"),
+        dir.join(format!("{name}.key")),
+        key.private_key_to_pem_pkcs8().unwrap(),
     )
     .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-        ],
-    );
+    key
 }
 
-fn tools_present() -> bool {
-    let ok = |bin: &str| {
-        Command::new(bin)
-            .arg("version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
-    };
-    let present = ok("openssl") && ok("stunnel4");
-    if !present {
-        eprintln!("skipping: install stunnel4 and openssl to run the TLS tests");
+/// An X.509 v3 certificate for `CN=name` with `key`, a random serial, valid
+/// from an hour ago (clock skew) for two days; not yet signed.
+fn certificate(name: &str, key: &PKey<Private>) -> X509Builder {
+    let mut serial = BigNum::new().unwrap();
+    serial.rand(128, MsbOption::MAYBE_ZERO, false).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut cert = X509Builder::new().unwrap();
+    cert.set_version(2).unwrap();
+    cert.set_serial_number(&Asn1Integer::from_bn(&serial).unwrap())
+        .unwrap();
+    cert.set_subject_name(&common_name(name)).unwrap();
+    cert.set_pubkey(key).unwrap();
+    let not_before = Asn1Time::from_unix((now - 3600).try_into().unwrap()).unwrap();
+    cert.set_not_before(&not_before).unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    cert
+}
+
+/// A self-signed CA, `{name}.pem` and `{name}.key`.
+fn ca(dir: &Path, name: &str) -> Issuer {
+    let key = key(dir, name);
+    let mut cert = certificate(name, &key);
+    cert.set_issuer_name(&common_name(name)).unwrap();
+    let subject_key_id = SubjectKeyIdentifier::new()
+        .build(&cert.x509v3_context(None, None))
+        .unwrap();
+    cert.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    cert.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    cert.append_extension(subject_key_id).unwrap();
+    cert.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert = cert.build();
+    fs::write(dir.join(format!("{name}.pem")), cert.to_pem().unwrap()).unwrap();
+    Issuer { cert, key }
+}
+
+fn common_name(name: &str) -> X509Name {
+    let mut cn = X509Name::builder().unwrap();
+    cn.append_entry_by_nid(Nid::COMMONNAME, name).unwrap();
+    cn.build()
+}
+
+/// A certificate for `name` signed by `ca`, valid for the `dns` names and
+/// `ips` (subjectAltName), for `role`: `{name}.pem` and `{name}.key`.
+fn leaf(dir: &Path, name: &str, ca: &Issuer, dns: &[&str], ips: &[&str], role: Role) {
+    let key = key(dir, name);
+    let mut cert = certificate(name, &key);
+    cert.set_issuer_name(ca.cert.subject_name()).unwrap();
+    let mut san = SubjectAlternativeName::new();
+    for name in dns {
+        san.dns(name);
     }
-    present
+    for ip in ips {
+        san.ip(ip);
+    }
+    let mut usage = ExtendedKeyUsage::new();
+    match role {
+        Role::Server => usage.server_auth(),
+        Role::Client => usage.client_auth(),
+    };
+    let context = cert.x509v3_context(Some(&ca.cert), None);
+    let san = san.build(&context).unwrap();
+    let subject_key_id = SubjectKeyIdentifier::new().build(&context).unwrap();
+    let authority_key_id = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&context)
+        .unwrap();
+    cert.append_extension(BasicConstraints::new().build().unwrap())
+        .unwrap();
+    cert.append_extension(san).unwrap();
+    cert.append_extension(usage.build().unwrap()).unwrap();
+    cert.append_extension(subject_key_id).unwrap();
+    cert.append_extension(authority_key_id).unwrap();
+    cert.sign(&ca.key, MessageDigest::sha256()).unwrap();
+    fs::write(
+        dir.join(format!("{name}.pem")),
+        cert.build().to_pem().unwrap(),
+    )
+    .unwrap();
+}
+
+/// `{name}-sec1.key`: the key of `{name}.key` in the traditional SEC1 form
+/// (`-----BEGIN EC PRIVATE KEY-----`) rather than PKCS#8.
+fn sec1_copy(dir: &Path, name: &str) -> PathBuf {
+    let pkcs8 = fs::read(dir.join(format!("{name}.key"))).unwrap();
+    let key = PKey::private_key_from_pem(&pkcs8).unwrap();
+    let sec1 = key.ec_key().unwrap().private_key_to_pem().unwrap();
+    let path = dir.join(format!("{name}-sec1.key"));
+    fs::write(&path, sec1).unwrap();
+    path
 }
 
 fn pki() -> &'static Pki {
@@ -152,17 +190,13 @@ fn pki() -> &'static Pki {
         remove_stale_pki_dirs();
         let dir = std::env::temp_dir().join(unique_name("kafka-sync-pki"));
         fs::create_dir_all(&dir).unwrap();
-        ca(&dir, "ca");
-        ca(&dir, "other-ca");
-        leaf(
-            &dir,
-            "broker",
-            "ca",
-            "DNS:localhost,IP:127.0.0.1",
-            "serverAuth",
-        );
-        leaf(&dir, "client", "ca", "DNS:client", "clientAuth");
-        leaf(&dir, "intruder", "other-ca", "DNS:client", "clientAuth");
+        let test_ca = ca(&dir, "ca");
+        let other_ca = ca(&dir, "other-ca");
+        let (localhost, loopback) = (&["localhost"], &["127.0.0.1"]);
+        leaf(&dir, "broker", &test_ca, localhost, loopback, Role::Server);
+        leaf(&dir, "client", &test_ca, &["client"], &[], Role::Client);
+        leaf(&dir, "intruder", &other_ca, &["client"], &[], Role::Client);
+        sec1_copy(&dir, "client");
         Pki { dir }
     })
 }
@@ -207,17 +241,18 @@ impl Drop for Killed {
     }
 }
 
-/// tansu on a plaintext port, advertising the stunnel port in front of it.
+/// tansu on a plaintext port, advertising the port of a TLS proxy in front
+/// of it (see the module docs).
 struct TlsBroker {
+    // Dropped first: no new TLS sessions once tansu goes.
+    proxy: TlsProxy,
     _tansu: Killed,
-    _stunnel: Killed,
     plain_port: u16,
-    tls_port: u16,
 }
 
 impl TlsBroker {
-    /// `require_client_cert`: stunnel demands a client certificate signed by
-    /// the test CA (`verifyChain`, as a broker's `ssl.client.auth=required`).
+    /// `require_client_cert`: the proxy demands a client certificate signed
+    /// by the test CA (as a broker's `ssl.client.auth=required`).
     fn start(require_client_cert: bool) -> TlsBroker {
         Self::start_with(require_client_cert, false)
     }
@@ -226,14 +261,22 @@ impl TlsBroker {
     fn start_with(require_client_cert: bool, authentication: bool) -> TlsBroker {
         let pki = pki();
         let plain_port = free_port();
-        let tls_port = free_port();
+        let ca = pki.path("ca.pem");
+        let proxy = TlsProxy::start(
+            &ProxyConfig {
+                cert: &pki.path("broker.pem"),
+                key: &pki.path("broker.key"),
+                require_client_cert_from: require_client_cert.then_some(ca.as_path()),
+            },
+            SocketAddr::from(([127, 0, 0, 1], plain_port)),
+        );
         let mut tansu = Command::new(tansu_binary().unwrap());
         tansu.args([
             "broker",
             "--listener-url",
             &format!("tcp://127.0.0.1:{plain_port}"),
             "--advertised-listener-url",
-            &format!("tcp://localhost:{tls_port}"),
+            &format!("tcp://localhost:{}", proxy.port()),
         ]);
         if authentication {
             tansu.arg("--authentication");
@@ -245,39 +288,16 @@ impl TlsBroker {
             .spawn()
             .expect("tansu starts");
         let tansu = Killed(tansu);
-        let mut conf = format!(
-            "foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{tls_port}\n\
-             connect = 127.0.0.1:{plain_port}\ncert = {}\nkey = {}\n",
-            pki.path("broker.pem").display(),
-            pki.path("broker.key").display()
-        );
-        if require_client_cert {
-            conf.push_str(&format!(
-                "CAfile = {}\nverifyChain = yes\nrequireCert = yes\n",
-                pki.path("ca.pem").display()
-            ));
-        }
-        let conf_path = pki.path(&format!("stunnel-{tls_port}.conf"));
-        fs::write(&conf_path, conf).unwrap();
-        let stunnel = Command::new("stunnel4")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("stunnel4 starts");
-        let stunnel = Killed(stunnel);
         wait_for_port(plain_port);
-        wait_for_port(tls_port);
         TlsBroker {
+            proxy,
             _tansu: tansu,
-            _stunnel: stunnel,
             plain_port,
-            tls_port,
         }
     }
 
     fn bootstrap(&self) -> String {
-        format!("localhost:{}", self.tls_port)
+        format!("localhost:{}", self.proxy.port())
     }
 }
 
@@ -309,9 +329,6 @@ fn tls_error(started: Instant, result: kafka_sync::Result<KafkaClient>) -> Strin
 
 #[test]
 fn the_whole_client_works_over_tls() {
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start(false);
     let client = build(&broker, trusting("ca")).unwrap();
     let topic = unique_name("tls");
@@ -330,9 +347,6 @@ fn the_whole_client_works_over_tls() {
 
 #[test]
 fn a_client_trusting_another_ca_fails_cleanly() {
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start(false);
     let started = Instant::now();
     let text = tls_error(started, build(&broker, trusting("other-ca")));
@@ -341,9 +355,6 @@ fn a_client_trusting_another_ca_fails_cleanly() {
 
 #[test]
 fn a_hostname_mismatch_fails_cleanly() {
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start(false);
     let started = Instant::now();
     let tls = trusting("ca").server_name("kafka.elsewhere.example");
@@ -354,9 +365,6 @@ fn a_hostname_mismatch_fails_cleanly() {
 
 #[test]
 fn danger_accept_invalid_certs_connects_to_an_untrusted_broker() {
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start(false);
     let tls = trusting("other-ca").danger_accept_invalid_certs(true);
     build(&broker, tls).unwrap();
@@ -364,9 +372,6 @@ fn danger_accept_invalid_certs_connects_to_an_untrusted_broker() {
 
 #[test]
 fn danger_accept_invalid_hostnames_still_checks_the_ca() {
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start(false);
     let ok = trusting("ca")
         .server_name("kafka.elsewhere.example")
@@ -378,9 +383,6 @@ fn danger_accept_invalid_hostnames_still_checks_the_ca() {
 
 #[test]
 fn mutual_tls_works_with_a_client_certificate() {
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start(true);
     let tls = trusting("ca").client_cert(pki().path("client.pem"), pki().path("client.key"));
     let client = build(&broker, tls).unwrap();
@@ -389,9 +391,6 @@ fn mutual_tls_works_with_a_client_certificate() {
 
 #[test]
 fn mutual_tls_without_a_client_certificate_fails_cleanly() {
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start(true);
     let text = tls_error(Instant::now(), build(&broker, trusting("ca")));
     assert!(text.contains("client certificate"), "{text}");
@@ -399,9 +398,6 @@ fn mutual_tls_without_a_client_certificate_fails_cleanly() {
 
 #[test]
 fn mutual_tls_with_a_certificate_from_another_ca_fails_cleanly() {
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start(true);
     let tls = trusting("ca").client_cert(pki().path("intruder.pem"), pki().path("intruder.key"));
     let text = tls_error(Instant::now(), build(&broker, tls));
@@ -410,11 +406,6 @@ fn mutual_tls_with_a_certificate_from_another_ca_fails_cleanly() {
 
 #[test]
 fn a_key_that_is_not_pkcs8_is_a_clear_error() {
-    if !tools_present() {
-        return;
-    }
-    let dir = &pki().dir;
-    openssl(dir, &["ec", "-in", "client.key", "-out", "client-sec1.key"]);
     let tls = trusting("ca").client_cert(pki().path("client.pem"), pki().path("client-sec1.key"));
     let e = TlsConnector::new(&tls).unwrap_err();
     assert!(e.to_string().contains("PKCS#8"), "{e}");
@@ -432,47 +423,108 @@ fn a_missing_ca_file_is_reported_when_the_client_is_built() {
     assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
 }
 
-/// Round trips over TLS and plaintext to the same broker, pipelined and one
-/// by one; prints the medians (see the TLS module docs for the design).
+/// Round trips over TLS and plaintext to the same broker, one by one and
+/// 100 pipelined: every answer arrives, to its own request, and says what
+/// the plaintext one says. (What TLS costs per round trip is measured, not
+/// asserted: docs/benchmarks.md.)
 #[test]
-fn tls_round_trips_cost_little_more_than_plaintext() {
-    if !tools_present() {
-        return;
-    }
+fn tls_round_trips_answer_like_plaintext_ones_one_by_one_and_pipelined() {
     let broker = TlsBroker::start(false);
     let plain = ConnectionConfig::default();
     let tls = ConnectionConfig {
         tls: Some(TlsConnector::new(&trusting("ca")).unwrap()),
         ..ConnectionConfig::default()
     };
-    let median = |addr: &str, config: &ConnectionConfig| {
-        let conn = Connection::connect(addr, config).unwrap();
-        let mut times: Vec<Duration> = (0..200)
-            .map(|_| {
-                let t = Instant::now();
-                conn.request(&ApiVersionsRequest::default()).unwrap();
-                t.elapsed()
-            })
-            .collect();
-        times.sort();
-        // Pipelined: 100 requests in flight at once.
-        let t = Instant::now();
+    let plain = Connection::connect(&format!("127.0.0.1:{}", broker.plain_port), &plain).unwrap();
+    let tls = Connection::connect(&broker.bootstrap(), &tls).unwrap();
+    let expected = plain.request(&ApiVersionsRequest::default()).unwrap();
+    assert!(!expected.api_keys.is_empty());
+    for conn in [&plain, &tls] {
+        for _ in 0..200 {
+            assert_eq!(
+                conn.request(&ApiVersionsRequest::default()).unwrap(),
+                expected
+            );
+        }
         let pending: Vec<_> = (0..100)
             .map(|_| conn.send(&ApiVersionsRequest::default()).unwrap())
             .collect();
         for p in pending {
+            assert_eq!(p.wait().unwrap(), expected);
+        }
+    }
+    assert!(!tls.is_closed());
+}
+
+/// The connection's reader thread must not hold the shared TLS session
+/// while it waits for the network (see src/net/tls.rs): with every response
+/// withheld, so that the reader sits waiting, several threads still send
+/// small requests and a 1 MiB one through the same session; once the
+/// responses flow, each reaches its own caller.
+#[test]
+fn a_reader_waiting_for_responses_does_not_hold_up_writers() {
+    use kafka_sync::protocol::api::MetadataRequest;
+    use std::sync::Arc;
+    let broker = TlsBroker::start(false);
+    let config = ConnectionConfig {
+        tls: Some(TlsConnector::new(&trusting("ca")).unwrap()),
+        request_timeout: Duration::from_secs(20),
+        ..ConnectionConfig::default()
+    };
+    let conn = Arc::new(Connection::connect(&broker.bootstrap(), &config).unwrap());
+    let names: Arc<Vec<String>> = Arc::new(
+        (0..20_000)
+            .map(|i| format!("no-such-topic-{i:06}-{}", "x".repeat(32)))
+            .collect(),
+    );
+    let held = broker.proxy.hold_responses();
+    let first = conn.send(&ApiVersionsRequest::default()).unwrap();
+    // Every send below writes its whole frame before returning; a reader
+    // holding the session while it waits would stall them (for good: the
+    // responses it waits for are held back).
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+    for worker in 0..4 {
+        let conn = Arc::clone(&conn);
+        let names = Arc::clone(&names);
+        let sent_tx = sent_tx.clone();
+        thread::spawn(move || {
+            let small: Vec<_> = (0..5)
+                .map(|_| conn.send(&ApiVersionsRequest::default()).unwrap())
+                .collect();
+            let large = (worker == 0).then(|| {
+                let mut request = MetadataRequest::for_topics(names.iter());
+                request.allow_auto_topic_creation = false;
+                conn.send(&request).unwrap()
+            });
+            let _ = sent_tx.send((small, large));
+        });
+    }
+    drop(sent_tx);
+    let deadline = Instant::now() + config.request_timeout;
+    let sent: Vec<_> = (0..4)
+        .map(|_| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            sent_rx.recv_timeout(left).expect(
+                "every sender finishes writing while the reader waits \
+                 (a sender failed, or is stalled behind the reader)",
+            )
+        })
+        .collect();
+    assert!(
+        first.receiver().is_empty(),
+        "the proxy let a response through"
+    );
+    drop(held);
+    first.wait().unwrap();
+    for (small, large) in sent {
+        for p in small {
             p.wait().unwrap();
         }
-        (times[times.len() / 2], t.elapsed())
-    };
-    let (plain_rtt, plain_burst) = median(&format!("127.0.0.1:{}", broker.plain_port), &plain);
-    let (tls_rtt, tls_burst) = median(&broker.bootstrap(), &tls);
-    eprintln!(
-        "median round trip: plaintext {plain_rtt:?}, TLS via stunnel {tls_rtt:?}; \
-         100 pipelined: plaintext {plain_burst:?}, TLS {tls_burst:?}"
-    );
-    // stunnel adds a hop; the lock sharing must not add tens of milliseconds.
-    assert!(tls_rtt < plain_rtt + Duration::from_millis(10));
+        if let Some(large) = large {
+            assert_eq!(large.wait().unwrap().topics.len(), names.len());
+        }
+    }
+    assert!(!conn.is_closed());
 }
 
 /// Eight threads share one TLS connection, pipelining small requests and
@@ -482,9 +534,6 @@ fn tls_round_trips_cost_little_more_than_plaintext() {
 fn threads_share_one_tls_connection_with_large_frames() {
     use kafka_sync::protocol::api::MetadataRequest;
     use std::sync::Arc;
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start(false);
     let config = ConnectionConfig {
         tls: Some(TlsConnector::new(&trusting("ca")).unwrap()),
@@ -559,9 +608,6 @@ fn a_silent_tls_peer_times_out_at_connect_timeout() {
 /// gets as far as the broker's verdict on the user.
 #[test]
 fn sasl_runs_inside_the_tls_session() {
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start_with(false, true);
     let e = KafkaClient::builder()
         .hosts(broker.bootstrap())
@@ -581,9 +627,6 @@ fn sasl_runs_inside_the_tls_session() {
 /// from bootstrapping through the next.
 #[test]
 fn a_host_failing_the_handshake_does_not_stop_bootstrap_from_the_next() {
-    if !tools_present() {
-        return;
-    }
     let broker = TlsBroker::start(false);
     let hangs_up = TcpListener::bind("127.0.0.1:0").unwrap();
     let bad = format!("localhost:{}", hangs_up.local_addr().unwrap().port());

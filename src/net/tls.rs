@@ -33,9 +33,11 @@
 //! only calls it once `peek` has seen bytes, so the wait is the time to
 //! decrypt what arrived, or at worst the 1 ms timeout (rounded up to the
 //! kernel's timer tick, often 4 ms) while the rest of a record is on the way.
-//! Measured in `tests/security_tls.rs`: the median ApiVersions round trip
-//! through stunnel is 90-240 µs against 60-170 µs plaintext straight to the
-//! broker, the same as a Python `ssl` client through the same stunnel.
+//! Measured (docs/benchmarks.md, "TLS round trips"): the median ApiVersions
+//! round trip through stunnel is 90-240 µs against 60-170 µs plaintext
+//! straight to the broker, the same as a Python `ssl` client through the
+//! same stunnel. `tests/security_tls.rs` checks the behaviour: writers go
+//! on while the reader waits for responses that are held back.
 //! (A first cut that did a timed read after every response cost a full
 //! timer tick, 8 ms, per round trip: avoid timed reads on the hot path.)
 //! An idle connection costs no wake-ups.
