@@ -28,7 +28,6 @@ use kafka_sync::net::{Connection, ConnectionConfig, TlsConnector};
 use kafka_sync::protocol::api::ApiVersionsRequest;
 use kafka_sync::testkit::{tansu_binary, unique_name};
 use kafka_sync::{Error, KafkaClient, TlsConfig};
-use support::fake_broker::free_port;
 use openssl::asn1::{Asn1Integer, Asn1Time};
 use openssl::bn::{BigNum, MsbOption};
 use openssl::ec::{EcGroup, EcKey};
@@ -40,6 +39,7 @@ use openssl::x509::extension::{
     SubjectKeyIdentifier,
 };
 use openssl::x509::{X509Builder, X509Name, X509};
+use support::fake_broker::free_port;
 use tls_proxy::{ProxyConfig, TlsProxy};
 
 const STARTUP: Duration = Duration::from_secs(15);
