@@ -173,7 +173,8 @@ struct Fetcher {
     last_refresh: Option<Instant>,
     /// One Fetch per leader at most.
     in_flight: HashMap<i32, InFlight>,
-    /// Connections to leaders, and connections being opened on a helper
+    /// The fetcher's own connections to leaders (outside the pool; see
+    /// `start_connecting`), and connections being opened on a helper
     /// thread (so an unreachable host never stalls the other leaders).
     conns: HashMap<i32, Arc<Connection>>,
     connecting: HashMap<i32, Receiver<Result<Arc<Connection>>>>,
@@ -383,13 +384,18 @@ impl Fetcher {
 
     /// Opens a connection to `leader` on a `kafka-sync-connect` thread; the
     /// result comes back through `connecting`.
+    ///
+    /// The connection is the fetcher's own, outside the client's pool: a
+    /// broker serves one request per connection at a time, so a Fetch it
+    /// holds for `fetch_max_wait` on a shared connection would hold up every
+    /// commit, produce and metadata request to that broker behind it (the
+    /// Java consumer and producer likewise use sockets of their own). The
+    /// fetcher keeps its own per-leader backoff, so the pool's is not needed.
     fn start_connecting(&mut self, leader: i32) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let client = self.client.clone();
         let spawned = worker::spawn(CONNECT_THREAD, move || {
-            // A deadline of "now" never sleeps out the pool's reconnect
-            // backoff: the fetcher keeps its own per-leader backoff.
-            let _ = tx.send(client.broker_connection(leader, Instant::now()));
+            let _ = tx.send(client.dedicated_connection(leader).map(Arc::new));
         });
         match spawned {
             Ok(thread) => {
