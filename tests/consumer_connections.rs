@@ -39,7 +39,10 @@ fn slowest_beside_a_long_poll(
         .unwrap();
     // The first long poll is under way once the fetcher has connected and
     // sent it; the idle partition keeps every later fetch a long poll too.
-    assert!(consumer.consume(Duration::from_millis(500)).unwrap().is_none());
+    assert!(consumer
+        .consume(Duration::from_millis(500))
+        .unwrap()
+        .is_none());
     let mut slowest = Duration::ZERO;
     for attempt in 0..ATTEMPTS {
         // Spread the attempts over the poll cycle.
@@ -77,7 +80,9 @@ fn a_produce_does_not_wait_for_a_long_polling_fetch_to_the_same_broker() {
         .get_sync_producer(ProducerConfig::default())
         .expect("producer starts");
     // Warm the producer's metadata and connection first.
-    producer.produce(b"warm-up").expect("the first produce succeeds");
+    producer
+        .produce(b"warm-up")
+        .expect("the first produce succeeds");
     // The consumer reads partition 0 only; records go to partition 1, so its
     // fetches stay long polls.
     let consumer = consumed
@@ -88,7 +93,10 @@ fn a_produce_does_not_wait_for_a_long_polling_fetch_to_the_same_broker() {
                 .fetch_max_wait(MAX_WAIT),
         )
         .unwrap();
-    assert!(consumer.consume(Duration::from_millis(500)).unwrap().is_none());
+    assert!(consumer
+        .consume(Duration::from_millis(500))
+        .unwrap()
+        .is_none());
     let mut slowest = Duration::ZERO;
     for attempt in 0..ATTEMPTS {
         std::thread::sleep(MAX_WAIT / 5);

@@ -64,7 +64,10 @@ impl FetchSettings {
         FetchSettings {
             min_bytes: config.fetch_min_bytes,
             max_wait_ms: i32::try_from(config.fetch_max_wait.as_millis()).unwrap_or(i32::MAX),
-            partition_max_bytes: config.max_partition_fetch_bytes,
+            // More than the queue can take would be fetched again.
+            partition_max_bytes: config
+                .max_partition_fetch_bytes
+                .min(i32::try_from(config.queued_max_bytes).unwrap_or(i32::MAX)),
             max_bytes: config.fetch_max_bytes,
             isolation_level: config.isolation_level,
             decode: DecodeOptions::default().with_check_crcs(config.check_crcs),
@@ -207,6 +210,7 @@ impl Fetcher {
                 panic!("test hook: the fetcher thread panics");
             }
             self.refresh_metadata();
+            self.decode_pending();
             self.send_fetches();
             self.wait_and_handle();
         }
@@ -258,6 +262,74 @@ impl Fetcher {
         }
     }
 
+    /// Makes more messages of partly handed-out batches (see
+    /// `decode::PendingBatch`) for partitions whose queue is down to half its
+    /// byte bound, decoding outside the lock.
+    fn decode_pending(&mut self) {
+        let limits = self.shared.limits;
+        let mut work = Vec::new();
+        {
+            let mut state = self.shared.lock();
+            for p in &mut state.partitions {
+                if p.paused || p.pending.is_none() || !p.has_room(limits) {
+                    continue;
+                }
+                if let Some(pending) = p.pending.take() {
+                    let key: Key = (Arc::clone(&p.topic), p.id);
+                    work.push((key, p.epoch, p.byte_room(limits), pending));
+                }
+            }
+        }
+        if work.is_empty() {
+            return;
+        }
+        for ((topic, id), epoch, budget, mut pending) in work {
+            let decoded = pending.decode(budget);
+            let mut state = self.shared.lock();
+            let Some(p) = state.partition_mut(&topic, id) else {
+                continue;
+            };
+            if p.epoch != epoch {
+                continue;
+            }
+            match decoded {
+                Ok((messages, bytes)) => {
+                    p.push_messages(messages, bytes);
+                    if pending.is_done() {
+                        p.resume_at = None;
+                    } else {
+                        p.resume_at = Some(pending.next_offset);
+                        p.pending = Some(pending);
+                        p.waiting_for_room = true;
+                    }
+                }
+                Err(e) => {
+                    let offset = pending.next_offset;
+                    p.resume_at = None;
+                    let error = Error::decode(
+                        format!(
+                            "fetching topic `{topic}` partition {id}: corrupt data at offset {offset}"
+                        ),
+                        e,
+                    );
+                    log::error!("{error}");
+                    p.fail(Some(offset), error);
+                }
+            }
+        }
+        let again = self
+            .shared
+            .lock()
+            .partitions
+            .iter()
+            .any(|p| !p.paused && p.pending.is_some() && p.has_room(limits));
+        self.shared.notify_ready();
+        if again {
+            // The caller emptied the queue while this thread decoded.
+            self.shared.poke_fetcher();
+        }
+    }
+
     /// Sends a Fetch to every leader that has fetchable partitions and no
     /// Fetch in flight.
     fn send_fetches(&mut self) {
@@ -282,6 +354,13 @@ impl Fetcher {
                 if p.paused || p.halted || busy.contains(&key) {
                     continue;
                 }
+                if p.resume_at.is_some() {
+                    // A batch is still being handed out (`decode_pending`).
+                    if !p.has_room(self.shared.limits) {
+                        p.waiting_for_room = true;
+                    }
+                    continue;
+                }
                 if self.partition_retry_at.get(&key).is_some_and(|&t| t > now) {
                     continue;
                 }
@@ -294,7 +373,7 @@ impl Fetcher {
                     self.metadata_stale = true;
                     continue;
                 };
-                if p.queue.len() >= self.shared.queued_max_messages {
+                if !p.has_room(self.shared.limits) {
                     p.waiting_for_room = true;
                     blocked.insert(leader);
                     continue;

@@ -139,7 +139,7 @@ impl SimpleConsumer {
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
         let shared = Arc::new(Shared::new(
             format!("topic `{}`", topic.name()),
-            config.queued_max_messages,
+            config.queue_limits(),
             wake_tx,
         ));
         {
@@ -226,6 +226,21 @@ impl SimpleConsumer {
     /// The configuration it was built with.
     pub fn config(&self) -> &SimpleConsumerConfig {
         &self.config
+    }
+
+    /// The most bytes of messages (as `queued_max_bytes` counts them) any
+    /// partition's prefetch queue has held, for this crate's tests of the
+    /// bound: unstable (feature `unstable-internals`).
+    #[cfg(feature = "unstable-internals")]
+    #[doc(hidden)]
+    pub fn peak_queued_bytes(&self) -> usize {
+        self.shared
+            .lock()
+            .partitions
+            .iter()
+            .map(|p| p.peak_queued_bytes)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The next message, waiting up to `timeout`; `Ok(None)` when none came.

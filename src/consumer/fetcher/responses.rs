@@ -14,7 +14,6 @@ use super::{FetchResult, Fetcher, Sent};
 use crate::consumer::config::OffsetReset;
 use crate::consumer::decode::PartitionRead;
 use crate::consumer::offsets::reset_offsets;
-use crate::consumer::queue::Item;
 
 impl Fetcher {
     pub(super) fn handle(&mut self, leader: i32, parts: &[Sent], result: FetchResult) {
@@ -116,7 +115,13 @@ impl Fetcher {
             isolation_level: self.settings.isolation_level,
             options: self.settings.decode,
         };
-        let decoded = read.decode(bytes, &p.aborted_transactions);
+        // Room in the queue only grows while we decode (the caller takes).
+        let budget = self
+            .shared
+            .lock()
+            .partition(&sent.topic, sent.partition)
+            .map_or(0, |state| state.byte_room(self.shared.limits));
+        let decoded = read.decode(bytes, &p.aborted_transactions, budget);
         let failure = match decoded.error {
             Some((offset, e)) => Some((
                 offset,
@@ -144,10 +149,13 @@ impl Fetcher {
                 return;
             }
             state.high_watermark = p.high_watermark;
-            state
-                .queue
-                .extend(decoded.messages.into_iter().map(Item::Message));
+            state.push_messages(decoded.messages, decoded.bytes);
             state.fetch_offset = Some(decoded.next_offset);
+            if let Some(pending) = decoded.pending {
+                state.resume_at = Some(pending.next_offset);
+                state.pending = Some(Box::new(pending));
+                state.waiting_for_room = true;
+            }
             if let Some((offset, error)) = failure {
                 error!("{error}");
                 state.fail(Some(offset), error);
