@@ -47,6 +47,12 @@ const CONNECT_THREAD: &str = "kafka-sync-connect";
 /// Longest the thread sleeps with nothing to do before it looks again.
 const IDLE: Duration = Duration::from_secs(1);
 
+/// Metadata refreshes in a row (each at least `retry_backoff` apart) that
+/// must find a topic missing before its partitions stop with
+/// [`Error::UnknownTopic`]: one answer could come from a broker whose
+/// metadata lags behind the topic's creation.
+const MISSING_REFRESHES: u32 = 3;
+
 /// What the fetcher needs from the consumer's configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct FetchSettings {
@@ -119,6 +125,7 @@ pub(crate) fn spawn(
         meta: HashMap::new(),
         metadata_stale: true,
         last_refresh: None,
+        missing: HashMap::new(),
         in_flight: HashMap::new(),
         conns: HashMap::new(),
         connecting: HashMap::new(),
@@ -174,6 +181,8 @@ struct Fetcher {
     meta: HashMap<Arc<str>, Arc<TopicMetadata>>,
     metadata_stale: bool,
     last_refresh: Option<Instant>,
+    /// Metadata refreshes in a row that found a fetched topic missing.
+    missing: HashMap<Arc<str>, u32>,
     /// One Fetch per leader at most.
     in_flight: HashMap<i32, InFlight>,
     /// The fetcher's own connections to leaders (outside the pool; see
@@ -249,10 +258,20 @@ impl Fetcher {
         }
         self.last_refresh = Some(Instant::now());
         self.metadata_stale = false;
+        self.missing.retain(|t, _| topics.contains(t));
         for topic in topics {
             match self.client.refresh_topic(&topic) {
                 Ok(meta) => {
+                    self.missing.remove(&topic);
                     self.meta.insert(topic, meta);
+                }
+                Err(Error::UnknownTopic(_)) => {
+                    let times = self.missing.entry(Arc::clone(&topic)).or_insert(0);
+                    *times += 1;
+                    if *times >= MISSING_REFRESHES {
+                        self.topic_deleted(&topic);
+                    }
+                    self.metadata_stale = true;
                 }
                 Err(e) => {
                     debug!("fetcher: metadata for topic `{topic}` not refreshed: {e}");
@@ -327,6 +346,34 @@ impl Fetcher {
         if again {
             // The caller emptied the queue while this thread decoded.
             self.shared.poke_fetcher();
+        }
+    }
+
+    /// `topic` is gone from the cluster (deleted): each of its partitions
+    /// stops with [`Error::UnknownTopic`], queued after the messages already
+    /// fetched (a partition still handing out a fetched batch stops once it
+    /// is through). A seek starts a partition again, should the topic be
+    /// created anew.
+    fn topic_deleted(&mut self, topic: &Arc<str>) {
+        let mut stopped = Vec::new();
+        {
+            let mut state = self.shared.lock();
+            for p in state.partitions.iter_mut().filter(|p| p.topic == *topic) {
+                if p.halted || p.resume_at.is_some() {
+                    continue;
+                }
+                let offset = p.fetch_offset;
+                p.fail(offset, Error::UnknownTopic(topic.to_string()));
+                stopped.push(p.id);
+            }
+        }
+        if !stopped.is_empty() {
+            warn!(
+                "topic `{topic}` no longer exists (deleted?): stopping partitions {stopped:?} of {} \
+                 after their fetched messages; seek them to read a re-created topic",
+                self.shared.label
+            );
+            self.shared.notify_ready();
         }
     }
 

@@ -36,6 +36,7 @@ impl Fetcher {
             return;
         }
         let mut resets = Vec::new();
+        let mut answered = vec![false; parts.len()];
         for topic in &response.responses {
             // Named up to Fetch v12, by topic id from v13 (KIP-516).
             let Some(name) = self.response_topic(&topic.topic, &topic.topic_id) else {
@@ -44,11 +45,25 @@ impl Fetcher {
             for p in &topic.partitions {
                 let sent = parts
                     .iter()
-                    .find(|s| s.partition == p.partition_index && *s.topic == *name);
-                if let Some(sent) = sent {
-                    self.handle_partition(sent, p, &frame, &mut resets);
+                    .position(|s| s.partition == p.partition_index && *s.topic == *name);
+                if let Some(i) = sent {
+                    answered[i] = true;
+                    self.handle_partition(&parts[i], p, &frame, &mut resets);
                 }
             }
+        }
+        // A full fetch answers every partition it asked for; one left out
+        // (tansu leaves out the partitions of a deleted topic) is treated as
+        // a leader error: metadata is refreshed, which tells a deleted topic.
+        for (sent, _) in parts.iter().zip(answered).filter(|(_, a)| !a) {
+            debug!(
+                "fetch from broker {leader}: no answer for topic `{}` partition {}; \
+                 refreshing metadata",
+                sent.topic, sent.partition
+            );
+            self.metadata_stale = true;
+            self.partition_retry_at
+                .insert(sent.key(), crate::time::after(self.retry_backoff));
         }
         if !resets.is_empty() {
             self.reset(&resets);
