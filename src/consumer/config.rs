@@ -93,7 +93,13 @@ impl SimpleConsumerConfig {
         self
     }
 
-    /// The partitions to read. Defaults to every partition of the topic.
+    /// The partitions to read, and only these. Defaults to every partition
+    /// of the topic, including partitions added to it while the consumer
+    /// runs: they are noticed at the next metadata refresh (at most the
+    /// client's `metadata_max_age`, 5 min, as in the Java consumer) and read
+    /// from the group's committed offset, else from their first record
+    /// (whatever [`auto_offset_reset`](Self::auto_offset_reset) says: all of
+    /// it is newer than the consumer).
     #[must_use]
     pub fn partitions(mut self, partitions: impl IntoIterator<Item = i32>) -> Self {
         let mut list: Vec<i32> = partitions.into_iter().collect();

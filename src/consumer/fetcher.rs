@@ -36,6 +36,7 @@ use crate::protocol::api::{
 use crate::protocol::records::DecodeOptions;
 
 use super::config::{OffsetReset, SimpleConsumerConfig};
+use super::offsets::{reset_offsets, GroupCoordinator};
 use super::queue::Shared;
 use crate::thread::{self as worker, Joined};
 
@@ -63,6 +64,26 @@ pub(crate) struct FetchSettings {
     pub isolation_level: IsolationLevel,
     pub decode: DecodeOptions,
     pub reset: OffsetReset,
+    /// Partitions added to this topic while the consumer runs are read too.
+    pub new_partitions: Option<NewPartitions>,
+}
+
+/// A topic whose partitions added later are picked up (a simple consumer
+/// created for all partitions), with the group whose committed offsets they
+/// start from.
+#[derive(Clone)]
+pub(crate) struct NewPartitions {
+    pub topic: Arc<str>,
+    pub coordinator: Option<Arc<GroupCoordinator>>,
+}
+
+impl std::fmt::Debug for NewPartitions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewPartitions")
+            .field("topic", &self.topic)
+            .field("group", &self.coordinator.is_some())
+            .finish()
+    }
 }
 
 impl FetchSettings {
@@ -78,6 +99,7 @@ impl FetchSettings {
             isolation_level: config.isolation_level,
             decode: DecodeOptions::default().with_check_crcs(config.check_crcs),
             reset: config.auto_offset_reset,
+            new_partitions: None,
         }
     }
 }
@@ -263,6 +285,7 @@ impl Fetcher {
             match self.client.refresh_topic(&topic) {
                 Ok(meta) => {
                     self.missing.remove(&topic);
+                    self.pick_up_new_partitions(&topic, &meta);
                     self.meta.insert(topic, meta);
                 }
                 Err(Error::UnknownTopic(_)) => {
@@ -346,6 +369,74 @@ impl Fetcher {
         if again {
             // The caller emptied the queue while this thread decoded.
             self.shared.poke_fetcher();
+        }
+    }
+
+    /// Starts reading partitions that metadata lists for the followed topic
+    /// (see [`NewPartitions`]) and the queue does not hold yet: from the
+    /// group's committed offset if there is one, else from the earliest
+    /// offset, whatever `auto_offset_reset` says, since every record of a
+    /// partition added after the consumer started is new to it (with
+    /// `Latest`, records written before the next metadata refresh noticed
+    /// the partition would be skipped). Failed lookups are retried at the
+    /// next refresh.
+    fn pick_up_new_partitions(&mut self, topic: &Arc<str>, meta: &TopicMetadata) {
+        let Some(follow) = self
+            .settings
+            .new_partitions
+            .as_ref()
+            .filter(|f| f.topic == *topic)
+        else {
+            return;
+        };
+        let added: Vec<i32> = {
+            let state = self.shared.lock();
+            meta.partitions
+                .iter()
+                .map(|p| p.id)
+                .filter(|&id| state.partition(topic, id).is_none())
+                .collect()
+        };
+        if added.is_empty() {
+            return;
+        }
+        let deadline = crate::time::after(self.client.config().request_timeout());
+        let committed = match &follow.coordinator {
+            Some(c) => c.fetch(topic, &added, deadline),
+            None => Ok(added.iter().map(|&p| (p, None)).collect()),
+        };
+        let starts = committed.and_then(|committed| {
+            let missing: Vec<i32> = committed
+                .iter()
+                .filter(|(_, o)| o.is_none())
+                .map(|(&p, _)| p)
+                .collect();
+            let earliest = reset_offsets(&self.client, topic, &missing, OffsetReset::Earliest)?;
+            Ok(committed
+                .into_iter()
+                .filter_map(|(p, o)| Some((p, o.or_else(|| earliest.get(&p).copied())?)))
+                .collect::<Vec<(i32, i64)>>())
+        });
+        match starts {
+            Ok(starts) => {
+                {
+                    let mut state = self.shared.lock();
+                    for &(id, offset) in &starts {
+                        let p = state.assign(topic, id);
+                        if p.fetch_offset.is_none() && !p.halted {
+                            p.fetch_offset = Some(offset);
+                        }
+                    }
+                }
+                log::info!(
+                    "topic `{topic}` has new partitions; {} reads them from {starts:?}",
+                    self.shared.label
+                );
+            }
+            Err(e) => {
+                warn!("starting new partitions {added:?} of topic `{topic}` failed: {e}; retrying");
+                self.metadata_stale = true;
+            }
         }
     }
 
