@@ -323,6 +323,8 @@ impl SimpleConsumer {
         let mut state = self.shared.lock();
         for &p in offsets.keys() {
             if state.partition(self.topic.name(), p).is_none() {
+                // `not_assigned` lists the partitions, which takes the lock.
+                drop(state);
                 return Err(self.not_assigned(p));
             }
         }
