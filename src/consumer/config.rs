@@ -190,9 +190,9 @@ impl SimpleConsumerConfig {
     /// Bytes of messages the fetcher keeps ready per partition, counted as
     /// the memory they take once decoded and decompressed (key, value and
     /// headers plus about 100 bytes per message; see librdkafka's
-    /// `queued.max.messages.kbytes`). It fetches a partition only while less
-    /// is queued, and stops making messages of a fetched batch when this is
-    /// reached: the rest of a compressed batch waits, decompressed, and is
+    /// `queued.max.messages.kbytes`). It fetches a partition only while at
+    /// most half of this is queued, and stops making messages of a fetched
+    /// batch when this is reached: the rest of a compressed batch waits, decompressed, and is
     /// handed out a part at a time, so a batch of millions of tiny records
     /// never becomes millions of messages at once. A partition's queue holds
     /// at most this plus one message; the batch waiting beside it is bounded

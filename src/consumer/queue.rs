@@ -122,16 +122,14 @@ impl PartitionState {
         self.peak_queued_bytes = self.peak_queued_bytes.max(self.queued_bytes);
     }
 
-    /// Whether the fetcher should give the partition more messages: fetch
-    /// while it is under both bounds; with a partly handed-out batch, decode
-    /// more of it once the queue is down to half the byte bound (so the
-    /// fetcher is not woken for every message taken).
+    /// Whether the fetcher should give the partition more messages (fetch,
+    /// or decode more of a partly handed-out batch): while fewer than
+    /// `messages` are queued and at most half the byte bound. The half is
+    /// hysteresis: a fetch sent with a sliver of room left would be mostly
+    /// dropped and fetched again, and the fetcher would be woken for every
+    /// message taken.
     pub fn has_room(&self, limits: Limits) -> bool {
-        if self.resume_at.is_some() {
-            self.queued_bytes <= limits.bytes / 2 && self.queue.len() < limits.messages
-        } else {
-            self.queued_bytes < limits.bytes && self.queue.len() < limits.messages
-        }
+        self.queued_bytes <= limits.bytes / 2 && self.queue.len() < limits.messages
     }
 
     /// How many bytes of messages the queue can still take.
