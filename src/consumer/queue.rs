@@ -469,6 +469,37 @@ mod tests {
     }
 
     #[test]
+    fn queued_bytes_follow_pushes_pops_and_seeks_and_a_waiting_batch_is_the_position() {
+        let shared = shared(&[0]);
+        let Item::Message(one) = message(0, 4) else {
+            unreachable!("a message")
+        };
+        let size = one.queued_size();
+        {
+            let mut state = shared.lock();
+            let p = state.partition_mut("t", 0).unwrap();
+            p.fetch_offset = Some(100);
+            p.resume_at = Some(6);
+            let Item::Message(two) = message(0, 5) else {
+                unreachable!("a message")
+            };
+            p.push_messages(vec![one, two], 2 * size);
+            assert_eq!((p.queued_bytes, p.peak_queued_bytes), (2 * size, 2 * size));
+            assert_eq!(p.position(), Some(4));
+        }
+        let now = Some(Instant::now());
+        shared.pop(now).unwrap();
+        shared.pop(now).unwrap();
+        let mut state = shared.lock();
+        let p = state.partition_mut("t", 0).unwrap();
+        assert_eq!(p.queued_bytes, 0);
+        assert_eq!(p.position(), Some(6), "the waiting batch's next record");
+        p.seek(Some(2));
+        assert_eq!((p.resume_at, p.position()), (None, Some(2)));
+        assert_eq!(p.peak_queued_bytes, 2 * size);
+    }
+
+    #[test]
     fn popping_after_close_is_an_error() {
         let shared = shared(&[0]);
         shared.close();
