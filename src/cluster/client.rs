@@ -514,24 +514,6 @@ impl KafkaClient {
         self.inner.pool.get(&addr, deadline)
     }
 
-    /// A connection to broker `id` for a helper thread whose only job is to
-    /// connect: waits for the attempt to end (bounded by the connect
-    /// timeouts), never for a reconnect backoff (see
-    /// [`ConnectionPool::connect`]).
-    pub(crate) fn connect_broker(&self, id: i32) -> Result<Arc<Connection>> {
-        let lookup = || self.inner.state.read().brokers.get(&id).map(Broker::addr);
-        let addr = match lookup() {
-            Some(addr) => addr,
-            None => {
-                self.fetch_metadata(Some(&[]))?;
-                lookup().ok_or_else(|| {
-                    Error::NoBrokerAvailable(format!("broker {id} is not in the cluster metadata"))
-                })?
-            }
-        };
-        self.inner.pool.connect(&addr)
-    }
-
     /// A new connection to broker `id`, outside the pool, with the pool's
     /// settings: for a caller whose requests hold a connection for long (a
     /// JoinGroup waits for the whole group), which would otherwise stall

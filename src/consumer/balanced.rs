@@ -210,7 +210,7 @@ impl BalancedConsumer {
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
         let shared = Arc::new(Shared::new(
             format!("group `{group}`"),
-            config.fetch.queued_max_messages,
+            config.fetch.queue_limits(),
             wake_tx,
         ));
         let fetcher = fetcher::spawn(

@@ -53,6 +53,7 @@ pub struct SimpleConsumerConfig {
     pub(crate) max_partition_fetch_bytes: i32,
     pub(crate) fetch_max_bytes: i32,
     pub(crate) queued_max_messages: usize,
+    pub(crate) queued_max_bytes: usize,
     pub(crate) isolation_level: IsolationLevel,
     pub(crate) check_crcs: bool,
     pub(crate) close_timeout: Duration,
@@ -72,6 +73,7 @@ impl Default for SimpleConsumerConfig {
             max_partition_fetch_bytes: 1024 * 1024,
             fetch_max_bytes: 50 * 1024 * 1024,
             queued_max_messages: 2000,
+            queued_max_bytes: 16 * 1024 * 1024,
             isolation_level: IsolationLevel::ReadUncommitted,
             check_crcs: true,
             close_timeout: Duration::from_secs(10),
@@ -91,7 +93,13 @@ impl SimpleConsumerConfig {
         self
     }
 
-    /// The partitions to read. Defaults to every partition of the topic.
+    /// The partitions to read, and only these. Defaults to every partition
+    /// of the topic, including partitions added to it while the consumer
+    /// runs: they are noticed at the next metadata refresh (at most the
+    /// client's `metadata_max_age`, 5 min, as in the Java consumer) and read
+    /// from the group's committed offset, else from their first record
+    /// (whatever [`auto_offset_reset`](Self::auto_offset_reset) says: all of
+    /// it is newer than the consumer).
     #[must_use]
     pub fn partitions(mut self, partitions: impl IntoIterator<Item = i32>) -> Self {
         let mut list: Vec<i32> = partitions.into_iter().collect();
@@ -171,11 +179,39 @@ impl SimpleConsumerConfig {
     /// Messages the fetcher keeps ready per partition: it fetches a partition
     /// again only while fewer are queued, so memory stays bounded by about
     /// this many messages plus one fetch's worth per partition, however large
-    /// the backlog. Defaults to 2000, as in pykafka.
+    /// the backlog. Defaults to 2000, as in pykafka. The hard bound on memory
+    /// is [`queued_max_bytes`](Self::queued_max_bytes).
     #[must_use]
     pub fn queued_max_messages(mut self, messages: usize) -> Self {
         self.queued_max_messages = messages;
         self
+    }
+
+    /// Bytes of messages the fetcher keeps ready per partition, counted as
+    /// the memory they take once decoded and decompressed (key, value and
+    /// headers plus about 100 bytes per message; see librdkafka's
+    /// `queued.max.messages.kbytes`). It fetches a partition only while at
+    /// most half of this is queued, and stops making messages of a fetched
+    /// batch when this is reached: the rest of a compressed batch waits, decompressed, and is
+    /// handed out a part at a time, so a batch of millions of tiny records
+    /// never becomes millions of messages at once. A partition's queue holds
+    /// at most this plus one message; the batch waiting beside it is bounded
+    /// by its decompressed size. Each fetch asks for at most this much of a
+    /// partition (`partition_max_bytes` is the smaller of this and
+    /// [`max_partition_fetch_bytes`](Self::max_partition_fetch_bytes)).
+    /// Defaults to 16 MiB.
+    #[must_use]
+    pub fn queued_max_bytes(mut self, bytes: usize) -> Self {
+        self.queued_max_bytes = bytes;
+        self
+    }
+
+    /// The bounds of each partition's prefetch queue.
+    pub(crate) fn queue_limits(&self) -> crate::consumer::queue::Limits {
+        crate::consumer::queue::Limits {
+            messages: self.queued_max_messages,
+            bytes: self.queued_max_bytes,
+        }
     }
 
     /// Whether records of open and aborted transactions are read. Defaults to
@@ -221,6 +257,9 @@ impl SimpleConsumerConfig {
                 "queued_max_messages must be at least 1".into(),
             ));
         }
+        if self.queued_max_bytes == 0 {
+            return Err(Error::Config("queued_max_bytes must be at least 1".into()));
+        }
         if i32::try_from(self.fetch_max_wait.as_millis()).is_err() {
             return Err(Error::Config("fetch_max_wait is too long".into()));
         }
@@ -250,6 +289,7 @@ mod tests {
         assert_eq!(c.max_partition_fetch_bytes, 1 << 20);
         assert_eq!(c.fetch_max_bytes, 50 << 20);
         assert_eq!(c.queued_max_messages, 2000);
+        assert_eq!(c.queued_max_bytes, 16 << 20);
         assert_eq!(c.consumer_timeout, None);
         assert!(c.validate().is_ok());
         assert!(!c.auto_commits(), "no group, no commits");
@@ -266,6 +306,7 @@ mod tests {
     fn nonsense_settings_are_config_errors() {
         let bad = [
             SimpleConsumerConfig::default().queued_max_messages(0),
+            SimpleConsumerConfig::default().queued_max_bytes(0),
             SimpleConsumerConfig::default().fetch_max_bytes(0),
             SimpleConsumerConfig::default().auto_commit(Duration::ZERO),
         ];

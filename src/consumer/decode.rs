@@ -16,7 +16,8 @@ use std::sync::Arc;
 
 use crate::protocol::api::{AbortedTransaction, IsolationLevel};
 use crate::protocol::records::{
-    decode_batches, ControlRecordType, DecodeOptions, Header, RecordBatch,
+    decode_batches, BatchHeader, ControlRecordType, DecodeOptions, Header, Record, RecordBatch,
+    Records, TimestampType,
 };
 use crate::protocol::DecodeError;
 
@@ -27,15 +28,94 @@ use super::message::Message;
 pub(crate) struct Decoded {
     /// Deliverable messages, in offset order.
     pub messages: Vec<Message>,
+    /// Their [`Message::queued_size`], summed.
+    pub bytes: usize,
     /// Where the next fetch of the partition starts: after the last whole
     /// batch, delivered or skipped; the fetch offset when there was none.
+    /// Decoding that stopped at the byte budget stops at a batch boundary,
+    /// or after the batch left in `pending`.
     pub next_offset: i64,
+    /// The rest of a batch whose records were decoded only up to the byte
+    /// budget, to be handed out later (see [`PendingBatch`]).
+    pub pending: Option<PendingBatch>,
     /// Data that does not decode, and the offset where it starts; the
     /// messages before it are good.
     pub error: Option<(i64, DecodeError)>,
     /// The bytes held only the start of one batch: the batch is larger than
     /// the fetch allowed.
     pub truncated_batch: bool,
+}
+
+/// The undecoded rest of a magic-2 batch (decompressed), kept when the byte
+/// budget ran out inside it: one compressed batch can hold millions of tiny
+/// records, far more `Message`s than the prefetch queue may hold, so they
+/// are made a budget at a time, without decompressing the batch again.
+#[derive(Debug)]
+pub(crate) struct PendingBatch {
+    topic: Arc<str>,
+    partition: i32,
+    header: BatchHeader,
+    /// Record data of the batch, read up to `pos`.
+    data: Vec<u8>,
+    pos: usize,
+    /// Records in `data[pos..]`.
+    left: i32,
+    /// The offset after the last record made into a message: the
+    /// partition's position while nothing of it is queued.
+    pub next_offset: i64,
+}
+
+impl PendingBatch {
+    /// Whether every record has been made into a message.
+    pub fn is_done(&self) -> bool {
+        self.left == 0 && self.pos == self.data.len()
+    }
+
+    /// Makes messages of the next records until their sizes reach `budget`
+    /// bytes (at least one record, when any is left); returns the messages
+    /// and their total size.
+    pub fn decode(&mut self, budget: usize) -> Result<(Vec<Message>, usize), DecodeError> {
+        let mut messages = Vec::new();
+        let mut bytes = 0;
+        let mut records = Records::resume(&self.data[self.pos..], self.left, &self.header);
+        while bytes < budget {
+            let Some(record) = records.next() else {
+                break;
+            };
+            let message = to_message(
+                &self.topic,
+                self.partition,
+                self.header.timestamp_type,
+                record?,
+            );
+            bytes += message.queued_size();
+            self.next_offset = message.offset + 1;
+            messages.push(message);
+        }
+        let (rest, left) = records.remaining().unwrap_or((&[], 0));
+        self.pos = self.data.len() - rest.len();
+        self.left = left;
+        Ok((messages, bytes))
+    }
+}
+
+/// A record, owning its bytes.
+fn to_message(
+    topic: &Arc<str>,
+    partition: i32,
+    timestamp_type: TimestampType,
+    record: Record<'_>,
+) -> Message {
+    Message {
+        topic: Arc::clone(topic),
+        partition,
+        offset: record.offset,
+        key: record.key.map(<[u8]>::to_vec),
+        value: record.value.map(<[u8]>::to_vec),
+        headers: record.headers.into_iter().map(Header::into_owned).collect(),
+        timestamp: record.timestamp,
+        timestamp_type,
+    }
 }
 
 /// What the partition is read as.
@@ -49,8 +129,11 @@ pub(crate) struct PartitionRead<'a> {
 
 impl PartitionRead<'_> {
     /// Decodes `bytes`, the partition's `records` field, with the response's
-    /// aborted transactions.
-    pub fn decode(&self, bytes: &[u8], aborted: &[AbortedTransaction]) -> Decoded {
+    /// aborted transactions, making messages until their sizes reach
+    /// `budget` bytes (at least one, when `budget` is not zero). What is
+    /// left of a batch the budget ran out in comes back as
+    /// [`Decoded::pending`]; later batches are left for the next fetch.
+    pub fn decode(&self, bytes: &[u8], aborted: &[AbortedTransaction], budget: usize) -> Decoded {
         let mut out = Decoded {
             next_offset: self.fetch_offset,
             ..Decoded::default()
@@ -58,7 +141,15 @@ impl PartitionRead<'_> {
         let mut aborts = Aborts::new(aborted);
         let mut batches = decode_batches(bytes, self.options);
         let mut whole_batches = 0usize;
-        for batch in batches.by_ref() {
+        let mut stopped = false;
+        loop {
+            if out.bytes >= budget {
+                stopped = true;
+                break;
+            }
+            let Some(batch) = batches.next() else {
+                break;
+            };
             let batch = match batch {
                 Ok(batch) => batch,
                 Err(e) => {
@@ -67,22 +158,30 @@ impl PartitionRead<'_> {
                 }
             };
             whole_batches += 1;
-            if let Err(e) = self.take_batch(&batch, &mut aborts, &mut out) {
+            if let Err(e) = self.take_batch(&batch, &mut aborts, &mut out, budget) {
                 out.error = Some((out.next_offset.max(batch.base_offset()), e));
                 return out;
             }
             out.next_offset = out.next_offset.max(batch.next_offset());
+            if out.pending.is_some() {
+                stopped = true;
+                break;
+            }
         }
-        out.truncated_batch = whole_batches == 0 && !batches.remainder().is_empty();
+        out.truncated_batch = !stopped && whole_batches == 0 && !batches.remainder().is_empty();
         out
     }
 
-    /// Appends `batch`'s deliverable records to `out.messages`.
+    /// Appends `batch`'s deliverable records to `out.messages`, until their
+    /// sizes reach `budget`; the rest of a magic-2 batch then goes to
+    /// `out.pending` (legacy messages are small wrappers and always taken
+    /// whole).
     fn take_batch(
         &self,
         batch: &RecordBatch<'_>,
         aborts: &mut Aborts,
         out: &mut Decoded,
+        budget: usize,
     ) -> Result<(), DecodeError> {
         let header = batch.header();
         if self.isolation_level == IsolationLevel::ReadCommitted && header.producer_id >= 0 {
@@ -99,20 +198,38 @@ impl PartitionRead<'_> {
             return Ok(());
         }
         let timestamp_type = header.timestamp_type;
-        for record in batch.records_from(self.fetch_offset)? {
+        let mut records = batch.records()?;
+        loop {
+            if out.bytes >= budget {
+                if let Some((rest, left)) = records.remaining() {
+                    if left > 0 || !rest.is_empty() {
+                        out.pending = Some(PendingBatch {
+                            topic: Arc::clone(self.topic),
+                            partition: self.partition,
+                            header: *header,
+                            data: rest.to_vec(),
+                            pos: 0,
+                            left,
+                            next_offset: out
+                                .messages
+                                .last()
+                                .map_or(self.fetch_offset, |m| m.offset + 1),
+                        });
+                        return Ok(());
+                    }
+                }
+            }
+            let Some(record) = records.next() else {
+                return Ok(());
+            };
             let record = record?;
-            out.messages.push(Message {
-                topic: Arc::clone(self.topic),
-                partition: self.partition,
-                offset: record.offset,
-                key: record.key.map(<[u8]>::to_vec),
-                value: record.value.map(<[u8]>::to_vec),
-                headers: record.headers.into_iter().map(Header::into_owned).collect(),
-                timestamp: record.timestamp,
-                timestamp_type,
-            });
+            if record.offset < self.fetch_offset {
+                continue;
+            }
+            let message = to_message(self.topic, self.partition, timestamp_type, record);
+            out.bytes += message.queued_size();
+            out.messages.push(message);
         }
-        Ok(())
     }
 }
 

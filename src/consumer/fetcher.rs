@@ -36,6 +36,7 @@ use crate::protocol::api::{
 use crate::protocol::records::DecodeOptions;
 
 use super::config::{OffsetReset, SimpleConsumerConfig};
+use super::offsets::{reset_offsets, GroupCoordinator};
 use super::queue::Shared;
 use crate::thread::{self as worker, Joined};
 
@@ -47,6 +48,12 @@ const CONNECT_THREAD: &str = "kafka-sync-connect";
 /// Longest the thread sleeps with nothing to do before it looks again.
 const IDLE: Duration = Duration::from_secs(1);
 
+/// Metadata refreshes in a row (each at least `retry_backoff` apart) that
+/// must find a topic missing before its partitions stop with
+/// [`Error::UnknownTopic`]: one answer could come from a broker whose
+/// metadata lags behind the topic's creation.
+const MISSING_REFRESHES: u32 = 3;
+
 /// What the fetcher needs from the consumer's configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct FetchSettings {
@@ -57,6 +64,26 @@ pub(crate) struct FetchSettings {
     pub isolation_level: IsolationLevel,
     pub decode: DecodeOptions,
     pub reset: OffsetReset,
+    /// Partitions added to this topic while the consumer runs are read too.
+    pub new_partitions: Option<NewPartitions>,
+}
+
+/// A topic whose partitions added later are picked up (a simple consumer
+/// created for all partitions), with the group whose committed offsets they
+/// start from.
+#[derive(Clone)]
+pub(crate) struct NewPartitions {
+    pub topic: Arc<str>,
+    pub coordinator: Option<Arc<GroupCoordinator>>,
+}
+
+impl std::fmt::Debug for NewPartitions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewPartitions")
+            .field("topic", &self.topic)
+            .field("group", &self.coordinator.is_some())
+            .finish()
+    }
 }
 
 impl FetchSettings {
@@ -64,11 +91,15 @@ impl FetchSettings {
         FetchSettings {
             min_bytes: config.fetch_min_bytes,
             max_wait_ms: i32::try_from(config.fetch_max_wait.as_millis()).unwrap_or(i32::MAX),
-            partition_max_bytes: config.max_partition_fetch_bytes,
+            // More than the queue can take would be fetched again.
+            partition_max_bytes: config
+                .max_partition_fetch_bytes
+                .min(i32::try_from(config.queued_max_bytes).unwrap_or(i32::MAX)),
             max_bytes: config.fetch_max_bytes,
             isolation_level: config.isolation_level,
             decode: DecodeOptions::default().with_check_crcs(config.check_crcs),
             reset: config.auto_offset_reset,
+            new_partitions: None,
         }
     }
 }
@@ -116,6 +147,7 @@ pub(crate) fn spawn(
         meta: HashMap::new(),
         metadata_stale: true,
         last_refresh: None,
+        missing: HashMap::new(),
         in_flight: HashMap::new(),
         conns: HashMap::new(),
         connecting: HashMap::new(),
@@ -171,9 +203,12 @@ struct Fetcher {
     meta: HashMap<Arc<str>, Arc<TopicMetadata>>,
     metadata_stale: bool,
     last_refresh: Option<Instant>,
+    /// Metadata refreshes in a row that found a fetched topic missing.
+    missing: HashMap<Arc<str>, u32>,
     /// One Fetch per leader at most.
     in_flight: HashMap<i32, InFlight>,
-    /// Connections to leaders, and connections being opened on a helper
+    /// The fetcher's own connections to leaders (outside the pool; see
+    /// `start_connecting`), and connections being opened on a helper
     /// thread (so an unreachable host never stalls the other leaders).
     conns: HashMap<i32, Arc<Connection>>,
     connecting: HashMap<i32, Receiver<Result<Arc<Connection>>>>,
@@ -206,6 +241,7 @@ impl Fetcher {
                 panic!("test hook: the fetcher thread panics");
             }
             self.refresh_metadata();
+            self.decode_pending();
             self.send_fetches();
             self.wait_and_handle();
         }
@@ -244,16 +280,191 @@ impl Fetcher {
         }
         self.last_refresh = Some(Instant::now());
         self.metadata_stale = false;
+        self.missing.retain(|t, _| topics.contains(t));
         for topic in topics {
             match self.client.refresh_topic(&topic) {
                 Ok(meta) => {
+                    self.missing.remove(&topic);
+                    self.pick_up_new_partitions(&topic, &meta);
                     self.meta.insert(topic, meta);
+                }
+                Err(Error::UnknownTopic(_)) => {
+                    let times = self.missing.entry(Arc::clone(&topic)).or_insert(0);
+                    *times += 1;
+                    if *times >= MISSING_REFRESHES {
+                        self.topic_deleted(&topic);
+                    }
+                    self.metadata_stale = true;
                 }
                 Err(e) => {
                     debug!("fetcher: metadata for topic `{topic}` not refreshed: {e}");
                     self.metadata_stale = true;
                 }
             }
+        }
+    }
+
+    /// Makes more messages of partly handed-out batches (see
+    /// `decode::PendingBatch`) for partitions whose queue is down to half its
+    /// byte bound, decoding outside the lock.
+    fn decode_pending(&mut self) {
+        let limits = self.shared.limits;
+        let mut work = Vec::new();
+        {
+            let mut state = self.shared.lock();
+            for p in &mut state.partitions {
+                if p.paused || p.pending.is_none() || !p.has_room(limits) {
+                    continue;
+                }
+                if let Some(pending) = p.pending.take() {
+                    let key: Key = (Arc::clone(&p.topic), p.id);
+                    work.push((key, p.epoch, p.byte_room(limits), pending));
+                }
+            }
+        }
+        if work.is_empty() {
+            return;
+        }
+        for ((topic, id), epoch, budget, mut pending) in work {
+            let decoded = pending.decode(budget);
+            let mut state = self.shared.lock();
+            let Some(p) = state.partition_mut(&topic, id) else {
+                continue;
+            };
+            if p.epoch != epoch {
+                continue;
+            }
+            match decoded {
+                Ok((messages, bytes)) => {
+                    p.push_messages(messages, bytes);
+                    if pending.is_done() {
+                        p.resume_at = None;
+                    } else {
+                        p.resume_at = Some(pending.next_offset);
+                        p.pending = Some(pending);
+                        p.waiting_for_room = true;
+                    }
+                }
+                Err(e) => {
+                    let offset = pending.next_offset;
+                    p.resume_at = None;
+                    let error = Error::decode(
+                        format!(
+                            "fetching topic `{topic}` partition {id}: corrupt data at offset {offset}"
+                        ),
+                        e,
+                    );
+                    log::error!("{error}");
+                    p.fail(Some(offset), error);
+                }
+            }
+        }
+        let again = self
+            .shared
+            .lock()
+            .partitions
+            .iter()
+            .any(|p| !p.paused && p.pending.is_some() && p.has_room(limits));
+        self.shared.notify_ready();
+        if again {
+            // The caller emptied the queue while this thread decoded.
+            self.shared.poke_fetcher();
+        }
+    }
+
+    /// Starts reading partitions that metadata lists for the followed topic
+    /// (see [`NewPartitions`]) and the queue does not hold yet: from the
+    /// group's committed offset if there is one, else from the earliest
+    /// offset, whatever `auto_offset_reset` says, since every record of a
+    /// partition added after the consumer started is new to it (with
+    /// `Latest`, records written before the next metadata refresh noticed
+    /// the partition would be skipped). Failed lookups are retried at the
+    /// next refresh.
+    fn pick_up_new_partitions(&mut self, topic: &Arc<str>, meta: &TopicMetadata) {
+        let Some(follow) = self
+            .settings
+            .new_partitions
+            .as_ref()
+            .filter(|f| f.topic == *topic)
+        else {
+            return;
+        };
+        let added: Vec<i32> = {
+            let state = self.shared.lock();
+            meta.partitions
+                .iter()
+                .map(|p| p.id)
+                .filter(|&id| state.partition(topic, id).is_none())
+                .collect()
+        };
+        if added.is_empty() {
+            return;
+        }
+        let deadline = crate::time::after(self.client.config().request_timeout());
+        let committed = match &follow.coordinator {
+            Some(c) => c.fetch(topic, &added, deadline),
+            None => Ok(added.iter().map(|&p| (p, None)).collect()),
+        };
+        let starts = committed.and_then(|committed| {
+            let missing: Vec<i32> = committed
+                .iter()
+                .filter(|(_, o)| o.is_none())
+                .map(|(&p, _)| p)
+                .collect();
+            let earliest = reset_offsets(&self.client, topic, &missing, OffsetReset::Earliest)?;
+            Ok(committed
+                .into_iter()
+                .filter_map(|(p, o)| Some((p, o.or_else(|| earliest.get(&p).copied())?)))
+                .collect::<Vec<(i32, i64)>>())
+        });
+        match starts {
+            Ok(starts) => {
+                {
+                    let mut state = self.shared.lock();
+                    for &(id, offset) in &starts {
+                        let p = state.assign(topic, id);
+                        if p.fetch_offset.is_none() && !p.halted {
+                            p.fetch_offset = Some(offset);
+                        }
+                    }
+                }
+                log::info!(
+                    "topic `{topic}` has new partitions; {} reads them from {starts:?}",
+                    self.shared.label
+                );
+            }
+            Err(e) => {
+                warn!("starting new partitions {added:?} of topic `{topic}` failed: {e}; retrying");
+                self.metadata_stale = true;
+            }
+        }
+    }
+
+    /// `topic` is gone from the cluster (deleted): each of its partitions
+    /// stops with [`Error::UnknownTopic`], queued after the messages already
+    /// fetched (a partition still handing out a fetched batch stops once it
+    /// is through). A seek starts a partition again, should the topic be
+    /// created anew.
+    fn topic_deleted(&mut self, topic: &Arc<str>) {
+        let mut stopped = Vec::new();
+        {
+            let mut state = self.shared.lock();
+            for p in state.partitions.iter_mut().filter(|p| p.topic == *topic) {
+                if p.halted || p.resume_at.is_some() {
+                    continue;
+                }
+                let offset = p.fetch_offset;
+                p.fail(offset, Error::UnknownTopic(topic.to_string()));
+                stopped.push(p.id);
+            }
+        }
+        if !stopped.is_empty() {
+            warn!(
+                "topic `{topic}` no longer exists (deleted?): stopping partitions {stopped:?} of {} \
+                 after their fetched messages; seek them to read a re-created topic",
+                self.shared.label
+            );
+            self.shared.notify_ready();
         }
     }
 
@@ -281,6 +492,13 @@ impl Fetcher {
                 if p.paused || p.halted || busy.contains(&key) {
                     continue;
                 }
+                if p.resume_at.is_some() {
+                    // A batch is still being handed out (`decode_pending`).
+                    if !p.has_room(self.shared.limits) {
+                        p.waiting_for_room = true;
+                    }
+                    continue;
+                }
                 if self.partition_retry_at.get(&key).is_some_and(|&t| t > now) {
                     continue;
                 }
@@ -293,7 +511,7 @@ impl Fetcher {
                     self.metadata_stale = true;
                     continue;
                 };
-                if p.queue.len() >= self.shared.queued_max_messages {
+                if !p.has_room(self.shared.limits) {
                     p.waiting_for_room = true;
                     blocked.insert(leader);
                     continue;
@@ -363,6 +581,14 @@ impl Fetcher {
                 return self.start_connecting(leader);
             }
         };
+        // KIP-368: the broker will soon close this session. A replacement is
+        // opened in the background while this one goes on serving; it takes
+        // over when it arrives (and the old one is retired, so a Fetch still
+        // in flight on it gets its answer).
+        if conn.session_expiring() && !self.connecting.contains_key(&leader) {
+            debug!("broker {leader}: SASL session nearly over, opening a replacement connection");
+            self.start_connecting(leader);
+        }
         match conn.send(&request) {
             Ok(pending) => {
                 debug!(
@@ -383,13 +609,18 @@ impl Fetcher {
 
     /// Opens a connection to `leader` on a `kafka-sync-connect` thread; the
     /// result comes back through `connecting`.
+    ///
+    /// The connection is the fetcher's own, outside the client's pool: a
+    /// broker serves one request per connection at a time, so a Fetch it
+    /// holds for `fetch_max_wait` on a shared connection would hold up every
+    /// commit, produce and metadata request to that broker behind it (the
+    /// Java consumer and producer likewise use sockets of their own). The
+    /// fetcher keeps its own per-leader backoff, so the pool's is not needed.
     fn start_connecting(&mut self, leader: i32) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let client = self.client.clone();
         let spawned = worker::spawn(CONNECT_THREAD, move || {
-            // Never sleeps out the pool's reconnect backoff: the fetcher
-            // keeps its own per-leader backoff.
-            let _ = tx.send(client.connect_broker(leader));
+            let _ = tx.send(client.dedicated_connection(leader).map(Arc::new));
         });
         match spawned {
             Ok(thread) => {
@@ -516,7 +747,9 @@ impl Fetcher {
                 self.join_connect_thread(leader);
                 match conn {
                     Ok(conn) => {
-                        self.conns.insert(leader, conn);
+                        if let Some(old) = self.conns.insert(leader, conn) {
+                            old.retire();
+                        }
                     }
                     Err(e) => self.leader_failed(leader, &e),
                 }

@@ -34,6 +34,26 @@ pub struct Message {
 }
 
 impl Message {
+    /// The memory the message takes in a prefetch queue, as the
+    /// `queued_max_bytes` bound counts it: key, value and headers, plus the
+    /// fixed size of the struct and of each header (so a million one-byte
+    /// records count as the hundred-odd megabytes they take, not as one).
+    pub(crate) fn queued_size(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|h| {
+                std::mem::size_of::<Header<'static>>()
+                    + h.key.len()
+                    + h.value().map_or(0, <[u8]>::len)
+            })
+            .sum();
+        std::mem::size_of::<Message>()
+            + self.key.as_ref().map_or(0, Vec::len)
+            + self.value.as_ref().map_or(0, Vec::len)
+            + headers
+    }
+
     /// The value, or an empty slice when it is null.
     pub fn value_bytes(&self) -> &[u8] {
         self.value.as_deref().unwrap_or_default()

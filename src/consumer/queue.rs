@@ -26,6 +26,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::error::Error;
 
+use super::decode::PendingBatch;
 use super::message::Message;
 
 /// Messages the caller takes from one partition before moving to the next,
@@ -49,6 +50,17 @@ impl Item {
     }
 }
 
+/// How much each partition's queue may hold.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// `queued_max_messages`: checked before a fetch.
+    pub messages: usize,
+    /// `queued_max_bytes`, in [`Message::queued_size`]: checked before a
+    /// fetch and while decoding one, so the queue never holds more than this
+    /// plus one message.
+    pub bytes: usize,
+}
+
 /// Epochs between two assignments of a partition: more than any number of
 /// seeks in between.
 const ASSIGNMENT_EPOCHS: u64 = 1 << 32;
@@ -70,6 +82,16 @@ pub(crate) struct PartitionState {
     /// caller pokes it once there is room.
     pub waiting_for_room: bool,
     pub queue: VecDeque<Item>,
+    /// The queued messages' [`Message::queued_size`], summed.
+    pub queued_bytes: usize,
+    /// The most `queued_bytes` has been (for tests of the bound).
+    pub peak_queued_bytes: usize,
+    /// A fetched batch was only partly made into messages (the byte bound
+    /// ran out inside it): the offset of its next record, which is the
+    /// position while nothing is queued. `fetch_offset` is past the batch.
+    pub resume_at: Option<i64>,
+    /// The rest of that batch, while the fetcher is not decoding it.
+    pub pending: Option<Box<PendingBatch>>,
     /// The high watermark in the latest fetch response, `-1` before one.
     pub high_watermark: i64,
 }
@@ -85,8 +107,34 @@ impl PartitionState {
             halted: false,
             waiting_for_room: false,
             queue: VecDeque::new(),
+            queued_bytes: 0,
+            peak_queued_bytes: 0,
+            resume_at: None,
+            pending: None,
             high_watermark: -1,
         }
+    }
+
+    /// Queues `messages`, whose sizes sum to `bytes`.
+    pub fn push_messages(&mut self, messages: Vec<Message>, bytes: usize) {
+        self.queue.extend(messages.into_iter().map(Item::Message));
+        self.queued_bytes += bytes;
+        self.peak_queued_bytes = self.peak_queued_bytes.max(self.queued_bytes);
+    }
+
+    /// Whether the fetcher should give the partition more messages (fetch,
+    /// or decode more of a partly handed-out batch): while fewer than
+    /// `messages` are queued and at most half the byte bound. The half is
+    /// hysteresis: a fetch sent with a sliver of room left would be mostly
+    /// dropped and fetched again, and the fetcher would be woken for every
+    /// message taken.
+    pub fn has_room(&self, limits: Limits) -> bool {
+        self.queued_bytes <= limits.bytes / 2 && self.queue.len() < limits.messages
+    }
+
+    /// How many bytes of messages the queue can still take.
+    pub fn byte_room(&self, limits: Limits) -> usize {
+        limits.bytes.saturating_sub(self.queued_bytes)
     }
 
     /// The next offset the caller will receive.
@@ -94,6 +142,7 @@ impl PartitionState {
         self.queue
             .front()
             .and_then(Item::offset)
+            .or(self.resume_at)
             .or(self.fetch_offset)
     }
 
@@ -101,6 +150,9 @@ impl PartitionState {
     /// flight.
     pub fn seek(&mut self, offset: Option<i64>) {
         self.queue.clear();
+        self.queued_bytes = 0;
+        self.resume_at = None;
+        self.pending = None;
         self.fetch_offset = offset;
         self.epoch += 1;
         self.halted = false;
@@ -196,6 +248,9 @@ impl State {
                 continue;
             }
             if let Some(item) = p.queue.pop_front() {
+                if let Item::Message(m) = &item {
+                    p.queued_bytes = p.queued_bytes.saturating_sub(m.queued_size());
+                }
                 if step > 0 {
                     self.cursor = i;
                     self.streak = 0;
@@ -213,7 +268,7 @@ impl State {
 pub(crate) struct Shared {
     /// What the consumer reads, for log messages (``topic `x` ``, ``group `g` ``).
     pub label: String,
-    pub queued_max_messages: usize,
+    pub limits: Limits,
     state: Mutex<State>,
     /// Signalled when items are queued or the consumer closes.
     ready: Condvar,
@@ -226,10 +281,10 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// A queue without partitions; see [`State::assign`].
-    pub fn new(label: impl Into<String>, queued_max_messages: usize, wake: Sender<()>) -> Self {
+    pub fn new(label: impl Into<String>, limits: Limits, wake: Sender<()>) -> Self {
         Shared {
             label: label.into(),
-            queued_max_messages,
+            limits,
             state: Mutex::new(State {
                 partitions: Vec::new(),
                 errors: VecDeque::new(),
@@ -300,7 +355,7 @@ impl Shared {
             }
             if let Some((i, item)) = state.pop() {
                 let p = &mut state.partitions[i];
-                let poke = p.waiting_for_room && p.queue.len() < self.queued_max_messages;
+                let poke = p.waiting_for_room && p.has_room(self.limits);
                 if poke {
                     p.waiting_for_room = false;
                 }
@@ -346,7 +401,11 @@ mod tests {
 
     fn shared(partitions: &[i32]) -> Shared {
         let (tx, _rx) = crossbeam_channel::bounded(1);
-        let shared = Shared::new("topic `t`", 10, tx);
+        let limits = Limits {
+            messages: 10,
+            bytes: usize::MAX,
+        };
+        let shared = Shared::new("topic `t`", limits, tx);
         let topic: Arc<str> = Arc::from("t");
         for &p in partitions {
             shared.lock().assign(&topic, p);
@@ -407,6 +466,37 @@ mod tests {
         assert!(shared.pop(now).unwrap().is_none());
         shared.lock().partition_mut("t", 0).unwrap().paused = false;
         assert_eq!(offset_of(shared.pop(now).unwrap()), (0, 0));
+    }
+
+    #[test]
+    fn queued_bytes_follow_pushes_pops_and_seeks_and_a_waiting_batch_is_the_position() {
+        let shared = shared(&[0]);
+        let Item::Message(one) = message(0, 4) else {
+            unreachable!("a message")
+        };
+        let size = one.queued_size();
+        {
+            let mut state = shared.lock();
+            let p = state.partition_mut("t", 0).unwrap();
+            p.fetch_offset = Some(100);
+            p.resume_at = Some(6);
+            let Item::Message(two) = message(0, 5) else {
+                unreachable!("a message")
+            };
+            p.push_messages(vec![one, two], 2 * size);
+            assert_eq!((p.queued_bytes, p.peak_queued_bytes), (2 * size, 2 * size));
+            assert_eq!(p.position(), Some(4));
+        }
+        let now = Some(Instant::now());
+        shared.pop(now).unwrap();
+        shared.pop(now).unwrap();
+        let mut state = shared.lock();
+        let p = state.partition_mut("t", 0).unwrap();
+        assert_eq!(p.queued_bytes, 0);
+        assert_eq!(p.position(), Some(6), "the waiting batch's next record");
+        p.seek(Some(2));
+        assert_eq!((p.resume_at, p.position()), (None, Some(2)));
+        assert_eq!(p.peak_queued_bytes, 2 * size);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::cluster::LATEST;
 use crate::error::{Error, Result};
 
 use super::config::{OffsetReset, SimpleConsumerConfig};
-use super::fetcher::{self, FetchSettings, FetcherHandle};
+use super::fetcher::{self, FetchSettings, FetcherHandle, NewPartitions};
 use super::message::Message;
 use super::offsets::{reset_offsets, GroupCoordinator, Membership};
 use super::queue::{Item, Shared};
@@ -79,7 +79,6 @@ impl Topic {
 pub struct SimpleConsumer {
     topic: Topic,
     config: SimpleConsumerConfig,
-    partitions: Vec<i32>,
     shared: Arc<Shared>,
     coordinator: Option<Arc<GroupCoordinator>>,
     fetcher: Option<FetcherHandle>,
@@ -98,7 +97,7 @@ impl std::fmt::Debug for SimpleConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimpleConsumer")
             .field("topic", &self.topic.name())
-            .field("partitions", &self.partitions)
+            .field("partitions", &self.partitions())
             .field("group", &self.config.consumer_group)
             .finish()
     }
@@ -139,7 +138,7 @@ impl SimpleConsumer {
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
         let shared = Arc::new(Shared::new(
             format!("topic `{}`", topic.name()),
-            config.queued_max_messages,
+            config.queue_limits(),
             wake_tx,
         ));
         {
@@ -192,17 +191,18 @@ impl SimpleConsumer {
                 .collect::<Vec<_>>()
         );
 
-        let fetcher = fetcher::spawn(
-            client,
-            Arc::clone(&shared),
-            wake_rx,
-            FetchSettings::from_config(&config),
-        )?;
+        let mut settings = FetchSettings::from_config(&config);
+        if config.partitions.is_none() {
+            settings.new_partitions = Some(NewPartitions {
+                topic: Arc::from(topic.name()),
+                coordinator: coordinator.clone(),
+            });
+        }
+        let fetcher = fetcher::spawn(client, Arc::clone(&shared), wake_rx, settings)?;
         Ok(SimpleConsumer {
             next_auto_commit: Mutex::new(crate::time::after(config.auto_commit_interval)),
             topic,
             config,
-            partitions,
             shared,
             coordinator,
             fetcher: Some(fetcher),
@@ -218,14 +218,32 @@ impl SimpleConsumer {
         &self.topic
     }
 
-    /// The partitions this consumer reads, sorted.
-    pub fn partitions(&self) -> &[i32] {
-        &self.partitions
+    /// The partitions this consumer reads, sorted: the ones the config
+    /// named, or every partition of the topic, including partitions added
+    /// to it while the consumer runs (see
+    /// [`SimpleConsumerConfig::partitions`]).
+    pub fn partitions(&self) -> Vec<i32> {
+        self.shared.lock().partitions.iter().map(|p| p.id).collect()
     }
 
     /// The configuration it was built with.
     pub fn config(&self) -> &SimpleConsumerConfig {
         &self.config
+    }
+
+    /// The most bytes of messages (as `queued_max_bytes` counts them) any
+    /// partition's prefetch queue has held, for this crate's tests of the
+    /// bound: unstable (feature `unstable-internals`).
+    #[cfg(feature = "unstable-internals")]
+    #[doc(hidden)]
+    pub fn peak_queued_bytes(&self) -> usize {
+        self.shared
+            .lock()
+            .partitions
+            .iter()
+            .map(|p| p.peak_queued_bytes)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The next message, waiting up to `timeout`; `Ok(None)` when none came.
@@ -305,6 +323,8 @@ impl SimpleConsumer {
         let mut state = self.shared.lock();
         for &p in offsets.keys() {
             if state.partition(self.topic.name(), p).is_none() {
+                // `not_assigned` lists the partitions, which takes the lock.
+                drop(state);
                 return Err(self.not_assigned(p));
             }
         }
@@ -326,17 +346,18 @@ impl SimpleConsumer {
         Error::Config(format!(
             "partition {partition} of topic `{}` is not read by this consumer (it reads {:?})",
             self.topic.name(),
-            self.partitions
+            self.partitions()
         ))
     }
 
     /// `partitions`, or every partition when it is empty.
     fn chosen(&self, partitions: &[i32]) -> Result<Vec<i32>> {
         if partitions.is_empty() {
-            return Ok(self.partitions.clone());
+            return Ok(self.partitions());
         }
+        let read = self.partitions();
         for &p in partitions {
-            if self.partitions.binary_search(&p).is_err() {
+            if read.binary_search(&p).is_err() {
                 return Err(self.not_assigned(p));
             }
         }
@@ -375,7 +396,7 @@ impl SimpleConsumer {
         let found = self.topic.offsets_for_time(timestamp_ms)?;
         let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
         let mut at_end = Vec::new();
-        for &p in &self.partitions {
+        for p in self.partitions() {
             match found.get(&p).copied().flatten() {
                 Some(listed) => {
                     offsets.insert(p, listed.offset);
@@ -430,7 +451,7 @@ impl SimpleConsumer {
     /// For each partition with a position, how many messages lie between
     /// it and the end of the partition (the high watermark, asked now).
     pub fn lag(&self) -> Result<BTreeMap<i32, i64>> {
-        let queries: Vec<(i32, i64)> = self.partitions.iter().map(|&p| (p, LATEST)).collect();
+        let queries: Vec<(i32, i64)> = self.partitions().into_iter().map(|p| (p, LATEST)).collect();
         let ends = self
             .topic
             .client()
@@ -541,7 +562,7 @@ impl SimpleConsumer {
     pub fn committed_offsets(&self) -> Result<BTreeMap<i32, Option<i64>>> {
         let deadline = crate::time::after(self.topic.client().config().request_timeout());
         self.coordinator()?
-            .fetch(self.topic.name(), &self.partitions, deadline)
+            .fetch(self.topic.name(), &self.partitions(), deadline)
     }
 
     fn maybe_auto_commit(&self) {

@@ -164,19 +164,6 @@ impl ConnectionPool {
         self.get_bounded(addr, deadline, deadline)
     }
 
-    /// Like [`ConnectionPool::get`], but never waits out a reconnect backoff
-    /// (a broker in backoff is its last error at once) and waits for a
-    /// connection attempt until it ends (each is bounded by the connect,
-    /// request and SASL timeouts): for a helper thread whose only job is to
-    /// connect.
-    pub fn connect(&self, addr: &str) -> Result<Arc<Connection>> {
-        let attempt_bound = self
-            .config
-            .connect_timeout
-            .saturating_add(self.config.request_timeout.saturating_mul(8));
-        self.get_bounded(addr, Instant::now(), crate::time::after(attempt_bound))
-    }
-
     /// A live connection to `addr` if there is one now; otherwise starts an
     /// attempt in the background (unless one is running) and returns
     /// [`Poll::Connecting`]. Never blocks on the network. A broker in

@@ -278,6 +278,14 @@ impl BalancedConsumerConfig {
         self
     }
 
+    /// See [`SimpleConsumerConfig::queued_max_bytes`]. Defaults to 16 MiB
+    /// per partition.
+    #[must_use]
+    pub fn queued_max_bytes(mut self, bytes: usize) -> Self {
+        self.fetch = self.fetch.queued_max_bytes(bytes);
+        self
+    }
+
     /// See [`SimpleConsumerConfig::isolation_level`]. Defaults to
     /// [`IsolationLevel::ReadUncommitted`].
     #[must_use]
@@ -377,6 +385,7 @@ mod tests {
     fn fetch_settings_are_checked_as_the_simple_consumers() {
         let bad = [
             BalancedConsumerConfig::default().queued_max_messages(0),
+            BalancedConsumerConfig::default().queued_max_bytes(0),
             BalancedConsumerConfig::default().auto_commit(Duration::ZERO),
             BalancedConsumerConfig::default().max_poll_interval(Duration::ZERO),
         ];

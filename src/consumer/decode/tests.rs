@@ -71,7 +71,7 @@ fn read(
         isolation_level,
         options: DecodeOptions::default(),
     }
-    .decode(bytes, aborted)
+    .decode(bytes, aborted, usize::MAX)
 }
 
 fn values(decoded: &Decoded) -> Vec<(i64, String)> {
@@ -206,4 +206,68 @@ fn garbage_never_panics() {
         let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
         let _ = read(&junk, 0, IsolationLevel::ReadCommitted, &[]);
     }
+}
+
+fn read_within(bytes: &[u8], fetch_offset: i64, budget: usize) -> Decoded {
+    let topic: Arc<str> = Arc::from(TOPIC);
+    PartitionRead {
+        topic: &topic,
+        partition: 3,
+        fetch_offset,
+        isolation_level: IsolationLevel::ReadUncommitted,
+        options: DecodeOptions::default(),
+    }
+    .decode(bytes, &[], budget)
+}
+
+#[test]
+fn a_compressed_batch_past_the_budget_is_handed_out_a_budget_at_a_time() {
+    let values: Vec<String> = (0..100).map(|i| format!("v{i:03}")).collect();
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    let mut bytes = batch(
+        BatchOptions::default()
+            .with_base_offset(10)
+            .with_compression(Compression::Gzip, None),
+        &refs,
+    );
+    bytes.extend(data(110, &["v100"]));
+    let one = read_within(&bytes, 0, usize::MAX).messages[0].queued_size();
+    // Room for ten messages: the fetch stops after the first batch, whose
+    // rest waits in memory; the second batch is left for the next fetch.
+    let mut decoded = read_within(&bytes, 15, 10 * one);
+    assert_eq!(decoded.messages.len(), 10);
+    assert_eq!(decoded.messages[0].offset, 15);
+    assert_eq!(decoded.bytes, 10 * one);
+    assert_eq!(
+        decoded.next_offset, 110,
+        "the fetch resumes after the batch"
+    );
+    assert!(!decoded.truncated_batch);
+    let mut pending = decoded.pending.take().expect("the rest of the batch waits");
+    assert_eq!(pending.next_offset, 25);
+    let mut offsets: Vec<i64> = decoded.messages.iter().map(|m| m.offset).collect();
+    while !pending.is_done() {
+        let (messages, size) = pending.decode(7 * one).unwrap();
+        assert!(!messages.is_empty() && messages.len() <= 7);
+        assert_eq!(size, messages.len() * one);
+        offsets.extend(messages.iter().map(|m| m.offset));
+        assert_eq!(pending.next_offset, offsets[offsets.len() - 1] + 1);
+    }
+    assert_eq!(offsets, (15..110).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_budget_that_runs_out_at_a_batch_boundary_leaves_nothing_pending() {
+    let mut bytes = data(0, &["a", "b"]);
+    bytes.extend(data(2, &["c"]));
+    let one = read_within(&bytes, 0, usize::MAX).messages[0].queued_size();
+    let decoded = read_within(&bytes, 0, 2 * one);
+    assert_eq!(values(&decoded).len(), 2);
+    assert!(decoded.pending.is_none());
+    assert_eq!(decoded.next_offset, 2);
+    assert!(!decoded.truncated_batch);
+    // A budget too small for one message still takes one.
+    let decoded = read_within(&bytes, 0, 1);
+    assert_eq!(values(&decoded).len(), 1);
+    assert_eq!(decoded.pending.expect("the batch's rest").next_offset, 1);
 }

@@ -14,7 +14,6 @@ use super::{FetchResult, Fetcher, Sent};
 use crate::consumer::config::OffsetReset;
 use crate::consumer::decode::PartitionRead;
 use crate::consumer::offsets::reset_offsets;
-use crate::consumer::queue::Item;
 
 impl Fetcher {
     pub(super) fn handle(&mut self, leader: i32, parts: &[Sent], result: FetchResult) {
@@ -37,6 +36,7 @@ impl Fetcher {
             return;
         }
         let mut resets = Vec::new();
+        let mut answered = vec![false; parts.len()];
         for topic in &response.responses {
             // Named up to Fetch v12, by topic id from v13 (KIP-516).
             let Some(name) = self.response_topic(&topic.topic, &topic.topic_id) else {
@@ -45,11 +45,25 @@ impl Fetcher {
             for p in &topic.partitions {
                 let sent = parts
                     .iter()
-                    .find(|s| s.partition == p.partition_index && *s.topic == *name);
-                if let Some(sent) = sent {
-                    self.handle_partition(sent, p, &frame, &mut resets);
+                    .position(|s| s.partition == p.partition_index && *s.topic == *name);
+                if let Some(i) = sent {
+                    answered[i] = true;
+                    self.handle_partition(&parts[i], p, &frame, &mut resets);
                 }
             }
+        }
+        // A full fetch answers every partition it asked for; one left out
+        // (tansu leaves out the partitions of a deleted topic) is treated as
+        // a leader error: metadata is refreshed, which tells a deleted topic.
+        for (sent, _) in parts.iter().zip(answered).filter(|(_, a)| !a) {
+            debug!(
+                "fetch from broker {leader}: no answer for topic `{}` partition {}; \
+                 refreshing metadata",
+                sent.topic, sent.partition
+            );
+            self.metadata_stale = true;
+            self.partition_retry_at
+                .insert(sent.key(), crate::time::after(self.retry_backoff));
         }
         if !resets.is_empty() {
             self.reset(&resets);
@@ -116,7 +130,13 @@ impl Fetcher {
             isolation_level: self.settings.isolation_level,
             options: self.settings.decode,
         };
-        let decoded = read.decode(bytes, &p.aborted_transactions);
+        // Room in the queue only grows while we decode (the caller takes).
+        let budget = self
+            .shared
+            .lock()
+            .partition(&sent.topic, sent.partition)
+            .map_or(0, |state| state.byte_room(self.shared.limits));
+        let decoded = read.decode(bytes, &p.aborted_transactions, budget);
         let failure = match decoded.error {
             Some((offset, e)) => Some((
                 offset,
@@ -144,10 +164,13 @@ impl Fetcher {
                 return;
             }
             state.high_watermark = p.high_watermark;
-            state
-                .queue
-                .extend(decoded.messages.into_iter().map(Item::Message));
+            state.push_messages(decoded.messages, decoded.bytes);
             state.fetch_offset = Some(decoded.next_offset);
+            if let Some(pending) = decoded.pending {
+                state.resume_at = Some(pending.next_offset);
+                state.pending = Some(Box::new(pending));
+                state.waiting_for_room = true;
+            }
             if let Some((offset, error)) = failure {
                 error!("{error}");
                 state.fail(Some(offset), error);

@@ -308,6 +308,35 @@ impl<'a> RecordBatch<'a> {
 #[derive(Debug)]
 pub struct Records<'b>(RecordsInner<'b>);
 
+impl<'b> Records<'b> {
+    /// Resumes reading a magic-2 batch whose records were read up to some
+    /// point: `data` is the (decompressed) record data not yet read and
+    /// `left` the number of records in it, as [`Records::remaining`] gave
+    /// them; `header` is the batch's. This is how a consumer hands out one
+    /// huge batch a part at a time without decompressing it again.
+    pub(crate) fn resume(data: &'b [u8], left: i32, header: &BatchHeader) -> Self {
+        let log_append_time = (header.timestamp_type == TimestampType::LogAppendTime)
+            .then_some(header.max_timestamp);
+        Records(RecordsInner::V2 {
+            data,
+            left,
+            base_offset: header.base_offset,
+            base_timestamp: header.base_timestamp,
+            log_append_time,
+        })
+    }
+
+    /// For a magic-2 batch, the record data not yet read and how many
+    /// records it holds (see [`Records::resume`]); `None` for legacy
+    /// messages, which are not resumable, and once the iteration ended.
+    pub(crate) fn remaining(&self) -> Option<(&'b [u8], i32)> {
+        match &self.0 {
+            RecordsInner::V2 { data, left, .. } => Some((data, *left)),
+            RecordsInner::Legacy(_) | RecordsInner::Done => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum RecordsInner<'b> {
     V2 {
