@@ -56,6 +56,9 @@ pub(crate) struct Idempotence {
     state: Option<(i64, i16)>,
     decided: bool,
     partitions: HashMap<(Arc<str>, i32), PartitionSequences>,
+    /// Partitions waiting to restart their sequences (so the sender's loop
+    /// does not look through every partition when none is).
+    restarts: usize,
     next_attempt: Instant,
     attempts: u32,
     request_timeout: Duration,
@@ -114,6 +117,7 @@ impl Idempotence {
             state: None,
             decided: mode == Mode::Off,
             partitions: HashMap::new(),
+            restarts: 0,
             next_attempt: Instant::now(),
             attempts: 0,
             request_timeout: config.request_timeout,
@@ -131,7 +135,7 @@ impl Idempotence {
         if !self.decided {
             return true;
         }
-        let Some(state) = self.state else {
+        let Some(state) = self.state.filter(|_| self.restarts > 0) else {
             return false;
         };
         self.partitions
@@ -141,7 +145,7 @@ impl Idempotence {
 
     /// Whether a partition waits for an epoch bump.
     pub(crate) fn restart_pending(&self) -> bool {
-        self.partitions.values().any(|s| s.restart)
+        self.restarts > 0
     }
 
     /// Whether batches may be sent.
@@ -235,6 +239,7 @@ impl Idempotence {
         self.state = None;
         self.decided = true;
         self.partitions.clear();
+        self.restarts = 0;
         Ok(())
     }
 
@@ -300,7 +305,7 @@ impl Idempotence {
             .partitions
             .entry(key(batch))
             .or_insert_with(|| PartitionSequences::new(state));
-        if partition.producer != state && partition.unresolved.is_empty() {
+        if partition.producer != state && partition.unresolved.is_empty() && !partition.restart {
             // Nothing of the old epoch can still land: start the new one.
             *partition = PartitionSequences::new(state);
         }
@@ -331,6 +336,7 @@ impl Idempotence {
                 batch.topic, batch.partition
             );
             partition.restart = true;
+            self.restarts += 1;
             self.next_attempt = self.next_attempt.min(Instant::now());
         }
     }
@@ -387,8 +393,12 @@ impl Idempotence {
             state.0,
             state.1
         );
-        self.partitions
+        let old = self
+            .partitions
             .insert((Arc::clone(topic), partition), sequences);
+        if old.is_some_and(|s| s.restart) {
+            self.restarts -= 1;
+        }
     }
 }
 
