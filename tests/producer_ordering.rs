@@ -383,6 +383,62 @@ fn idempotent_producer_resends_batches_of_unknown_outcome_in_order() {
     assert_exactly_once_in_order(&client, &topic, &run);
 }
 
+/// Round `round` of a fault where everything in flight to the leader of
+/// partitions 0 and 1 fails at once (after 100 ms), the leader moves, and the
+/// first request to the new leader fails too (after 150 ms): a client that
+/// sends the next retry of a partition while the first one is in flight has
+/// it written first.
+fn retry_fails_again(cluster: &MockCluster, topic: &str, round: usize) {
+    let (from, to) = if round % 2 == 1 {
+        (LEADER, 3)
+    } else {
+        (3, LEADER)
+    };
+    cluster
+        .broker_request_errors(
+            from,
+            ApiKey::Produce,
+            &burst(
+                ErrorCode::NotLeaderOrFollower,
+                Duration::from_millis(100),
+                6,
+            ),
+        )
+        .unwrap();
+    for partition in [0, 1] {
+        cluster.set_leader(topic, partition, to).unwrap();
+    }
+    cluster
+        .broker_request_errors(
+            to,
+            ApiKey::Produce,
+            &[(ErrorCode::NotLeaderOrFollower, Duration::from_millis(150))],
+        )
+        .unwrap();
+}
+
+#[test]
+fn idempotent_producer_resends_a_partitions_retries_one_at_a_time() {
+    let (cluster, client) = cluster();
+    let topic = topic(&cluster, "order-retries");
+    for broker in [LEADER, 3] {
+        cluster
+            .round_trip_time(broker, Duration::from_millis(40))
+            .unwrap();
+    }
+    let run = produce(
+        &client,
+        &topic,
+        idempotent(),
+        20_000,
+        Duration::from_micros(200),
+        Duration::from_millis(700),
+        |round| retry_fails_again(&cluster, &topic, round),
+    );
+    cluster.round_trip_time(-1, Duration::ZERO).unwrap();
+    assert_exactly_once_in_order(&client, &topic, &run);
+}
+
 #[test]
 fn acks_one_producer_keeps_partition_order_through_retries_by_default() {
     let (cluster, client) = cluster();
