@@ -62,6 +62,12 @@ pub(crate) struct Batch {
     pub base_sequence: Option<i32>,
     /// The producer id and epoch `base_sequence` belongs to.
     pub stamped: Option<(i64, i16)>,
+    /// The producer state was reassigned (sequences restarted after an
+    /// epoch bump) since it was written into `encoded`.
+    pub restamped: bool,
+    /// Position among the batches the sender drained, so that retries of
+    /// a partition go out in the order the batches were first sent.
+    pub order: u64,
     /// Someone waits synchronously on a record: send without lingering.
     pub urgent: bool,
     pub last_error: Option<Error>,
@@ -121,6 +127,8 @@ impl Batch {
             retry_at: None,
             base_sequence: None,
             stamped: None,
+            restamped: false,
+            order: 0,
             urgent: false,
             last_error: None,
             orphans: None,

@@ -49,6 +49,7 @@ impl Acks {
 /// | [`delivery_timeout`](Self::delivery_timeout) | 120 s | `delivery.timeout.ms` |
 /// | [`request_timeout`](Self::request_timeout) | 30 s | `request.timeout.ms` |
 /// | [`max_in_flight`](Self::max_in_flight) | 5 | `max.in.flight.requests.per.connection` |
+/// | [`preserve_order`](Self::preserve_order) | `true`: without idempotence, one batch per partition in flight | — (Java reorders on retry unless `max.in.flight.requests.per.connection=1`) |
 /// | [`buffer_memory`](Self::buffer_memory) | 32 MiB | `buffer.memory` |
 /// | [`max_block`](Self::max_block) | 60 s | `max.block.ms` |
 /// | [`max_request_size`](Self::max_request_size) | 1 MiB | `max.request.size` |
@@ -77,6 +78,7 @@ pub struct ProducerConfig {
     pub(crate) delivery_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) max_in_flight: usize,
+    pub(crate) preserve_order: bool,
     pub(crate) buffer_memory: usize,
     pub(crate) max_block: Duration,
     pub(crate) max_request_size: usize,
@@ -100,6 +102,7 @@ impl Default for ProducerConfig {
             delivery_timeout: Duration::from_secs(120),
             request_timeout: Duration::from_secs(30),
             max_in_flight: 5,
+            preserve_order: true,
             buffer_memory: 32 * 1024 * 1024,
             max_block: Duration::from_secs(60),
             max_request_size: 1024 * 1024,
@@ -125,6 +128,7 @@ impl fmt::Debug for ProducerConfig {
             .field("delivery_timeout", &self.delivery_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_in_flight", &self.max_in_flight)
+            .field("preserve_order", &self.preserve_order)
             .field("buffer_memory", &self.buffer_memory)
             .field("max_block", &self.max_block)
             .field("max_request_size", &self.max_request_size)
@@ -195,9 +199,35 @@ impl ProducerConfig {
     }
 
     /// Produce requests in flight per broker connection. Defaults to 5, as in
-    /// the Java producer; at most 5 with idempotence.
+    /// the Java producer; at most 5 with idempotence. How many of them may
+    /// carry batches of one partition depends on
+    /// [`preserve_order`](Self::preserve_order).
     pub fn max_in_flight(mut self, requests: usize) -> Self {
         self.max_in_flight = requests;
+        self
+    }
+
+    /// Whether a partition's records are written in the order they were
+    /// produced even when batches are retried. Defaults to `true`.
+    ///
+    /// With idempotence in effect (the default with [`Acks::All`]), order
+    /// holds whatever this says: sequence numbers let up to
+    /// [`max_in_flight`](Self::max_in_flight) batches of a partition be in
+    /// flight, and a failed batch is resent before any newer one.
+    ///
+    /// Without idempotence (acks 0 or 1, [`idempotence(Some(false))`](Self::idempotence),
+    /// or a broker without InitProducerId), a batch retried after a failure
+    /// could land after a newer batch of its partition that was in flight
+    /// behind it. With `true`, each partition has at most one batch in
+    /// flight, so a retry cannot be overtaken, while different partitions
+    /// still share the `max_in_flight` requests per broker. `false` lets a
+    /// partition pipeline up to `max_in_flight` batches, as the Java producer
+    /// (`max.in.flight.requests.per.connection` 5) and librdkafka do: more
+    /// throughput for a single hot partition, and retries may reorder (they
+    /// may duplicate records either way without idempotence). With
+    /// [`Acks::None`] nothing waits for an answer, so this changes nothing.
+    pub fn preserve_order(mut self, preserve: bool) -> Self {
+        self.preserve_order = preserve;
         self
     }
 
@@ -355,6 +385,7 @@ mod tests {
         assert_eq!(c.delivery_timeout, Duration::from_secs(120));
         assert_eq!(c.request_timeout, Duration::from_secs(30));
         assert_eq!(c.max_in_flight, 5);
+        assert!(c.preserve_order);
         assert_eq!(c.buffer_memory, 32 << 20);
         assert_eq!(c.max_block, Duration::from_secs(60));
         assert_eq!(c.max_request_size, 1 << 20);

@@ -5,17 +5,31 @@
 //! transactional id) before its first send. Each batch gets the partition's
 //! next sequence number when it is first sent and keeps it across retries,
 //! so the broker can drop a batch it already has and refuse one that would
-//! leave a gap. When the broker no longer knows the producer or sees a gap
-//! (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER), the sender bumps the
-//! epoch (InitProducerId v3+ with the current id and epoch, KIP-360; a fresh
-//! id before v3), restarts every partition's sequence at 0, and resends the
-//! unacknowledged batches with new sequences, in their original order.
+//! leave a gap. A batch whose outcome is unknown (request timeout, connection
+//! lost) is therefore always resent with its original producer id, epoch and
+//! sequence.
+//!
+//! When the broker no longer knows the producer or sees a gap
+//! (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH)
+//! for the *first* unresolved batch of a partition (every earlier one is
+//! acknowledged or finally failed), the partition's sequences must restart
+//! under a new epoch; the same answer for a later batch only means an
+//! earlier one is still unresolved, and the batch is just retried. As in the
+//! Java producer (`TransactionManager`), the restart waits until none of the
+//! partition's batches is in flight: then the epoch is bumped
+//! (InitProducerId v3+ with the current id and epoch, KIP-360; a fresh id
+//! before v3) unless another partition's restart already bumped it, and the
+//! partition's unacknowledged batches get new sequences from 0, in their
+//! original order. Other partitions keep their producer state, and so their
+//! sequences, until they have nothing unresolved; a partition never has
+//! batches of two epochs unresolved at once.
 //!
 //! # References
 //! Kafka protocol guide, "InitProducerId API"; KIP-98 (idempotence), KIP-360
-//! (epoch bumps for idempotent producers).
+//! (epoch bumps for idempotent producers); the Java producer's
+//! `TransactionManager` and `RecordAccumulator`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,12 +55,53 @@ pub(crate) struct Idempotence {
     mode: Mode,
     state: Option<(i64, i16)>,
     decided: bool,
-    bump: bool,
-    sequences: HashMap<(Arc<str>, i32), i32>,
+    partitions: HashMap<(Arc<str>, i32), PartitionSequences>,
+    /// Partitions waiting to restart their sequences (so the sender's loop
+    /// does not look through every partition when none is).
+    restarts: usize,
     next_attempt: Instant,
     attempts: u32,
     request_timeout: Duration,
     retry_backoff: (Duration, Duration),
+}
+
+/// One partition's sequence numbers.
+struct PartitionSequences {
+    /// The producer id and epoch the partition's sequences belong to; it
+    /// lags behind the producer's after a bump until the partition has
+    /// nothing unresolved (or restarts).
+    producer: (i64, i16),
+    next: i32,
+    /// Base sequences of the batches stamped and not yet resolved (in
+    /// flight or waiting for a retry), in stamping order.
+    unresolved: VecDeque<i32>,
+    /// The broker refused the first unresolved batch's producer state: the
+    /// sequences restart under a newer epoch once nothing is in flight.
+    restart: bool,
+}
+
+impl PartitionSequences {
+    fn new(producer: (i64, i16)) -> Self {
+        PartitionSequences {
+            producer,
+            next: 0,
+            unresolved: VecDeque::new(),
+            restart: false,
+        }
+    }
+
+    /// Hands out `count` sequence numbers, wrapping after `i32::MAX`.
+    fn take(&mut self, count: usize) -> i32 {
+        let sequence = self.next;
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        self.next = ((i64::from(sequence) + count) % (i64::from(i32::MAX) + 1)) as i32;
+        self.unresolved.push_back(sequence);
+        sequence
+    }
+}
+
+fn key(batch: &Batch) -> (Arc<str>, i32) {
+    (Arc::clone(&batch.topic), batch.partition)
 }
 
 impl Idempotence {
@@ -61,8 +116,8 @@ impl Idempotence {
             mode,
             state: None,
             decided: mode == Mode::Off,
-            bump: false,
-            sequences: HashMap::new(),
+            partitions: HashMap::new(),
+            restarts: 0,
             next_attempt: Instant::now(),
             attempts: 0,
             request_timeout: config.request_timeout,
@@ -70,19 +125,60 @@ impl Idempotence {
         }
     }
 
-    /// Whether an InitProducerId is due before sending.
-    pub(crate) fn wanted(&self) -> bool {
-        self.mode != Mode::Off && (!self.decided || self.bump)
+    /// Whether an InitProducerId is due before sending: there is no producer
+    /// id yet, or a partition whose sequences must restart under the current
+    /// epoch has nothing in flight any more (`idle(topic, partition)`).
+    pub(crate) fn wanted(&self, idle: impl Fn(&Arc<str>, i32) -> bool) -> bool {
+        if self.mode == Mode::Off {
+            return false;
+        }
+        if !self.decided {
+            return true;
+        }
+        let Some(state) = self.state.filter(|_| self.restarts > 0) else {
+            return false;
+        };
+        self.partitions
+            .iter()
+            .any(|((t, p), s)| s.restart && s.producer == state && idle(t, *p))
+    }
+
+    /// Whether a partition waits for an epoch bump.
+    pub(crate) fn restart_pending(&self) -> bool {
+        self.restarts > 0
     }
 
     /// Whether batches may be sent.
     pub(crate) fn ready(&self) -> bool {
-        self.decided && !self.bump
+        self.decided
     }
 
     /// Whether batches carry producer state.
     pub(crate) fn enabled(&self) -> bool {
         self.state.is_some()
+    }
+
+    /// Whether a new (unstamped) batch of `topic`/`partition` may be sent:
+    /// not while the partition waits to restart its sequences, nor while it
+    /// has unresolved batches of an older epoch (their outcome decides the
+    /// partition's next sequence).
+    pub(crate) fn may_send_new(&self, topic: &Arc<str>, partition: i32) -> bool {
+        let Some(state) = self.state else {
+            return true;
+        };
+        self.partitions
+            .get(&(Arc::clone(topic), partition))
+            .is_none_or(|s| !s.restart && (s.producer == state || s.unresolved.is_empty()))
+    }
+
+    /// Whether a batch that failed before may be resent as it is stamped:
+    /// not while its partition waits to restart its sequences (one never
+    /// stamped is a new batch).
+    pub(crate) fn may_resend(&self, batch: &Batch) -> bool {
+        if batch.stamped.is_none() {
+            return self.may_send_new(&batch.topic, batch.partition);
+        }
+        self.partitions.get(&key(batch)).is_none_or(|s| !s.restart)
     }
 
     /// Gets a producer id (or a bumped epoch) if one is due. An error means
@@ -97,12 +193,13 @@ impl Idempotence {
                 if self.state.is_none() {
                     info!("idempotent producer: producer id {id}, epoch {epoch}");
                 } else {
-                    warn!("idempotent producer: now producer id {id}, epoch {epoch}; sequences restart at 0");
+                    warn!(
+                        "idempotent producer: now producer id {id}, epoch {epoch}; \
+                         partitions restart their sequences at 0 once nothing of theirs is in flight"
+                    );
                 }
                 self.state = Some((id, epoch));
-                self.sequences.clear();
                 self.decided = true;
-                self.bump = false;
                 self.attempts = 0;
                 Ok(())
             }
@@ -141,7 +238,8 @@ impl Idempotence {
         self.mode = Mode::Off;
         self.state = None;
         self.decided = true;
-        self.bump = false;
+        self.partitions.clear();
+        self.restarts = 0;
         Ok(())
     }
 
@@ -152,7 +250,7 @@ impl Idempotence {
             return Ok(None);
         };
         let fresh = InitProducerIdRequest::default();
-        let response = match (self.bump && range.max_version >= 3, self.state) {
+        let response = match (range.max_version >= 3, self.state) {
             (true, Some((id, epoch))) => {
                 let bump = InitProducerIdRequest {
                     producer_id: id,
@@ -186,35 +284,120 @@ impl Idempotence {
     }
 
     /// Sequence state for a batch about to be sent: `Some` when the batch
-    /// needs (new) producer id, epoch and base sequence written into it.
+    /// needs (new) producer id, epoch and base sequence written into it. A
+    /// new batch takes its partition's next sequence (the partition adopts
+    /// the producer's current epoch first when it has nothing unresolved); a
+    /// stamped one keeps its stamp unless [`restart`](Self::restart)
+    /// reassigned it.
     pub(crate) fn stamp(&mut self, batch: &mut Batch) -> Option<(i64, i16, i32)> {
-        let Some((id, epoch)) = self.state else {
+        let Some(state) = self.state else {
             // Idempotence was turned off after this batch was stamped.
             return batch.stamped.take().map(|_| {
                 batch.base_sequence = None;
+                batch.restamped = false;
                 (-1, -1, -1)
             });
         };
-        if batch.stamped == Some((id, epoch)) {
-            return None;
+        if let (Some((id, epoch)), Some(sequence)) = (batch.stamped, batch.base_sequence) {
+            return std::mem::take(&mut batch.restamped).then_some((id, epoch, sequence));
         }
-        let key = (Arc::clone(&batch.topic), batch.partition);
-        let next = self.sequences.entry(key).or_insert(0);
-        let sequence = *next;
-        let count = i64::try_from(batch.record_count).unwrap_or(i64::MAX);
-        *next = ((i64::from(sequence) + count) % (i64::from(i32::MAX) + 1)) as i32;
+        let partition = self
+            .partitions
+            .entry(key(batch))
+            .or_insert_with(|| PartitionSequences::new(state));
+        if partition.producer != state && partition.unresolved.is_empty() && !partition.restart {
+            // Nothing of the old epoch can still land: start the new one.
+            *partition = PartitionSequences::new(state);
+        }
+        let sequence = partition.take(batch.record_count);
         batch.base_sequence = Some(sequence);
-        batch.stamped = Some((id, epoch));
-        Some((id, epoch, sequence))
+        batch.stamped = Some(partition.producer);
+        batch.restamped = false;
+        Some((partition.producer.0, partition.producer.1, sequence))
     }
 
-    /// The broker rejected `batch`'s producer state: bump the epoch, unless
-    /// the batch was stamped before the latest bump (it is only restamped).
-    pub(crate) fn request_bump(&mut self, batch: &Batch, error: &Error) {
-        if self.state.is_some() && batch.stamped == self.state && !self.bump {
-            warn!("bumping the producer epoch after: {error}");
-            self.bump = true;
-            self.next_attempt = Instant::now();
+    /// The broker refused `batch`'s producer state. Only when every earlier
+    /// batch of the partition is resolved does that mean a real gap (or a
+    /// broker that lost the producer): then the partition's sequences must
+    /// restart under a newer epoch. Otherwise the batch is only retried: an
+    /// earlier batch is still unresolved and explains the refusal.
+    pub(crate) fn refused(&mut self, batch: &Batch, error: &Error) {
+        let (Some(stamp), Some(sequence)) = (batch.stamped, batch.base_sequence) else {
+            return;
+        };
+        let Some(partition) = self.partitions.get_mut(&key(batch)) else {
+            return;
+        };
+        let first = partition.unresolved.front() == Some(&sequence);
+        if first && partition.producer == stamp && !partition.restart {
+            warn!(
+                "`{}` partition {}: sequences restart under a new epoch once nothing of the \
+                 partition is in flight, after: {error}",
+                batch.topic, batch.partition
+            );
+            partition.restart = true;
+            self.restarts += 1;
+            self.next_attempt = self.next_attempt.min(Instant::now());
+        }
+    }
+
+    /// `batch` left the sender (acknowledged, or finally failed): its
+    /// sequence no longer holds the partition back.
+    pub(crate) fn resolve(&mut self, batch: &Batch) {
+        let (Some(stamp), Some(sequence)) = (batch.stamped, batch.base_sequence) else {
+            return;
+        };
+        if let Some(partition) = self.partitions.get_mut(&key(batch)) {
+            if partition.producer == stamp {
+                if let Some(at) = partition.unresolved.iter().position(|&s| s == sequence) {
+                    partition.unresolved.remove(at);
+                }
+            }
+        }
+    }
+
+    /// Partitions whose sequences can restart now: they wait for it, have
+    /// nothing in flight (`idle`), and the producer's epoch is newer than
+    /// theirs.
+    pub(crate) fn restartable(
+        &self,
+        idle: impl Fn(&Arc<str>, i32) -> bool,
+    ) -> Vec<(Arc<str>, i32)> {
+        let Some(state) = self.state else {
+            return Vec::new();
+        };
+        self.partitions
+            .iter()
+            .filter(|((t, p), s)| s.restart && s.producer != state && idle(t, *p))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Restarts a partition's sequences under the current epoch: its
+    /// unacknowledged `batches` (none in flight), in their original order,
+    /// get sequences from 0, written into them when they are next sent.
+    pub(crate) fn restart(&mut self, topic: &Arc<str>, partition: i32, batches: &mut [&mut Batch]) {
+        let Some(state) = self.state else {
+            return;
+        };
+        let mut sequences = PartitionSequences::new(state);
+        for batch in batches.iter_mut() {
+            batch.base_sequence = Some(sequences.take(batch.record_count));
+            batch.stamped = Some(state);
+            batch.restamped = true;
+        }
+        warn!(
+            "`{topic}` partition {partition}: {} unacknowledged batches resent with producer id {}, \
+             epoch {} from sequence 0",
+            batches.len(),
+            state.0,
+            state.1
+        );
+        let old = self
+            .partitions
+            .insert((Arc::clone(topic), partition), sequences);
+        if old.is_some_and(|s| s.restart) {
+            self.restarts -= 1;
         }
     }
 }
@@ -260,12 +443,14 @@ mod tests {
         let mut i = enabled();
         let mut old = batch(0, 5);
         i.stamp(&mut old);
-        i.request_bump(&old, &Error::Closed("test"));
-        assert!(i.wanted() && !i.ready());
+        i.refused(&old, &Error::Closed("test"));
+        assert!(i.wanted(|_, _| true) && !i.may_resend(&old));
         // What `ensure` does with the broker's answer.
         i.state = Some((1000, 1));
-        i.sequences.clear();
-        i.bump = false;
+        assert!(!i.wanted(|_, _| true), "one bump is enough");
+        assert_eq!(i.restartable(|_, _| true).len(), 1);
+        i.restart(&Arc::from("t"), 0, &mut [&mut old]);
+        assert!(i.may_resend(&old));
         assert_eq!(i.stamp(&mut old), Some((1000, 1, 0)));
     }
 
@@ -275,14 +460,84 @@ mod tests {
         let mut old = batch(0, 5);
         i.stamp(&mut old);
         i.state = Some((1000, 1));
-        i.request_bump(&old, &Error::Closed("test"));
-        assert!(!i.bump);
+        i.refused(&old, &Error::Closed("test"));
+        assert!(!i.wanted(|_, _| true));
+    }
+
+    #[test]
+    fn no_bump_while_the_refused_partition_has_batches_in_flight() {
+        let mut i = enabled();
+        let mut first = batch(0, 5);
+        i.stamp(&mut first);
+        i.refused(&first, &Error::Closed("test"));
+        assert!(
+            !i.wanted(|_, _| false),
+            "a batch of the partition is in flight"
+        );
+        assert!(i.wanted(|_, _| true));
+    }
+
+    #[test]
+    fn a_refused_batch_behind_an_unresolved_one_is_only_retried() {
+        let mut i = enabled();
+        let (mut first, mut second) = (batch(0, 5), batch(0, 3));
+        i.stamp(&mut first);
+        i.stamp(&mut second);
+        i.refused(&second, &Error::Closed("test"));
+        assert!(!i.wanted(|_, _| true) && i.may_resend(&second));
+        // Once the first is acknowledged, the second is first: a real gap.
+        i.resolve(&first);
+        i.refused(&second, &Error::Closed("test"));
+        assert!(i.wanted(|_, _| true));
+    }
+
+    #[test]
+    fn a_batch_of_unknown_outcome_keeps_its_stamp_across_another_partitions_bump() {
+        let mut i = enabled();
+        let mut unknown = batch(0, 5);
+        let mut gap = batch(1, 2);
+        i.stamp(&mut unknown);
+        i.stamp(&mut gap);
+        i.refused(&gap, &Error::Closed("test"));
+        i.state = Some((1000, 1));
+        i.restart(&Arc::from("t"), 1, &mut [&mut gap]);
+        assert_eq!(i.stamp(&mut gap), Some((1000, 1, 0)));
+        assert_eq!(i.stamp(&mut unknown), None, "resent as first stamped");
+        assert_eq!(unknown.stamped, Some((1000, 0)));
+        // Partition 0 sends nothing new until its old batch resolves...
+        let t: Arc<str> = Arc::from("t");
+        assert!(!i.may_send_new(&t, 0) && i.may_send_new(&t, 1));
+        i.resolve(&unknown);
+        // ...then starts the new epoch at 0.
+        assert!(i.may_send_new(&t, 0));
+        assert_eq!(i.stamp(&mut batch(0, 1)), Some((1000, 1, 0)));
+    }
+
+    #[test]
+    fn restarted_batches_get_sequences_in_their_order() {
+        let mut i = enabled();
+        let mut batches = [batch(0, 5), batch(0, 3), batch(0, 2)];
+        for b in &mut batches {
+            i.stamp(b);
+        }
+        i.refused(&batches[0], &Error::Closed("test"));
+        i.state = Some((1000, 1));
+        let [a, b, c] = &mut batches;
+        i.restart(&Arc::from("t"), 0, &mut [a, b, c]);
+        let stamps: Vec<_> = batches.iter_mut().map(|b| i.stamp(b)).collect();
+        assert_eq!(
+            stamps,
+            [Some((1000, 1, 0)), Some((1000, 1, 5)), Some((1000, 1, 8))]
+        );
+        assert_eq!(i.stamp(&mut batch(0, 1)), Some((1000, 1, 10)));
     }
 
     #[test]
     fn sequences_wrap_to_zero_after_i32_max() {
         let mut i = enabled();
-        i.sequences.insert((Arc::from("t"), 0), i32::MAX - 1);
+        let mut near = PartitionSequences::new((1000, 0));
+        near.next = i32::MAX - 1;
+        i.partitions.insert((Arc::from("t"), 0), near);
         assert_eq!(i.stamp(&mut batch(0, 3)), Some((1000, 0, i32::MAX - 1)));
         assert_eq!(i.stamp(&mut batch(0, 1)), Some((1000, 0, 1)));
     }
@@ -300,8 +555,8 @@ mod tests {
     #[test]
     fn auto_idempotence_needs_acks_all() {
         let leader = ProducerConfig::default().acks(Acks::Leader);
-        assert!(!Idempotence::new(&leader).wanted());
-        assert!(Idempotence::new(&ProducerConfig::default()).wanted());
+        assert!(!Idempotence::new(&leader).wanted(|_, _| true));
+        assert!(Idempotence::new(&ProducerConfig::default()).wanted(|_, _| true));
         let off = ProducerConfig::default().idempotence(Some(false));
         assert!(Idempotence::new(&off).ready());
     }

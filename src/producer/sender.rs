@@ -62,6 +62,11 @@ pub(crate) struct Sender {
     /// The last pass left ready batches behind only because a request was
     /// full: go again at once.
     more: bool,
+    /// Per partition: how many of its batches are in flight, and to which
+    /// broker (the ordering rules in [`Sender::send_ready`] need both).
+    partitions_in_flight: HashMap<(Arc<str>, i32), (usize, i32)>,
+    /// The next [`Batch::order`].
+    next_order: u64,
 }
 
 impl Sender {
@@ -80,6 +85,8 @@ impl Sender {
             blocked: HashMap::new(),
             stalled: false,
             more: false,
+            partitions_in_flight: HashMap::new(),
+            next_order: 0,
         }
     }
 
@@ -104,11 +111,14 @@ impl Sender {
                 self.abort();
                 return;
             }
-            if self.idempotence.wanted() {
+            let in_flight = &self.partitions_in_flight;
+            let idle = |t: &Arc<str>, p: i32| !in_flight.contains_key(&(Arc::clone(t), p));
+            if self.idempotence.wanted(idle) {
                 if let Err(e) = self.idempotence.ensure(&self.shared.client) {
                     self.fail_everything_queued(e);
                 }
             }
+            self.restart_sequences();
             if self.idempotence.ready() {
                 self.send_ready();
             }
@@ -153,7 +163,10 @@ impl Sender {
         for f in &self.in_flight {
             until = until.min(f.pending.deadline());
         }
-        if self.reporter.is_waiting() || !self.idempotence.ready() {
+        let idle =
+            |t: &Arc<str>, p: i32| !self.partitions_in_flight.contains_key(&(Arc::clone(t), p));
+        if self.reporter.is_waiting() || !self.idempotence.ready() || self.idempotence.wanted(idle)
+        {
             until = until.min(now + Duration::from_millis(10));
         }
         if until <= now {
@@ -195,6 +208,15 @@ impl Sender {
                 .metrics
                 .in_flight
                 .fetch_sub(1, Ordering::Relaxed);
+            for batch in &f.batches {
+                let key = (Arc::clone(&batch.topic), batch.partition);
+                if let Some((count, _)) = self.partitions_in_flight.get_mut(&key) {
+                    *count -= 1;
+                    if *count == 0 {
+                        self.partitions_in_flight.remove(&key);
+                    }
+                }
+            }
             let answer = match answer {
                 Some(answer) => answer,
                 // Past its deadline: `wait` closes the connection and reports the timeout.
@@ -246,15 +268,13 @@ impl Sender {
                 Outcome::Written {
                     base_offset,
                     log_append_time,
-                } => self
-                    .reporter
-                    .complete(batch, Ok((base_offset, log_append_time))),
+                } => self.complete(batch, Ok((base_offset, log_append_time))),
                 Outcome::Retry(e) => self.retry_or_fail(batch, e),
                 Outcome::ResetProducer(e) => {
-                    self.idempotence.request_bump(&batch, &e);
+                    self.idempotence.refused(&batch, &e);
                     self.retry_or_fail(batch, e);
                 }
-                Outcome::Fail(e) => self.reporter.complete(batch, Err(e)),
+                Outcome::Fail(e) => self.complete(batch, Err(e)),
             }
         }
     }
@@ -264,7 +284,7 @@ impl Sender {
     fn retry_or_fail(&mut self, mut batch: Batch, error: Error) {
         let config = &self.shared.config;
         if !error.is_retriable() && !matches!(error.code(), Some(c) if is_producer_state_error(c)) {
-            self.reporter.complete(batch, Err(error));
+            self.complete(batch, Err(error));
             return;
         }
         batch.attempts += 1;
@@ -278,7 +298,7 @@ impl Sender {
             >= crate::time::add(batch.created, config.delivery_timeout)
         {
             let e = delivery_timeout_error(&batch, config.delivery_timeout, &error);
-            self.reporter.complete(batch, Err(e));
+            self.complete(batch, Err(e));
             return;
         }
         warn!(
@@ -293,9 +313,59 @@ impl Sender {
         batch.retry_at = Some(crate::time::add(now, backoff));
         batch.last_error = Some(error);
         self.retries.push(batch);
-        // Resend in sequence order within each partition.
-        self.retries
-            .sort_by_key(|b| (Arc::clone(&b.topic), b.partition, b.base_sequence));
+        // Resend in the order the batches were first sent, per partition.
+        self.retries.sort_by(|a, b| {
+            (&a.topic, a.partition, a.order).cmp(&(&b.topic, b.partition, b.order))
+        });
+    }
+
+    /// Reports `batch`'s outcome; its sequence no longer holds its
+    /// partition back.
+    fn complete(&mut self, batch: Batch, result: Result<(i64, i64)>) {
+        self.idempotence.resolve(&batch);
+        self.reporter.complete(batch, result);
+    }
+
+    /// Whether a partition's retries and new batches wait for its batches in
+    /// flight: with idempotence, and without it unless reordering was
+    /// allowed ([`ProducerConfig::preserve_order`](super::ProducerConfig::preserve_order)).
+    fn keeps_order(&self) -> bool {
+        self.idempotence.enabled() || self.shared.config.preserve_order
+    }
+
+    /// Counts `f`'s batches in flight per partition, and keeps it.
+    fn push_in_flight(&mut self, f: InFlight) {
+        for batch in &f.batches {
+            let entry = self
+                .partitions_in_flight
+                .entry((Arc::clone(&batch.topic), batch.partition))
+                .or_insert((0, f.broker));
+            entry.0 += 1;
+            entry.1 = f.broker;
+        }
+        self.in_flight.push(f);
+    }
+
+    /// Restarts the sequences of partitions whose first unresolved batch
+    /// the broker refused, once they have nothing in flight and the epoch
+    /// has been bumped: their retries, in order, get new sequences.
+    fn restart_sequences(&mut self) {
+        if !self.idempotence.restart_pending() {
+            return;
+        }
+        let in_flight = &self.partitions_in_flight;
+        let due = self
+            .idempotence
+            .restartable(|t, p| !in_flight.contains_key(&(Arc::clone(t), p)));
+        for (topic, partition) in due {
+            let mut batches: Vec<&mut Batch> = self
+                .retries
+                .iter_mut()
+                .filter(|b| b.topic == topic && b.partition == partition)
+                .collect();
+            batches.sort_by_key(|b| b.order);
+            self.idempotence.restart(&topic, partition, &mut batches);
+        }
     }
 
     /// Refreshes stale topics, then sends every ready batch: retries first,
@@ -336,12 +406,26 @@ impl Sender {
         let mut stalled = false;
         let mut more = false;
         let mut busy: HashSet<(Arc<str>, i32)> = HashSet::new();
+        // Ordering rules (M2/M3 of issue 12; the Java producer's
+        // `RecordAccumulator.shouldStopDrainBatchesForPartition`, stricter):
+        // a partition with a retry waiting sends nothing new; its retries go
+        // one at a time, oldest first, and only once none of its batches is
+        // in flight (their outcome may still change what must be resent);
+        // a partition's new batches wait while its batches in flight went to
+        // another broker (the leader moved). Without idempotence, a partition
+        // also has at most one batch in flight, unless reordering is allowed.
+        let ordered = self.keeps_order();
+        let idempotent = self.idempotence.enabled();
+        let idempotence = &self.idempotence;
+        let partitions_in_flight = &self.partitions_in_flight;
         // Retries due now; later ones keep their partition busy so newer
         // batches do not overtake them.
         let mut waiting = Vec::new();
         for batch in std::mem::take(&mut self.retries) {
             let key = (Arc::clone(&batch.topic), batch.partition);
             let due = batch.retry_at.is_none_or(|at| at <= now);
+            let clear = !ordered
+                || (!partitions_in_flight.contains_key(&key) && idempotence.may_resend(&batch));
             let leader = leader_of(&batch.topic, batch.partition);
             let room = |broker: i32, requests: &BTreeMap<i32, (Vec<Batch>, usize)>| {
                 per_broker_in_flight.get(&broker).copied().unwrap_or(0) < config.max_in_flight
@@ -350,7 +434,7 @@ impl Sender {
                         .is_none_or(|(_, size)| size + batch.size() <= config.max_request_size)
             };
             match leader {
-                Some(broker) if due && !busy.contains(&key) && room(broker, &requests) => {
+                Some(broker) if due && clear && !busy.contains(&key) && room(broker, &requests) => {
                     busy.insert(key);
                     let entry = requests.entry(broker).or_default();
                     entry.1 += batch.size();
@@ -368,7 +452,8 @@ impl Sender {
             .shared
             .accumulator
             .drain(now, |topic, partition, size| {
-                if busy.contains(&(Arc::clone(topic), partition)) {
+                let key = (Arc::clone(topic), partition);
+                if busy.contains(&key) || !idempotence.may_send_new(topic, partition) {
                     stalled = true;
                     return false;
                 }
@@ -376,6 +461,12 @@ impl Sender {
                     stalled = true;
                     return false;
                 };
+                if let Some(&(count, on)) = partitions_in_flight.get(&key) {
+                    if ordered && (on != broker || (!idempotent && count > 0)) {
+                        stalled = true;
+                        return false;
+                    }
+                }
                 if per_broker_in_flight.get(&broker).copied().unwrap_or(0) >= config.max_in_flight {
                     stalled = true;
                     return false;
@@ -389,7 +480,9 @@ impl Sender {
                 entry.1 += size;
                 true
             });
-        for batch in drained {
+        for mut batch in drained {
+            batch.order = self.next_order;
+            self.next_order += 1;
             match leader_of(&batch.topic, batch.partition) {
                 Some(broker) => requests.entry(broker).or_default().0.push(batch),
                 None => self.retries.push(batch),
@@ -434,7 +527,7 @@ impl Sender {
         }
         for mut batch in batches.drain(..) {
             if let Err(e) = self.seal(&mut batch) {
-                self.reporter.complete(batch, Err(e));
+                self.complete(batch, Err(e));
                 continue;
             }
             ready.push(batch);
@@ -515,7 +608,7 @@ impl Sender {
                 match pending {
                     Some(pending) => {
                         metrics.in_flight.fetch_add(1, Ordering::Relaxed);
-                        self.in_flight.push(InFlight {
+                        self.push_in_flight(InFlight {
                             broker,
                             pending,
                             batches: ready,
@@ -523,7 +616,7 @@ impl Sender {
                     }
                     None => {
                         for batch in ready {
-                            self.reporter.complete(batch, Ok((-1, -1)));
+                            self.complete(batch, Ok((-1, -1)));
                         }
                     }
                 }
@@ -583,7 +676,7 @@ impl Sender {
                 .or_else(|| self.blocked.get(&batch.topic).cloned())
                 .unwrap_or_else(|| Error::NoBrokerAvailable("no leader for the partition".into()));
             let e = delivery_timeout_error(&batch, timeout, &cause);
-            self.reporter.complete(batch, Err(e));
+            self.complete(batch, Err(e));
         }
     }
 
@@ -597,7 +690,7 @@ impl Sender {
             gone
         };
         for batch in batches.into_iter().chain(retries) {
-            self.reporter.complete(batch, Err(error.clone()));
+            self.complete(batch, Err(error.clone()));
         }
     }
 
@@ -605,7 +698,7 @@ impl Sender {
         let batches = self.shared.accumulator.take_where(|_| true);
         let retries = std::mem::take(&mut self.retries);
         for batch in batches.into_iter().chain(retries) {
-            self.reporter.complete(batch, Err(error.clone()));
+            self.complete(batch, Err(error.clone()));
         }
     }
 
@@ -626,13 +719,13 @@ impl Sender {
                 .in_flight
                 .fetch_sub(1, Ordering::Relaxed);
             for batch in f.batches {
-                self.reporter.complete(batch, Err(error.clone()));
+                self.complete(batch, Err(error.clone()));
             }
         }
         let queued = self.shared.accumulator.take_all();
         let retries = std::mem::take(&mut self.retries);
         for batch in queued.into_iter().chain(retries) {
-            self.reporter.complete(batch, Err(error.clone()));
+            self.complete(batch, Err(error.clone()));
         }
         // Batches the panic caught in hand (taken out for a request) left
         // their completions behind when they were dropped.
@@ -647,7 +740,7 @@ impl Sender {
             batch.completions = orphan.completions;
             batch.record_count = orphan.record_count;
             batch.memory = orphan.memory;
-            self.reporter.complete(batch, Err(error.clone()));
+            self.complete(batch, Err(error.clone()));
         }
         self.reporter.push_waiting();
         let lost = self.shared.accumulator.kill();
@@ -675,13 +768,13 @@ impl Sender {
                 .in_flight
                 .fetch_sub(1, Ordering::Relaxed);
             for batch in f.batches {
-                self.reporter.complete(batch, Err(error.clone()));
+                self.complete(batch, Err(error.clone()));
             }
         }
         let queued = self.shared.accumulator.take_all();
         let retries = std::mem::take(&mut self.retries);
         for batch in queued.into_iter().chain(retries) {
-            self.reporter.complete(batch, Err(error.clone()));
+            self.complete(batch, Err(error.clone()));
         }
         self.reporter.hand_over_last();
     }
