@@ -21,6 +21,7 @@ macro_rules! internal_mod {
 }
 pub(crate) use internal_mod;
 
+pub mod admin;
 mod api_key;
 pub mod cluster;
 pub mod consumer;

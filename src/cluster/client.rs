@@ -324,7 +324,7 @@ impl KafkaClient {
 
     /// A connection to the controller, or to any broker when the controller
     /// is unknown (old brokers forward admin requests).
-    pub(super) fn controller_connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
+    pub(crate) fn controller_connection(&self, deadline: Instant) -> Result<Arc<Connection>> {
         let controller = self.inner.state.read().controller_id;
         match controller {
             Some(id) => self.broker_connection(id, deadline),

@@ -823,6 +823,13 @@ pub fn api_name(api_key: i16) -> &'static str {
         DELETE_TOPICS => "DeleteTopics",
         INIT_PRODUCER_ID => "InitProducerId",
         SASL_AUTHENTICATE => "SaslAuthenticate",
+        DESCRIBE_ACLS => "DescribeAcls",
+        CREATE_ACLS => "CreateAcls",
+        DELETE_ACLS => "DeleteAcls",
+        DELETE_GROUPS => "DeleteGroups",
+        OFFSET_DELETE => "OffsetDelete",
+        DESCRIBE_USER_SCRAM_CREDENTIALS => "DescribeUserScramCredentials",
+        ALTER_USER_SCRAM_CREDENTIALS => "AlterUserScramCredentials",
         _ => "an API",
     }
 }

@@ -102,6 +102,13 @@ pub mod api_key {
     pub const DELETE_TOPICS: i16 = 20;
     pub const INIT_PRODUCER_ID: i16 = 22;
     pub const SASL_AUTHENTICATE: i16 = 36;
+    pub const DESCRIBE_ACLS: i16 = 29;
+    pub const CREATE_ACLS: i16 = 30;
+    pub const DELETE_ACLS: i16 = 31;
+    pub const DELETE_GROUPS: i16 = 42;
+    pub const OFFSET_DELETE: i16 = 47;
+    pub const DESCRIBE_USER_SCRAM_CREDENTIALS: i16 = 50;
+    pub const ALTER_USER_SCRAM_CREDENTIALS: i16 = 51;
 }
 
 /// A request message: its API key, the versions this crate speaks, and how to

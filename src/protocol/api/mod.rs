@@ -80,3 +80,5 @@ pub use offset_fetch::{
 pub use sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
 pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
 pub use sync_group::{SyncGroupRequest, SyncGroupRequestAssignment, SyncGroupResponse};
+pub mod describe_user_scram_credentials;
+pub mod alter_user_scram_credentials;
