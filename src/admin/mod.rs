@@ -8,8 +8,10 @@
 
 use crate::cluster::KafkaClient;
 
+mod groups;
 mod scram;
 
+pub use groups::{ConsumerGroupDescription, ConsumerGroupListing, GroupMember, PartitionLag};
 pub use scram::{ScramCredentialInfo, ScramMechanism, UserScramCredentialAlteration};
 
 /// The admin client, from [`KafkaClient::admin`]: cheap to clone, `Send +

@@ -82,3 +82,6 @@ pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
 pub use sync_group::{SyncGroupRequest, SyncGroupRequestAssignment, SyncGroupResponse};
 pub mod describe_user_scram_credentials;
 pub mod alter_user_scram_credentials;
+pub mod list_groups;
+pub mod delete_groups;
+pub mod offset_delete;
