@@ -8,9 +8,13 @@
 
 use crate::cluster::KafkaClient;
 
+mod acls;
 mod groups;
 mod scram;
 
+pub use acls::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourceType,
+};
 pub use groups::{ConsumerGroupDescription, ConsumerGroupListing, GroupMember, PartitionLag};
 pub use scram::{ScramCredentialInfo, ScramMechanism, UserScramCredentialAlteration};
 

@@ -85,3 +85,6 @@ pub mod alter_user_scram_credentials;
 pub mod list_groups;
 pub mod delete_groups;
 pub mod offset_delete;
+pub mod describe_acls;
+pub mod create_acls;
+pub mod delete_acls;
