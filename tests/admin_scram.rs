@@ -104,8 +104,16 @@ mod live {
     /// same SQLite file, which is stopped before the other one starts.
     fn broker_with_users() -> (Broker, tempdir::Dir) {
         let bin = sql_tansu();
-        let dir = tempdir::Dir::new("admin-scram");
-        let storage = format!("sqlite://{}", dir.path().join("tansu.db").display());
+        // tansu opens `sqlite://HOST/PATH` at `<its working directory>/HOST/PATH`
+        // (it inherits ours); `target` is the URL's host.
+        let relative = format!("kafka-sync-scram/{}", unique_name("db"));
+        let dir = tempdir::Dir::new(
+            std::env::current_dir()
+                .unwrap()
+                .join("target")
+                .join(&relative),
+        );
+        let storage = format!("sqlite://target/{relative}/tansu.db");
         {
             let open = Broker::builder()
                 .binary(&bin)
@@ -205,19 +213,14 @@ mod live {
 
 /// A directory removed on drop, without a dependency.
 mod tempdir {
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
     pub struct Dir(PathBuf);
 
     impl Dir {
-        pub fn new(prefix: &str) -> Dir {
-            let path = std::env::temp_dir().join(kafka_sync::testkit::unique_name(prefix));
-            std::fs::create_dir_all(&path).expect("temp dir");
+        pub fn new(path: PathBuf) -> Dir {
+            std::fs::create_dir_all(&path).expect("database directory");
             Dir(path)
-        }
-
-        pub fn path(&self) -> &Path {
-            &self.0
         }
     }
 
