@@ -1,7 +1,8 @@
 //! Consumer groups through the admin client, against tansu: a live balanced
 //! consumer's group listed and described with its assignment, its offsets
 //! read, changed, deleted and measured as lag, unknown groups, and
-//! confluent-kafka's AdminClient reading back offsets this admin wrote.
+//! confluent-kafka's AdminClient reading back offsets this admin wrote, and
+//! the reverse.
 #![cfg(feature = "testkit")]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -254,21 +255,8 @@ fn confluent_kafka_reads_back_the_offsets_this_admin_wrote() {
         .unwrap();
     assert!(results.values().all(Result::is_ok), "{results:?}");
 
-    let python = testkit::python_peers().expect("the Python peers are provisioned");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/peers/admin_group_offsets.py"
-    );
-    let out = Command::new(python)
-        .args([script, &bootstrap(), &group, &topic, "3"])
-        .output()
-        .expect("the peer script runs");
-    assert!(
-        out.status.success(),
-        "peer failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read: BTreeMap<TopicPartition, i64> = String::from_utf8_lossy(&out.stdout)
+    let out = peer(&group, &topic, &["read", "3"]);
+    let read: BTreeMap<TopicPartition, i64> = out
         .lines()
         .map(|line| {
             let (p, o) = line.split_once(' ').expect("`partition offset` lines");
@@ -279,4 +267,41 @@ fn confluent_kafka_reads_back_the_offsets_this_admin_wrote() {
         })
         .collect();
     assert_eq!(read, written);
+}
+
+#[test]
+fn offsets_confluent_kafka_wrote_are_read_back_by_this_admin() {
+    let client = client();
+    let topic = topic_with_records(&client, 2, 3);
+    let group = unique_name("admin-interop-reverse");
+    peer(&group, &topic, &["write", "0=2", "1=3"]);
+    let read = client.admin().list_consumer_group_offsets(&group).unwrap();
+    let expected: BTreeMap<_, _> = [
+        (TopicPartition::new(&topic, 0), 2),
+        (TopicPartition::new(&topic, 1), 3),
+    ]
+    .into();
+    assert_eq!(read, expected);
+}
+
+/// Runs `tests/peers/admin_group_offsets.py` (confluent-kafka's AdminClient)
+/// on `group` and `topic`; returns its output.
+fn peer(group: &str, topic: &str, args: &[&str]) -> String {
+    let python = testkit::python_peers().expect("the Python peers are provisioned");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/peers/admin_group_offsets.py"
+    );
+    let out = Command::new(python)
+        .arg(script)
+        .args([bootstrap().as_str(), group, topic])
+        .args(args)
+        .output()
+        .expect("the peer script runs");
+    assert!(
+        out.status.success(),
+        "peer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

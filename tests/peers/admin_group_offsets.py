@@ -1,7 +1,10 @@
-"""Reads a consumer group's committed offsets with confluent-kafka's AdminClient.
+"""A consumer group's committed offsets through confluent-kafka's AdminClient.
 
-Usage: admin_group_offsets.py BOOTSTRAP GROUP TOPIC PARTITIONS
-Prints one `partition offset` line per partition with a committed offset.
+Usage:
+  admin_group_offsets.py BOOTSTRAP GROUP TOPIC read PARTITIONS
+      prints one `partition offset` line per partition with a committed offset
+  admin_group_offsets.py BOOTSTRAP GROUP TOPIC write PARTITION=OFFSET...
+      commits the offsets (AdminClient.alter_consumer_group_offsets)
 """
 import sys
 
@@ -10,17 +13,28 @@ from confluent_kafka.admin import AdminClient
 
 
 def main():
-    bootstrap, group, topic, partitions = sys.argv[1:5]
+    bootstrap, group, topic, mode, *rest = sys.argv[1:]
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    request = ConsumerGroupTopicPartitions(
-        group, [TopicPartition(topic, p) for p in range(int(partitions))]
-    )
-    futures = admin.list_consumer_group_offsets([request], request_timeout=20)
+    if mode == "read":
+        partitions = [TopicPartition(topic, p) for p in range(int(rest[0]))]
+        futures = admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group, partitions)], request_timeout=20
+        )
+    elif mode == "write":
+        partitions = [
+            TopicPartition(topic, int(p), int(o))
+            for p, o in (item.split("=") for item in rest)
+        ]
+        futures = admin.alter_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group, partitions)], request_timeout=20
+        )
+    else:
+        raise SystemExit(f"unknown mode {mode}")
     result = futures[group].result(timeout=30)
     for tp in result.topic_partitions:
         if tp.error is not None:
             raise SystemExit(f"partition {tp.partition}: {tp.error}")
-        if tp.offset >= 0:
+        if mode == "read" and tp.offset >= 0:
             print(tp.partition, tp.offset)
 
 
