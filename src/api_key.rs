@@ -7,152 +7,80 @@ use std::fmt;
 
 use crate::protocol::api_key as code;
 
-/// A Kafka API (request type) that this client sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum ApiKey {
-    /// Produce (key 0).
-    Produce,
-    /// Fetch (key 1).
-    Fetch,
-    /// ListOffsets (key 2).
-    ListOffsets,
-    /// Metadata (key 3).
-    Metadata,
-    /// OffsetCommit (key 8).
-    OffsetCommit,
-    /// OffsetFetch (key 9).
-    OffsetFetch,
-    /// FindCoordinator (key 10).
-    FindCoordinator,
-    /// JoinGroup (key 11).
-    JoinGroup,
-    /// Heartbeat (key 12).
-    Heartbeat,
-    /// LeaveGroup (key 13).
-    LeaveGroup,
-    /// SyncGroup (key 14).
-    SyncGroup,
-    /// DescribeGroups (key 15).
-    DescribeGroups,
-    /// ListGroups (key 16).
-    ListGroups,
-    /// SaslHandshake (key 17).
-    SaslHandshake,
-    /// ApiVersions (key 18).
-    ApiVersions,
-    /// CreateTopics (key 19).
-    CreateTopics,
-    /// DeleteTopics (key 20).
-    DeleteTopics,
-    /// InitProducerId (key 22).
-    InitProducerId,
-    /// SaslAuthenticate (key 36).
-    SaslAuthenticate,
-    /// DeleteRecords (key 21).
-    DeleteRecords,
-    /// DescribeConfigs (key 32).
-    DescribeConfigs,
-    /// CreatePartitions (key 37).
-    CreatePartitions,
-    /// IncrementalAlterConfigs (key 44).
-    IncrementalAlterConfigs,
-    /// DescribeCluster (key 60).
-    DescribeCluster,
+/// Declares [`ApiKey`] from one table (variant => numeric key constant in
+/// `protocol::api_key`), so the enum, [`ApiKey::ALL`], [`ApiKey::code`] and
+/// [`ApiKey::name`] cannot disagree; adding an API is one line.
+macro_rules! api_keys {
+    ($($name:ident => $code:ident,)*) => {
+        /// A Kafka API (request type) that this client sends.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum ApiKey {
+            $(
+                #[doc = concat!(stringify!($name), " (the protocol guide's `", stringify!($code), "`).")]
+                $name,
+            )*
+        }
+
+        impl ApiKey {
+            /// Every API this client sends.
+            pub const ALL: &'static [ApiKey] = &[$(ApiKey::$name,)*];
+
+            /// The API's numeric key on the wire.
+            pub const fn code(self) -> i16 {
+                match self {
+                    $(ApiKey::$name => code::$code,)*
+                }
+            }
+
+            /// The API's name in the Kafka protocol guide, e.g. `JoinGroup`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(ApiKey::$name => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+api_keys! {
+    Produce => PRODUCE,
+    Fetch => FETCH,
+    ListOffsets => LIST_OFFSETS,
+    Metadata => METADATA,
+    OffsetCommit => OFFSET_COMMIT,
+    OffsetFetch => OFFSET_FETCH,
+    FindCoordinator => FIND_COORDINATOR,
+    JoinGroup => JOIN_GROUP,
+    Heartbeat => HEARTBEAT,
+    LeaveGroup => LEAVE_GROUP,
+    SyncGroup => SYNC_GROUP,
+    DescribeGroups => DESCRIBE_GROUPS,
+    ListGroups => LIST_GROUPS,
+    SaslHandshake => SASL_HANDSHAKE,
+    ApiVersions => API_VERSIONS,
+    CreateTopics => CREATE_TOPICS,
+    DeleteTopics => DELETE_TOPICS,
+    DeleteRecords => DELETE_RECORDS,
+    InitProducerId => INIT_PRODUCER_ID,
+    DescribeAcls => DESCRIBE_ACLS,
+    CreateAcls => CREATE_ACLS,
+    DeleteAcls => DELETE_ACLS,
+    DescribeConfigs => DESCRIBE_CONFIGS,
+    SaslAuthenticate => SASL_AUTHENTICATE,
+    CreatePartitions => CREATE_PARTITIONS,
+    DeleteGroups => DELETE_GROUPS,
+    IncrementalAlterConfigs => INCREMENTAL_ALTER_CONFIGS,
+    OffsetDelete => OFFSET_DELETE,
+    DescribeUserScramCredentials => DESCRIBE_USER_SCRAM_CREDENTIALS,
+    AlterUserScramCredentials => ALTER_USER_SCRAM_CREDENTIALS,
+    DescribeCluster => DESCRIBE_CLUSTER,
 }
 
 impl ApiKey {
-    /// Every API this client sends.
-    pub const ALL: [ApiKey; 24] = [
-        ApiKey::Produce,
-        ApiKey::Fetch,
-        ApiKey::ListOffsets,
-        ApiKey::Metadata,
-        ApiKey::OffsetCommit,
-        ApiKey::OffsetFetch,
-        ApiKey::FindCoordinator,
-        ApiKey::JoinGroup,
-        ApiKey::Heartbeat,
-        ApiKey::LeaveGroup,
-        ApiKey::SyncGroup,
-        ApiKey::DescribeGroups,
-        ApiKey::ListGroups,
-        ApiKey::SaslHandshake,
-        ApiKey::ApiVersions,
-        ApiKey::CreateTopics,
-        ApiKey::DeleteTopics,
-        ApiKey::InitProducerId,
-        ApiKey::SaslAuthenticate,
-        ApiKey::DeleteRecords,
-        ApiKey::DescribeConfigs,
-        ApiKey::CreatePartitions,
-        ApiKey::IncrementalAlterConfigs,
-        ApiKey::DescribeCluster,
-    ];
-
-    /// The numeric key in a request header.
-    pub const fn code(self) -> i16 {
-        match self {
-            ApiKey::Produce => code::PRODUCE,
-            ApiKey::Fetch => code::FETCH,
-            ApiKey::ListOffsets => code::LIST_OFFSETS,
-            ApiKey::Metadata => code::METADATA,
-            ApiKey::OffsetCommit => code::OFFSET_COMMIT,
-            ApiKey::OffsetFetch => code::OFFSET_FETCH,
-            ApiKey::FindCoordinator => code::FIND_COORDINATOR,
-            ApiKey::JoinGroup => code::JOIN_GROUP,
-            ApiKey::Heartbeat => code::HEARTBEAT,
-            ApiKey::LeaveGroup => code::LEAVE_GROUP,
-            ApiKey::SyncGroup => code::SYNC_GROUP,
-            ApiKey::DescribeGroups => code::DESCRIBE_GROUPS,
-            ApiKey::ListGroups => code::LIST_GROUPS,
-            ApiKey::SaslHandshake => code::SASL_HANDSHAKE,
-            ApiKey::ApiVersions => code::API_VERSIONS,
-            ApiKey::CreateTopics => code::CREATE_TOPICS,
-            ApiKey::DeleteTopics => code::DELETE_TOPICS,
-            ApiKey::InitProducerId => code::INIT_PRODUCER_ID,
-            ApiKey::SaslAuthenticate => code::SASL_AUTHENTICATE,
-            ApiKey::DeleteRecords => code::DELETE_RECORDS,
-            ApiKey::DescribeConfigs => code::DESCRIBE_CONFIGS,
-            ApiKey::CreatePartitions => code::CREATE_PARTITIONS,
-            ApiKey::IncrementalAlterConfigs => code::INCREMENTAL_ALTER_CONFIGS,
-            ApiKey::DescribeCluster => code::DESCRIBE_CLUSTER,
-        }
-    }
-
     /// The API with numeric key `code`, if this client sends it.
     pub fn from_code(code: i16) -> Option<ApiKey> {
-        ApiKey::ALL.into_iter().find(|api| api.code() == code)
-    }
-
-    /// The API's name in the Kafka protocol guide, e.g. `JoinGroup`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            ApiKey::Produce => "Produce",
-            ApiKey::Fetch => "Fetch",
-            ApiKey::ListOffsets => "ListOffsets",
-            ApiKey::Metadata => "Metadata",
-            ApiKey::OffsetCommit => "OffsetCommit",
-            ApiKey::OffsetFetch => "OffsetFetch",
-            ApiKey::FindCoordinator => "FindCoordinator",
-            ApiKey::JoinGroup => "JoinGroup",
-            ApiKey::Heartbeat => "Heartbeat",
-            ApiKey::LeaveGroup => "LeaveGroup",
-            ApiKey::SyncGroup => "SyncGroup",
-            ApiKey::DescribeGroups => "DescribeGroups",
-            ApiKey::ListGroups => "ListGroups",
-            ApiKey::SaslHandshake => "SaslHandshake",
-            ApiKey::ApiVersions => "ApiVersions",
-            ApiKey::CreateTopics => "CreateTopics",
-            ApiKey::DeleteTopics => "DeleteTopics",
-            ApiKey::InitProducerId => "InitProducerId",
-            ApiKey::SaslAuthenticate => "SaslAuthenticate",
-            ApiKey::DeleteRecords => "DeleteRecords",
-            ApiKey::DescribeConfigs => "DescribeConfigs",
-            ApiKey::CreatePartitions => "CreatePartitions",
-            ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
-            ApiKey::DescribeCluster => "DescribeCluster",
-        }
+        ApiKey::ALL.iter().copied().find(|api| api.code() == code)
     }
 }
 
@@ -168,7 +96,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_are_distinct() {
-        for api in ApiKey::ALL {
+        for &api in ApiKey::ALL {
             assert_eq!(ApiKey::from_code(api.code()), Some(api));
         }
         assert_eq!(ApiKey::JoinGroup.code(), 11);

@@ -153,6 +153,7 @@ struct Process {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct BrokerBuilder {
+    binary: Option<PathBuf>,
     authentication: bool,
     args: Vec<OsString>,
     envs: Vec<(OsString, OsString)>,
@@ -163,6 +164,7 @@ pub struct BrokerBuilder {
 impl Default for BrokerBuilder {
     fn default() -> Self {
         BrokerBuilder {
+            binary: None,
             authentication: false,
             args: Vec::new(),
             envs: Vec::new(),
@@ -173,6 +175,14 @@ impl Default for BrokerBuilder {
 }
 
 impl BrokerBuilder {
+    /// Runs this tansu binary instead of the provisioned one (for example a
+    /// build with other storage engines). Defaults to the one
+    /// [`tansu_binary`] finds.
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.binary = Some(path.into());
+        self
+    }
+
     /// Requires SASL/SCRAM authentication (tansu's `--authentication`).
     /// Defaults to off.
     pub fn authentication(mut self, on: bool) -> Self {
@@ -227,7 +237,10 @@ impl BrokerBuilder {
                 });
             }
         }
-        let binary = tansu_binary()?;
+        let binary = match self.binary {
+            Some(binary) => binary,
+            None => tansu_binary()?,
+        };
         let mut args = self.args;
         if self.authentication {
             args.insert(0, "--authentication".into());

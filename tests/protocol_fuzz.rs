@@ -659,6 +659,49 @@ fuzz_api!(
     oracle::IncrementalAlterConfigsResponse
 );
 
+// Admin APIs (issue 15).
+use kafka_sync::protocol::api as admin_api;
+fuzz_api!(
+    alter_user_scram_credentials,
+    admin_api::alter_user_scram_credentials::AlterUserScramCredentialsRequest,
+    oracle::AlterUserScramCredentialsResponse
+);
+fuzz_api!(
+    create_acls,
+    admin_api::create_acls::CreateAclsRequest,
+    oracle::CreateAclsResponse
+);
+fuzz_api!(
+    delete_acls,
+    admin_api::delete_acls::DeleteAclsRequest,
+    oracle::DeleteAclsResponse
+);
+fuzz_api!(
+    delete_groups,
+    admin_api::delete_groups::DeleteGroupsRequest,
+    oracle::DeleteGroupsResponse
+);
+fuzz_api!(
+    describe_acls,
+    admin_api::describe_acls::DescribeAclsRequest,
+    oracle::DescribeAclsResponse
+);
+fuzz_api!(
+    describe_user_scram_credentials,
+    admin_api::describe_user_scram_credentials::DescribeUserScramCredentialsRequest,
+    oracle::DescribeUserScramCredentialsResponse
+);
+fuzz_api!(
+    list_groups,
+    admin_api::list_groups::ListGroupsRequest,
+    oracle::ListGroupsResponse
+);
+fuzz_api!(
+    offset_delete,
+    admin_api::offset_delete::OffsetDeleteRequest,
+    oracle::OffsetDeleteResponse
+);
+
 // --- hostile counts fail fast ---
 
 /// A Metadata v1 frame whose broker array claims `count` entries and then

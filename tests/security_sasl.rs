@@ -3,13 +3,12 @@
 //! crates directly, independently of the client's own code), and against
 //! tansu's `--authentication` mode.
 //!
-//! tansu 0.6 cannot be given a SCRAM user here: `tansu user create` (and
-//! AlterUserScramCredentials) must itself authenticate once authentication is
-//! on, and its storage is in memory, so no unauthenticated broker can seed
-//! it. The live test therefore covers what a user-less broker can show (a
-//! rejected SCRAM login, through the whole client); successful logins,
-//! PLAIN (tansu drops the connection when offered PLAIN) and unsupported
-//! mechanisms are shown against the fake broker.
+//! The provisioned tansu 0.6 keeps no SCRAM users (its memory storage
+//! ignores AlterUserScramCredentials), so the live test here covers what a
+//! user-less broker can show (a rejected SCRAM login, through the whole
+//! client); successful live logins against a tansu with SQLite storage are in
+//! `tests/admin_scram.rs`. PLAIN (tansu drops the connection when offered
+//! PLAIN) and unsupported mechanisms are shown against the fake broker.
 #![cfg(feature = "testkit")]
 
 mod support;

@@ -20,17 +20,25 @@
 //! # References
 //! KIP-4 (admin requests), KIP-117 (the Java `AdminClient`).
 
+mod acls;
 mod cluster;
 mod configs;
+mod groups;
 mod records;
+mod scram;
 mod topics;
 
+pub use acls::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourceType,
+};
 pub use cluster::ClusterDescription;
 pub use configs::{
     AlterConfigOp, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigResourceType,
     ConfigSource, ConfigSynonym,
 };
+pub use groups::{ConsumerGroupDescription, ConsumerGroupListing, GroupMember, PartitionLag};
 pub use records::HIGH_WATERMARK;
+pub use scram::{ScramCredentialInfo, ScramMechanism, UserScramCredentialAlteration};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

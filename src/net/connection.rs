@@ -937,34 +937,7 @@ fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Result<Vec<u8>
 
 /// A readable name for an API key, for messages and logs.
 pub fn api_name(api_key: i16) -> &'static str {
-    use crate::protocol::api_key::*;
-    match api_key {
-        PRODUCE => "Produce",
-        FETCH => "Fetch",
-        LIST_OFFSETS => "ListOffsets",
-        METADATA => "Metadata",
-        OFFSET_COMMIT => "OffsetCommit",
-        OFFSET_FETCH => "OffsetFetch",
-        FIND_COORDINATOR => "FindCoordinator",
-        JOIN_GROUP => "JoinGroup",
-        HEARTBEAT => "Heartbeat",
-        LEAVE_GROUP => "LeaveGroup",
-        SYNC_GROUP => "SyncGroup",
-        DESCRIBE_GROUPS => "DescribeGroups",
-        LIST_GROUPS => "ListGroups",
-        SASL_HANDSHAKE => "SaslHandshake",
-        API_VERSIONS => "ApiVersions",
-        CREATE_TOPICS => "CreateTopics",
-        DELETE_TOPICS => "DeleteTopics",
-        INIT_PRODUCER_ID => "InitProducerId",
-        SASL_AUTHENTICATE => "SaslAuthenticate",
-        DELETE_RECORDS => "DeleteRecords",
-        DESCRIBE_CONFIGS => "DescribeConfigs",
-        CREATE_PARTITIONS => "CreatePartitions",
-        INCREMENTAL_ALTER_CONFIGS => "IncrementalAlterConfigs",
-        DESCRIBE_CLUSTER => "DescribeCluster",
-        _ => "an API",
-    }
+    crate::ApiKey::from_code(api_key).map_or("an API", crate::ApiKey::name)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 mod connection;
 mod sasl;
-mod scram;
+pub(crate) mod scram;
 pub mod tls;
 
 pub use connection::{api_name, Connection, ConnectionConfig, PendingResponse};

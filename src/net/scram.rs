@@ -66,7 +66,7 @@ impl ScramHash {
     }
 
     /// `Hi()` of RFC 5802: PBKDF2 with this hash's HMAC.
-    fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+    pub(crate) fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
         match self {
             ScramHash::Sha256 => {
                 let mut out = [0u8; 32];
@@ -88,6 +88,15 @@ pub(crate) fn random_nonce() -> Result<String> {
     getrandom::fill(&mut bytes)
         .map_err(|e| Error::Sasl(format!("cannot draw a random SCRAM nonce: {e}")))?;
     Ok(BASE64.encode(bytes))
+}
+
+/// A fresh salt for a new credential: 32 bytes from the operating system's
+/// CSPRNG (Kafka's own tools use about as many).
+pub(crate) fn random_salt() -> Result<Vec<u8>> {
+    let mut bytes = vec![0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Sasl(format!("cannot draw a random SCRAM salt: {e}")))?;
+    Ok(bytes)
 }
 
 /// One SCRAM exchange, client side.

@@ -107,6 +107,13 @@ pub mod api_key {
     pub const CREATE_PARTITIONS: i16 = 37;
     pub const INCREMENTAL_ALTER_CONFIGS: i16 = 44;
     pub const DESCRIBE_CLUSTER: i16 = 60;
+    pub const DESCRIBE_ACLS: i16 = 29;
+    pub const CREATE_ACLS: i16 = 30;
+    pub const DELETE_ACLS: i16 = 31;
+    pub const DELETE_GROUPS: i16 = 42;
+    pub const OFFSET_DELETE: i16 = 47;
+    pub const DESCRIBE_USER_SCRAM_CREDENTIALS: i16 = 50;
+    pub const ALTER_USER_SCRAM_CREDENTIALS: i16 = 51;
 }
 
 /// A request message: its API key, the versions this crate speaks, and how to
