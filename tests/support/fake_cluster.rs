@@ -1,7 +1,7 @@
 //! A scripted in-process cluster of fake brokers for consumer fault tests:
 //! one topic whose partitions live on chosen brokers, with leader moves,
-//! brokers that go down and come back, log start offsets (for
-//! OFFSET_OUT_OF_RANGE) and records appended on demand. It speaks just
+//! partitions added, brokers that go down and come back, log start offsets
+//! (for OFFSET_OUT_OF_RANGE) and records appended on demand. It speaks just
 //! enough protocol (ApiVersions, Metadata, ListOffsets, Fetch), with
 //! `kafka-protocol` decoding requests and encoding responses, so the tests
 //! do not depend on a real broker's quirks. Each broker answers through
@@ -227,6 +227,21 @@ impl FakeCluster {
                 .map(|v| Entry::Transactional(producer_id, v.as_bytes().to_vec())),
         );
         log.values.push(Entry::Marker(producer_id, commit));
+    }
+
+    /// Adds a partition, led by `leader`, to the topic (as CreatePartitions
+    /// does); returns its index.
+    pub fn add_partition(&self, leader: i32) -> i32 {
+        let mut state = self.state.lock().unwrap();
+        let p = state.logs.keys().next_back().map_or(0, |&p| p + 1);
+        state.logs.insert(
+            p,
+            Log {
+                leader,
+                ..Log::default()
+            },
+        );
+        p
     }
 
     /// Deletes partition `p`'s records below `offset` (retention).
