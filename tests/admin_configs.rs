@@ -12,22 +12,14 @@
 //! is noticed.
 #![cfg(feature = "testkit")]
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use kafka_sync::admin::{AlterConfigOp, ConfigEntry, ConfigResource};
-use kafka_sync::testkit::{self, unique_name};
+use kafka_sync::testkit::unique_name;
 use kafka_sync::{Admin, ErrorCode, KafkaClient, NewTopic};
-
-fn broker() -> &'static testkit::Broker {
-    testkit::shared().expect("test broker starts")
-}
-
-fn admin() -> Admin {
-    KafkaClient::new(&broker().bootstrap())
-        .expect("client bootstraps")
-        .admin()
-}
+use support::{admin, bootstrap, shared_broker};
 
 fn topic_with(admin: &Admin, prefix: &str, configs: &[(&str, &str)]) -> String {
     let name = unique_name(prefix);
@@ -59,19 +51,7 @@ fn value<'a>(configs: &'a BTreeMap<String, ConfigEntry>, name: &str) -> Option<&
 }
 
 fn peer(args: &[&str]) -> String {
-    let python = testkit::python_peers().expect("the Python peers are provisioned");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/admin_configs.py");
-    let output = Command::new(python)
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("the peer runs");
-    assert!(
-        output.status.success(),
-        "peer {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    support::peers::run("admin_configs.py", args, support::LONG)
 }
 
 #[test]
@@ -149,7 +129,7 @@ fn bad_config_names_and_missing_topics_are_per_item_errors_where_the_broker_chec
     let described = admin
         .describe_configs(&[ConfigResource::topic(&missing_topic)])
         .unwrap();
-    if broker().is_external() {
+    if shared_broker().is_external() {
         let e = unknown_name.unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::InvalidConfig), "{e}");
         assert!(e.to_string().contains(&name), "{e}");
@@ -185,7 +165,7 @@ fn confluent_kafka_reads_what_this_admin_writes() {
             ],
         )
         .unwrap();
-    let out = peer(&["describe", &broker().bootstrap(), &name]);
+    let out = peer(&["describe", &bootstrap(), &name]);
     assert!(out.contains("\"retention.ms\": \"120000\""), "{out}");
     assert!(out.contains("\"max.message.bytes\": \"65536\""), "{out}");
 }
@@ -196,7 +176,7 @@ fn this_admin_reads_what_confluent_kafka_writes() {
     let name = topic_with(&admin, "cfg-peer-w", &[]);
     peer(&[
         "set",
-        &broker().bootstrap(),
+        &bootstrap(),
         &name,
         "retention.ms=240000",
         "cleanup.policy=compact",
@@ -241,7 +221,7 @@ fn incremental_alter_configs_appends_to_and_subtracts_from_list_configs() {
 fn the_oldest_versions_read_and_write_configs_too() {
     use kafka_sync::ApiKey;
     let admin = KafkaClient::builder()
-        .hosts(broker().bootstrap())
+        .hosts(bootstrap())
         .max_api_version(ApiKey::DescribeConfigs, 1)
         .max_api_version(ApiKey::IncrementalAlterConfigs, 0)
         .max_api_version(ApiKey::DescribeCluster, 0)

@@ -1,21 +1,23 @@
 //! The admin API's routing and retries against a scripted two-broker fake
-//! cluster in this file (answers encoded by the `kafka-protocol` crate), for
+//! cluster: the admin requests' answers are scripted here (encoded by the
+//! `kafka-protocol` crate) and served by `support::fake_broker`, for
 //! what no broker here does: DeleteRecords at each partition's leader
 //! (NOT_LEADER_OR_FOLLOWER, a metadata refresh, the retry at the new
 //! leader; OFFSET_OUT_OF_RANGE for one partition only), CreateTopics and
 //! CreatePartitions moving to a new controller on NOT_CONTROLLER, and
 //! CreatePartitions refusing to shrink a topic.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{self as m, ApiKey, BrokerId, ResponseHeader};
-use kafka_protocol::protocol::{decode_request_header_from_buffer, Decodable, Encodable, StrBytes};
+use bytes::BytesMut;
+use kafka_protocol::messages::{self as m, ApiKey, BrokerId};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_sync::{ErrorCode, KafkaClient, NewTopic, TopicPartition};
+use support::fake_broker::{FakeBroker, Reply, Request};
 
 const HIGH_WATERMARK: i64 = 10;
 
@@ -43,28 +45,21 @@ struct Fake {
 
 impl Fake {
     fn start(setup: impl FnOnce(&mut State)) -> Fake {
-        let listeners: Vec<TcpListener> = (0..2)
-            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
+        let brokers = [FakeBroker::bind(), FakeBroker::bind()];
         let mut state = State {
-            ports: listeners
-                .iter()
-                .map(|l| l.local_addr().unwrap().port())
-                .collect(),
+            ports: brokers.iter().map(FakeBroker::port).collect(),
             controller: 1,
             leader_of_1: 1,
             ..State::default()
         };
         setup(&mut state);
         let state = Arc::new(Mutex::new(state));
-        for (i, listener) in listeners.into_iter().enumerate() {
+        for (i, broker) in brokers.iter().enumerate() {
             let state = Arc::clone(&state);
             let id = i as i32 + 1;
-            std::thread::spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    let state = Arc::clone(&state);
-                    std::thread::spawn(move || serve(id, stream, &state));
-                }
+            broker.serve(move || {
+                let state = Arc::clone(&state);
+                move |request: &Request| Reply::Body(answer(id, request, &state))
             });
         }
         Fake { state }
@@ -92,120 +87,110 @@ fn s(text: &str) -> StrBytes {
     StrBytes::from_string(text.to_owned())
 }
 
-fn serve(id: i32, mut stream: TcpStream, state: &Mutex<State>) {
-    loop {
-        let mut size = [0; 4];
-        if stream.read_exact(&mut size).is_err() {
-            return;
+/// Broker `id`'s answer to `request`.
+fn answer(id: i32, request: &Request, state: &Mutex<State>) -> Vec<u8> {
+    let mut buf = request.body.clone();
+    let version = request.api_version;
+    let key = request.key().expect("a known api");
+    let mut body = BytesMut::new();
+    let mut st = state.lock().unwrap();
+    match key {
+        ApiKey::ApiVersions => {
+            let range = |k: ApiKey, min, max| {
+                m::api_versions_response::ApiVersion::default()
+                    .with_api_key(k as i16)
+                    .with_min_version(min)
+                    .with_max_version(max)
+            };
+            m::ApiVersionsResponse::default()
+                .with_api_keys(vec![
+                    range(ApiKey::ApiVersions, 0, 3),
+                    range(ApiKey::Metadata, 1, 12),
+                    range(ApiKey::CreateTopics, 2, 7),
+                    range(ApiKey::DeleteRecords, 0, 2),
+                    range(ApiKey::CreatePartitions, 0, 3),
+                ])
+                .encode(&mut body, version.min(3))
+                .unwrap();
         }
-        let mut frame = vec![0; i32::from_be_bytes(size) as usize];
-        if stream.read_exact(&mut frame).is_err() {
-            return;
-        }
-        let mut buf = Bytes::from(frame);
-        let header = decode_request_header_from_buffer(&mut buf).unwrap();
-        let version = header.request_api_version;
-        let key = ApiKey::try_from(header.request_api_key).unwrap();
-        let mut body = BytesMut::new();
-        let mut st = state.lock().unwrap();
-        match key {
-            ApiKey::ApiVersions => {
-                let range = |k: ApiKey, min, max| {
-                    m::api_versions_response::ApiVersion::default()
-                        .with_api_key(k as i16)
-                        .with_min_version(min)
-                        .with_max_version(max)
-                };
-                m::ApiVersionsResponse::default()
-                    .with_api_keys(vec![
-                        range(ApiKey::ApiVersions, 0, 3),
-                        range(ApiKey::Metadata, 1, 12),
-                        range(ApiKey::CreateTopics, 2, 7),
-                        range(ApiKey::DeleteRecords, 0, 2),
-                        range(ApiKey::CreatePartitions, 0, 3),
-                    ])
-                    .encode(&mut body, version.min(3))
-                    .unwrap();
-            }
-            ApiKey::Metadata => {
-                let request = m::MetadataRequest::decode(&mut buf, version).unwrap();
-                let names: Vec<String> = match request.topics {
-                    None => st.topics.keys().cloned().collect(),
-                    Some(topics) => topics
-                        .into_iter()
-                        .filter_map(|t| t.name.map(|n| n.0.to_string()))
-                        .collect(),
-                };
-                let topics = names
+        ApiKey::Metadata => {
+            let request = m::MetadataRequest::decode(&mut buf, version).unwrap();
+            let names: Vec<String> = match request.topics {
+                None => st.topics.keys().cloned().collect(),
+                Some(topics) => topics
                     .into_iter()
-                    .map(|name| {
-                        let topic = m::metadata_response::MetadataResponseTopic::default()
-                            .with_name(Some(s(&name).into()));
-                        let Some(&count) = st.topics.get(&name) else {
-                            return topic
-                                .with_error_code(ErrorCode::UnknownTopicOrPartition.code());
-                        };
-                        topic.with_partitions(
-                            (0..count)
-                                .map(|p| {
-                                    let leader = if p == 1 { st.leader_of_1 } else { 1 };
-                                    m::metadata_response::MetadataResponsePartition::default()
-                                        .with_partition_index(p)
-                                        .with_leader_id(BrokerId(leader))
-                                        .with_replica_nodes(vec![BrokerId(leader)])
-                                        .with_isr_nodes(vec![BrokerId(leader)])
-                                })
-                                .collect(),
-                        )
-                    })
-                    .collect();
-                m::MetadataResponse::default()
-                    .with_brokers(
-                        st.ports
-                            .iter()
-                            .enumerate()
-                            .map(|(i, port)| {
-                                m::metadata_response::MetadataResponseBroker::default()
-                                    .with_node_id(BrokerId(i as i32 + 1))
-                                    .with_host(s("127.0.0.1"))
-                                    .with_port(i32::from(*port))
+                    .filter_map(|t| t.name.map(|n| n.0.to_string()))
+                    .collect(),
+            };
+            let topics = names
+                .into_iter()
+                .map(|name| {
+                    let topic = m::metadata_response::MetadataResponseTopic::default()
+                        .with_name(Some(s(&name).into()));
+                    let Some(&count) = st.topics.get(&name) else {
+                        return topic.with_error_code(ErrorCode::UnknownTopicOrPartition.code());
+                    };
+                    topic.with_partitions(
+                        (0..count)
+                            .map(|p| {
+                                let leader = if p == 1 { st.leader_of_1 } else { 1 };
+                                m::metadata_response::MetadataResponsePartition::default()
+                                    .with_partition_index(p)
+                                    .with_leader_id(BrokerId(leader))
+                                    .with_replica_nodes(vec![BrokerId(leader)])
+                                    .with_isr_nodes(vec![BrokerId(leader)])
                             })
                             .collect(),
                     )
-                    .with_cluster_id(Some(s("fake")))
-                    .with_controller_id(BrokerId(st.controller))
-                    .with_topics(topics)
-                    .encode(&mut body, version)
-                    .unwrap();
-            }
-            ApiKey::CreateTopics => {
-                st.log.push((id, key as i16));
-                let request = m::CreateTopicsRequest::decode(&mut buf, version).unwrap();
-                let not_controller = controller_check(id, &mut st);
-                let topics = request
-                    .topics
-                    .into_iter()
-                    .map(|t| {
-                        let name = t.name.0.to_string();
-                        let result = m::create_topics_response::CreatableTopicResult::default()
-                            .with_name(s(&name).into());
-                        if let Some(code) = not_controller {
-                            return result.with_error_code(code);
-                        }
-                        st.topics.insert(name, t.num_partitions);
-                        result
-                    })
-                    .collect();
-                m::CreateTopicsResponse::default()
-                    .with_topics(topics)
-                    .encode(&mut body, version)
-                    .unwrap();
-            }
-            ApiKey::CreatePartitions => {
-                st.log.push((id, key as i16));
-                let request = m::CreatePartitionsRequest::decode(&mut buf, version).unwrap();
-                let not_controller = controller_check(id, &mut st);
-                let results = request
+                })
+                .collect();
+            m::MetadataResponse::default()
+                .with_brokers(
+                    st.ports
+                        .iter()
+                        .enumerate()
+                        .map(|(i, port)| {
+                            m::metadata_response::MetadataResponseBroker::default()
+                                .with_node_id(BrokerId(i as i32 + 1))
+                                .with_host(s("127.0.0.1"))
+                                .with_port(i32::from(*port))
+                        })
+                        .collect(),
+                )
+                .with_cluster_id(Some(s("fake")))
+                .with_controller_id(BrokerId(st.controller))
+                .with_topics(topics)
+                .encode(&mut body, version)
+                .unwrap();
+        }
+        ApiKey::CreateTopics => {
+            st.log.push((id, key as i16));
+            let request = m::CreateTopicsRequest::decode(&mut buf, version).unwrap();
+            let not_controller = controller_check(id, &mut st);
+            let topics = request
+                .topics
+                .into_iter()
+                .map(|t| {
+                    let name = t.name.0.to_string();
+                    let result = m::create_topics_response::CreatableTopicResult::default()
+                        .with_name(s(&name).into());
+                    if let Some(code) = not_controller {
+                        return result.with_error_code(code);
+                    }
+                    st.topics.insert(name, t.num_partitions);
+                    result
+                })
+                .collect();
+            m::CreateTopicsResponse::default()
+                .with_topics(topics)
+                .encode(&mut body, version)
+                .unwrap();
+        }
+        ApiKey::CreatePartitions => {
+            st.log.push((id, key as i16));
+            let request = m::CreatePartitionsRequest::decode(&mut buf, version).unwrap();
+            let not_controller = controller_check(id, &mut st);
+            let results = request
                     .topics
                     .into_iter()
                     .map(|t| {
@@ -229,72 +214,65 @@ fn serve(id: i32, mut stream: TcpStream, state: &Mutex<State>) {
                         result
                     })
                     .collect();
-                m::CreatePartitionsResponse::default()
-                    .with_results(results)
-                    .encode(&mut body, version)
-                    .unwrap();
-            }
-            ApiKey::DeleteRecords => {
-                st.log.push((id, key as i16));
-                let request = m::DeleteRecordsRequest::decode(&mut buf, version).unwrap();
-                let topics = request
-                    .topics
-                    .into_iter()
-                    .map(|t| {
-                        let partitions = t
-                            .partitions
-                            .into_iter()
-                            .map(|p| {
-                                let leader = if p.partition_index == 1 { st.leader_of_1 } else { 1 };
-                                let result =
-                                    m::delete_records_response::DeleteRecordsPartitionResult::default()
-                                        .with_partition_index(p.partition_index);
-                                if leader != id {
-                                    return result
-                                        .with_low_watermark(-1)
-                                        .with_error_code(ErrorCode::NotLeaderOrFollower.code());
-                                }
-                                if st.move_leader_on_delete && p.partition_index == 1 {
-                                    st.move_leader_on_delete = false;
-                                    st.leader_of_1 = 2;
-                                    return result
-                                        .with_low_watermark(-1)
-                                        .with_error_code(ErrorCode::NotLeaderOrFollower.code());
-                                }
-                                match p.offset {
-                                    -1 => result.with_low_watermark(HIGH_WATERMARK),
-                                    o if o > HIGH_WATERMARK => result
-                                        .with_low_watermark(-1)
-                                        .with_error_code(ErrorCode::OffsetOutOfRange.code()),
-                                    o => result.with_low_watermark(o),
-                                }
-                            })
-                            .collect();
-                        m::delete_records_response::DeleteRecordsTopicResult::default()
-                            .with_name(t.name)
-                            .with_partitions(partitions)
-                    })
-                    .collect();
-                m::DeleteRecordsResponse::default()
-                    .with_topics(topics)
-                    .encode(&mut body, version)
-                    .unwrap();
-            }
-            other => panic!("the fake does not answer {other:?}"),
+            m::CreatePartitionsResponse::default()
+                .with_results(results)
+                .encode(&mut body, version)
+                .unwrap();
         }
-        drop(st);
-        let mut frame = BytesMut::new();
-        ResponseHeader::default()
-            .with_correlation_id(header.correlation_id)
-            .encode(&mut frame, key.response_header_version(version))
-            .unwrap();
-        frame.extend_from_slice(&body);
-        let mut out = (frame.len() as i32).to_be_bytes().to_vec();
-        out.extend_from_slice(&frame);
-        if stream.write_all(&out).is_err() {
-            return;
+        ApiKey::DeleteRecords => {
+            st.log.push((id, key as i16));
+            let request = m::DeleteRecordsRequest::decode(&mut buf, version).unwrap();
+            let topics = request
+                .topics
+                .into_iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .into_iter()
+                        .map(|p| {
+                            let leader = if p.partition_index == 1 {
+                                st.leader_of_1
+                            } else {
+                                1
+                            };
+                            let result =
+                                m::delete_records_response::DeleteRecordsPartitionResult::default()
+                                    .with_partition_index(p.partition_index);
+                            if leader != id {
+                                return result
+                                    .with_low_watermark(-1)
+                                    .with_error_code(ErrorCode::NotLeaderOrFollower.code());
+                            }
+                            if st.move_leader_on_delete && p.partition_index == 1 {
+                                st.move_leader_on_delete = false;
+                                st.leader_of_1 = 2;
+                                return result
+                                    .with_low_watermark(-1)
+                                    .with_error_code(ErrorCode::NotLeaderOrFollower.code());
+                            }
+                            match p.offset {
+                                -1 => result.with_low_watermark(HIGH_WATERMARK),
+                                o if o > HIGH_WATERMARK => result
+                                    .with_low_watermark(-1)
+                                    .with_error_code(ErrorCode::OffsetOutOfRange.code()),
+                                o => result.with_low_watermark(o),
+                            }
+                        })
+                        .collect();
+                    m::delete_records_response::DeleteRecordsTopicResult::default()
+                        .with_name(t.name)
+                        .with_partitions(partitions)
+                })
+                .collect();
+            m::DeleteRecordsResponse::default()
+                .with_topics(topics)
+                .encode(&mut body, version)
+                .unwrap();
         }
+        other => panic!("the fake does not answer {other:?}"),
     }
+    drop(st);
+    body.to_vec()
 }
 
 /// NOT_CONTROLLER from a broker that is not (or no longer) the controller;

@@ -11,27 +11,20 @@
 //! against the `kafka-protocol` crate.
 #![cfg(feature = "testkit")]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kafka_sync::testkit::{self, unique_name, MockCluster};
-use kafka_sync::{Admin, Error, ErrorCode, KafkaClient, ProducerConfig, TopicPartition};
-
-fn broker() -> &'static testkit::Broker {
-    testkit::shared().expect("test broker starts")
-}
-
-fn admin() -> Admin {
-    KafkaClient::new(&broker().bootstrap())
-        .expect("client bootstraps")
-        .admin()
-}
+use kafka_sync::testkit::{unique_name, MockCluster};
+use kafka_sync::{Error, ErrorCode, ProducerConfig, TopicPartition};
+use support::{admin, new_topic, shared_broker};
 
 #[test]
 fn delete_records_answers_missing_topics_and_partitions_each() {
     let admin = admin();
-    let (name, missing) = (unique_name("rec-parts"), unique_name("rec-missing"));
-    admin.client().create_topic(&name, 1, 1).unwrap();
+    let name = new_topic(admin.client(), "rec-parts", 1);
+    let missing = unique_name("rec-missing");
     let offsets: BTreeMap<_, _> = [
         (TopicPartition::new(&name, 7), 0),
         (TopicPartition::new(&missing, 0), 0),
@@ -52,20 +45,19 @@ fn delete_records_answers_missing_topics_and_partitions_each() {
 fn delete_records_moves_the_low_watermark_where_the_broker_implements_it() {
     let timeout = Duration::from_secs(3);
     let admin = admin().with_timeout(timeout);
-    let name = unique_name("rec-del");
-    admin.client().create_topic(&name, 1, 1).unwrap();
+    let name = new_topic(admin.client(), "rec-del", 1);
     let topic = admin.client().topic(&name).unwrap();
     let producer = topic.get_producer(ProducerConfig::default()).unwrap();
     for i in 0..5 {
         producer.produce(format!("v{i}").as_bytes()).unwrap();
     }
-    producer.flush(Duration::from_secs(10)).unwrap();
+    producer.flush(support::DEADLINE).unwrap();
     let tp = TopicPartition::new(&name, 0);
     let high = topic.latest_available_offsets().unwrap()[&0];
     let offsets: BTreeMap<_, _> = [(tp.clone(), 2)].into();
     let started = Instant::now();
     let results = admin.delete_records(&offsets).unwrap();
-    if broker().is_external() {
+    if shared_broker().is_external() {
         assert_eq!(results[&tp].as_ref().unwrap(), &2);
         assert_eq!(topic.earliest_available_offsets().unwrap()[&0], 2);
         let past: BTreeMap<_, _> = [(tp.clone(), high + 10)].into();

@@ -5,17 +5,12 @@
 
 #![cfg(feature = "testkit")]
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-use kafka_sync::testkit::{self, unique_name};
-use kafka_sync::{Compression, KafkaClient, OffsetReset, ProducerConfig, SimpleConsumerConfig};
-
-const DEADLINE: Duration = Duration::from_secs(120);
-
-fn client() -> KafkaClient {
-    let broker = testkit::shared().expect("test broker starts");
-    KafkaClient::new(&broker.bootstrap()).expect("client bootstraps")
-}
+use kafka_sync::{Compression, ProducerConfig};
+use support::{client, earliest, new_topic, LONG};
 
 #[test]
 fn a_huge_compressed_batch_never_fills_the_queue_past_queued_max_bytes() {
@@ -25,8 +20,7 @@ fn a_huge_compressed_batch_never_fills_the_queue_past_queued_max_bytes() {
     const PER_BATCH: u32 = 300_000;
     const BOUND: usize = 1 << 20;
     let client = client();
-    let name = unique_name("huge-batch");
-    client.create_topic(&name, 1, 1).unwrap();
+    let name = new_topic(&client, "huge-batch", 1);
     let topic = client.topic(&name).unwrap();
     let producer = topic
         .get_producer(
@@ -44,22 +38,18 @@ fn a_huge_compressed_batch_never_fills_the_queue_past_queued_max_bytes() {
             producer.produce((b * PER_BATCH + i).to_le_bytes()).unwrap();
         }
         // One batch per flush: the linger never runs out on its own.
-        producer.flush(DEADLINE).expect("the batch is written");
+        producer.flush(LONG).expect("the batch is written");
     }
 
     let consumer = topic
-        .get_simple_consumer(
-            SimpleConsumerConfig::default()
-                .auto_offset_reset(OffsetReset::Earliest)
-                .queued_max_bytes(BOUND),
-        )
+        .get_simple_consumer(earliest().queued_max_bytes(BOUND))
         .unwrap();
     let total = BATCHES * PER_BATCH;
     let started = Instant::now();
     let mut largest_message = 0;
     for expected in 0..total {
         let m = consumer
-            .consume(DEADLINE.saturating_sub(started.elapsed()))
+            .consume(LONG.saturating_sub(started.elapsed()))
             .unwrap()
             .unwrap_or_else(|| panic!("record {expected} did not arrive"));
         assert_eq!(m.offset, i64::from(expected), "records arrive in order");

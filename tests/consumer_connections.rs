@@ -5,50 +5,49 @@
 
 #![cfg(feature = "testkit")]
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-use kafka_sync::testkit::{self, unique_name};
-use kafka_sync::{KafkaClient, OffsetReset, ProducerConfig, Record, SimpleConsumerConfig};
+use kafka_sync::testkit::unique_name;
+use kafka_sync::{
+    KafkaClient, OffsetReset, ProducerConfig, Record, SimpleConsumer, SimpleConsumerConfig,
+};
+use support::{client, new_topic};
 
 /// How long the broker may hold each of the consumer's fetches.
 const MAX_WAIT: Duration = Duration::from_secs(3);
 const ATTEMPTS: usize = 5;
 
-fn client() -> KafkaClient {
-    let broker = testkit::shared().expect("test broker starts");
-    KafkaClient::new(&broker.bootstrap()).expect("client bootstraps")
-}
-
-/// Runs `request` `ATTEMPTS` times while a consumer of an idle partition
-/// long-polls the same (single) broker, and returns the slowest duration.
-fn slowest_beside_a_long_poll(
-    client: &KafkaClient,
-    topic: &str,
-    mut request: impl FnMut(&kafka_sync::SimpleConsumer),
-) -> Duration {
+/// A consumer of `topic` configured by `config` whose fetches the broker
+/// holds for [`MAX_WAIT`], once its first long poll is under way.
+fn long_polling(client: &KafkaClient, topic: &str, config: SimpleConsumerConfig) -> SimpleConsumer {
     let consumer = client
         .topic(topic)
         .unwrap()
         .get_simple_consumer(
-            SimpleConsumerConfig::default()
-                .consumer_group(unique_name("long-poll"))
-                .enable_auto_commit(false)
+            config
                 .auto_offset_reset(OffsetReset::Latest)
                 .fetch_max_wait(MAX_WAIT),
         )
         .unwrap();
     // The first long poll is under way once the fetcher has connected and
-    // sent it; the idle partition keeps every later fetch a long poll too.
+    // sent it; an idle partition keeps every later fetch a long poll too.
     assert!(consumer
         .consume(Duration::from_millis(500))
         .unwrap()
         .is_none());
+    consumer
+}
+
+/// Runs `request` `ATTEMPTS` times, spread over the poll cycle, and
+/// returns the slowest duration.
+fn slowest(mut request: impl FnMut()) -> Duration {
     let mut slowest = Duration::ZERO;
     for attempt in 0..ATTEMPTS {
-        // Spread the attempts over the poll cycle.
         std::thread::sleep(MAX_WAIT / 5);
         let started = Instant::now();
-        request(&consumer);
+        request();
         let took = started.elapsed();
         eprintln!("attempt {attempt}: {took:?}");
         slowest = slowest.max(took);
@@ -59,9 +58,15 @@ fn slowest_beside_a_long_poll(
 #[test]
 fn a_commit_does_not_wait_for_a_long_polling_fetch_to_the_same_broker() {
     let client = client();
-    let name = unique_name("commit-beside-poll");
-    client.create_topic(&name, 1, 1).unwrap();
-    let slowest = slowest_beside_a_long_poll(&client, &name, |consumer| {
+    let name = new_topic(&client, "commit-beside-poll", 1);
+    let consumer = long_polling(
+        &client,
+        &name,
+        SimpleConsumerConfig::default()
+            .consumer_group(unique_name("long-poll"))
+            .enable_auto_commit(false),
+    );
+    let slowest = slowest(|| {
         consumer.commit_offsets().expect("the commit succeeds");
     });
     assert!(
@@ -73,10 +78,10 @@ fn a_commit_does_not_wait_for_a_long_polling_fetch_to_the_same_broker() {
 #[test]
 fn a_produce_does_not_wait_for_a_long_polling_fetch_to_the_same_broker() {
     let client = client();
-    let name = unique_name("produce-beside-poll");
-    client.create_topic(&name, 2, 1).unwrap();
-    let consumed = client.topic(&name).unwrap();
-    let producer = consumed
+    let name = new_topic(&client, "produce-beside-poll", 2);
+    let producer = client
+        .topic(&name)
+        .unwrap()
         .get_sync_producer(ProducerConfig::default())
         .expect("producer starts");
     // Warm the producer's metadata and connection first.
@@ -85,29 +90,16 @@ fn a_produce_does_not_wait_for_a_long_polling_fetch_to_the_same_broker() {
         .expect("the first produce succeeds");
     // The consumer reads partition 0 only; records go to partition 1, so its
     // fetches stay long polls.
-    let consumer = consumed
-        .get_simple_consumer(
-            SimpleConsumerConfig::default()
-                .partitions([0])
-                .auto_offset_reset(OffsetReset::Latest)
-                .fetch_max_wait(MAX_WAIT),
-        )
-        .unwrap();
-    assert!(consumer
-        .consume(Duration::from_millis(500))
-        .unwrap()
-        .is_none());
-    let mut slowest = Duration::ZERO;
-    for attempt in 0..ATTEMPTS {
-        std::thread::sleep(MAX_WAIT / 5);
-        let started = Instant::now();
+    let _consumer = long_polling(
+        &client,
+        &name,
+        SimpleConsumerConfig::default().partitions([0]),
+    );
+    let slowest = slowest(|| {
         producer
             .send(Record::new(&b"beside a long poll"[..]).partition(1))
             .expect("the produce succeeds");
-        let took = started.elapsed();
-        eprintln!("attempt {attempt}: {took:?}");
-        slowest = slowest.max(took);
-    }
+    });
     assert!(
         slowest < MAX_WAIT / 2,
         "a produce took {slowest:?} beside fetches held up to {MAX_WAIT:?}"

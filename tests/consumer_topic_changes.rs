@@ -3,37 +3,18 @@
 
 #![cfg(feature = "testkit")]
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-use kafka_sync::testkit::{self, unique_name};
-use kafka_sync::{Error, KafkaClient, OffsetReset, ProducerConfig, Record, SimpleConsumerConfig};
-
-const DEADLINE: Duration = Duration::from_secs(20);
-
-fn client() -> KafkaClient {
-    let broker = testkit::shared().expect("test broker starts");
-    KafkaClient::new(&broker.bootstrap()).expect("client bootstraps")
-}
+use kafka_sync::Error;
+use support::{earliest, topic_with_values, DEADLINE};
 
 #[test]
 fn a_deleted_topic_stops_consume_with_unknown_topic_after_the_fetched_messages() {
-    let client = client();
-    let name = unique_name("deleted-under-consumer");
-    client.create_topic(&name, 2, 1).unwrap();
+    let (client, name) = topic_with_values("deleted-under-consumer", 2, 10);
     let topic = client.topic(&name).unwrap();
-    let producer = topic.get_producer(ProducerConfig::default()).unwrap();
-    for i in 0..20 {
-        producer
-            .send(Record::new(format!("v{i}")).partition(i % 2))
-            .unwrap();
-    }
-    producer.flush(DEADLINE).expect("records are written");
-    drop(producer);
-    let consumer = topic
-        .get_simple_consumer(
-            SimpleConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest),
-        )
-        .unwrap();
+    let consumer = topic.get_simple_consumer(earliest()).unwrap();
     let first = consumer
         .consume(DEADLINE)
         .unwrap()

@@ -11,6 +11,7 @@ use std::time::Duration;
 use kafka_sync::testkit::{unique_name, MockCluster};
 use kafka_sync::{ApiKey, KafkaClient};
 use support::fake_broker::dead_address;
+use support::mock::{self, read_back, read_back_with, while_faulting};
 use support::{DEADLINE, SHORT};
 
 /// A 3-broker mock cluster; `MOCK_TEST_DEBUG=mock,protocol` turns on
@@ -24,19 +25,11 @@ fn cluster() -> MockCluster {
         .expect("the mock cluster starts")
 }
 
-/// A client for the mock at `bootstrap`, with the version caps its group
-/// API bugs need (`MockCluster::API_VERSION_CAPS`); `MOCK_TEST_LOG` sends
-/// the client's debug lines to stderr.
+/// A client for the mock at `bootstrap` (`support::mock::client`);
+/// `MOCK_TEST_LOG` sends the client's debug lines to stderr.
 fn mock_client(bootstrap: &str) -> KafkaClient {
     support::log_to_stderr_if("MOCK_TEST_LOG");
-    MockCluster::API_VERSION_CAPS
-        .iter()
-        .fold(KafkaClient::builder().hosts(bootstrap), |b, &(api, v)| {
-            b.max_api_version(api, v)
-        })
-        .request_timeout(Duration::from_secs(10))
-        .build()
-        .expect("the client bootstraps against the mock cluster")
+    mock::client(bootstrap)
 }
 
 #[test]
@@ -207,23 +200,7 @@ fn produce_through_with(
         .unwrap();
     let failed = std::thread::scope(|s| {
         let reports = producer.producer().delivery_reports().clone();
-        let drain = s.spawn(move || {
-            let mut ok = 0;
-            let mut failed = 0;
-            while ok + failed < records {
-                match reports.recv_timeout(Duration::from_secs(50)) {
-                    Ok(report) if report.is_ok() => ok += 1,
-                    Ok(report) => {
-                        failed += 1;
-                        if failed <= 5 {
-                            eprintln!("failed delivery: {:?}", report.result);
-                        }
-                    }
-                    Err(_) => panic!("only {} of {records} delivery reports arrived", ok + failed),
-                }
-            }
-            failed
-        });
+        let drain = s.spawn(move || mock::count_failed_reports(&reports, records));
         while_faulting(period, fault, || {
             let started = Instant::now();
             for i in 0..records {
@@ -245,64 +222,6 @@ fn produce_through_with(
     let metrics = producer.producer().metrics();
     drop(producer);
     (failed, metrics)
-}
-
-/// Reads every partition of `topic` from the beginning until it holds
-/// `want[p]` records (or DEADLINE passes); returns the values per partition.
-fn read_back(
-    client: &KafkaClient,
-    topic: &str,
-    want: &BTreeMap<i32, Vec<String>>,
-) -> BTreeMap<i32, Vec<String>> {
-    read_back_with(client, topic, want, SimpleConsumerConfig::default())
-}
-
-/// [`read_back`] with a consumer configured by `config` (its partitions and
-/// offset reset are set here).
-fn read_back_with(
-    client: &KafkaClient,
-    topic: &str,
-    want: &BTreeMap<i32, Vec<String>>,
-    config: SimpleConsumerConfig,
-) -> BTreeMap<i32, Vec<String>> {
-    let total: usize = want.values().map(Vec::len).sum();
-    let consumer = client
-        .topic(topic)
-        .unwrap()
-        .get_simple_consumer(
-            config
-                .partitions(want.keys().copied())
-                .auto_offset_reset(OffsetReset::Earliest),
-        )
-        .unwrap();
-    let mut got: BTreeMap<i32, Vec<String>> = want.keys().map(|&p| (p, Vec::new())).collect();
-    let mut count = 0;
-    let deadline = Instant::now() + DEADLINE;
-    // A little past the total, to see duplicates that arrive after it.
-    let mut quiet_since: Option<Instant> = None;
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "read {count} of {total} records back"
-        );
-        match consumer.consume(Duration::from_millis(200)).unwrap() {
-            Some(message) => {
-                got.get_mut(&message.partition)
-                    .unwrap()
-                    .push(String::from_utf8_lossy(message.value_bytes()).into_owned());
-                count += 1;
-                quiet_since = None;
-            }
-            None if count >= total => {
-                let since = *quiet_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > Duration::from_millis(500) {
-                    break;
-                }
-            }
-            None => {}
-        }
-    }
-    got
 }
 
 /// Every record exactly once, in production order, on its key's murmur2
@@ -351,8 +270,6 @@ struct StoredBatch {
 
 /// Every batch of `topic`/`partition`, read raw from its leader.
 fn stored_batches(client: &KafkaClient, topic: &str, partition: i32) -> Vec<StoredBatch> {
-    use kafka_sync::protocol::api::{FetchPartition, FetchRequest, FetchTopic};
-    use kafka_sync::protocol::records::{decode_batches, DecodeOptions};
     client.refresh_metadata().unwrap();
     let meta = client.topic(topic).unwrap().metadata().unwrap();
     let leader = meta.partition(partition).and_then(|p| p.leader).unwrap();
@@ -360,46 +277,38 @@ fn stored_batches(client: &KafkaClient, topic: &str, partition: i32) -> Vec<Stor
     let mut out = Vec::new();
     let mut offset = 0;
     loop {
-        let request = FetchRequest {
-            max_wait_ms: 0,
-            topics: vec![FetchTopic {
-                topic: topic.to_owned(),
-                topic_id: meta.topic_id,
-                partitions: vec![FetchPartition {
-                    partition,
-                    fetch_offset: offset,
-                    partition_max_bytes: 1 << 20,
-                    ..FetchPartition::default()
-                }],
-            }],
-            ..FetchRequest::default()
-        };
-        let pending = conn.send(&request).unwrap();
-        let frame = pending.receiver().recv_timeout(DEADLINE).unwrap().unwrap();
-        let response = pending.decode(Ok(frame.clone())).unwrap();
-        let p = &response.responses[0].partitions[0];
-        assert_eq!(p.error_code, ErrorCode::None, "fetch {topic}/{partition}");
         let mut progressed = false;
-        for batch in decode_batches(p.records_in(&frame).unwrap(), DecodeOptions::default()) {
-            let batch = batch.unwrap();
-            let h = *batch.header();
-            if h.base_offset < offset {
-                continue;
-            }
-            offset = h.base_offset + i64::from(h.last_offset_delta) + 1;
-            progressed = true;
-            let values = batch
-                .records()
-                .unwrap()
-                .map(|r| String::from_utf8_lossy(r.unwrap().value.unwrap_or_default()).into_owned())
-                .collect();
-            out.push(StoredBatch {
-                producer_id: h.producer_id,
-                producer_epoch: h.producer_epoch,
-                base_sequence: h.base_sequence,
-                values,
-            });
-        }
+        let from = offset;
+        support::fetch_batches(
+            &conn,
+            topic,
+            meta.topic_id,
+            partition,
+            from,
+            0,
+            1 << 20,
+            |batch| {
+                let h = *batch.header();
+                if h.base_offset < offset {
+                    return;
+                }
+                offset = h.base_offset + i64::from(h.last_offset_delta) + 1;
+                progressed = true;
+                let values = batch
+                    .records()
+                    .unwrap()
+                    .map(|r| {
+                        String::from_utf8_lossy(r.unwrap().value.unwrap_or_default()).into_owned()
+                    })
+                    .collect();
+                out.push(StoredBatch {
+                    producer_id: h.producer_id,
+                    producer_epoch: h.producer_epoch,
+                    base_sequence: h.base_sequence,
+                    values,
+                });
+            },
+        );
         if !progressed {
             return out;
         }
@@ -589,23 +498,7 @@ fn acks_one_producer_loses_nothing_through_leader_moves() {
     // reordering are allowed without idempotence, and counted.
     let want = expected(records, 6);
     let got = read_back(&client, &topic, &want);
-    let (mut duplicates, mut out_of_order) = (0, 0);
-    for (partition, want) in &want {
-        let got = &got[partition];
-        let distinct: BTreeSet<&String> = got.iter().collect();
-        let wanted: BTreeSet<&String> = want.iter().collect();
-        assert_eq!(
-            distinct, wanted,
-            "partition {partition} lost or misplaced records"
-        );
-        duplicates += got.len() - distinct.len();
-        let index: BTreeMap<&String, usize> =
-            want.iter().enumerate().map(|(i, v)| (v, i)).collect();
-        out_of_order += got
-            .windows(2)
-            .filter(|w| index[&w[0]] > index[&w[1]])
-            .count();
-    }
+    let (duplicates, out_of_order) = mock::duplicates_and_inversions(&got, &want);
     eprintln!("acks=1 through leader moves: {duplicates} duplicates, {out_of_order} out of order");
 }
 
@@ -634,32 +527,6 @@ fn fill(client: &KafkaClient, topic: &str, records: usize) -> BTreeMap<i32, Vec<
     let (failed, _) = produce_through(client, topic, records, 1_000_000, DEADLINE, |_| {});
     assert_eq!(failed, 0, "records failed");
     expected(records, 6)
-}
-
-/// Runs `fault(round)` every `period` on another thread while `read` runs;
-/// returns what `read` returned and how many rounds ran.
-fn while_faulting<T: Send>(
-    period: Duration,
-    fault: impl Fn(usize) + Send + Sync,
-    read: impl FnOnce() -> T + Send,
-) -> (T, usize) {
-    let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
-    std::thread::scope(|s| {
-        let faults = s.spawn(|| {
-            let mut round = 0;
-            // Until `stop` is dropped, which disconnects the channel.
-            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(period)
-            {
-                round += 1;
-                fault(round);
-            }
-            round
-        });
-        let result = read();
-        drop(stop);
-        (result, faults.join().unwrap())
-    })
 }
 
 /// Small fetches, so that reading takes many round trips and faults land

@@ -276,6 +276,85 @@ fn the_dedicated_coordinator_connection_is_renewed_before_its_session_ends() {
     assert!(logins >= 4, "{logins} logins");
 }
 
+/// M8: the consumer's fetcher talks to partition leaders on connections of
+/// its own (outside the pool), and renews one before its SASL session ends:
+/// once the connection in use reports `session_expiring()`, a replacement
+/// is opened in the background and takes over (the old one retired) when it
+/// arrives. Behind a SASL front (PLAIN, session lifetime 1.5 s) that closes
+/// a connection whose session has expired when a request arrives on it, as
+/// KIP-368 brokers do (`support::fake_cluster` behind `support::fake_sasl`),
+/// a consumer reads records appended one at a time for three session
+/// lifetimes: every one in order, and no request on an expired session.
+#[test]
+fn the_fetchers_own_connection_is_renewed_before_its_session_ends() {
+    use std::sync::atomic::Ordering;
+    use support::fake_cluster::{FakeCluster, APIS};
+    use support::fake_sasl::{sasl_server, FakeSasl};
+
+    const LIFETIME: Duration = Duration::from_millis(1500);
+    let seen = FakeSasl {
+        mechanisms: vec!["PLAIN"],
+        session_lifetime_ms: i64::try_from(LIFETIME.as_millis()).unwrap(),
+        apis: APIS.to_vec(),
+        close_expired_sessions: true,
+        ..FakeSasl::default()
+    };
+    let front = seen.clone();
+    let cluster = FakeCluster::start_behind("renewed-fetches", 1, &[1], move |handler| {
+        sasl_server(front.clone(), Some(handler))
+    });
+    let client = KafkaClient::builder()
+        .hosts(cluster.bootstrap())
+        .sasl(kafka_sync::Sasl::plain("alice", "alice-secret"))
+        .build()
+        .expect("the client bootstraps");
+    let consumer = client
+        .topic("renewed-fetches")
+        .unwrap()
+        .get_simple_consumer(support::earliest())
+        .unwrap();
+    let until = Instant::now() + 3 * LIFETIME;
+    let mut read = 0;
+    while Instant::now() < until {
+        let value = format!("v{read}");
+        cluster.append(0, &[&value]);
+        let message = consumer
+            .consume(support::DEADLINE)
+            .unwrap()
+            .unwrap_or_else(|| panic!("record {read} did not arrive"));
+        assert_eq!(
+            (message.offset, support::value_str(&message)),
+            (read, value),
+            "records arrive in order"
+        );
+        read += 1;
+        // Paced (the fetches go on between records, an empty one every
+        // 20 ms or so): a few hundred records, not thousands.
+        thread::sleep(Duration::from_millis(10));
+    }
+    let logins = seen.logins.load(Ordering::SeqCst);
+    eprintln!(
+        "{read} records read over {} connections, {logins} logins",
+        seen.connections.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        seen.expired.load(Ordering::SeqCst),
+        0,
+        "requests arrived on expired sessions ({read} records read, {logins} logins)"
+    );
+    assert!(read >= 10, "only {read} records read");
+    // The pooled connection once, the fetcher's own and at least two
+    // renewals of it.
+    assert!(logins >= 4, "{logins} logins");
+    assert!(
+        consumer
+            .consume(Duration::from_millis(200))
+            .unwrap()
+            .is_none(),
+        "nothing more than was appended"
+    );
+}
+
 /// A listener that accepts connections and never answers: the TCP handshake
 /// completes, ApiVersions gets no answer, so connecting hangs until the
 /// request timeout.

@@ -14,57 +14,28 @@
 //! is a client bug.
 #![cfg(feature = "testkit")]
 
-use std::collections::{BTreeMap, BTreeSet};
+mod support;
+
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kafka_sync::testkit::{unique_name, MockCluster};
-use kafka_sync::{
-    Acks, ApiKey, ErrorCode, KafkaClient, OffsetReset, ProducerConfig, Record, SimpleConsumerConfig,
-};
-
-/// How long a test waits for anything before it fails.
-const DEADLINE: Duration = Duration::from_secs(60);
+use kafka_sync::{Acks, ApiKey, ErrorCode, KafkaClient, ProducerConfig, Record};
+use support::mock::{self, duplicates_and_inversions, read_back, while_faulting};
+use support::LONG;
 
 /// The broker that leads the faulted partitions.
 const LEADER: i32 = 1;
 
-/// Logs the client's lines to stderr when `ORDER_TEST_LOG` is set.
-struct StderrLog;
-
-impl log::Log for StderrLog {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("kafka_sync") {
-            eprintln!(
-                "[{}] {} {}",
-                std::thread::current().name().unwrap_or("?"),
-                record.level(),
-                record.args()
-            );
-        }
-    }
-    fn flush(&self) {}
-}
-
-/// A 3-broker mock cluster and a client for it.
+/// A 3-broker mock cluster and a client for it (`support::mock::client`);
+/// `ORDER_TEST_LOG` sends the client's debug lines to stderr.
 fn cluster() -> (MockCluster, KafkaClient) {
-    if std::env::var_os("ORDER_TEST_LOG").is_some() {
-        static LOGGER: StderrLog = StderrLog;
-        if log::set_logger(&LOGGER).is_ok() {
-            log::set_max_level(log::LevelFilter::Info);
-        }
-    }
+    support::log_to_stderr_if("ORDER_TEST_LOG");
     let cluster = MockCluster::builder()
         .brokers(3)
         .start()
         .expect("the mock cluster starts");
-    let client = cluster
-        .client_builder()
-        .request_timeout(Duration::from_secs(10))
-        .build()
-        .expect("the client bootstraps against the mock cluster");
+    let client = mock::client(cluster.bootstrap());
     (cluster, client)
 }
 
@@ -138,55 +109,30 @@ fn produce(
 ) -> Run {
     let producer = client.get_producer(config).unwrap();
     let mut sent: BTreeMap<i32, Vec<String>> = (0..3).map(|p| (p, Vec::new())).collect();
-    let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
     let (failed, faults) = std::thread::scope(|s| {
         let reports = producer.delivery_reports().clone();
-        let drain = s.spawn(move || {
-            let (mut ok, mut failed) = (0, 0);
-            while ok + failed < records {
-                match reports.recv_timeout(DEADLINE) {
-                    Ok(report) if report.is_ok() => ok += 1,
-                    Ok(report) => {
-                        failed += 1;
-                        if failed <= 5 {
-                            eprintln!("failed delivery: {:?}", report.result);
-                        }
-                    }
-                    Err(_) => panic!("only {} of {records} delivery reports arrived", ok + failed),
+        let drain = s.spawn(move || mock::count_failed_reports(&reports, records));
+        // No faults while the last batches are delivered (`while_faulting`
+        // stops them when producing is done): a burst for a broker that
+        // leads nothing at the moment waits for its next requests, and
+        // would all be spent on the last few batches.
+        let ((), faults) = while_faulting(period, fault, || {
+            let started = Instant::now();
+            for i in 0..records {
+                let partition = (i % 3) as i32;
+                let value = format!("v{i}");
+                sent.get_mut(&partition).unwrap().push(value.clone());
+                producer
+                    .send(topic, Record::new(value).partition(partition))
+                    .unwrap();
+                // Paced: faults land mid-stream.
+                let due = started + pace * i as u32;
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
                 }
             }
-            failed
         });
-        let faults = s.spawn(|| {
-            let mut round = 0;
-            while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(period)
-            {
-                round += 1;
-                fault(round);
-            }
-            round
-        });
-        let started = Instant::now();
-        for i in 0..records {
-            let partition = (i % 3) as i32;
-            let value = format!("v{i}");
-            sent.get_mut(&partition).unwrap().push(value.clone());
-            producer
-                .send(topic, Record::new(value).partition(partition))
-                .unwrap();
-            // Paced: faults land mid-stream.
-            let due = started + pace * i as u32;
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-        }
-        // No faults while the last batches are delivered: a burst for a
-        // broker that leads nothing at the moment waits for its next
-        // requests, and would all be spent on the last few batches.
-        drop(stop);
-        let faults = faults.join().unwrap();
-        producer.flush(DEADLINE).expect("flush completes");
+        producer.flush(LONG).expect("flush completes");
         (drain.join().unwrap(), faults)
     });
     let retried = producer.metrics().records_retried;
@@ -196,75 +142,6 @@ fn produce(
         retried,
         faults,
     }
-}
-
-/// Every partition of `topic` read from the start until it holds as many
-/// records as `want` says (and a little longer, to see duplicates).
-fn read_back(
-    client: &KafkaClient,
-    topic: &str,
-    want: &BTreeMap<i32, Vec<String>>,
-) -> BTreeMap<i32, Vec<String>> {
-    let total: usize = want.values().map(Vec::len).sum();
-    let consumer = client
-        .topic(topic)
-        .unwrap()
-        .get_simple_consumer(
-            SimpleConsumerConfig::default()
-                .partitions(want.keys().copied())
-                .auto_offset_reset(OffsetReset::Earliest),
-        )
-        .unwrap();
-    let mut got: BTreeMap<i32, Vec<String>> = want.keys().map(|&p| (p, Vec::new())).collect();
-    let mut count = 0;
-    let deadline = Instant::now() + DEADLINE;
-    let mut quiet_since: Option<Instant> = None;
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "read {count} of {total} records back"
-        );
-        match consumer.consume(Duration::from_millis(200)).unwrap() {
-            Some(message) => {
-                got.get_mut(&message.partition)
-                    .unwrap()
-                    .push(String::from_utf8_lossy(message.value_bytes()).into_owned());
-                count += 1;
-                quiet_since = None;
-            }
-            None if count >= total => {
-                let since = *quiet_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > Duration::from_millis(500) {
-                    break;
-                }
-            }
-            None => {}
-        }
-    }
-    got
-}
-
-/// Per partition: records read more than once, and adjacent pairs read in
-/// the opposite order from the one they were produced in.
-fn duplicates_and_inversions(
-    got: &BTreeMap<i32, Vec<String>>,
-    want: &BTreeMap<i32, Vec<String>>,
-) -> (usize, usize) {
-    let (mut duplicates, mut inversions) = (0, 0);
-    for (partition, want) in want {
-        let got = &got[partition];
-        let distinct: BTreeSet<&String> = got.iter().collect();
-        let wanted: BTreeSet<&String> = want.iter().collect();
-        assert_eq!(distinct, wanted, "partition {partition} lost records");
-        duplicates += got.len() - distinct.len();
-        let index: BTreeMap<&String, usize> =
-            want.iter().enumerate().map(|(i, v)| (v, i)).collect();
-        inversions += got
-            .windows(2)
-            .filter(|w| index[&w[0]] > index[&w[1]])
-            .count();
-    }
-    (duplicates, inversions)
 }
 
 /// Every record reported delivered, read back exactly once, in order.

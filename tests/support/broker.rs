@@ -6,30 +6,41 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use kafka_sync::net::Connection;
 use kafka_sync::protocol::api::{
     FetchPartition, FetchRequest, FetchTopic, PartitionProduceData, ProduceRequest,
     TopicProduceData,
 };
 use kafka_sync::protocol::records::{
-    decode_batches, BatchBuilder, BatchOptions, DecodeOptions, Header, Record,
+    decode_batches, BatchBuilder, BatchOptions, DecodeOptions, Header, Record, RecordBatch,
 };
 use kafka_sync::testkit;
 use kafka_sync::{
-    ErrorCode, KafkaClient, Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig,
+    Admin, ErrorCode, KafkaClient, Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig,
     TopicPartition,
 };
 
 use super::DEADLINE;
 
-/// `host:port` of the broker shared by every test of the process
-/// (`testkit::shared`, or `KAFKA_BOOTSTRAP`).
+/// The broker shared by every test of the process (`testkit::shared`, or
+/// `KAFKA_BOOTSTRAP`: then `is_external()`).
+pub fn shared_broker() -> &'static testkit::Broker {
+    testkit::shared().expect("test broker starts")
+}
+
+/// `host:port` of the [`shared_broker`].
 pub fn bootstrap() -> String {
-    testkit::shared().expect("test broker starts").bootstrap()
+    shared_broker().bootstrap()
 }
 
 /// A client of the shared broker, with default settings.
 pub fn client() -> KafkaClient {
     KafkaClient::new(&bootstrap()).expect("client bootstraps")
+}
+
+/// The admin API of a [`client`] of the shared broker.
+pub fn admin() -> Admin {
+    client().admin()
 }
 
 /// A fresh topic named `{prefix}-…` with `partitions` partitions.
@@ -218,6 +229,50 @@ impl From<Record<'_>> for Fetched {
     }
 }
 
+/// One raw Fetch of `topic`/`partition` (whose id is `topic_id`) from
+/// `offset` on `conn`, the partition's leader, that the broker may hold for
+/// `max_wait_ms`; asserts it is answered without an error and calls `each`
+/// with every batch of the answer.
+#[allow(clippy::too_many_arguments)]
+pub fn fetch_batches(
+    conn: &Connection,
+    topic: &str,
+    topic_id: [u8; 16],
+    partition: i32,
+    offset: i64,
+    max_wait_ms: i32,
+    max_bytes: i32,
+    mut each: impl FnMut(RecordBatch<'_>),
+) {
+    let request = FetchRequest {
+        max_wait_ms,
+        topics: vec![FetchTopic {
+            topic: topic.to_owned(),
+            topic_id,
+            partitions: vec![FetchPartition {
+                partition,
+                fetch_offset: offset,
+                partition_max_bytes: max_bytes,
+                ..FetchPartition::default()
+            }],
+        }],
+        ..FetchRequest::default()
+    };
+    let pending = conn.send(&request).unwrap();
+    let frame = pending
+        .receiver()
+        .recv_timeout(DEADLINE)
+        .expect("fetch answered")
+        .expect("fetch frame");
+    let response = pending.decode(Ok(frame.clone())).expect("fetch decodes");
+    let p = &response.responses[0].partitions[0];
+    assert_eq!(p.error_code, ErrorCode::None, "fetch {topic}/{partition}");
+    let bytes = p.records_in(&frame).expect("records within the frame");
+    for batch in decode_batches(bytes, DecodeOptions::default()) {
+        each(batch.expect("batch decodes"));
+    }
+}
+
 /// Reads `partition` from offset 0 with raw Fetch requests until `expected`
 /// records have arrived (or `DEADLINE` passes, which fails the test).
 pub fn read_partition(
@@ -241,43 +296,28 @@ pub fn read_partition(
             "read {} of {expected} records from {topic}/{partition}",
             out.len()
         );
-        let request = FetchRequest {
-            max_wait_ms: 100,
-            topics: vec![FetchTopic {
-                topic: topic.to_owned(),
-                topic_id: meta.topic_id,
-                partitions: vec![FetchPartition {
-                    partition,
-                    fetch_offset: offset,
-                    partition_max_bytes: 4 << 20,
-                    ..FetchPartition::default()
-                }],
-            }],
-            ..FetchRequest::default()
-        };
-        let pending = conn.send(&request).unwrap();
-        let frame = pending
-            .receiver()
-            .recv_timeout(DEADLINE)
-            .expect("fetch answered")
-            .expect("fetch frame");
-        let response = pending.decode(Ok(frame.clone())).expect("fetch decodes");
-        let p = &response.responses[0].partitions[0];
-        assert_eq!(p.error_code, ErrorCode::None, "fetch {topic}/{partition}");
-        let bytes = p.records_in(&frame).expect("records within the frame");
         let mut progressed = false;
-        for batch in decode_batches(bytes, DecodeOptions::default()) {
-            let batch = batch.expect("batch decodes");
-            for record in batch.records().expect("records decode") {
-                let r = record.expect("record decodes");
-                if r.offset < offset {
-                    continue;
+        let from = offset;
+        fetch_batches(
+            &conn,
+            topic,
+            meta.topic_id,
+            partition,
+            from,
+            100,
+            4 << 20,
+            |batch| {
+                for record in batch.records().expect("records decode") {
+                    let r = record.expect("record decodes");
+                    if r.offset < offset {
+                        continue;
+                    }
+                    offset = r.offset + 1;
+                    progressed = true;
+                    out.push(Fetched::from(r));
                 }
-                offset = r.offset + 1;
-                progressed = true;
-                out.push(Fetched::from(r));
-            }
-        }
+            },
+        );
         if !progressed {
             std::thread::yield_now();
         }

@@ -1,12 +1,13 @@
 //! A scripted in-process cluster of fake brokers for consumer fault tests:
 //! one topic whose partitions live on chosen brokers, with leader moves,
-//! brokers that go down and come back, log start offsets (for
-//! OFFSET_OUT_OF_RANGE) and records appended on demand. It speaks just
+//! partitions added, brokers that go down and come back, log start offsets
+//! (for OFFSET_OUT_OF_RANGE) and records appended on demand. It speaks just
 //! enough protocol (ApiVersions, Metadata, ListOffsets, Fetch), with
 //! `kafka-protocol` decoding requests and encoding responses, so the tests
 //! do not depend on a real broker's quirks. Each broker answers through
-//! the shared frame loop ([`super::fake_broker`]); the accept loop is its
-//! own, to take brokers down and make them silent.
+//! the shared frame loop ([`super::fake_broker`]), possibly behind a front
+//! (SASL: [`super::fake_sasl`]); the accept loop is its own, to take brokers
+//! down and make them silent.
 
 use std::collections::BTreeMap;
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -33,7 +34,16 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, StrBytes};
 use kafka_sync::protocol::records::{BatchBuilder, BatchOptions, ControlRecordType};
 
-use super::fake_broker::{encode, serve_connection, Reply, Request};
+use super::fake_broker::{encode, serve_connection, Handler, Reply, Request};
+
+/// The apis the cluster's brokers serve, `(api key, min version, max
+/// version)` (for a front that answers ApiVersions itself).
+pub const APIS: [(i16, i16, i16); 4] = [
+    (ApiKey::ApiVersions as i16, 0, 3),
+    (ApiKey::Metadata as i16, 1, 12),
+    (ApiKey::ListOffsets as i16, 1, 7),
+    (ApiKey::Fetch as i16, 4, 12),
+];
 
 /// One record of a log, each served as its own batch.
 #[derive(Debug, Clone)]
@@ -139,6 +149,17 @@ pub struct FakeCluster {
 impl FakeCluster {
     /// Brokers `1..=brokers`; `leaders[p]` is partition `p`'s leader.
     pub fn start(topic: &str, brokers: i32, leaders: &[i32]) -> FakeCluster {
+        FakeCluster::start_behind(topic, brokers, leaders, |handler| handler)
+    }
+
+    /// As [`start`](Self::start), with each connection's handler wrapped
+    /// by `front`: `|handler| sasl_server(fake.clone(), Some(handler))`.
+    pub fn start_behind<W, H>(topic: &str, brokers: i32, leaders: &[i32], front: W) -> FakeCluster
+    where
+        W: Fn(Handler) -> H + Send + Sync + 'static,
+        H: FnMut(&Request) -> Reply + 'static,
+    {
+        let front = Arc::new(front);
         let stop = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(Vec::new()));
         let mut listeners = Vec::new();
@@ -170,6 +191,7 @@ impl FakeCluster {
         }));
         for (id, listener) in listeners {
             let (state, stop, conns) = (state.clone(), stop.clone(), conns.clone());
+            let front = Arc::clone(&front);
             listener.set_nonblocking(true).unwrap();
             thread::spawn(move || loop {
                 if stop.load(Ordering::SeqCst) {
@@ -192,7 +214,12 @@ impl FakeCluster {
                             continue;
                         }
                         let state = state.clone();
-                        thread::spawn(move || serve(id, stream, &state));
+                        let front = Arc::clone(&front);
+                        thread::spawn(move || {
+                            let handler: Handler =
+                                Box::new(move |request: &Request| answer(id, request, &state));
+                            serve_connection(stream, front(handler));
+                        });
                     }
                     Err(_) => thread::sleep(Duration::from_millis(5)),
                 }
@@ -227,6 +254,21 @@ impl FakeCluster {
                 .map(|v| Entry::Transactional(producer_id, v.as_bytes().to_vec())),
         );
         log.values.push(Entry::Marker(producer_id, commit));
+    }
+
+    /// Adds a partition, led by `leader`, to the topic (as CreatePartitions
+    /// does); returns its index.
+    pub fn add_partition(&self, leader: i32) -> i32 {
+        let mut state = self.state.lock().unwrap();
+        let p = state.logs.keys().next_back().map_or(0, |&p| p + 1);
+        state.logs.insert(
+            p,
+            Log {
+                leader,
+                ..Log::default()
+            },
+        );
+        p
     }
 
     /// Deletes partition `p`'s records below `offset` (retention).
@@ -283,10 +325,6 @@ impl Drop for FakeCluster {
     }
 }
 
-fn serve(id: i32, stream: TcpStream, state: &Mutex<State>) {
-    serve_connection(stream, |request| answer(id, request, state));
-}
-
 fn answer(id: i32, request: &Request, state: &Mutex<State>) -> Reply {
     if state.lock().unwrap().down[&id] {
         return Reply::Close;
@@ -326,18 +364,16 @@ fn answer(id: i32, request: &Request, state: &Mutex<State>) -> Reply {
 }
 
 fn api_versions() -> ApiVersionsResponse {
-    let key = |api_key: ApiKey, min: i16, max: i16| {
-        ApiVersion::default()
-            .with_api_key(api_key as i16)
-            .with_min_version(min)
-            .with_max_version(max)
-    };
-    ApiVersionsResponse::default().with_api_keys(vec![
-        key(ApiKey::ApiVersions, 0, 3),
-        key(ApiKey::Metadata, 1, 12),
-        key(ApiKey::ListOffsets, 1, 7),
-        key(ApiKey::Fetch, 4, 12),
-    ])
+    ApiVersionsResponse::default().with_api_keys(
+        APIS.iter()
+            .map(|&(key, min, max)| {
+                ApiVersion::default()
+                    .with_api_key(key)
+                    .with_min_version(min)
+                    .with_max_version(max)
+            })
+            .collect(),
+    )
 }
 
 fn metadata(state: &State) -> MetadataResponse {

@@ -9,6 +9,8 @@
 //! - [`fake_coordinator`]: a scripted group coordinator for one topic.
 //! - [`fake_sasl`]: a PLAIN/SCRAM SASL server, alone or in front of another
 //!   fake (a coordinator whose sessions expire).
+//! - [`mock`]: for tests on librdkafka's mock cluster: its client, faults
+//!   run beside a producer or consumer, partitions read back and compared.
 //! - [`peers`]: runs a Python peer script from `tests/peers/` with the
 //!   testkit's pinned interpreter.
 //! - The deadlines below; [`child_test`] to run one of the binary's ignored
@@ -26,6 +28,7 @@ pub mod fake_broker;
 pub mod fake_cluster;
 pub mod fake_coordinator;
 pub mod fake_sasl;
+pub mod mock;
 pub mod peers;
 
 #[allow(unused_imports)] // some tests use only the fakes
