@@ -342,3 +342,182 @@ pub(crate) fn edited(bytes: &[u8], edits: &[(usize, u8)]) -> Vec<u8> {
         mutated(&out, index, value)
     })
 }
+
+/// The oracle checks that the API modules' tests share, written once. Each
+/// clause names the module's own builders (functions or closures) and expands
+/// to tests calling the helpers above with exactly those arguments.
+///
+/// `SAMPLE_RESPONSE` gives our response at a version, `ORACLE_RESPONSE` the
+/// oracle's message for one of ours at a version, `REQUESTS` our requests at
+/// a version and `ORACLE_REQUEST` the oracle's message for one at a version.
+///
+/// The `request: R,` form, with the never-panic checks on corrupted frames:
+///
+/// - `requests matches_oracle: REQUESTS => ORACLE_REQUEST,` (or `requests
+///   encodes_like_oracle: ...`), optional, generates
+///   `every_request_version_matches_kafka_protocol_crate` calling
+///   [`assert_every_request_version_matches_oracle`] (or
+///   [`assert_every_request_version_encodes_like_oracle`]);
+/// - `responses: SAMPLE_RESPONSE => ORACLE_RESPONSE,` generates
+///   `every_response_version_decodes_what_kafka_protocol_crate_encodes`
+///   calling [`assert_every_response_version_decodes_like_oracle`], and
+///   `every_truncation_of_every_version_is_an_error` and the proptest
+///   `corrupted_responses_never_panic` (1 to 7 byte edits at the first 512
+///   indices of the frame) on the oracle's encoding of the sample;
+/// - `round_trip_bodies: RESPONSE_BODY,`, optional, the test's own response
+///   encoder (response, version): `every_version_round_trips` calls
+///   [`assert_every_response_version_decodes`] with the sample and it, and the
+///   truncation and corruption tests (edits at the first 4096 indices) run on
+///   its bytes instead of the oracle's.
+///
+/// The `request: R, bare_bodies_up_to: N,` form, with the never-panic checks
+/// on bare bodies ([`decode_any_body`]):
+///
+/// - `request_test NAME: REQUESTS => ORACLE_REQUEST,`, optional, generates
+///   the test `NAME` calling [`assert_every_request_version_matches_oracle`];
+/// - `responses: SAMPLE_RESPONSE => ORACLE_RESPONSE,` generates
+///   `every_version_of_the_response_decodes_like_kafka_protocol` calling
+///   [`assert_every_response_version_decodes_like_oracle`],
+///   `every_truncation_of_a_response_is_an_error` on the oracle's encoding of
+///   the sample, and the proptest `arbitrary_bytes_never_panic` on bodies of
+///   fewer than `N` random bytes;
+/// - `corrupted_responses_never_panic,`, optional, adds that proptest: one
+///   byte of the oracle's encoding of the sample replaced.
+macro_rules! oracle_codec_tests {
+    (
+        request: $req:ty,
+        bare_bodies_up_to: $max:literal,
+        $(request_test $request_test:ident: $requests:expr => $oracle_request:expr,)?
+        responses: $sample:expr => $oracle:expr,
+        $($corrupted:ident,)?
+    ) => {
+        $(
+            #[test]
+            fn $request_test() {
+                use $crate::protocol::api::codec_checks::*;
+                assert_every_request_version_matches_oracle($requests, $oracle_request);
+            }
+        )?
+
+        #[test]
+        fn every_version_of_the_response_decodes_like_kafka_protocol() {
+            use $crate::protocol::api::codec_checks::*;
+            assert_every_response_version_decodes_like_oracle::<$req, _>($sample, $oracle);
+        }
+
+        #[test]
+        fn every_truncation_of_a_response_is_an_error() {
+            use $crate::protocol::api::codec_checks::*;
+            assert_every_truncation_of_every_version_fails::<$req>(|v| {
+                oracle_bytes(&($oracle)(&($sample)(v), v), v)
+            });
+        }
+
+        ::proptest::proptest! {
+            #[test]
+            fn arbitrary_bytes_never_panic(
+                body in ::proptest::collection::vec(::proptest::prelude::any::<u8>(), 0..$max),
+            ) {
+                $crate::protocol::api::codec_checks::decode_any_body::<$req>(&body);
+            }
+
+            $(
+                #[test]
+                fn $corrupted(
+                    version in $crate::protocol::api::codec_checks::versions::<$req>(),
+                    index in ::proptest::prelude::any::<usize>(),
+                    value in ::proptest::prelude::any::<u8>(),
+                ) {
+                    use $crate::protocol::api::codec_checks::*;
+                    let oracle = ($oracle)(&($sample)(version), version);
+                    let body = mutated(&oracle_bytes(&oracle, version), index, value);
+                    decode_any_body::<$req>(&body);
+                }
+            )?
+        }
+    };
+    (
+        request: $req:ty,
+        $(requests $how:ident: $requests:expr => $oracle_request:expr,)?
+        responses: $sample:expr => $oracle:expr,
+        round_trip_bodies: $body:expr,
+    ) => {
+        $crate::protocol::api::codec_checks::oracle_codec_tests!(
+            @requests $($how, $requests, $oracle_request)?
+        );
+        $crate::protocol::api::codec_checks::oracle_codec_tests!(@responses $req, $sample, $oracle);
+
+        #[test]
+        fn every_version_round_trips() {
+            use $crate::protocol::api::codec_checks::*;
+            assert_every_response_version_decodes::<$req>($sample, $body);
+        }
+
+        $crate::protocol::api::codec_checks::oracle_codec_tests!(
+            @damaged_frames $req, 4096, |v| ($body)(&($sample)(v), v)
+        );
+    };
+    (
+        request: $req:ty,
+        $(requests $how:ident: $requests:expr => $oracle_request:expr,)?
+        responses: $sample:expr => $oracle:expr,
+    ) => {
+        $crate::protocol::api::codec_checks::oracle_codec_tests!(
+            @requests $($how, $requests, $oracle_request)?
+        );
+        $crate::protocol::api::codec_checks::oracle_codec_tests!(@responses $req, $sample, $oracle);
+        $crate::protocol::api::codec_checks::oracle_codec_tests!(
+            @damaged_frames $req, 512, |v| {
+                $crate::protocol::api::codec_checks::oracle_bytes(&($oracle)(&($sample)(v), v), v)
+            }
+        );
+    };
+    (@requests) => {};
+    (@requests matches_oracle, $requests:expr, $oracle_request:expr) => {
+        #[test]
+        fn every_request_version_matches_kafka_protocol_crate() {
+            use $crate::protocol::api::codec_checks::*;
+            assert_every_request_version_matches_oracle($requests, $oracle_request);
+        }
+    };
+    (@requests encodes_like_oracle, $requests:expr, $oracle_request:expr) => {
+        #[test]
+        fn every_request_version_matches_kafka_protocol_crate() {
+            use $crate::protocol::api::codec_checks::*;
+            assert_every_request_version_encodes_like_oracle($requests, $oracle_request);
+        }
+    };
+    (@responses $req:ty, $sample:expr, $oracle:expr) => {
+        #[test]
+        fn every_response_version_decodes_what_kafka_protocol_crate_encodes() {
+            use $crate::protocol::api::codec_checks::*;
+            assert_every_response_version_decodes_like_oracle::<$req, _>($sample, $oracle);
+        }
+    };
+    // The truncation and corruption tests on the body `$body` gives at each
+    // version, with edits at indices below `$reach`.
+    (@damaged_frames $req:ty, $reach:literal, $body:expr) => {
+        #[test]
+        fn every_truncation_of_every_version_is_an_error() {
+            use $crate::protocol::api::codec_checks::*;
+            assert_every_truncation_of_every_version_fails::<$req>($body);
+        }
+
+        ::proptest::proptest! {
+            #[test]
+            fn corrupted_responses_never_panic(
+                version in $crate::protocol::api::codec_checks::versions::<$req>(),
+                edits in ::proptest::collection::vec(
+                    (0usize..$reach, ::proptest::num::u8::ANY),
+                    1..8,
+                ),
+            ) {
+                use $crate::protocol::api::codec_checks::*;
+                let body = ($body)(version);
+                let frame = edited(&response_frame::<$req>(version, &body), &edits);
+                let _ = decode::<$req>(version, &frame);
+            }
+        }
+    };
+}
+pub(crate) use oracle_codec_tests;

@@ -80,7 +80,6 @@ mod tests {
     use kafka_protocol::messages::{
         CreateAclsRequest as OracleRequest, CreateAclsResponse as OracleResponse,
     };
-    use proptest::prelude::*;
 
     type Req = CreateAclsRequest;
 
@@ -156,44 +155,18 @@ mod tests {
     }
 
     #[test]
-    fn request_matches_kafka_protocol_at_every_version() {
-        assert_every_request_version_matches_oracle(
-            |_| [sample_request()],
-            |r, _| oracle_request(r),
-        );
-    }
-
-    #[test]
-    fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
-            oracle_response(r)
-        });
-    }
-
-    #[test]
-    fn every_truncation_of_a_response_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            oracle_bytes(&oracle_response(&sample_response(v)), v)
-        });
-    }
-
-    #[test]
     fn tansus_empty_answer_without_its_last_tagged_fields_decodes() {
         // throttle, null results: as tansu 0.6.0 sends at v3.
         let frame = response_frame::<Req>(3, &[0, 0, 0, 0, 0]);
         assert!(decode::<Req>(3, &frame).unwrap().results.is_empty());
     }
 
-    proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..128)) {
-            decode_any_body::<Req>(&body);
-        }
-
-        #[test]
-        fn corrupted_responses_never_panic(version in versions::<Req>(), index: usize, value: u8) {
-            let oracle = oracle_response(&sample_response(version));
-            decode_any_body::<Req>(&mutated(&oracle_bytes(&oracle, version), index, value));
-        }
+    oracle_codec_tests! {
+        request: Req,
+        bare_bodies_up_to: 128,
+        request_test request_matches_kafka_protocol_at_every_version:
+            |_| [sample_request()] => |r, _| oracle_request(r),
+        responses: sample_response => |r, _| oracle_response(r),
+        corrupted_responses_never_panic,
     }
 }

@@ -289,30 +289,6 @@ mod tests {
     }
 
     #[test]
-    fn every_version_round_trips() {
-        assert_every_response_version_decodes::<Req>(sample_response, response_body);
-    }
-
-    #[test]
-    fn every_truncation_of_every_version_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            response_body(&sample_response(v), v)
-        });
-    }
-
-    #[test]
-    fn every_request_version_matches_kafka_protocol_crate() {
-        assert_every_request_version_encodes_like_oracle(|v| [sample_request(v)], oracle_request);
-    }
-
-    #[test]
-    fn every_response_version_decodes_what_kafka_protocol_crate_encodes() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
-            oracle_response(r)
-        });
-    }
-
-    #[test]
     fn a_topic_given_by_id_needs_v6() {
         let request = DeleteTopicsRequest {
             topics: vec![DeleteTopicState::by_id(TOPIC_ID)],
@@ -337,14 +313,10 @@ mod tests {
         assert_eq!(request.timeout_ms, 1_000);
     }
 
-    proptest::proptest! {
-        #[test]
-        fn corrupted_responses_never_panic(
-            version in versions::<Req>(),
-            edits in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..8),
-        ) {
-            let frame = response_frame::<Req>(version, &response_body(&sample_response(version), version));
-            let _ = decode::<Req>(version, &edited(&frame, &edits));
-        }
+    oracle_codec_tests! {
+        request: Req,
+        requests encodes_like_oracle: |v| [sample_request(v)] => oracle_request,
+        responses: sample_response => |r, _| oracle_response(r),
+        round_trip_bodies: response_body,
     }
 }

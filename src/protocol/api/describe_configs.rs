@@ -347,34 +347,9 @@ mod tests {
             )
     }
 
-    #[test]
-    fn every_request_version_matches_kafka_protocol_crate() {
-        assert_every_request_version_matches_oracle(sample_request, oracle_request);
-    }
-
-    #[test]
-    fn every_response_version_decodes_what_kafka_protocol_crate_encodes() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(
-            sample_response,
-            oracle_response,
-        );
-    }
-
-    #[test]
-    fn every_truncation_of_every_version_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            oracle_bytes(&oracle_response(&sample_response(v), v), v)
-        });
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn corrupted_responses_never_panic(
-            version in versions::<Req>(),
-            edits in proptest::collection::vec((0usize..512, proptest::num::u8::ANY), 1..8),
-        ) {
-            let body = oracle_bytes(&oracle_response(&sample_response(version), version), version);
-            let _ = decode::<Req>(version, &edited(&response_frame::<Req>(version, &body), &edits));
-        }
+    oracle_codec_tests! {
+        request: Req,
+        requests matches_oracle: sample_request => oracle_request,
+        responses: sample_response => oracle_response,
     }
 }

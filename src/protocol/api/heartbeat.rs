@@ -75,7 +75,6 @@ mod tests {
     use kafka_protocol::messages::{
         GroupId, HeartbeatRequest as OracleRequest, HeartbeatResponse as OracleResponse,
     };
-    use proptest::prelude::*;
 
     type Req = HeartbeatRequest;
 
@@ -112,36 +111,15 @@ mod tests {
     }
 
     #[test]
-    fn request_matches_kafka_protocol_at_every_version() {
-        assert_every_request_version_matches_oracle(
-            |v| [sample_request(v)],
-            |r, _| oracle_request(r),
-        );
-    }
-
-    #[test]
     fn group_instance_id_before_v3_is_an_encode_error() {
         assert_encode_fails_before(&sample_request(3), 3);
     }
 
-    #[test]
-    fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
-            oracle_response(r)
-        });
-    }
-
-    #[test]
-    fn every_truncation_of_a_response_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            oracle_bytes(&oracle_response(&sample_response(v)), v)
-        });
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..32)) {
-            decode_any_body::<Req>(&body);
-        }
+    oracle_codec_tests! {
+        request: Req,
+        bare_bodies_up_to: 32,
+        request_test request_matches_kafka_protocol_at_every_version:
+            |v| [sample_request(v)] => |r, _| oracle_request(r),
+        responses: sample_response => |r, _| oracle_response(r),
     }
 }

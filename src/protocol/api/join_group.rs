@@ -180,7 +180,6 @@ mod tests {
     use kafka_protocol::messages::{
         GroupId, JoinGroupRequest as OracleRequest, JoinGroupResponse as OracleResponse,
     };
-    use proptest::prelude::*;
 
     type Req = JoinGroupRequest;
 
@@ -277,20 +276,8 @@ mod tests {
     }
 
     #[test]
-    fn request_matches_kafka_protocol_at_every_version() {
-        assert_every_request_version_matches_oracle(|v| [sample_request(v)], oracle_request);
-    }
-
-    #[test]
     fn group_instance_id_before_v5_is_an_encode_error() {
         assert_encode_fails_before(&sample_request(5), 5);
-    }
-
-    #[test]
-    fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
-            oracle_response(r)
-        });
     }
 
     #[test]
@@ -317,23 +304,12 @@ mod tests {
         assert!(!response.is_leader());
     }
 
-    #[test]
-    fn every_truncation_of_a_response_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            oracle_bytes(&oracle_response(&sample_response(v)), v)
-        });
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..128)) {
-            decode_any_body::<Req>(&body);
-        }
-
-        #[test]
-        fn corrupted_responses_never_panic(version in versions::<Req>(), index: usize, value: u8) {
-            let oracle = oracle_response(&sample_response(version));
-            decode_any_body::<Req>(&mutated(&oracle_bytes(&oracle, version), index, value));
-        }
+    oracle_codec_tests! {
+        request: Req,
+        bare_bodies_up_to: 128,
+        request_test request_matches_kafka_protocol_at_every_version:
+            |v| [sample_request(v)] => oracle_request,
+        responses: sample_response => |r, _| oracle_response(r),
+        corrupted_responses_never_panic,
     }
 }

@@ -370,33 +370,6 @@ mod tests {
     }
 
     #[test]
-    fn every_version_round_trips() {
-        assert_every_response_version_decodes::<Req>(sample_response, response_body);
-    }
-
-    #[test]
-    fn every_truncation_of_every_version_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            response_body(&sample_response(v), v)
-        });
-    }
-
-    #[test]
-    fn every_request_version_matches_kafka_protocol_crate() {
-        assert_every_request_version_encodes_like_oracle(
-            |v| [sample_request(v)],
-            |r, _| oracle_request(r),
-        );
-    }
-
-    #[test]
-    fn every_response_version_decodes_what_kafka_protocol_crate_encodes() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
-            oracle_response(r)
-        });
-    }
-
-    #[test]
     fn the_special_timestamps_have_kafkas_values() {
         assert_eq!(EARLIEST_TIMESTAMP, -2);
         assert_eq!(LATEST_TIMESTAMP, -1);
@@ -437,14 +410,10 @@ mod tests {
         assert_eq!(request_body(&request, 4).len(), without.len() + 4);
     }
 
-    proptest::proptest! {
-        #[test]
-        fn corrupted_responses_never_panic(
-            version in versions::<Req>(),
-            edits in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..8),
-        ) {
-            let frame = response_frame::<Req>(version, &response_body(&sample_response(version), version));
-            let _ = decode::<Req>(version, &edited(&frame, &edits));
-        }
+    oracle_codec_tests! {
+        request: Req,
+        requests encodes_like_oracle: |v| [sample_request(v)] => |r, _| oracle_request(r),
+        responses: sample_response => |r, _| oracle_response(r),
+        round_trip_bodies: response_body,
     }
 }

@@ -583,34 +583,6 @@ mod tests {
     }
 
     #[test]
-    fn every_version_round_trips() {
-        assert_every_response_version_decodes::<Req>(sample_response, response_body);
-    }
-
-    #[test]
-    fn every_truncation_of_every_version_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            response_body(&sample_response(v), v)
-        });
-    }
-
-    #[test]
-    fn every_request_version_matches_kafka_protocol_crate() {
-        assert_every_request_version_encodes_like_oracle(
-            |v| [sample_request(v), MetadataRequest::default()],
-            |r, _| oracle_request(r),
-        );
-    }
-
-    #[test]
-    fn every_response_version_decodes_what_kafka_protocol_crate_encodes() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(
-            sample_response,
-            oracle_response,
-        );
-    }
-
-    #[test]
     fn no_topics_is_a_null_array_and_an_empty_list_is_empty() {
         let all = MetadataRequest::all_topics();
         assert_eq!(request_body(&all, 1), [0xff, 0xff, 0xff, 0xff]);
@@ -674,15 +646,12 @@ mod tests {
         assert!(decode::<Req>(1, &frame).is_err());
     }
 
-    proptest::proptest! {
-        #[test]
-        fn corrupted_responses_never_panic(
-            version in versions::<Req>(),
-            edits in proptest::collection::vec((0usize..4096, proptest::num::u8::ANY), 1..8),
-        ) {
-            let frame = response_frame::<Req>(version, &response_body(&sample_response(version), version));
-            let _ = decode::<Req>(version, &edited(&frame, &edits));
-        }
+    oracle_codec_tests! {
+        request: Req,
+        requests encodes_like_oracle:
+            |v| [sample_request(v), MetadataRequest::default()] => |r, _| oracle_request(r),
+        responses: sample_response => oracle_response,
+        round_trip_bodies: response_body,
     }
 }
 

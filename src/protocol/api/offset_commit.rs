@@ -206,7 +206,6 @@ mod tests {
         GroupId, OffsetCommitRequest as OracleRequest, OffsetCommitResponse as OracleResponse,
         TopicName,
     };
-    use proptest::prelude::*;
 
     type Req = OffsetCommitRequest;
 
@@ -326,11 +325,6 @@ mod tests {
     }
 
     #[test]
-    fn request_matches_kafka_protocol_at_every_version() {
-        assert_every_request_version_matches_oracle(|v| [sample_request(v)], oracle_request);
-    }
-
-    #[test]
     fn commit_outside_a_group_matches_kafka_protocol_at_every_version() {
         let mut r = Req::new("reporting");
         r.topics.push(OffsetCommitRequestTopic {
@@ -348,13 +342,6 @@ mod tests {
     }
 
     #[test]
-    fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
-            oracle_response(r)
-        });
-    }
-
-    #[test]
     fn partitions_lists_every_result() {
         let response = sample_response(9);
         let got: Vec<_> = response.partitions().collect();
@@ -368,23 +355,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn every_truncation_of_a_response_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            oracle_bytes(&oracle_response(&sample_response(v)), v)
-        });
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..128)) {
-            decode_any_body::<Req>(&body);
-        }
-
-        #[test]
-        fn corrupted_responses_never_panic(version in versions::<Req>(), index: usize, value: u8) {
-            let oracle = oracle_response(&sample_response(version));
-            decode_any_body::<Req>(&mutated(&oracle_bytes(&oracle, version), index, value));
-        }
+    oracle_codec_tests! {
+        request: Req,
+        bare_bodies_up_to: 128,
+        request_test request_matches_kafka_protocol_at_every_version:
+            |v| [sample_request(v)] => oracle_request,
+        responses: sample_response => |r, _| oracle_response(r),
+        corrupted_responses_never_panic,
     }
 }

@@ -102,7 +102,6 @@ mod tests {
         GroupId, OffsetDeleteRequest as OracleRequest, OffsetDeleteResponse as OracleResponse,
         TopicName,
     };
-    use proptest::prelude::*;
 
     type Req = OffsetDeleteRequest;
 
@@ -183,38 +182,12 @@ mod tests {
         o
     }
 
-    #[test]
-    fn request_matches_kafka_protocol() {
-        assert_every_request_version_matches_oracle(
-            |_| [sample_request()],
-            |r, _| oracle_request(r),
-        );
-    }
-
-    #[test]
-    fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
-            oracle_response(r)
-        });
-    }
-
-    #[test]
-    fn every_truncation_of_a_response_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            oracle_bytes(&oracle_response(&sample_response(v)), v)
-        });
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..128)) {
-            decode_any_body::<Req>(&body);
-        }
-
-        #[test]
-        fn corrupted_responses_never_panic(version in versions::<Req>(), index: usize, value: u8) {
-            let oracle = oracle_response(&sample_response(version));
-            decode_any_body::<Req>(&mutated(&oracle_bytes(&oracle, version), index, value));
-        }
+    oracle_codec_tests! {
+        request: Req,
+        bare_bodies_up_to: 128,
+        request_test request_matches_kafka_protocol:
+            |_| [sample_request()] => |r, _| oracle_request(r),
+        responses: sample_response => |r, _| oracle_response(r),
+        corrupted_responses_never_panic,
     }
 }

@@ -282,7 +282,6 @@ mod tests {
         GroupId, OffsetFetchRequest as OracleRequest, OffsetFetchResponse as OracleResponse,
         TopicName,
     };
-    use proptest::prelude::*;
 
     type Req = OffsetFetchRequest;
 
@@ -499,14 +498,6 @@ mod tests {
     }
 
     #[test]
-    fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(
-            sample_response,
-            oracle_response,
-        );
-    }
-
-    #[test]
     fn group_offsets_are_found_at_every_version() {
         for version in Req::MIN_VERSION..=Req::MAX_VERSION {
             let response = sample_response(version);
@@ -530,23 +521,10 @@ mod tests {
         assert!(batched.group("unknown").is_none());
     }
 
-    #[test]
-    fn every_truncation_of_a_response_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            oracle_bytes(&oracle_response(&sample_response(v), v), v)
-        });
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..128)) {
-            decode_any_body::<Req>(&body);
-        }
-
-        #[test]
-        fn corrupted_responses_never_panic(version in versions::<Req>(), index: usize, value: u8) {
-            let oracle = oracle_response(&sample_response(version), version);
-            decode_any_body::<Req>(&mutated(&oracle_bytes(&oracle, version), index, value));
-        }
+    oracle_codec_tests! {
+        request: Req,
+        bare_bodies_up_to: 128,
+        responses: sample_response => oracle_response,
+        corrupted_responses_never_panic,
     }
 }

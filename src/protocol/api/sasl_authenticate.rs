@@ -100,7 +100,6 @@ mod tests {
     use kafka_protocol::messages::{
         SaslAuthenticateRequest as OracleRequest, SaslAuthenticateResponse as OracleResponse,
     };
-    use proptest::prelude::*;
 
     type Req = SaslAuthenticateRequest;
 
@@ -143,24 +142,9 @@ mod tests {
         assert!(!shown.contains("rmF9") && shown.contains("3600000"));
     }
 
-    #[test]
-    fn every_version_of_the_response_decodes_like_kafka_protocol() {
-        assert_every_response_version_decodes_like_oracle::<Req, _>(sample_response, |r, _| {
-            oracle_response(r)
-        });
-    }
-
-    #[test]
-    fn every_truncation_of_a_response_is_an_error() {
-        assert_every_truncation_of_every_version_fails::<Req>(|v| {
-            oracle_bytes(&oracle_response(&sample_response(v)), v)
-        });
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..64)) {
-            decode_any_body::<Req>(&body);
-        }
+    oracle_codec_tests! {
+        request: Req,
+        bare_bodies_up_to: 64,
+        responses: sample_response => |r, _| oracle_response(r),
     }
 }
