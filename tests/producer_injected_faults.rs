@@ -65,6 +65,16 @@ enum Fault {
 /// pass pipelined requests on at once, and the frame loop answers one
 /// request before it reads the next; it shares the loop's frame reading.
 fn start_proxy(listener: TcpListener, upstream: u16, fault: Arc<Mutex<Option<Fault>>>) {
+    start_proxy_recording(listener, upstream, fault, Arc::default());
+}
+
+/// [`start_proxy`], also noting the size of every Produce request frame.
+fn start_proxy_recording(
+    listener: TcpListener,
+    upstream: u16,
+    fault: Arc<Mutex<Option<Fault>>>,
+    produce_sizes: Arc<Mutex<Vec<usize>>>,
+) {
     thread::spawn(move || {
         for client in listener.incoming() {
             let Ok(mut client) = client else { return };
@@ -76,12 +86,14 @@ fn start_proxy(listener: TcpListener, upstream: u16, fault: Arc<Mutex<Option<Fau
             let (mut client_r, mut broker_w) =
                 (client.try_clone().unwrap(), broker.try_clone().unwrap());
             let (fault, victim_w) = (Arc::clone(&fault), Arc::clone(&victim));
+            let produce_sizes = Arc::clone(&produce_sizes);
             thread::spawn(move || {
                 while let Ok(frame) = read_frame(&mut client_r) {
                     let Ok(request) = parse_request(frame.clone()) else {
                         break;
                     };
                     if request.api_key == 0 {
+                        produce_sizes.lock().unwrap().push(frame.len());
                         if let Some(f) = fault.lock().unwrap().take() {
                             *victim_w.lock().unwrap() =
                                 Some((request.correlation_id, request.api_version, f));
@@ -280,5 +292,58 @@ fn a_non_retriable_answer_fails_the_batch_without_retrying() {
             report.error().and_then(kafka_sync::Error::code),
             Some(ErrorCode::TopicAuthorizationFailed)
         );
+    }
+}
+
+/// Ready batches of many partitions for one broker are split over several
+/// Produce requests so that none exceeds `max_request_size` (before, every
+/// ready batch went into one request, which a broker with a smaller
+/// `socket.request.max.bytes` refuses by closing the connection).
+#[test]
+fn produce_requests_stay_within_max_request_size() {
+    const MAX_REQUEST: usize = 40_000;
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_port = proxy.local_addr().unwrap().port();
+    let broker_port = free_port();
+    let _tansu = start_tansu(broker_port, proxy_port);
+    let sizes: Arc<Mutex<Vec<usize>>> = Arc::default();
+    start_proxy_recording(proxy, broker_port, Arc::default(), Arc::clone(&sizes));
+
+    let client = connect(&format!("127.0.0.1:{proxy_port}"));
+    let name = testkit::unique_name("max-request");
+    client.create_topic(&name, 8, 1).unwrap();
+    let producer = client
+        .topic(&name)
+        .unwrap()
+        .get_producer(
+            ProducerConfig::default()
+                .linger(Duration::from_secs(5))
+                .batch_size(16 * 1024)
+                .max_request_size(MAX_REQUEST),
+        )
+        .unwrap();
+    // About 15 KB per partition, all ready at the flush: 120 KB for one broker.
+    for partition in 0..8 {
+        for _ in 0..15 {
+            producer
+                .send(kafka_sync::Record::new(vec![b'x'; 1000]).partition(partition))
+                .unwrap();
+        }
+    }
+    producer.flush(DEADLINE).unwrap();
+    let sizes = sizes.lock().unwrap().clone();
+    assert!(
+        sizes.len() >= 3,
+        "the batches went in several requests: {sizes:?}"
+    );
+    // The request header and topic names add some bytes to the batches'.
+    for size in &sizes {
+        assert!(
+            *size <= MAX_REQUEST + 512,
+            "a {size}-byte Produce request: {sizes:?}"
+        );
+    }
+    for partition in 0..8 {
+        assert_eq!(read_partition(&client, &name, partition, 15).len(), 15);
     }
 }

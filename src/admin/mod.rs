@@ -154,7 +154,7 @@ pub(crate) fn retry_items<K, T>(
 where
     K: Ord + Clone + std::fmt::Debug,
 {
-    let out_of_time = || Instant::now() + backoff >= deadline;
+    let out_of_time = || crate::time::after(backoff) >= deadline;
     let mut done = BTreeMap::new();
     while !pending.is_empty() {
         match attempt(&pending) {

@@ -65,7 +65,7 @@ impl KafkaClient {
     pub fn create_topic_with(&self, topic: NewTopic) -> Result<()> {
         validate_topic_name(&topic.name)?;
         let timeout = self.inner.config.request_timeout;
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::after(timeout);
         let creatable = topic.configs.iter().fold(
             CreatableTopic::new(&topic.name, topic.partitions, topic.replication_factor),
             |t, (k, v)| t.config(k, v),
@@ -89,7 +89,7 @@ impl KafkaClient {
     /// topic gives [`Error::UnknownTopic`].
     pub fn delete_topic(&self, name: &str) -> Result<()> {
         let timeout = self.inner.config.request_timeout;
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::time::after(timeout);
         let request = DeleteTopicsRequest::by_names([name], duration_ms(timeout));
         let context = format!("DeleteTopics `{name}`");
         self.retry_until(deadline, &context, || {
@@ -143,7 +143,7 @@ impl KafkaClient {
         deadline: Instant,
     ) -> Result<()> {
         loop {
-            let statuses = self.fetch_metadata(Some(&[name]))?;
+            let statuses = self.fetch_metadata_with(Some(&[name]), false)?;
             let done = match statuses.get(name) {
                 Some(TopicStatus::Found) => {
                     present
@@ -164,7 +164,7 @@ impl KafkaClient {
             if done {
                 return Ok(());
             }
-            if Instant::now() + self.inner.config.retry_backoff > deadline {
+            if crate::time::after(self.inner.config.retry_backoff) > deadline {
                 return Err(Error::timeout(
                     TimeoutKind::Metadata,
                     format!(

@@ -67,9 +67,12 @@ struct Flight {
 
 impl Flight {
     /// Whether this request's answer also answers a request for `topics`.
+    /// A request for every topic creates none, so it answers a request that
+    /// may create the topics it names only when auto-creation is off.
     fn covers(&self, topics: Option<&[&str]>) -> bool {
         match (&self.topics, topics) {
-            (None, _) => true,
+            (None, None) => true,
+            (None, Some(_)) => !self.allow_auto_topic_creation,
             (Some(_), None) => false,
             (Some(mine), Some(wanted)) => wanted.iter().all(|t| mine.iter().any(|m| m == t)),
         }
@@ -321,7 +324,7 @@ impl KafkaClient {
     /// Like [`KafkaClient::fetch_metadata_until`], with auto-creation of
     /// missing topics allowed or not whatever the config says: the admin API
     /// never creates a topic by describing it, as the Java `Admin` does not.
-    fn fetch_metadata_with(
+    pub(super) fn fetch_metadata_with(
         &self,
         topics: Option<&[&str]>,
         allow_auto_topic_creation: bool,
@@ -542,7 +545,7 @@ impl KafkaClient {
     pub fn connection(&self, broker_id: i32) -> Result<Arc<Connection>> {
         self.broker_connection(
             broker_id,
-            Instant::now() + self.inner.config.request_timeout,
+            crate::time::after(self.inner.config.request_timeout),
         )
     }
 
@@ -587,7 +590,7 @@ impl KafkaClient {
                 Err(e) if e.is_retriable() => {
                     attempt += 1;
                     let wait = self.inner.config.retry_backoff;
-                    if Instant::now() + wait >= deadline {
+                    if crate::time::after(wait) >= deadline {
                         debug!("{context}: giving up after {attempt} attempts: {e}");
                         return Err(e);
                     }

@@ -6,7 +6,6 @@
 //! Kafka protocol guide, "ListOffsets API"; KIP-79 (offsets by timestamp).
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use super::client::KafkaClient;
 use crate::error::{Error, Result, TimeoutKind};
@@ -39,7 +38,7 @@ impl KafkaClient {
         topic: &str,
         queries: &[(i32, i64)],
     ) -> Result<BTreeMap<i32, ListedOffset>> {
-        let deadline = Instant::now() + self.inner.config.request_timeout;
+        let deadline = crate::time::after(self.inner.config.request_timeout);
         let mut results = BTreeMap::new();
         let mut todo: Vec<(i32, i64)> = queries.to_vec();
         let context = format!("ListOffsets for topic `{topic}`");
@@ -145,7 +144,7 @@ impl KafkaClient {
             if retry.is_empty() {
                 return Ok(results);
             }
-            if Instant::now() + self.inner.config.retry_backoff >= deadline {
+            if crate::time::after(self.inner.config.retry_backoff) >= deadline {
                 return Err(last_error
                     .unwrap_or_else(|| Error::timeout(TimeoutKind::Request, context.clone())));
             }

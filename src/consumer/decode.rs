@@ -72,9 +72,12 @@ impl PendingBatch {
     }
 
     /// Makes messages of the next records until their sizes reach `budget`
-    /// bytes (at least one record, when any is left); returns the messages
-    /// and their total size.
-    pub fn decode(&mut self, budget: usize) -> Result<(Vec<Message>, usize), DecodeError> {
+    /// bytes (at least one record, when any is left); returns the messages,
+    /// their total size, and the error of a record that could not be read.
+    /// The messages made before such a record are returned with it, so they
+    /// are handed out and `next_offset` (the bad record's place) is never
+    /// past a record nobody received.
+    pub fn decode(&mut self, budget: usize) -> (Vec<Message>, usize, Option<DecodeError>) {
         let mut messages = Vec::new();
         let mut bytes = 0;
         let mut records = Records::resume(&self.data[self.pos..], self.left, &self.header);
@@ -82,11 +85,15 @@ impl PendingBatch {
             let Some(record) = records.next() else {
                 break;
             };
+            let record = match record {
+                Ok(record) => record,
+                Err(e) => return (messages, bytes, Some(e)),
+            };
             let message = to_message(
                 &self.topic,
                 self.partition,
                 self.header.timestamp_type,
-                record?,
+                record,
             );
             bytes += message.queued_size();
             self.next_offset = message.offset + 1;
@@ -95,7 +102,7 @@ impl PendingBatch {
         let (rest, left) = records.remaining().unwrap_or((&[], 0));
         self.pos = self.data.len() - rest.len();
         self.left = left;
-        Ok((messages, bytes))
+        (messages, bytes, None)
     }
 }
 

@@ -334,9 +334,10 @@ impl Fetcher {
             if p.epoch != epoch {
                 continue;
             }
-            match decoded {
-                Ok((messages, bytes)) => {
-                    p.push_messages(messages, bytes);
+            let (messages, bytes, failed) = decoded;
+            p.push_messages(messages, bytes);
+            match failed {
+                None => {
                     if pending.is_done() {
                         p.resume_at = None;
                     } else {
@@ -345,7 +346,7 @@ impl Fetcher {
                         p.waiting_for_room = true;
                     }
                 }
-                Err(e) => {
+                Some(e) => {
                     let offset = pending.next_offset;
                     p.resume_at = None;
                     let error = Error::decode(
@@ -679,7 +680,7 @@ impl Fetcher {
         if self.metadata_stale {
             at = at.min(
                 self.last_refresh
-                    .map_or(now, |t| t + self.retry_backoff)
+                    .map_or(now, |t| crate::time::add(t, self.retry_backoff))
                     .max(now),
             );
         }

@@ -41,7 +41,8 @@ impl Backoff {
         let exp = failures.saturating_sub(1).min(16);
         let base = self.initial.saturating_mul(1u32 << exp).min(self.max);
         let jitter = 0.8 + 0.4 * pseudo_random_unit();
-        base.mul_f64(jitter)
+        // `mul_f64` panics past `Duration::MAX`; a huge backoff stays as it is.
+        Duration::try_from_secs_f64(base.as_secs_f64() * jitter).unwrap_or(base)
     }
 }
 
@@ -203,6 +204,12 @@ impl ConnectionPool {
             let (until, fallback) = match self.step(&slot, addr, &mut state, backoff_deadline) {
                 Step::Ready(conn) => return Ok(conn),
                 Step::Failed(e) => return Err(e),
+                // A connection whose session is being renewed serves on
+                // until its replacement is ready: callers never wait for it.
+                Step::Wait {
+                    fallback: Some(conn),
+                    ..
+                } => return Ok(conn),
                 Step::Wait { until, fallback } => (until, fallback),
             };
             let limit = until.map_or(attempt_deadline, |u| u.min(attempt_deadline));

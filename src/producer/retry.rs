@@ -74,11 +74,11 @@ pub(crate) fn delivery_timeout_error(batch: &Batch, timeout: Duration, cause: &E
 
 /// Exponential backoff with ±20 % jitter: `initial * 2^(attempt-1)`, capped.
 pub(crate) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
-    let exp = attempt.saturating_sub(1).min(16);
-    let base = initial.saturating_mul(1u32 << exp).min(max.max(initial));
-    // `mul_f64` panics past `Duration::MAX`; a huge backoff stays as it is.
-    Duration::try_from_secs_f64(base.as_secs_f64() * (0.8 + 0.4 * crate::net::pseudo_random_unit()))
-        .unwrap_or(base)
+    crate::net::Backoff {
+        initial,
+        max: max.max(initial),
+    }
+    .delay(attempt)
 }
 
 #[cfg(test)]

@@ -472,7 +472,12 @@ impl Sender {
                     return false;
                 }
                 let entry = requests.entry(broker).or_default();
-                if !entry.0.is_empty() && entry.1 + size > config.max_request_size {
+                // `entry.1` counts the batches taken for this request so far
+                // (retries already in it and those reserved here, which are
+                // only moved in after the drain), so it is the test: one
+                // batch always goes, more only while the request stays
+                // within `max_request_size`.
+                if entry.1 > 0 && entry.1 + size > config.max_request_size {
                     more = true;
                     return false;
                 }

@@ -247,7 +247,8 @@ fn a_compressed_batch_past_the_budget_is_handed_out_a_budget_at_a_time() {
     assert_eq!(pending.next_offset, 25);
     let mut offsets: Vec<i64> = decoded.messages.iter().map(|m| m.offset).collect();
     while !pending.is_done() {
-        let (messages, size) = pending.decode(7 * one).unwrap();
+        let (messages, size, failed) = pending.decode(7 * one);
+        assert!(failed.is_none());
         assert!(!messages.is_empty() && messages.len() <= 7);
         assert_eq!(size, messages.len() * one);
         offsets.extend(messages.iter().map(|m| m.offset));
@@ -270,4 +271,43 @@ fn a_budget_that_runs_out_at_a_batch_boundary_leaves_nothing_pending() {
     let decoded = read_within(&bytes, 0, 1);
     assert_eq!(values(&decoded).len(), 1);
     assert_eq!(decoded.pending.expect("the batch's rest").next_offset, 1);
+}
+
+/// A record that cannot be read in the rest of a batch handed out in parts:
+/// the messages made before it are still returned, and the position stops
+/// at the bad record, so nothing is skipped or committed past unseen.
+#[test]
+fn a_bad_record_in_a_waiting_batch_keeps_the_messages_before_it() {
+    let mut bytes = data(0, &["a", "b", "c", "dddddddd"]);
+    // The last record's value length (zigzag 8) claims 63 bytes, past the
+    // record's end. CRCs are not checked, so only that record fails.
+    let value = bytes
+        .windows(8)
+        .position(|w| w == b"dddddddd")
+        .expect("the value is stored uncompressed");
+    assert_eq!(bytes[value - 1], 0x10);
+    bytes[value - 1] = 0x7e;
+    let topic: Arc<str> = Arc::from(TOPIC);
+    let read = |budget| {
+        PartitionRead {
+            topic: &topic,
+            partition: 3,
+            fetch_offset: 0,
+            isolation_level: IsolationLevel::ReadUncommitted,
+            options: DecodeOptions::default().with_check_crcs(false),
+        }
+        .decode(&bytes, &[], budget)
+    };
+    let one = read(usize::MAX).messages[0].queued_size();
+    let mut decoded = read(one);
+    assert_eq!(values(&decoded), [(0, "a".to_owned())]);
+    let mut pending = decoded.pending.take().expect("the rest of the batch waits");
+    let (messages, _, failed) = pending.decode(usize::MAX);
+    let got: Vec<i64> = messages.iter().map(|m| m.offset).collect();
+    assert_eq!(got, [1, 2], "the good records before the bad one are kept");
+    assert!(failed.is_some(), "the bad record is an error");
+    assert_eq!(
+        pending.next_offset, 3,
+        "the position is the bad record's offset"
+    );
 }

@@ -64,6 +64,10 @@ pub(super) struct Worker {
     protocol: RebalanceProtocol,
     /// Finds and remembers the coordinator (shared logic with commits).
     lookup: GroupCoordinator,
+    /// After a failed renewal of the coordinator connection (KIP-368), no
+    /// new attempt before this: each one blocks this thread up to the
+    /// connect timeout, and the old connection still serves meanwhile.
+    renew_not_before: Option<Instant>,
     /// The dedicated connection to the coordinator: a JoinGroup the broker
     /// holds must not block other requests on a pooled connection.
     coordinator: Option<(i32, Connection)>,
@@ -101,6 +105,7 @@ impl Worker {
         Worker {
             protocol: config.rebalance_protocol(),
             lookup: GroupCoordinator::new(client.clone(), config.group_id.clone()),
+            renew_not_before: None,
             client,
             config,
             shared,
@@ -280,18 +285,28 @@ impl Worker {
                 // KIP-368: the SASL session ends soon. Open the replacement
                 // first, as the pool does; the old connection finishes what
                 // is in flight on it (`Connection::retire`). If the broker
-                // cannot be reached now, the old one serves meanwhile.
+                // cannot be reached now, the old one serves meanwhile, and
+                // the next try waits out a backoff so that heartbeats are
+                // not held up by one connect attempt after another.
+                if self.renew_not_before.is_some_and(|at| Instant::now() < at) {
+                    return Ok(());
+                }
                 let node = *node;
                 match self.client.dedicated_connection(node) {
                     Ok(fresh) => {
+                        self.renew_not_before = None;
                         if let Some((_, old)) = self.coordinator.replace((node, fresh)) {
                             old.retire();
                         }
                     }
-                    Err(e) => debug!(
-                        "group `{}`: cannot renew the coordinator connection yet: {e}",
-                        self.group()
-                    ),
+                    Err(e) => {
+                        self.renew_not_before =
+                            Some(crate::time::after(self.client.config().reconnect_backoff_max));
+                        debug!(
+                            "group `{}`: cannot renew the coordinator connection yet: {e}",
+                            self.group()
+                        );
+                    }
                 }
                 return Ok(());
             }
