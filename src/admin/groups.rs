@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use super::Admin;
-use crate::cluster::{GroupCoordinator, LATEST};
+use crate::cluster::{CoordinatorStatus, GroupCoordinator, LATEST};
 use crate::consumer::TopicPartition;
 use crate::error::{Error, Result};
 use crate::protocol::api::delete_groups::DeleteGroupsRequest;
@@ -295,7 +295,7 @@ impl Admin {
             let moved = codes
                 .iter()
                 .map(|(_, code)| *code)
-                .find(|&code| coordinator_code(code));
+                .find(|&code| CoordinatorStatus::of(code).is_some());
             Ok((moved.unwrap_or(ErrorCode::None), None, codes))
         })?;
         for (tp, code) in codes {
@@ -435,16 +435,6 @@ impl Admin {
             }
         })
     }
-}
-
-/// Whether `code` is about the coordinator rather than the item.
-fn coordinator_code(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::NotCoordinator
-            | ErrorCode::CoordinatorNotAvailable
-            | ErrorCode::CoordinatorLoadInProgress
-    )
 }
 
 fn description(g: DescribedGroup, coordinator: i32) -> ConsumerGroupDescription {
