@@ -241,3 +241,21 @@ fn the_oldest_versions_read_and_write_configs_too() {
     let cluster = admin.describe_cluster().unwrap();
     assert_eq!(cluster.brokers, admin.client().brokers());
 }
+
+#[test]
+fn a_resource_type_the_broker_does_not_know_is_unsupported_version_naming_the_api() {
+    use kafka_sync::admin::ConfigResourceType;
+    let admin = admin();
+    let unknown = ConfigResource::new(ConfigResourceType::Other(99), "x");
+    let results = admin
+        .describe_configs(&[unknown.clone(), ConfigResource::topic("__nothing")])
+        .unwrap();
+    let e = results[&unknown].as_ref().unwrap_err();
+    match e {
+        kafka_sync::Error::UnsupportedVersion { api, ours, .. } => {
+            assert_eq!(*api, "DescribeConfigs");
+            assert!(ours.contains("resource type 99"), "{ours}");
+        }
+        e => panic!("expected UnsupportedVersion, got {e:?}"),
+    }
+}

@@ -22,6 +22,7 @@ use crate::protocol::api::describe_configs::{
 use crate::protocol::api::incremental_alter_configs::{
     AlterConfigsResource, AlterableConfig, IncrementalAlterConfigsRequest,
 };
+use crate::protocol::ErrorCode;
 
 /// The kind of resource a config belongs to (Kafka's `ConfigResource.Type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -56,6 +57,11 @@ impl ConfigResourceType {
             8 => ConfigResourceType::BrokerLogger,
             id => ConfigResourceType::Other(id),
         }
+    }
+
+    /// Topics and brokers: the types every broker with configs knows.
+    fn is_core(self) -> bool {
+        matches!(self, ConfigResourceType::Topic | ConfigResourceType::Broker)
     }
 }
 
@@ -337,19 +343,21 @@ impl Admin {
                     include_synonyms,
                     include_documentation: false,
                 };
-                let response = self.connection(target, deadline)?.request(&request)?;
+                let connection = self.connection(target, deadline)?;
+                let response = connection.request(&request)?;
                 Ok(response
                     .results
                     .into_iter()
                     .map(|res| {
-                        let resource = ConfigResource::new(
-                            ConfigResourceType::from_id(res.resource_type),
-                            res.resource_name,
+                        let (resource, result) = answer(
+                            "DescribeConfigs",
+                            connection.addr(),
+                            pending,
+                            (res.resource_type, res.resource_name),
+                            res.error_code,
+                            res.error_message,
                         );
-                        let result = item_result(res.error_code, res.error_message, || {
-                            format!("DescribeConfigs {resource}")
-                        })
-                        .map(|()| {
+                        let result = result.map(|()| {
                             res.configs
                                 .into_iter()
                                 .map(ConfigEntry::from_wire)
@@ -410,19 +418,20 @@ impl Admin {
                         .collect(),
                     validate_only: false,
                 };
-                let response = self.connection(target, deadline)?.request(&request)?;
+                let connection = self.connection(target, deadline)?;
+                let response = connection.request(&request)?;
                 Ok(response
                     .responses
                     .into_iter()
                     .map(|res| {
-                        let resource = ConfigResource::new(
-                            ConfigResourceType::from_id(res.resource_type),
-                            res.resource_name,
-                        );
-                        let result = item_result(res.error_code, res.error_message, || {
-                            format!("IncrementalAlterConfigs {resource}")
-                        });
-                        (resource, result)
+                        answer(
+                            "IncrementalAlterConfigs",
+                            connection.addr(),
+                            pending,
+                            (res.resource_type, res.resource_name),
+                            res.error_code,
+                            res.error_message,
+                        )
                     })
                     .collect())
             },
@@ -434,7 +443,56 @@ impl Admin {
             ))
         })
     }
+}
 
+/// One resource's answer in a DescribeConfigs or IncrementalAlterConfigs
+/// response, keyed by the resource it answers.
+///
+/// A resource type the broker does not know (anything but a topic or a
+/// broker: broker loggers, client metrics, groups on older brokers) is
+/// answered by Kafka with INVALID_REQUEST ("Unsupported resource type") or
+/// UNSUPPORTED_VERSION, and by some brokers (tansu 0.6.0) under another
+/// resource type with the same name. Those become [`Error::UnsupportedVersion`]
+/// naming the API, as for an API the broker lacks.
+fn answer(
+    api: &'static str,
+    broker: &str,
+    pending: &[ConfigResource],
+    (resource_type, name): (i8, String),
+    code: ErrorCode,
+    message: Option<String>,
+) -> (ConfigResource, ItemResult<()>) {
+    let resource = ConfigResource::new(ConfigResourceType::from_id(resource_type), name);
+    let asked_other_type = || {
+        pending
+            .iter()
+            .find(|p| p.name == resource.name && !p.resource_type.is_core())
+            .filter(|p| !pending.contains(&resource) && p.resource_type != resource.resource_type)
+            .cloned()
+    };
+    let unsupported = |resource: &ConfigResource, detail: Option<&str>| Error::UnsupportedVersion {
+        broker: broker.to_string(),
+        api,
+        ours: match detail {
+            Some(detail) => format!("{resource}, which the broker does not support: {detail}"),
+            None => format!("{resource}, which the broker does not support"),
+        },
+    };
+    if let Some(asked) = asked_other_type() {
+        let e = unsupported(&asked, None);
+        return (asked, Err(e));
+    }
+    let unsupported_type = code == ErrorCode::UnsupportedVersion
+        || (code == ErrorCode::InvalidRequest && !resource.resource_type.is_core());
+    if unsupported_type {
+        let e = unsupported(&resource, message.as_deref());
+        return (resource, Err(e));
+    }
+    let result = item_result(code, message, || format!("{api} {resource}"));
+    (resource, result)
+}
+
+impl Admin {
     /// A connection to broker `target`, or to any broker.
     fn connection(&self, target: Option<i32>, deadline: Instant) -> Result<Arc<Connection>> {
         match target {
@@ -448,6 +506,66 @@ impl Admin {
 mod tests {
     use super::*;
     use crate::protocol::api::describe_configs::DescribeConfigsSynonym;
+
+    fn answered(
+        asked: ConfigResource,
+        answered: (i8, &str),
+        code: ErrorCode,
+        message: Option<&str>,
+    ) -> (ConfigResource, ItemResult<()>) {
+        answer(
+            "DescribeConfigs",
+            "b:9092",
+            std::slice::from_ref(&asked),
+            (answered.0, answered.1.to_string()),
+            code,
+            message.map(Into::into),
+        )
+    }
+
+    #[test]
+    fn kafkas_answer_to_an_unknown_resource_type_is_unsupported_version() {
+        // Kafka: INVALID_REQUEST "Unsupported resource type: ..." per resource.
+        let asked = ConfigResource::new(ConfigResourceType::Other(16), "metrics");
+        let (key, result) = answered(
+            asked.clone(),
+            (16, "metrics"),
+            ErrorCode::InvalidRequest,
+            Some("Unsupported resource type: CLIENT_METRICS"),
+        );
+        assert_eq!(key, asked);
+        let e = result.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::UnsupportedVersion {
+                    api: "DescribeConfigs",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("CLIENT_METRICS"), "{e}");
+    }
+
+    #[test]
+    fn an_answer_under_another_type_is_matched_to_the_resource_asked_for() {
+        // tansu 0.6.0 answers resource type 99 as another type, same name.
+        let asked = ConfigResource::new(ConfigResourceType::Other(99), "x");
+        let (key, result) = answered(asked.clone(), (0, "x"), ErrorCode::None, None);
+        assert_eq!(key, asked);
+        assert!(
+            matches!(result, Err(Error::UnsupportedVersion { .. })),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn invalid_request_for_a_topic_stays_the_brokers_error() {
+        let asked = ConfigResource::topic("t");
+        let (_, result) = answered(asked, (2, "t"), ErrorCode::InvalidRequest, Some("bad"));
+        assert_eq!(result.unwrap_err().code(), Some(ErrorCode::InvalidRequest));
+    }
 
     fn wire(value: Option<&str>, source: i8, is_sensitive: bool) -> DescribeConfigsResourceResult {
         DescribeConfigsResourceResult {
