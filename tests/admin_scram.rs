@@ -8,9 +8,10 @@
 //! needs a logged-in connection, so the first user is created by a broker
 //! started without authentication on the same SQLite file; a second broker
 //! with authentication then serves it. The live login tests need a tansu built
-//! with `--features libsql` (`scripts/install-tansu-sql.sh`), named by
-//! `TANSU_SQL_BIN`, and are run with `--ignored`; without it they fail and say
-//! so.
+//! with `--features libsql`: `TANSU_SQL_BIN` names one, and without it the
+//! tests build it once with `scripts/install-tansu-sql.sh` (a slow release
+//! build the first time on a machine, cached under `~/.cache/kafka-sync`),
+//! and fail saying what went wrong when that build cannot be made.
 #![cfg(feature = "testkit")]
 
 use std::path::PathBuf;
@@ -86,17 +87,44 @@ mod live {
     const SHA512_USER: &str = "bob";
     const SHA512_PASSWORD: &str = "bob-secret-512";
 
-    /// The tansu with SQLite storage, from `TANSU_SQL_BIN`.
+    /// The tansu with SQLite storage: `TANSU_SQL_BIN`, or the one
+    /// `scripts/install-tansu-sql.sh` builds (once per machine; the tests of
+    /// this binary wait for the one build).
     fn sql_tansu() -> PathBuf {
-        let bin = std::env::var_os("TANSU_SQL_BIN").unwrap_or_default();
-        let path = PathBuf::from(&bin);
+        static BIN: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+        let bin = BIN.get_or_init(|| match std::env::var_os("TANSU_SQL_BIN") {
+            Some(bin) if !bin.is_empty() => Ok(PathBuf::from(bin)),
+            _ => build_sql_tansu(),
+        });
+        let path = bin.clone().unwrap_or_else(|e| panic!("{e}"));
         assert!(
-            !bin.is_empty() && path.is_file(),
-            "TANSU_SQL_BIN must name a tansu 0.6.0 built with `--features libsql` \
-             (scripts/install-tansu-sql.sh builds one): the memory storage of the default \
-             binary cannot keep SCRAM users"
+            path.is_file(),
+            "{} is not a file: TANSU_SQL_BIN must name a tansu 0.6.0 built with \
+             `--features libsql` (scripts/install-tansu-sql.sh builds one); the memory \
+             storage of the default binary cannot keep SCRAM users",
+            path.display()
         );
         path
+    }
+
+    fn build_sql_tansu() -> Result<PathBuf, String> {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install-tansu-sql.sh");
+        eprintln!("building tansu with SQLite storage ({script}; slow the first time)");
+        let output = std::process::Command::new("bash")
+            .arg(script)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run {script}: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{script} failed ({}): the live SCRAM logins need tansu 0.6.0 built with \
+                 `--features libsql`; see its output above, or set TANSU_SQL_BIN",
+                output.status
+            ));
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let path = stdout.trim().lines().last().unwrap_or_default();
+        Ok(PathBuf::from(path))
     }
 
     /// A tansu with `--authentication` serving two SCRAM users, created
@@ -181,7 +209,6 @@ mod live {
     }
 
     #[test]
-    #[ignore = "needs TANSU_SQL_BIN, a tansu built with --features libsql (scripts/install-tansu-sql.sh)"]
     fn users_created_through_the_admin_log_in_with_each_mechanism_and_produce_and_consume() {
         let (broker, _dir) = broker_with_users();
         let client = login(&broker, Sasl::scram_sha_256(SHA256_USER, SHA256_PASSWORD))
@@ -193,7 +220,6 @@ mod live {
     }
 
     #[test]
-    #[ignore = "needs TANSU_SQL_BIN, a tansu built with --features libsql (scripts/install-tansu-sql.sh)"]
     fn a_wrong_password_an_unknown_user_and_the_wrong_mechanism_fail_at_once() {
         let (broker, _dir) = broker_with_users();
         for sasl in [
