@@ -4,8 +4,12 @@
 //! what no broker here does: DeleteRecords at each partition's leader
 //! (NOT_LEADER_OR_FOLLOWER, a metadata refresh, the retry at the new
 //! leader; OFFSET_OUT_OF_RANGE for one partition only), CreateTopics and
-//! CreatePartitions moving to a new controller on NOT_CONTROLLER, and
-//! CreatePartitions refusing to shrink a topic.
+//! CreatePartitions moving to a new controller on NOT_CONTROLLER,
+//! CreatePartitions refusing to shrink a topic, OffsetDelete at the group's
+//! coordinator (following it when it moves, GROUP_SUBSCRIBED_TO_TOPIC per
+//! partition) and DeleteAcls answering the bindings each filter removed
+//! (tansu 0.6.0 has none of CreatePartitions, OffsetDelete and DeleteAcls,
+//! and librdkafka's mock cluster has no admin APIs).
 
 mod support;
 
@@ -35,6 +39,17 @@ struct State {
     /// Hand the controller over to broker 2 when broker 1 gets its first
     /// controller request.
     move_controller: bool,
+    /// The broker coordinating every group.
+    coordinator: i32,
+    /// Hand the group coordinator over to broker 1 when broker 2 gets its
+    /// first group request.
+    move_coordinator: bool,
+    /// Committed offsets by (group, topic, partition).
+    offsets: BTreeMap<(String, String, i32), i64>,
+    /// Topics the groups' members are subscribed to.
+    subscribed: Vec<String>,
+    /// ACL bindings: (resource type, resource name, principal, operation).
+    acls: Vec<(i8, String, String, i8)>,
     /// (broker, API key) of every admin request.
     log: Vec<(i32, i16)>,
 }
@@ -49,6 +64,7 @@ impl Fake {
         let mut state = State {
             ports: brokers.iter().map(FakeBroker::port).collect(),
             controller: 1,
+            coordinator: 2,
             leader_of_1: 1,
             ..State::default()
         };
@@ -109,6 +125,9 @@ fn answer(id: i32, request: &Request, state: &Mutex<State>) -> Vec<u8> {
                     range(ApiKey::CreateTopics, 2, 7),
                     range(ApiKey::DeleteRecords, 0, 2),
                     range(ApiKey::CreatePartitions, 0, 3),
+                    range(ApiKey::FindCoordinator, 0, 4),
+                    range(ApiKey::OffsetDelete, 0, 0),
+                    range(ApiKey::DeleteAcls, 1, 3),
                 ])
                 .encode(&mut body, version.min(3))
                 .unwrap();
@@ -269,6 +288,124 @@ fn answer(id: i32, request: &Request, state: &Mutex<State>) -> Vec<u8> {
                 .encode(&mut body, version)
                 .unwrap();
         }
+        ApiKey::FindCoordinator => {
+            let request = m::FindCoordinatorRequest::decode(&mut buf, version).unwrap();
+            let node = st.coordinator;
+            let port = i32::from(st.ports[node as usize - 1]);
+            let mut response = m::FindCoordinatorResponse::default();
+            if version >= 4 {
+                response.coordinators = request
+                    .coordinator_keys
+                    .into_iter()
+                    .map(|key| {
+                        m::find_coordinator_response::Coordinator::default()
+                            .with_key(key)
+                            .with_node_id(BrokerId(node))
+                            .with_host(s("127.0.0.1"))
+                            .with_port(port)
+                    })
+                    .collect();
+            } else {
+                response = response
+                    .with_node_id(BrokerId(node))
+                    .with_host(s("127.0.0.1"))
+                    .with_port(port);
+            }
+            response.encode(&mut body, version).unwrap();
+        }
+        ApiKey::OffsetDelete => {
+            st.log.push((id, key as i16));
+            let request = m::OffsetDeleteRequest::decode(&mut buf, version).unwrap();
+            let mut response = m::OffsetDeleteResponse::default();
+            if st.move_coordinator && id == 2 {
+                st.move_coordinator = false;
+                st.coordinator = 1;
+            }
+            if st.coordinator != id {
+                response.error_code = ErrorCode::NotCoordinator.code();
+            } else {
+                let group = request.group_id.0.to_string();
+                response.topics = request
+                    .topics
+                    .into_iter()
+                    .map(|t| {
+                        let topic = t.name.0.to_string();
+                        let partitions = t
+                            .partitions
+                            .into_iter()
+                            .map(|p| {
+                                let index = p.partition_index;
+                                let code = if st.subscribed.contains(&topic) {
+                                    ErrorCode::GroupSubscribedToTopic
+                                } else if st
+                                    .offsets
+                                    .remove(&(group.clone(), topic.clone(), index))
+                                    .is_some()
+                                {
+                                    ErrorCode::None
+                                } else {
+                                    ErrorCode::UnknownTopicOrPartition
+                                };
+                                m::offset_delete_response::OffsetDeleteResponsePartition::default()
+                                    .with_partition_index(index)
+                                    .with_error_code(code.code())
+                            })
+                            .collect();
+                        m::offset_delete_response::OffsetDeleteResponseTopic::default()
+                            .with_name(t.name)
+                            .with_partitions(partitions)
+                    })
+                    .collect();
+            }
+            response.encode(&mut body, version).unwrap();
+        }
+        ApiKey::DeleteAcls => {
+            st.log.push((id, key as i16));
+            let request = m::DeleteAclsRequest::decode(&mut buf, version).unwrap();
+            let results = request
+                .filters
+                .into_iter()
+                .map(|f| {
+                    let result = m::delete_acls_response::DeleteAclsFilterResult::default();
+                    // Kafka refuses a filter that names a pattern type of
+                    // UNKNOWN (0); the test sends one to see a per-filter error.
+                    if f.pattern_type_filter == 0 {
+                        return result
+                            .with_error_code(ErrorCode::InvalidRequest.code())
+                            .with_error_message(Some(s("unknown pattern type")));
+                    }
+                    let matches = |acl: &(i8, String, String, i8)| {
+                        (f.resource_type_filter == 1 || f.resource_type_filter == acl.0)
+                            && f.resource_name_filter.as_ref().is_none_or(|n| **n == acl.1)
+                            && f.principal_filter.as_ref().is_none_or(|p| **p == acl.2)
+                            && (f.operation == 1 || f.operation == acl.3)
+                    };
+                    let (removed, kept) = std::mem::take(&mut st.acls)
+                        .into_iter()
+                        .partition::<Vec<_>, _>(|acl| matches(acl));
+                    st.acls = kept;
+                    result.with_matching_acls(
+                        removed
+                            .into_iter()
+                            .map(|(resource_type, name, principal, operation)| {
+                                m::delete_acls_response::DeleteAclsMatchingAcl::default()
+                                    .with_resource_type(resource_type)
+                                    .with_resource_name(s(&name))
+                                    .with_pattern_type(3)
+                                    .with_principal(s(&principal))
+                                    .with_host(s("*"))
+                                    .with_operation(operation)
+                                    .with_permission_type(3)
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            m::DeleteAclsResponse::default()
+                .with_filter_results(results)
+                .encode(&mut body, version)
+                .unwrap();
+        }
         other => panic!("the fake does not answer {other:?}"),
     }
     drop(st);
@@ -358,4 +495,80 @@ fn create_partitions_grows_a_topic_and_refuses_to_shrink_it() {
     );
     let create = ApiKey::CreatePartitions as i16;
     assert_eq!(fake.log(), [(1, create), (2, create), (2, create)]);
+}
+
+#[test]
+fn delete_consumer_group_offsets_goes_to_the_coordinator_and_follows_it_when_it_moves() {
+    let fake = Fake::start(|st| {
+        st.topics.insert("events".into(), 2);
+        st.topics.insert("live".into(), 1);
+        st.subscribed.push("live".into());
+        st.move_coordinator = true;
+        for (topic, partition) in [("events", 0), ("events", 1), ("live", 0)] {
+            st.offsets
+                .insert(("billing".into(), topic.into(), partition), 5);
+        }
+    });
+    let admin = fake.client().admin();
+    let asked = [
+        TopicPartition::new("events", 0),
+        TopicPartition::new("live", 0),
+        TopicPartition::new("events", 7),
+    ];
+    let results = admin
+        .delete_consumer_group_offsets("billing", &asked)
+        .unwrap();
+    assert_eq!(results.len(), 3, "{results:?}");
+    results[&asked[0]].as_ref().unwrap();
+    let e = results[&asked[1]].as_ref().unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::GroupSubscribedToTopic), "{e}");
+    assert!(
+        e.to_string().contains("billing") && e.to_string().contains("live"),
+        "{e}"
+    );
+    let e = results[&asked[2]].as_ref().unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::UnknownTopicOrPartition), "{e}");
+    // Coordinator 2 answered NOT_COORDINATOR and handed over to broker 1.
+    let delete = ApiKey::OffsetDelete as i16;
+    assert_eq!(fake.log(), [(2, delete), (1, delete)]);
+    let st = fake.state.lock().unwrap();
+    assert!(!st
+        .offsets
+        .contains_key(&("billing".into(), "events".into(), 0)));
+    assert!(st
+        .offsets
+        .contains_key(&("billing".into(), "events".into(), 1)));
+}
+
+#[test]
+fn delete_acls_answers_the_bindings_each_filter_removed() {
+    use kafka_sync::admin::{AclBindingFilter, AclOperation, PatternType, ResourceType};
+    let fake = Fake::start(|st| {
+        st.acls = vec![
+            (2, "events".into(), "User:alice".into(), 3),
+            (2, "events".into(), "User:bob".into(), 4),
+            (2, "audit".into(), "User:alice".into(), 3),
+        ];
+    });
+    let admin = fake.client().admin();
+    let mut unknown_pattern = AclBindingFilter::any();
+    unknown_pattern.pattern_type = PatternType::from_code(0);
+    let results = admin
+        .delete_acls(&[
+            AclBindingFilter::resource(ResourceType::Topic, "events").principal("User:alice"),
+            AclBindingFilter::resource(ResourceType::Group, "events"),
+            unknown_pattern,
+        ])
+        .unwrap();
+    assert_eq!(results.len(), 3, "{results:?}");
+    let removed = results[0].as_ref().unwrap();
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0].resource_name, "events");
+    assert_eq!(removed[0].principal, "User:alice");
+    assert_eq!(removed[0].operation, AclOperation::Read);
+    assert!(results[1].as_ref().unwrap().is_empty());
+    let e = results[2].as_ref().unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::InvalidRequest), "{e}");
+    assert!(e.to_string().contains("unknown pattern type"), "{e}");
+    assert_eq!(fake.state.lock().unwrap().acls.len(), 2);
 }
