@@ -36,6 +36,14 @@ use crate::error::{Error, Result, TimeoutKind};
 use crate::protocol::api::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::{self, ErrorCode, Request};
 
+mod dial;
+mod reader;
+mod versions;
+
+use dial::{connect_tcp, explain_tls_rejection, is_timeout, tls_halves};
+use reader::{read_loop, MAX_UNANSWERED, READER_THREAD};
+use versions::cap_versions;
+
 /// Settings every connection of a client shares.
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
@@ -310,27 +318,6 @@ fn log_trailing_bytes_once(addr: &str, api_key: i16, version: i16, trailing: usi
     }
 }
 
-/// Applies `caps` (highest version per API key) to the broker's windows. An
-/// API whose window starts above its cap is left out: requests of it then
-/// fail with `Error::UnsupportedVersion` rather than going out at a version
-/// the caller ruled out.
-fn cap_versions(
-    mut versions: Vec<ApiVersionRange>,
-    caps: &BTreeMap<i16, i16>,
-) -> Vec<ApiVersionRange> {
-    if caps.is_empty() {
-        return versions;
-    }
-    versions.retain_mut(|range| match caps.get(&range.api_key) {
-        Some(&cap) => {
-            range.max_version = range.max_version.min(cap);
-            range.max_version >= range.min_version
-        }
-        None => true,
-    });
-    versions
-}
-
 impl Connection {
     /// Connects to `addr` (`host:port`), negotiates API versions and starts the
     /// reader thread.
@@ -410,49 +397,6 @@ impl Connection {
         }
         debug!("connected to {addr}");
         Ok(conn)
-    }
-
-    fn negotiate_versions(&self) -> Result<ApiVersionsResponse> {
-        let request = ApiVersionsRequest {
-            client_software_name: "kafka-sync".to_owned(),
-            client_software_version: env!("CARGO_PKG_VERSION").to_owned(),
-        };
-        let mut version = ApiVersionsRequest::MAX_VERSION;
-        if let Some(&cap) = self
-            .config
-            .max_api_versions
-            .get(&ApiVersionsRequest::API_KEY)
-        {
-            version = version.min(cap).max(ApiVersionsRequest::MIN_VERSION);
-        }
-        loop {
-            let response = self.send_at(&request, version)?.wait()?;
-            match response.error_code {
-                ErrorCode::None => return Ok(response),
-                ErrorCode::UnsupportedVersion if version > 0 => {
-                    // The broker lists its own ApiVersions window (KIP-511);
-                    // retry at its newest, or fall back to v0.
-                    let next = response
-                        .range(ApiVersionsRequest::API_KEY)
-                        .map(|r| r.max_version.min(version - 1))
-                        .unwrap_or(0);
-                    debug!(
-                        "{} rejected ApiVersions v{version}, retrying at v{next}",
-                        self.addr()
-                    );
-                    version = next.max(0);
-                }
-                code => {
-                    let error = Error::broker(
-                        code,
-                        None,
-                        format!("ApiVersions handshake with {}", self.addr()),
-                    );
-                    self.shared.fail(error.clone());
-                    return Err(error);
-                }
-            }
-        }
     }
 
     /// The broker's address as dialled.
@@ -672,267 +616,10 @@ impl Drop for Connection {
     }
 }
 
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-/// The name of the short-lived threads that resolve broker host names.
-const RESOLVE_THREAD: &str = "kafka-sync-resolve";
-
-/// Resolves `addr` by `deadline`. std's resolver blocks with no timeout of
-/// its own, so a host name is resolved on a `kafka-sync-resolve` thread,
-/// detached if it has not answered by the deadline (it ends when the
-/// system resolver gives up; it holds only the name). A literal address
-/// needs no thread.
-fn resolve(addr: &str, deadline: Instant) -> Result<Vec<SocketAddr>> {
-    if let Ok(sa) = addr.parse::<SocketAddr>() {
-        return Ok(vec![sa]);
-    }
-    let (tx, rx) = bounded(1);
-    let name = addr.to_owned();
-    let handle = crate::thread::spawn(RESOLVE_THREAD, move || {
-        let _ = tx.send(resolve_blocking(&name));
-    })?;
-    match rx.recv_deadline(deadline) {
-        Ok(result) => {
-            handle.join_until(crate::time::after(Duration::from_secs(1)));
-            result.map_err(|e| Error::io(format!("resolving {addr}"), e))
-        }
-        Err(RecvTimeoutError::Timeout) => {
-            handle.detach("a name lookup ends when the system resolver gives up");
-            Err(Error::timeout(
-                TimeoutKind::Connect,
-                format!("resolving {addr} (the connect timeout passed first)"),
-            ))
-        }
-        Err(RecvTimeoutError::Disconnected) => {
-            handle.join_until(crate::time::after(Duration::from_secs(1)));
-            Err(Error::io(
-                format!("resolving {addr}"),
-                io::Error::other(format!("the {RESOLVE_THREAD} thread panicked")),
-            ))
-        }
-    }
-}
-
-fn resolve_blocking(addr: &str) -> io::Result<Vec<SocketAddr>> {
-    #[cfg(test)]
-    if let Some(rest) = addr.strip_prefix(tests::SLOW_DNS_HOST) {
-        // A resolver that hangs, for the unit test of the bound above.
-        std::thread::sleep(Duration::from_secs(3));
-        return format!("127.0.0.1{rest}").to_socket_addrs().map(Iterator::collect);
-    }
-    addr.to_socket_addrs().map(Iterator::collect)
-}
-
-/// Resolves `addr` and connects to the first address that answers, all
-/// within `timeout`.
-fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream> {
-    let deadline = crate::time::after(timeout);
-    let addrs = resolve(addr, deadline)?;
-    if addrs.is_empty() {
-        return Err(Error::Config(format!("{addr} resolves to no address")));
-    }
-    let mut last = None;
-    for sa in addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match TcpStream::connect_timeout(&sa, left) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) if is_timeout(&e) => Error::timeout(
-            TimeoutKind::Connect,
-            format!("connecting to {addr} (after {timeout:?})"),
-        ),
-        Some(e) => Error::io(format!("connecting to {addr}"), e),
-        None => Error::timeout(TimeoutKind::Connect, format!("connecting to {addr}")),
-    })
-}
-
-/// With TLS 1.3 a broker checks the client certificate after the client's
-/// handshake has finished, so a rejected (or missing) certificate shows up
-/// as a TLS alert on the first request: report it as the TLS error it is.
-fn explain_tls_rejection(addr: &str, e: Error) -> Error {
-    let Error::Io { source, .. } = &e else {
-        return e;
-    };
-    let text = e.to_string();
-    let lower = text.to_lowercase();
-    let ended = matches!(
-        source.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-    );
-    if ended || lower.contains("alert") || lower.contains("ssl") {
-        Error::Tls(format!(
-            "{addr} ended the TLS session right after the handshake, before answering \
-             ApiVersions: it most likely rejected the client certificate or needs one; \
-             check TlsConfig::client_cert ({text})"
-        ))
-    } else {
-        e
-    }
-}
-
 /// Renew a session at 85-95 % of its lifetime (jittered so connections
 /// opened together do not renew together), as the Java client does.
 fn reauthentication_delay(lifetime: Duration) -> Duration {
     lifetime.mul_f64(0.85 + 0.10 * super::pseudo_random_unit())
-}
-
-/// The TLS handshake (bounded by what is left of `connect_timeout`) and the
-/// two sides of the shared session.
-#[cfg(feature = "tls")]
-fn tls_halves(
-    stream: TcpStream,
-    addr: &str,
-    tls: &TlsConnector,
-    config: &ConnectionConfig,
-    started: Instant,
-) -> Result<(WriteHalf, ReadLoop)> {
-    let left = config
-        .connect_timeout
-        .saturating_sub(started.elapsed())
-        .max(Duration::from_millis(1));
-    let io = Arc::new(super::tls::TlsIo::handshake(stream, addr, tls, left)?);
-    let reader = super::tls::TlsReader::new(Arc::clone(&io));
-    let max = config.max_response_size;
-    Ok((
-        WriteHalf::Tls(io),
-        Box::new(move |shared: &Shared| read_loop(reader, shared, max)),
-    ))
-}
-
-#[cfg(not(feature = "tls"))]
-fn tls_halves(
-    _stream: TcpStream,
-    _addr: &str,
-    _tls: &TlsConnector,
-    _config: &ConnectionConfig,
-    _started: Instant,
-) -> Result<(WriteHalf, ReadLoop)> {
-    Err(Error::Config(
-        "TLS was configured but kafka-sync was built without its `tls` feature".into(),
-    ))
-}
-
-/// How many no-response correlation ids are remembered (see `Shared::unanswered`).
-const MAX_UNANSWERED: usize = 256;
-
-/// The reader thread's name.
-const READER_THREAD: &str = "kafka-sync-reader";
-
-fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_size: usize) {
-    let error = loop {
-        match read_frame(&mut stream, &shared.addr, max_response_size) {
-            Ok(frame) => {
-                if let Ok(id) = protocol::peek_correlation_id(&frame) {
-                    let mut unanswered = shared.unanswered.lock();
-                    if let Some(i) = unanswered.iter().position(|&u| u == id) {
-                        unanswered.remove(i);
-                        debug!(
-                            "{}: dropped an answer to a no-response request",
-                            shared.addr
-                        );
-                        continue;
-                    }
-                }
-                let head = shared.pending.lock().pop_front();
-                let Some(pending) = head else {
-                    break Error::Protocol {
-                        decode: None,
-                        context: format!("reading from {}", shared.addr),
-                        detail: "the broker sent a response to no request".into(),
-                    };
-                };
-                match protocol::peek_correlation_id(&frame) {
-                    Ok(id) if id == pending.correlation_id => {
-                        let _ = pending.tx.send(Ok(frame));
-                        if shared.drained() {
-                            debug!("{}: retired connection drained; closing it", shared.addr);
-                            break shared.retired_error();
-                        }
-                    }
-                    Ok(id) => {
-                        let error = Error::Protocol {
-                            decode: None,
-                            context: format!(
-                                "reading {} response from {}",
-                                api_name(pending.api_key),
-                                shared.addr
-                            ),
-                            detail: format!(
-                                "correlation id mismatch: expected {}, got {id}",
-                                pending.correlation_id
-                            ),
-                        };
-                        let _ = pending.tx.send(Err(error.clone()));
-                        break error;
-                    }
-                    Err(e) => {
-                        let error = Error::decode(format!("reading from {}", shared.addr), e);
-                        let _ = pending.tx.send(Err(error.clone()));
-                        break error;
-                    }
-                }
-            }
-            Err(error) => break error,
-        }
-    };
-    if !shared.closed.load(Ordering::SeqCst) {
-        // Brokers close idle connections (`connections.max.idle.ms`); that is
-        // routine when nothing was waiting on the connection.
-        let idle_close = shared.pending.lock().is_empty()
-            && matches!(&error, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof);
-        if idle_close {
-            debug!("{} closed an idle connection", shared.addr);
-        } else {
-            warn!("connection to {} failed: {error}", shared.addr);
-        }
-    }
-    shared.fail(error);
-}
-
-fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Result<Vec<u8>> {
-    let mut size = [0u8; 4];
-    stream
-        .read_exact(&mut size)
-        .map_err(|e| Error::io(format!("reading from {addr}"), e))?;
-    let size = i32::from_be_bytes(size);
-    let len = usize::try_from(size).map_err(|_| Error::Protocol {
-        decode: None,
-        context: format!("reading from {addr}"),
-        detail: format!("negative frame size {size}"),
-    })?;
-    if len > max {
-        return Err(Error::FrameTooLarge {
-            broker: addr.to_owned(),
-            size: i64::from(size),
-            max,
-        });
-    }
-    if len < 4 {
-        return Err(Error::Protocol {
-            decode: None,
-            context: format!("reading from {addr}"),
-            detail: format!("frame of {len} bytes is too short for a response header"),
-        });
-    }
-    let mut frame = vec![0u8; len];
-    stream
-        .read_exact(&mut frame)
-        .map_err(|e| Error::io(format!("reading a {len}-byte frame from {addr}"), e))?;
-    Ok(frame)
 }
 
 /// A readable name for an API key, for messages and logs.
@@ -940,60 +627,3 @@ pub fn api_name(api_key: i16) -> &'static str {
     crate::ApiKey::from_code(api_key).map_or("an API", crate::ApiKey::name)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A host name whose lookup hangs for 3 s (see `resolve_blocking`).
-    pub(super) const SLOW_DNS_HOST: &str = "slow-dns.kafka-sync.test";
-
-    #[test]
-    fn a_hanging_name_lookup_is_bounded_by_the_connect_timeout() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let started = Instant::now();
-        let result = connect_tcp(
-            &format!("{SLOW_DNS_HOST}:{port}"),
-            Duration::from_millis(300),
-        );
-        let took = started.elapsed();
-        assert!(
-            matches!(
-                result,
-                Err(Error::Timeout {
-                    kind: TimeoutKind::Connect,
-                    ..
-                })
-            ),
-            "{result:?}"
-        );
-        assert!(took < Duration::from_millis(1500), "took {took:?}");
-        // Names still resolve (on the helper thread) and literals need none.
-        connect_tcp(&format!("localhost:{port}"), Duration::from_secs(5)).unwrap();
-        connect_tcp(&format!("127.0.0.1:{port}"), Duration::from_secs(5)).unwrap();
-    }
-
-    fn range(api_key: i16, min_version: i16, max_version: i16) -> ApiVersionRange {
-        ApiVersionRange {
-            api_key,
-            min_version,
-            max_version,
-        }
-    }
-
-    #[test]
-    fn caps_lower_the_broker_window_and_drop_apis_they_rule_out() {
-        let broker = vec![range(11, 0, 6), range(1, 4, 16), range(3, 0, 13)];
-        let caps = BTreeMap::from([(11, 5), (1, 3), (99, 1)]);
-        assert_eq!(
-            cap_versions(broker.clone(), &caps),
-            vec![range(11, 0, 5), range(3, 0, 13)]
-        );
-        assert_eq!(cap_versions(broker.clone(), &BTreeMap::new()), broker);
-        // A cap above the broker's newest changes nothing.
-        assert_eq!(
-            cap_versions(vec![range(11, 0, 6)], &BTreeMap::from([(11, 9)])),
-            vec![range(11, 0, 6)]
-        );
-    }
-}

@@ -1,0 +1,114 @@
+//! The reader thread of a [`Connection`](super::Connection): reads each
+//! response frame, checks it against the oldest waiting request and hands it
+//! over; the first error fails every waiting request and closes the stream.
+
+use super::*;
+
+/// How many no-response correlation ids are remembered (see `Shared::unanswered`).
+pub(super) const MAX_UNANSWERED: usize = 256;
+
+/// The reader thread's name.
+pub(super) const READER_THREAD: &str = "kafka-sync-reader";
+
+pub(super) fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_size: usize) {
+    let error = loop {
+        match read_frame(&mut stream, &shared.addr, max_response_size) {
+            Ok(frame) => {
+                if let Ok(id) = protocol::peek_correlation_id(&frame) {
+                    let mut unanswered = shared.unanswered.lock();
+                    if let Some(i) = unanswered.iter().position(|&u| u == id) {
+                        unanswered.remove(i);
+                        debug!(
+                            "{}: dropped an answer to a no-response request",
+                            shared.addr
+                        );
+                        continue;
+                    }
+                }
+                let head = shared.pending.lock().pop_front();
+                let Some(pending) = head else {
+                    break Error::Protocol {
+                        decode: None,
+                        context: format!("reading from {}", shared.addr),
+                        detail: "the broker sent a response to no request".into(),
+                    };
+                };
+                match protocol::peek_correlation_id(&frame) {
+                    Ok(id) if id == pending.correlation_id => {
+                        let _ = pending.tx.send(Ok(frame));
+                        if shared.drained() {
+                            debug!("{}: retired connection drained; closing it", shared.addr);
+                            break shared.retired_error();
+                        }
+                    }
+                    Ok(id) => {
+                        let error = Error::Protocol {
+                            decode: None,
+                            context: format!(
+                                "reading {} response from {}",
+                                api_name(pending.api_key),
+                                shared.addr
+                            ),
+                            detail: format!(
+                                "correlation id mismatch: expected {}, got {id}",
+                                pending.correlation_id
+                            ),
+                        };
+                        let _ = pending.tx.send(Err(error.clone()));
+                        break error;
+                    }
+                    Err(e) => {
+                        let error = Error::decode(format!("reading from {}", shared.addr), e);
+                        let _ = pending.tx.send(Err(error.clone()));
+                        break error;
+                    }
+                }
+            }
+            Err(error) => break error,
+        }
+    };
+    if !shared.closed.load(Ordering::SeqCst) {
+        // Brokers close idle connections (`connections.max.idle.ms`); that is
+        // routine when nothing was waiting on the connection.
+        let idle_close = shared.pending.lock().is_empty()
+            && matches!(&error, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::UnexpectedEof);
+        if idle_close {
+            debug!("{} closed an idle connection", shared.addr);
+        } else {
+            warn!("connection to {} failed: {error}", shared.addr);
+        }
+    }
+    shared.fail(error);
+}
+
+pub(super) fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Result<Vec<u8>> {
+    let mut size = [0u8; 4];
+    stream
+        .read_exact(&mut size)
+        .map_err(|e| Error::io(format!("reading from {addr}"), e))?;
+    let size = i32::from_be_bytes(size);
+    let len = usize::try_from(size).map_err(|_| Error::Protocol {
+        decode: None,
+        context: format!("reading from {addr}"),
+        detail: format!("negative frame size {size}"),
+    })?;
+    if len > max {
+        return Err(Error::FrameTooLarge {
+            broker: addr.to_owned(),
+            size: i64::from(size),
+            max,
+        });
+    }
+    if len < 4 {
+        return Err(Error::Protocol {
+            decode: None,
+            context: format!("reading from {addr}"),
+            detail: format!("frame of {len} bytes is too short for a response header"),
+        });
+    }
+    let mut frame = vec![0u8; len];
+    stream
+        .read_exact(&mut frame)
+        .map_err(|e| Error::io(format!("reading a {len}-byte frame from {addr}"), e))?;
+    Ok(frame)
+}
