@@ -16,6 +16,12 @@ const POLL: Duration = Duration::from_millis(200);
 /// How often `-C` looks whether its partitions reached their stop offsets
 /// while messages keep coming.
 const CHECK_EVERY: Duration = Duration::from_millis(50);
+/// With -e, how long a poll after the end offsets must bring nothing before
+/// the run ends. Kafka's ListOffsets answers the high watermark exactly;
+/// tansu 0.6.0 answers the base offset of the last batch plus one, so the
+/// rest of that batch (which came in the same fetch response, already
+/// prefetched) is read in this last drain.
+const DRAIN: Duration = Duration::from_millis(500);
 
 /// Where `-C` starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,17 +199,32 @@ pub fn simple(ctx: &Ctx) -> CliResult<()> {
             .collect(),
         Start::Time(ts) => by_time(ts)?.into_iter().map(|(p, o)| (p, Some(o))).collect(),
     };
+    // e@TS: messages at or past `stop` are not printed. A partition with
+    // no message that late is bounded by its end instead.
     let mut stop: BTreeMap<i32, i64> = BTreeMap::new();
+    // -e (and e@TS past the last message): the end offsets listed now; see
+    // `read_to_end` for why reaching them is not the last word.
+    let mut eof: BTreeMap<i32, i64> = BTreeMap::new();
     if let Some(ts) = spec.end_time {
-        stop = by_time(ts)?;
+        let found = topic.offsets_for_time(ts).map_err(kafka("ListOffsets"))?;
+        for p in &partitions {
+            match found.get(p).copied().flatten() {
+                Some(o) => {
+                    stop.insert(*p, o.offset);
+                }
+                None => {
+                    eof.insert(*p, high(p));
+                }
+            }
+        }
     }
     if a.exit_at_end {
         for p in &partitions {
-            let s = stop.entry(*p).or_insert(i64::MAX);
-            *s = (*s).min(high(p));
+            if !stop.contains_key(p) {
+                eof.insert(*p, high(p));
+            }
         }
     }
-
     let mut config = ctx
         .settings
         .simple_consumer_config()?
@@ -227,45 +248,51 @@ pub fn simple(ctx: &Ctx) -> CliResult<()> {
 
     let limit = a.count.unwrap_or(u64::MAX);
     let mut count = 0u64;
+    let bounded = !stop.is_empty() || !eof.is_empty();
     let mut done: BTreeSet<i32> = BTreeSet::new();
     let mut next_check = Instant::now();
+    // Marks the partitions whose position reached their bound.
     let check_done = |done: &mut BTreeSet<i32>| {
-        for (p, s) in &stop {
+        for p in &partitions {
+            let Some(bound) = stop.get(p).or(eof.get(p)) else {
+                continue;
+            };
             if done.contains(p) {
                 continue;
             }
             let pos = consumer.position(*p).or(start[p]);
-            if pos.is_some_and(|pos| pos >= *s) {
+            if let Some(pos) = pos.filter(|pos| pos >= bound) {
                 done.insert(*p);
-                ctx.info(&format!(
-                    "Reached end of topic {name} [{p}] at offset {}",
-                    pos.unwrap_or(*s)
-                ));
-                consumer.pause(&[*p]);
+                ctx.info(&format!("Reached end of topic {name} [{p}] at offset {pos}"));
+                if stop.contains_key(p) {
+                    consumer.pause(&[*p]);
+                }
             }
         }
+        bounded && done.len() == partitions.len()
     };
-    let all_done = |done: &mut BTreeSet<i32>| {
-        check_done(done);
-        !stop.is_empty() && done.len() == stop.len()
+    let write = |out: &mut Out, m: &Message, count: &mut u64| -> CliResult<bool> {
+        if stop.get(&m.partition).is_some_and(|s| m.offset >= *s) {
+            consumer.pause(&[m.partition]);
+            return Ok(true);
+        }
+        *count += 1;
+        out.message(m)
     };
+    let mut reached_end = false;
     while count < limit && !ctx.stopped() {
         if Instant::now() >= next_check {
             next_check = Instant::now() + CHECK_EVERY;
-            if all_done(&mut done) {
+            if check_done(&mut done) {
+                reached_end = true;
                 break;
             }
         }
         match consumer.consume(POLL) {
             Ok(Some(m)) => {
-                if stop.get(&m.partition).is_some_and(|s| m.offset >= *s) {
-                    consumer.pause(&[m.partition]);
-                    continue;
-                }
-                if !out.message(&m)? {
+                if !write(&mut out, &m, &mut count)? {
                     break;
                 }
-                count += 1;
             }
             Ok(None) => {
                 next_check = Instant::now();
@@ -276,6 +303,22 @@ pub fn simple(ctx: &Ctx) -> CliResult<()> {
             Err(e) => {
                 out.flush()?;
                 return Err(CliError::kafka(&format!("consuming {name}"), e));
+            }
+        }
+    }
+    // After every partition reached the end offset listed at the start,
+    // takes what is still prefetched until a poll of DRAIN brings nothing:
+    // see DRAIN.
+    if reached_end && !eof.is_empty() {
+        while count < limit && !ctx.stopped() {
+            match consumer.consume(DRAIN) {
+                Ok(Some(m)) => {
+                    if !write(&mut out, &m, &mut count)? {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return Err(CliError::kafka(&format!("consuming {name}"), e)),
             }
         }
     }
@@ -391,6 +434,22 @@ pub fn balanced(ctx: &Ctx) -> CliResult<()> {
                 all &= at_end;
             }
             if all {
+                // What is still prefetched, as for -C -e (see DRAIN).
+                loop {
+                    match consumer.consume(DRAIN) {
+                        Ok(Some(m)) if count < limit => {
+                            if !out.message(&m)? {
+                                break;
+                            }
+                            count += 1;
+                        }
+                        Ok(_) => break,
+                        Err(e) => {
+                            out.flush()?;
+                            return Err(CliError::kafka(&format!("consuming in group {group}"), e));
+                        }
+                    }
+                }
                 break Ok(());
             }
         }

@@ -50,10 +50,12 @@ pub fn query(ctx: &Ctx) -> CliResult<()> {
     }
     let mut results: Vec<(String, i32, i64)> = Vec::new();
     for (topic, list) in by_topic {
-        let listed = client
-            .list_offsets(topic, &list)
-            .map_err(|e| CliError::kafka(&format!("-Q for topic {topic}"), e))?;
+        // One request per query: the answers are keyed by partition, so two
+        // times for one partition cannot share a request.
         for (p, ts) in list {
+            let listed = client
+                .list_offsets(topic, &[(p, ts)])
+                .map_err(|e| CliError::kafka(&format!("-Q for {topic} [{p}]"), e))?;
             // A time no record reaches answers -1, as Kafka brokers do (some
             // answer the high watermark with no timestamp instead).
             let offset = listed.get(&p).map_or(-1, |o| {
