@@ -67,9 +67,15 @@ impl CliError {
             Error::Sasl(_) => "; check -X sasl.mechanism, sasl.username and sasl.password",
             _ => "",
         };
+        let text = match &error {
+            Error::UnknownTopic(t) => format!(
+                "topic `{t}` does not exist; create it with --admin topics create {t} (or add -X allow.auto.create.topics=true if the broker allows it)"
+            ),
+            e => e.to_string(),
+        };
         CliError {
             code,
-            message: one_line(&format!("{what}: {error}{hint}")),
+            message: one_line(&format!("{what}: {text}{hint}")),
         }
     }
 

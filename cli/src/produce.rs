@@ -23,6 +23,7 @@ enum Source {
 #[derive(Default)]
 struct Tally {
     accepted: u64,
+    refused: u64,
     delivered: u64,
     failed: u64,
     first_error: Option<String>,
@@ -191,11 +192,19 @@ pub fn run(ctx: &Ctx) -> CliResult<()> {
                 break;
             }
             bytes_read += consumed;
-            if let Err(e) = producer.send(topic, shape.record(&buf)) {
-                send_error = Some(e);
-                break 'sources;
+            match producer.send(topic, shape.record(&buf)) {
+                Ok(()) => tally.accepted += 1,
+                // This record is refused (too large, ...): count it, go on.
+                Err(e @ Error::Config(_)) => {
+                    tally.refused += 1;
+                    tally.first_error.get_or_insert_with(|| e.to_string());
+                }
+                // The producer cannot go on.
+                Err(e) => {
+                    send_error = Some(e);
+                    break 'sources;
+                }
             }
-            tally.accepted += 1;
             tally.drain(&producer);
             if let Some(p) = &progress {
                 p.update(tally.accepted, bytes_read);
@@ -227,25 +236,26 @@ pub fn run(ctx: &Ctx) -> CliResult<()> {
     if let Some(p) = progress {
         p.finish(tally.delivered, bytes_read);
     }
-    let missing = tally.accepted - tally.delivered;
+    let missing = tally.accepted - tally.delivered + tally.refused;
+    let read = tally.accepted + tally.refused;
     if let Some(e) = send_error {
-        return Err(CliError::kafka(
+        let mut err = CliError::kafka(
             &format!(
-                "record {} not accepted ({} delivered before it, {} failed)",
-                tally.accepted + 1,
-                tally.delivered,
-                missing
+                "producing to `{topic}` stopped at record {} ({} delivered, {missing} not)",
+                read + 1,
+                tally.delivered
             ),
             e,
-        ));
+        );
+        err.code = err.code.max(crate::error::EXIT_FAILED);
+        return Err(err);
     }
     if missing > 0 {
         let why = tally
             .first_error
             .unwrap_or_else(|| "no delivery report before the timeout".into());
         return Err(CliError::failed(crate::error::one_line(&format!(
-            "{missing} of {} records not delivered to `{topic}`: {why}",
-            tally.accepted
+            "{missing} of {read} records not delivered to `{topic}`; the first error: {why}"
         ))));
     }
     if a.verbose > 0 {
