@@ -21,7 +21,7 @@ impl Progress {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{bar:30.cyan/blue} {binary_bytes}/{binary_total_bytes} {msg} {binary_bytes_per_sec} eta {eta}",
+                "{bar:20.cyan/blue} {binary_bytes}/{binary_total_bytes} {msg} {binary_bytes_per_sec}",
             )
             .expect("valid template")
             .progress_chars("=> "),
