@@ -109,7 +109,7 @@ enum Groups {
 /// Runs `--admin ARGS`.
 pub fn run(ctx: &Ctx) -> CliResult<()> {
     let raw = ctx.args.admin.clone().unwrap_or_default();
-    let args: AdminArgs = crate::parse_args(raw)?;
+    let args: AdminArgs = crate::parse_args(raw, "kafka-sync --admin help")?;
     let json = args.json || ctx.args.json;
     let admin = ctx.client()?.admin();
     let (text, doc, failures) = match args.command {
@@ -270,10 +270,11 @@ fn configs(admin: &Admin, c: Configs) -> CliResult<Answer> {
             let found = admin
                 .describe_configs(std::slice::from_ref(&res))
                 .map_err(kafka("DescribeConfigs"))?;
+            let kind = kind.clone();
             return Ok(items(
-                found.into_iter().map(|(r, v)| (r.to_string(), v)),
-                |n, entries| {
-                    let mut s = format!("{n}:\n");
+                found.into_iter().map(|(r, v)| (r.name, v)),
+                move |n, entries| {
+                    let mut s = format!("{kind} {n}:\n");
                     for e in entries {
                         let v = if e.is_sensitive {
                             "(sensitive)".to_string()

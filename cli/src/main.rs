@@ -80,7 +80,7 @@ fn main() -> ExitCode {
 
 /// Parses `args` with clap: help and version print and exit 0; errors
 /// become one usage line (exit status 2).
-pub fn parse_args<T: Parser>(args: impl IntoIterator<Item = String>) -> CliResult<T> {
+pub fn parse_args<T: Parser>(args: impl IntoIterator<Item = String>, help: &str) -> CliResult<T> {
     T::try_parse_from(args).map_err(|e| {
         use clap::error::ErrorKind;
         match e.kind() {
@@ -104,7 +104,7 @@ pub fn parse_args<T: Parser>(args: impl IntoIterator<Item = String>) -> CliResul
                     .to_string();
                 CliError {
                     code: EXIT_USAGE,
-                    message: format!("{first}; see kafka-sync --help"),
+                    message: format!("{first}; see {help}"),
                 }
             }
         }
@@ -112,7 +112,7 @@ pub fn parse_args<T: Parser>(args: impl IntoIterator<Item = String>) -> CliResul
 }
 
 fn run() -> CliResult<()> {
-    let args: Args = parse_args(std::env::args())?;
+    let args: Args = parse_args(std::env::args(), "kafka-sync --help")?;
     if args.version {
         println!("kafka-sync {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
