@@ -200,7 +200,8 @@ fn topics(admin: &Admin, t: Topics) -> CliResult<Answer> {
             items(
                 found,
                 |name, t| {
-                    let mut s = format!("topic \"{name}\" with {} partitions:\n", t.partitions.len());
+                    let mut s =
+                        format!("topic \"{name}\" with {} partitions:\n", t.partitions.len());
                     for p in &t.partitions {
                         s.push_str(&format!(
                             "  partition {}, leader {}, replicas: {:?}, isrs: {:?}\n",
@@ -227,9 +228,9 @@ fn topics(admin: &Admin, t: Topics) -> CliResult<Answer> {
         } => {
             let mut new = NewTopic::new(&topic, partitions, replication);
             for c in &configs {
-                let (k, v) = c.split_once('=').ok_or_else(|| {
-                    CliError::usage(format!("--config `{c}`: write name=value"))
-                })?;
+                let (k, v) = c
+                    .split_once('=')
+                    .ok_or_else(|| CliError::usage(format!("--config `{c}`: write name=value")))?;
                 new = new.config(k, v);
             }
             let r = admin.create_topics(&[new]).map_err(kafka("CreateTopics"))?;
@@ -254,9 +255,10 @@ fn topics(admin: &Admin, t: Topics) -> CliResult<Answer> {
 fn resource(kind: &str, name: &str) -> CliResult<ConfigResource> {
     match kind {
         "topic" => Ok(ConfigResource::topic(name)),
-        "broker" => name.parse().map(ConfigResource::broker).map_err(|_| {
-            CliError::usage(format!("broker `{name}`: give the broker's id number"))
-        }),
+        "broker" => name
+            .parse()
+            .map(ConfigResource::broker)
+            .map_err(|_| CliError::usage(format!("broker `{name}`: give the broker's id number"))),
         other => Err(CliError::usage(format!(
             "`{other}`: configs belong to a `topic NAME` or a `broker ID`"
         ))),

@@ -86,20 +86,36 @@ pub struct Args {
     pub json: bool,
 
     /// Key delimiter: -P splits each message at its first one; -C prints key, delimiter, value.
-    #[arg(short = 'K', value_name = "DELIM", help_heading = "Producer and consumer")]
+    #[arg(
+        short = 'K',
+        value_name = "DELIM",
+        help_heading = "Producer and consumer"
+    )]
     pub key_delim: Option<String>,
     /// Message delimiter (default: newline).
-    #[arg(short = 'D', value_name = "DELIM", help_heading = "Producer and consumer")]
+    #[arg(
+        short = 'D',
+        value_name = "DELIM",
+        help_heading = "Producer and consumer"
+    )]
     pub delim: Option<String>,
     /// Stop after COUNT messages.
-    #[arg(short = 'c', value_name = "COUNT", help_heading = "Producer and consumer")]
+    #[arg(
+        short = 'c',
+        value_name = "COUNT",
+        help_heading = "Producer and consumer"
+    )]
     pub count: Option<u64>,
     /// -P: a header name=value on every message (repeatable).
     #[arg(short = 'H', value_name = "NAME=VALUE", action = ArgAction::Append,
           help_heading = "Producer and consumer")]
     pub headers: Vec<String>,
     /// -P: compression codec: none, gzip, snappy, lz4, zstd.
-    #[arg(short = 'z', value_name = "CODEC", help_heading = "Producer and consumer")]
+    #[arg(
+        short = 'z',
+        value_name = "CODEC",
+        help_heading = "Producer and consumer"
+    )]
     pub codec: Option<String>,
     /// -P: read each file as delimited messages (default: one file, one message, as kcat).
     #[arg(short = 'l', help_heading = "Producer and consumer")]

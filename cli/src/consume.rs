@@ -152,7 +152,9 @@ pub fn simple(ctx: &Ctx) -> CliResult<()> {
         let what = what.to_string();
         move |e| CliError::kafka(&what, e)
     };
-    let topic = client.topic(name).map_err(kafka(&format!("-C -t {name}")))?;
+    let topic = client
+        .topic(name)
+        .map_err(kafka(&format!("-C -t {name}")))?;
     let all = topic.partition_ids().map_err(kafka("metadata"))?;
     let partitions = match a.partition {
         None => all,
@@ -197,7 +199,10 @@ pub fn simple(ctx: &Ctx) -> CliResult<()> {
             .iter()
             .map(|p| (*p, Some((high(p) - n).max(low(p)))))
             .collect(),
-        Start::Time(ts) => by_time(ts)?.into_iter().map(|(p, o)| (p, Some(o))).collect(),
+        Start::Time(ts) => by_time(ts)?
+            .into_iter()
+            .map(|(p, o)| (p, Some(o)))
+            .collect(),
     };
     // e@TS: messages at or past `stop` are not printed. A partition with
     // no message that late is bounded by its end instead.
@@ -263,7 +268,9 @@ pub fn simple(ctx: &Ctx) -> CliResult<()> {
             let pos = consumer.position(*p).or(start[p]);
             if let Some(pos) = pos.filter(|pos| pos >= bound) {
                 done.insert(*p);
-                ctx.info(&format!("Reached end of topic {name} [{p}] at offset {pos}"));
+                ctx.info(&format!(
+                    "Reached end of topic {name} [{p}] at offset {pos}"
+                ));
                 if stop.contains_key(p) {
                     consumer.pause(&[*p]);
                 }
@@ -424,11 +431,14 @@ pub fn balanced(ctx: &Ctx) -> CliResult<()> {
                         h
                     }
                 };
-                let at_end = positions.get(tp).is_some_and(|p| *p >= hw);
+                let position = positions.get(tp).copied();
+                let at_end = position.is_some_and(|p| p >= hw);
                 if at_end && reached.insert(tp.clone()) {
                     ctx.info(&format!(
-                        "Reached end of topic {} [{}] at offset {hw}",
-                        tp.topic, tp.partition
+                        "Reached end of topic {} [{}] at offset {}",
+                        tp.topic,
+                        tp.partition,
+                        position.unwrap_or(hw)
                     ));
                 }
                 all &= at_end;

@@ -60,9 +60,11 @@ impl CliError {
             _ => EXIT_FAILED,
         };
         let hint = match &error {
-            Error::NoBrokerAvailable(_) | Error::Timeout { kind: TimeoutKind::Connect, .. } => {
-                " (brokers from -b or bootstrap.servers)"
-            }
+            Error::NoBrokerAvailable(_)
+            | Error::Timeout {
+                kind: TimeoutKind::Connect,
+                ..
+            } => " (brokers from -b or bootstrap.servers)",
             Error::Tls(_) => "; check -X security.protocol and -X ssl.ca.location",
             Error::Sasl(_) => "; check -X sasl.mechanism, sasl.username and sasl.password",
             _ => "",
@@ -110,8 +112,14 @@ mod tests {
         let e = CliError::kafka("metadata", Error::NoBrokerAvailable("127.0.0.1:1".into()));
         assert_eq!(e.code, EXIT_UNREACHABLE);
         assert!(e.message.contains("-b"), "{e}");
-        assert_eq!(CliError::kafka("x", Error::Config("bad".into())).code, EXIT_USAGE);
-        assert_eq!(CliError::kafka("x", Error::UnknownTopic("t".into())).code, EXIT_FAILED);
+        assert_eq!(
+            CliError::kafka("x", Error::Config("bad".into())).code,
+            EXIT_USAGE
+        );
+        assert_eq!(
+            CliError::kafka("x", Error::UnknownTopic("t".into())).code,
+            EXIT_FAILED
+        );
     }
 
     #[test]

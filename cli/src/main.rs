@@ -1,6 +1,9 @@
 //! `kafka-sync`: a kcat-style command-line Kafka client on the kafka-sync
 //! library. See `kafka-sync --help` and cli/README.md.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,7 +63,9 @@ impl Ctx {
     pub fn topic(&self, mode: &str) -> CliResult<&str> {
         match self.args.topic.as_slice() {
             [t] => Ok(t),
-            [] => Err(CliError::usage(format!("{mode} needs a topic; add -t TOPIC"))),
+            [] => Err(CliError::usage(format!(
+                "{mode} needs a topic; add -t TOPIC"
+            ))),
             _ => Err(CliError::usage(format!("{mode} takes one -t topic"))),
         }
     }
@@ -88,11 +93,13 @@ pub fn parse_args<T: Parser>(args: impl IntoIterator<Item = String>, help: &str)
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                 let _ = e.print();
-                std::process::exit(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                    EXIT_USAGE
-                } else {
-                    EXIT_OK
-                });
+                std::process::exit(
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        EXIT_USAGE
+                    } else {
+                        EXIT_OK
+                    },
+                );
             }
             _ => {
                 let text = e.to_string();

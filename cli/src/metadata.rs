@@ -61,12 +61,20 @@ pub fn list(ctx: &Ctx) -> CliResult<()> {
     println!("Metadata for {which} (from bootstrap {bootstrap}):");
     println!(" {} brokers:", cluster.brokers.len());
     for b in &cluster.brokers {
-        let c = if Some(b.id) == controller { " (controller)" } else { "" };
+        let c = if Some(b.id) == controller {
+            " (controller)"
+        } else {
+            ""
+        };
         println!("  broker {} at {}{c}", b.id, b.addr());
     }
     println!(" {} topics:", topics.len());
     for t in &topics {
-        println!("  topic \"{}\" with {} partitions:", t.name, t.partitions.len());
+        println!(
+            "  topic \"{}\" with {} partitions:",
+            t.name,
+            t.partitions.len()
+        );
         for p in &t.partitions {
             let ids = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
             let err = if p.error != ErrorCode::None {

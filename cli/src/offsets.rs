@@ -39,7 +39,12 @@ pub fn query(ctx: &Ctx) -> CliResult<()> {
             "-Q needs -t topic:partition:timestamp (repeatable)",
         ));
     }
-    let queries: Vec<Query> = ctx.args.topic.iter().map(|t| parse(t)).collect::<CliResult<_>>()?;
+    let queries: Vec<Query> = ctx
+        .args
+        .topic
+        .iter()
+        .map(|t| parse(t))
+        .collect::<CliResult<_>>()?;
     let client = ctx.client()?;
     let mut by_topic: BTreeMap<&str, Vec<(i32, i64)>> = BTreeMap::new();
     for q in &queries {
@@ -92,10 +97,16 @@ mod tests {
     #[test]
     fn queries_parse() {
         let q = parse("a:b:3:1700").unwrap();
-        assert_eq!((q.topic.as_str(), q.partition, q.timestamp), ("a:b", 3, 1700));
+        assert_eq!(
+            (q.topic.as_str(), q.partition, q.timestamp),
+            ("a:b", 3, 1700)
+        );
         assert_eq!(parse("t:0:-1").unwrap().timestamp, -1);
         assert!(parse("t:0").is_err());
-        assert!(parse("t:x:1").unwrap_err().message.contains("topic:partition:timestamp"));
+        assert!(parse("t:x:1")
+            .unwrap_err()
+            .message
+            .contains("topic:partition:timestamp"));
         assert!(parse(":0:1").is_err());
     }
 }

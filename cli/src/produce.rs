@@ -330,8 +330,14 @@ mod tests {
     #[test]
     fn delimiters_split_messages() {
         assert_eq!(split(b"a\nb\n", b"\n"), vec![b"a".to_vec(), b"b".to_vec()]);
-        assert_eq!(split(b"a\n\nb", b"\n"), vec![b"a".to_vec(), vec![], b"b".to_vec()]);
-        assert_eq!(split(b"a;;b;c;;", b";;"), vec![b"a".to_vec(), b"b;c".to_vec()]);
+        assert_eq!(
+            split(b"a\n\nb", b"\n"),
+            vec![b"a".to_vec(), vec![], b"b".to_vec()]
+        );
+        assert_eq!(
+            split(b"a;;b;c;;", b";;"),
+            vec![b"a".to_vec(), b"b;c".to_vec()]
+        );
         assert!(split(b"", b"\n").is_empty());
     }
 

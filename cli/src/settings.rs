@@ -6,8 +6,8 @@ use std::fs;
 use std::time::Duration;
 
 use kafka_sync::{
-    Acks, Assignor, BalancedConsumerConfig, Compression, IsolationLevel, KafkaClient, KafkaClientBuilder,
-    OffsetReset, ProducerConfig, Sasl, SimpleConsumerConfig, TlsConfig,
+    Acks, Assignor, BalancedConsumerConfig, Compression, IsolationLevel, KafkaClient,
+    KafkaClientBuilder, OffsetReset, ProducerConfig, Sasl, SimpleConsumerConfig, TlsConfig,
 };
 
 use crate::error::{CliError, CliResult};
@@ -149,7 +149,9 @@ impl Settings {
     /// Reads a config file of `key=value` lines (`#` starts a comment).
     pub fn load_file(&mut self, path: &str) -> CliResult<()> {
         let text = fs::read_to_string(path).map_err(|e| {
-            CliError::usage(format!("-F {path}: cannot read the config file ({e}); check the path"))
+            CliError::usage(format!(
+                "-F {path}: cannot read the config file ({e}); check the path"
+            ))
         })?;
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -248,11 +250,9 @@ impl Settings {
             ) {
                 (Some(c), Some(k)) => t = t.client_cert(c, k),
                 (None, None) => {}
-                _ => {
-                    return Err(CliError::usage(
-                        "a client certificate needs both ssl.certificate.location and ssl.key.location",
-                    ))
-                }
+                _ => return Err(CliError::usage(
+                    "a client certificate needs both ssl.certificate.location and ssl.key.location",
+                )),
             }
             if self.get("ssl.endpoint.identification.algorithm") == Some("none") {
                 t = t.danger_accept_invalid_hostnames(true);
@@ -295,11 +295,7 @@ impl Settings {
                 "0" => Acks::None,
                 "1" => Acks::Leader,
                 "all" | "-1" => Acks::All,
-                other => {
-                    return Err(CliError::usage(format!(
-                        "acks `{other}`: use 0, 1 or all"
-                    )))
-                }
+                other => return Err(CliError::usage(format!("acks `{other}`: use 0, 1 or all"))),
             });
         }
         if let Some(z) = self.get("compression.type") {
@@ -333,7 +329,10 @@ impl Settings {
         let backoff_max = self.millis("retry.backoff.max.ms");
         if backoff.is_some() || backoff_max.is_some() {
             let first = backoff.unwrap_or(Duration::from_millis(100));
-            c = c.retry_backoff(first, backoff_max.unwrap_or(first.max(Duration::from_secs(1))));
+            c = c.retry_backoff(
+                first,
+                backoff_max.unwrap_or(first.max(Duration::from_secs(1))),
+            );
         }
         Ok(c)
     }
@@ -470,7 +469,8 @@ impl Settings {
 
 /// The text `-X list` prints.
 pub fn list() -> String {
-    let mut out = String::from("Settings for -X key=value and -F files (other names in brackets):\n");
+    let mut out =
+        String::from("Settings for -X key=value and -F files (other names in brackets):\n");
     for k in KNOWN {
         let aliases = if k.aliases.is_empty() {
             String::new()
@@ -515,7 +515,11 @@ mod tests {
         let mut s = Settings::default();
         s.set_pair("queue.buffering.max.ms=7", "-X").unwrap();
         assert_eq!(s.get("linger.ms"), Some("7"));
-        assert!(s.set_pair("linger.ms=soon", "-X").unwrap_err().message.contains("milliseconds"));
+        assert!(s
+            .set_pair("linger.ms=soon", "-X")
+            .unwrap_err()
+            .message
+            .contains("milliseconds"));
         let e = s.set_pair("no.such.thing=1", "-X").unwrap_err();
         assert_eq!(e.code, crate::error::EXIT_USAGE);
         assert!(e.message.contains("-X list"), "{e}");
@@ -528,7 +532,11 @@ mod tests {
         s.set("bootstrap.servers", "h:1", "-b").unwrap();
         s.set("security.protocol", "sasl_plaintext", "-X").unwrap();
         s.set("sasl.mechanism", "GSSAPI", "-X").unwrap();
-        assert!(s.client_builder().unwrap_err().message.contains("SCRAM-SHA-256"));
+        assert!(s
+            .client_builder()
+            .unwrap_err()
+            .message
+            .contains("SCRAM-SHA-256"));
         s.set("sasl.mechanism", "SCRAM-SHA-512", "-X").unwrap();
         assert!(s.client_builder().is_ok());
         s.set("acks", "2", "-X").unwrap();

@@ -14,7 +14,11 @@ use crate::Ctx;
 
 /// One `--create topic:partitions[:replication]`.
 fn parse_create(v: &str) -> CliResult<(String, i32, i32)> {
-    let bad = || CliError::usage(format!("--create `{v}`: write topic:partitions[:replication]"));
+    let bad = || {
+        CliError::usage(format!(
+            "--create `{v}`: write topic:partitions[:replication]"
+        ))
+    };
     let mut it = v.split(':');
     let topic = it.next().filter(|t| !t.is_empty()).ok_or_else(bad)?;
     let partitions = it
@@ -32,9 +36,40 @@ fn parse_create(v: &str) -> CliResult<(String, i32, i32)> {
     Ok((topic.to_string(), partitions, replication))
 }
 
+/// Where the testkit keeps the broker binary and the Python peers when the
+/// tool is not run from a cargo target directory (an installed binary):
+/// `$XDG_CACHE_HOME/kafka-sync/cli` or `~/.cache/kafka-sync/cli`, rather
+/// than the testkit's fallback, `./target` under whatever the current
+/// directory is. Set through `CARGO_TARGET_DIR`, which the testkit reads.
+fn choose_cache_dir() {
+    let set = std::env::var_os("CARGO_TARGET_DIR").is_some_and(|v| !v.is_empty());
+    let in_target = std::env::current_exe().ok().is_some_and(|exe| {
+        exe.ancestors().skip(1).any(|d| {
+            d.join("CACHEDIR.TAG").is_file() || d.file_name() == Some("target".as_ref())
+        })
+    });
+    if set || in_target {
+        return;
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")));
+    if let Some(base) = base.filter(|b| b.is_absolute()) {
+        // Single-threaded here: no other thread reads the environment yet.
+        std::env::set_var("CARGO_TARGET_DIR", base.join("kafka-sync").join("cli"));
+    }
+}
+
 /// Runs `--testkit` or `--mock N`.
 pub fn run(ctx: &Ctx) -> CliResult<()> {
-    let creates: Vec<_> = ctx.args.create.iter().map(|c| parse_create(c)).collect::<CliResult<_>>()?;
+    choose_cache_dir();
+    let creates: Vec<_> = ctx
+        .args
+        .create
+        .iter()
+        .map(|c| parse_create(c))
+        .collect::<CliResult<_>>()?;
     let start = |e| CliError::kafka("starting the test broker", e);
     // Kept alive until the end of the function: dropping stops it.
     let (bootstrap, _broker, _cluster) = if let Some(n) = ctx.args.mock {

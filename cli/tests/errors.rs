@@ -23,18 +23,58 @@ fn fails(args: &[&str], stdin: Option<&[u8]>, code: i32, says: &str) -> String {
 fn bad_flags_and_values_are_usage_errors() {
     fails(&["-Y"], None, 2, "--help");
     fails(&["-b", "h:1", "-C"], None, 2, "add -t TOPIC");
-    fails(&["-b", "h:1", "-C", "-P", "-t", "x"], None, 2, "give one mode");
+    fails(
+        &["-b", "h:1", "-C", "-P", "-t", "x"],
+        None,
+        2,
+        "give one mode",
+    );
     fails(&["-C", "-t", "x"], None, 2, "add -b host:port");
     fails(&["-b", "h:1", "-X", "no.such=1", "-L"], None, 2, "-X list");
-    fails(&["-b", "h:1", "-X", "linger.ms", "-P", "-t", "x"], None, 2, "key=value");
-    fails(&["-b", "h:1", "-X", "linger.ms=soon", "-L"], None, 2, "milliseconds");
-    fails(&["-b", "h:1", "-z", "brotli", "-P", "-t", "x"], None, 2, "gzip");
+    fails(
+        &["-b", "h:1", "-X", "linger.ms", "-P", "-t", "x"],
+        None,
+        2,
+        "key=value",
+    );
+    fails(
+        &["-b", "h:1", "-X", "linger.ms=soon", "-L"],
+        None,
+        2,
+        "milliseconds",
+    );
+    fails(
+        &["-b", "h:1", "-z", "brotli", "-P", "-t", "x"],
+        None,
+        2,
+        "gzip",
+    );
     fails(&["-b", "h:1", "-C", "-t", "x", "-f", "%q"], None, 2, "%t");
-    fails(&["-b", "h:1", "-C", "-t", "x", "-J", "-f", "%s"], None, 2, "-J and -f");
-    fails(&["-b", "h:1", "-F", "/nonexistent/kafka-sync.conf", "-L"], None, 2, "check the path");
-    fails(&["-b", "h:1", "-X", "security.protocol=tls", "-L"], None, 2, "sasl_ssl");
+    fails(
+        &["-b", "h:1", "-C", "-t", "x", "-J", "-f", "%s"],
+        None,
+        2,
+        "-J and -f",
+    );
+    fails(
+        &["-b", "h:1", "-F", "/nonexistent/kafka-sync.conf", "-L"],
+        None,
+        2,
+        "check the path",
+    );
+    fails(
+        &["-b", "h:1", "-X", "security.protocol=tls", "-L"],
+        None,
+        2,
+        "sasl_ssl",
+    );
     fails(&["-b", "h:1", "-G", "g"], None, 2, "topics after the flags");
-    fails(&["-b", "h:1", "--admin", "frobnicate"], None, 2, "--admin help");
+    fails(
+        &["-b", "h:1", "--admin", "frobnicate"],
+        None,
+        2,
+        "--admin help",
+    );
     fails(&["--mock", "0"], None, 2, "at least 1");
     fails(&["--testkit", "--create", "t"], None, 2, "topic:partitions");
 }
@@ -42,7 +82,11 @@ fn bad_flags_and_values_are_usage_errors() {
 #[test]
 fn an_unreachable_broker_exits_3() {
     // A port nobody listens on: bound, then closed.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let bs = format!("127.0.0.1:{port}");
     for args in [
         vec!["-b", &bs, "-L"],
@@ -59,12 +103,37 @@ fn an_unreachable_broker_exits_3() {
 fn topic_errors_exit_1_and_say_how_to_fix() {
     let bs = bootstrap();
     let missing = kafka_sync::testkit::unique_name("cli-missing");
-    fails(&["-b", &bs, "-C", "-t", &missing, "-e"], None, 1, "--admin topics create");
-    fails(&["-b", &bs, "-P", "-t", &missing], Some(b"a\n"), 1, "does not exist");
+    fails(
+        &["-b", &bs, "-C", "-t", &missing, "-e"],
+        None,
+        1,
+        "--admin topics create",
+    );
+    fails(
+        &["-b", &bs, "-P", "-t", &missing],
+        Some(b"a\n"),
+        1,
+        "does not exist",
+    );
     let t = topic("cli-errors", 2);
-    fails(&["-b", &bs, "-C", "-t", &t, "-p", "5"], None, 2, "partitions 0 to 1");
-    fails(&["-b", &bs, "-C", "-t", &t, "-o", "stored"], None, 2, "group.id");
-    fails(&["-b", &bs, "-C", "-t", &t, "-o", "soon"], None, 2, "s@TIMESTAMP_MS");
+    fails(
+        &["-b", &bs, "-C", "-t", &t, "-p", "5"],
+        None,
+        2,
+        "partitions 0 to 1",
+    );
+    fails(
+        &["-b", &bs, "-C", "-t", &t, "-o", "stored"],
+        None,
+        2,
+        "group.id",
+    );
+    fails(
+        &["-b", &bs, "-C", "-t", &t, "-o", "soon"],
+        None,
+        2,
+        "s@TIMESTAMP_MS",
+    );
     // A record over max.request.size is not delivered: counted, the rest go.
     let big = format!("{}\nsmall\n", "x".repeat(5000));
     let err = fails(

@@ -26,10 +26,22 @@ struct Member {
 impl Member {
     fn start(bs: &str, group: &str, topic: &str) -> Member {
         let mut child = command(&[
-            "-b", bs, "-G", group, topic, "-o", "beginning", "-f", "%p %k\\n", "-u",
-            "-X", "partition.assignment.strategy=range",
-            "-X", "session.timeout.ms=6000",
-            "-X", "heartbeat.interval.ms=500",
+            "-b",
+            bs,
+            "-G",
+            group,
+            topic,
+            "-o",
+            "beginning",
+            "-f",
+            "%p %k\\n",
+            "-u",
+            "-X",
+            "partition.assignment.strategy=range",
+            "-X",
+            "session.timeout.ms=6000",
+            "-X",
+            "heartbeat.interval.ms=500",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -104,7 +116,10 @@ impl Member {
             r.join().unwrap();
         }
         let err = self.err.lock().unwrap().clone();
-        assert!(status.success(), "exit after SIGINT: {status}; stderr {err:?}");
+        assert!(
+            status.success(),
+            "exit after SIGINT: {status}; stderr {err:?}"
+        );
         err
     }
 }
@@ -119,17 +134,16 @@ fn two_processes_split_the_partitions_and_commit_on_exit() {
         a.assigned().is_some_and(|p| !p.is_empty())
     });
     let b = Member::start(&bs, &group, &t);
-    eventually(RUN_TIMEOUT, "the members share the 4 partitions", || {
-        match (a.assigned(), b.assigned()) {
+    eventually(
+        RUN_TIMEOUT,
+        "the members share the 4 partitions",
+        || match (a.assigned(), b.assigned()) {
             (Some(pa), Some(pb)) => {
-                !pa.is_empty()
-                    && !pb.is_empty()
-                    && pa.is_disjoint(&pb)
-                    && pa.len() + pb.len() == 4
+                !pa.is_empty() && !pb.is_empty() && pa.is_disjoint(&pb) && pa.len() + pb.len() == 4
             }
             _ => false,
-        }
-    });
+        },
+    );
     let (pa, pb) = (a.assigned().unwrap(), b.assigned().unwrap());
 
     let n = 200;
@@ -137,16 +151,30 @@ fn two_processes_split_the_partitions_and_commit_on_exit() {
     for i in 0..n {
         writeln!(input, "key-{i}:v{i}").unwrap();
     }
-    ok(&["-b", &bs, "-P", "-t", &t, "-K", ":"], Some(input.as_bytes()));
+    ok(
+        &["-b", &bs, "-P", "-t", &t, "-K", ":"],
+        Some(input.as_bytes()),
+    );
     eventually(RUN_TIMEOUT, "every record is read", || {
         a.records().len() + b.records().len() >= n
     });
     // A moment for a duplicate to show up, were there one.
     thread::sleep(Duration::from_millis(500));
     let (ra, rb) = (a.records(), b.records());
-    assert!(ra.iter().all(|(p, _)| pa.contains(p)), "a read only its partitions");
-    assert!(rb.iter().all(|(p, _)| pb.contains(p)), "b read only its partitions");
-    assert!(!ra.is_empty() && !rb.is_empty(), "both read: {} and {}", ra.len(), rb.len());
+    assert!(
+        ra.iter().all(|(p, _)| pa.contains(p)),
+        "a read only its partitions"
+    );
+    assert!(
+        rb.iter().all(|(p, _)| pb.contains(p)),
+        "b read only its partitions"
+    );
+    assert!(
+        !ra.is_empty() && !rb.is_empty(),
+        "both read: {} and {}",
+        ra.len(),
+        rb.len()
+    );
     let mut keys: Vec<String> = ra.iter().chain(&rb).map(|(_, k)| k.clone()).collect();
     keys.sort();
     let mut want: Vec<String> = (0..n).map(|i| format!("key-{i}")).collect();
@@ -159,24 +187,43 @@ fn two_processes_split_the_partitions_and_commit_on_exit() {
 
     let err_a = a.stop();
     let err_b = b.stop();
-    assert!(err_a.iter().chain(&err_b).all(|l| !l.contains("ERROR")), "{err_a:?} {err_b:?}");
+    assert!(
+        err_a.iter().chain(&err_b).all(|l| !l.contains("ERROR")),
+        "{err_a:?} {err_b:?}"
+    );
 
     // Committed on exit: every partition at the count read from it.
-    let committed = client().admin().list_consumer_group_offsets(&group).unwrap();
+    let committed = client()
+        .admin()
+        .list_consumer_group_offsets(&group)
+        .unwrap();
     for (p, count) in &per_partition {
-        assert_eq!(committed.get(&TopicPartition::new(&t, *p)), Some(count), "{committed:?}");
+        assert_eq!(
+            committed.get(&TopicPartition::new(&t, *p)),
+            Some(count),
+            "{committed:?}"
+        );
     }
     // --admin groups lag shows the same offsets; list names the group.
-    let lag = String::from_utf8(ok(&["-b", &bs, "--admin", "groups", "lag", &group], None)).unwrap();
+    let lag =
+        String::from_utf8(ok(&["-b", &bs, "--admin", "groups", "lag", &group], None)).unwrap();
     for (p, count) in &per_partition {
-        assert!(lag.contains(&format!("{t} [{p}]\tcommitted {count}\t")), "{lag}");
+        assert!(
+            lag.contains(&format!("{t} [{p}]\tcommitted {count}\t")),
+            "{lag}"
+        );
     }
     let list = String::from_utf8(ok(&["-b", &bs, "--admin", "groups", "list"], None)).unwrap();
     assert!(list.lines().any(|l| l.starts_with(&group)), "{list}");
-    let json: serde_json::Value =
-        serde_json::from_slice(&ok(&["-b", &bs, "-J", "--admin", "groups", "lag", &group], None))
-            .unwrap();
-    assert_eq!(json["partitions"].as_array().unwrap().len(), per_partition.len());
+    let json: serde_json::Value = serde_json::from_slice(&ok(
+        &["-b", &bs, "-J", "--admin", "groups", "lag", &group],
+        None,
+    ))
+    .unwrap();
+    assert_eq!(
+        json["partitions"].as_array().unwrap().len(),
+        per_partition.len()
+    );
 }
 
 #[test]
@@ -188,10 +235,26 @@ fn g_with_e_reads_to_the_end_and_exits() {
     for i in 0..50 {
         writeln!(input, "k{i}:{i}").unwrap();
     }
-    ok(&["-b", &bs, "-P", "-t", &t, "-K", ":"], Some(input.as_bytes()));
+    ok(
+        &["-b", &bs, "-P", "-t", &t, "-K", ":"],
+        Some(input.as_bytes()),
+    );
     let args = [
-        "-b", &bs, "-G", &group, &t, "-o", "beginning", "-e", "-q", "-K", ":",
-        "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
+        "-b",
+        &bs,
+        "-G",
+        &group,
+        &t,
+        "-o",
+        "beginning",
+        "-e",
+        "-q",
+        "-K",
+        ":",
+        "-X",
+        "session.timeout.ms=6000",
+        "-X",
+        "heartbeat.interval.ms=500",
     ];
     let mut got = lines(&ok(&args, None));
     got.sort();

@@ -34,7 +34,10 @@ fn under_pty(command_line: &str) -> (bool, String) {
         .spawn()
         .expect("spawn script");
     let out = wait_output(child, RUN_TIMEOUT, &["script", command_line]);
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -54,10 +57,16 @@ fn the_progress_bar_renders_on_a_terminal_for_a_file_and_not_otherwise() {
     let line = format!("{} -b {bs} -P -t {t} -l {}", quote(BIN), quote(file));
     let (success, screen) = under_pty(&line);
     assert!(success, "{screen}");
-    assert!(screen.contains(&format!("{n} records delivered")), "{screen:?}");
+    assert!(
+        screen.contains(&format!("{n} records delivered")),
+        "{screen:?}"
+    );
     assert!(screen.contains("KiB/"), "bytes done / total: {screen:?}");
     assert!(screen.contains("/s"), "a rate: {screen:?}");
-    assert!(screen.contains('\r') || screen.contains("\x1b["), "redrawn in place: {screen:?}");
+    assert!(
+        screen.contains('\r') || screen.contains("\x1b["),
+        "redrawn in place: {screen:?}"
+    );
 
     // A terminal but a pipe for input: no total, no bar.
     let line = format!("cat {} | {} -b {bs} -P -t {t}", quote(file), quote(BIN));
@@ -68,7 +77,11 @@ fn the_progress_bar_renders_on_a_terminal_for_a_file_and_not_otherwise() {
     // A file but stderr not a terminal (a pipe): no bar, nothing at all.
     let out = run(&["-b", &bs, "-P", "-t", &t, "-l", file], None);
     assert!(out.status.success());
-    assert!(out.stderr.is_empty(), "{:?}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // -q on a terminal: no bar either.
     let line = format!("{} -q -b {bs} -P -t {t} -l {}", quote(BIN), quote(file));
@@ -77,7 +90,20 @@ fn the_progress_bar_renders_on_a_terminal_for_a_file_and_not_otherwise() {
     assert!(!screen.contains("records"), "{screen:?}");
 
     // Every run delivered the whole file.
-    let back = ok(&["-b", &bs, "-C", "-t", &t, "-e", "-q", "-c", &(4 * n).to_string()], None);
+    let back = ok(
+        &[
+            "-b",
+            &bs,
+            "-C",
+            "-t",
+            &t,
+            "-e",
+            "-q",
+            "-c",
+            &(4 * n).to_string(),
+        ],
+        None,
+    );
     assert_eq!(back.len(), 4 * text.len());
     let _ = fs::remove_file(&path);
 }
