@@ -44,9 +44,9 @@ fn parse_create(v: &str) -> CliResult<(String, i32, i32)> {
 fn choose_cache_dir() {
     let set = std::env::var_os("CARGO_TARGET_DIR").is_some_and(|v| !v.is_empty());
     let in_target = std::env::current_exe().ok().is_some_and(|exe| {
-        exe.ancestors().skip(1).any(|d| {
-            d.join("CACHEDIR.TAG").is_file() || d.file_name() == Some("target".as_ref())
-        })
+        exe.ancestors()
+            .skip(1)
+            .any(|d| d.join("CACHEDIR.TAG").is_file() || d.file_name() == Some("target".as_ref()))
     });
     if set || in_target {
         return;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod timed_broker;
+
 use std::io::{Read, Write};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
