@@ -9,9 +9,19 @@ use serde_json::{json, Map, Value};
 use crate::error::{CliError, CliResult, EXIT_FAILED};
 use crate::Ctx;
 
-/// `kafka-sync --admin ...`.
+/// The arguments after `--admin`.
 #[derive(Parser, Debug)]
-#[command(name = "kafka-sync --admin", no_binary_name = true)]
+#[command(
+    name = "kafka-sync --admin",
+    no_binary_name = true,
+    about = "Admin subcommands (after -b and the other flags; -J for JSON)",
+    after_help = "Examples:
+  kafka-sync -b 127.0.0.1:9092 --admin topics create events --partitions 3 --config retention.ms=3600000
+  kafka-sync -b 127.0.0.1:9092 --admin topics describe events
+  kafka-sync -b 127.0.0.1:9092 --admin configs set topic events retention.ms=600000
+  kafka-sync -b 127.0.0.1:9092 --admin groups lag billing
+  kafka-sync -b 127.0.0.1:9092 -J --admin groups describe billing"
+)]
 struct AdminArgs {
     /// JSON output.
     #[arg(short = 'J', global = true)]

@@ -61,13 +61,18 @@ pub struct Args {
     /// Start librdkafka's mock cluster with N brokers, print its bootstrap, run until Ctrl-C.
     #[arg(long = "mock", value_name = "N", help_heading = "Modes")]
     pub mock: Option<i32>,
-    /// With --testkit or --mock: create TOPIC:PARTITIONS[:REPLICATION] before printing.
+    /// With --testkit or --mock: topics to create before printing.
     #[arg(long = "create", value_name = "TOPIC:PARTITIONS", action = ArgAction::Append,
-          help_heading = "Modes")]
+          help_heading = "Modes",
+          help = "With --testkit or --mock: create TOPIC:PARTITIONS[:REPLICATION] before printing")]
     pub create: Vec<String>,
 
-    /// Bootstrap brokers, host:port[,host:port...].
-    #[arg(short = 'b', value_name = "BROKERS")]
+    /// Bootstrap brokers.
+    #[arg(
+        short = 'b',
+        value_name = "BROKERS",
+        help = "Bootstrap brokers, host:port[,host:port...]"
+    )]
     pub brokers: Option<String>,
     /// A client setting by its librdkafka/Java name (repeatable); `-X list` lists them.
     #[arg(short = 'X', value_name = "KEY=VALUE", action = ArgAction::Append)]
@@ -144,7 +149,7 @@ pub struct Args {
     /// Quiet: no informational messages on stderr (errors still).
     #[arg(short = 'q')]
     pub quiet: bool,
-    /// Verbose: informational messages, and the library's log on stderr.
+    /// Verbose: more informational messages on stderr.
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
     /// Print the version.

@@ -127,6 +127,13 @@ pub fn run(ctx: &Ctx) -> CliResult<()> {
     } else {
         a.rest.iter().cloned().map(Source::File).collect()
     };
+    for s in &sources {
+        if let Source::File(path) = s {
+            File::open(path).map_err(|e| {
+                CliError::failed(format!("cannot open `{path}` ({e}); check the path"))
+            })?;
+        }
+    }
     // Every input must be a regular file for the bar to know its total.
     let total = total_size(&sources);
     let progress = if io::stderr().is_terminal() && !a.quiet {
@@ -167,7 +174,7 @@ pub fn run(ctx: &Ctx) -> CliResult<()> {
             Source::File(path) => (
                 path.clone(),
                 Box::new(File::open(path).map_err(|e| {
-                    CliError::usage(format!("cannot open `{path}` ({e}); check the path"))
+                    CliError::failed(format!("cannot open `{path}` ({e}); check the path"))
                 })?),
             ),
         };

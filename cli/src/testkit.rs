@@ -12,7 +12,7 @@ use kafka_sync::KafkaClient;
 use crate::error::{CliError, CliResult};
 use crate::Ctx;
 
-/// One `--create topic:partitions[:replication]`.
+/// One `--create topic:partitions` or `topic:partitions:replication`.
 fn parse_create(v: &str) -> CliResult<(String, i32, i32)> {
     let bad = || {
         CliError::usage(format!(

@@ -76,6 +76,12 @@ fn bad_flags_and_values_are_usage_errors() {
         "--admin help",
     );
     fails(&["--mock", "0"], None, 2, "at least 1");
+    fails(
+        &["-b", "h:1", "-P", "-t", "x", "/nonexistent/input.txt"],
+        None,
+        1,
+        "check the path",
+    );
     fails(&["--testkit", "--create", "t"], None, 2, "topic:partitions");
 }
 
