@@ -143,8 +143,11 @@ fn run() -> CliResult<()> {
         settings.set("compression.type", z, "-z")?;
     }
     let stop = Arc::new(AtomicBool::new(false));
+    // The first SIGINT / SIGTERM asks the run to stop cleanly (flush, commit,
+    // leave the group); a second one ends the process at once, exit status 130.
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(signal, Arc::clone(&stop)))
             .map_err(|e| CliError::io("installing the signal handler", e))?;
     }
     let ctx = Ctx {

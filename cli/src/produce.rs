@@ -199,6 +199,13 @@ pub fn run(ctx: &Ctx) -> CliResult<()> {
                 break;
             }
             bytes_read += consumed;
+            // kcat skips empty messages (an empty line, an empty file).
+            if buf.is_empty() {
+                if whole_file {
+                    break;
+                }
+                continue;
+            }
             match producer.send(topic, shape.record(&buf)) {
                 Ok(()) => tally.accepted += 1,
                 // This record is refused (too large, ...): count it, go on.
