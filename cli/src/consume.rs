@@ -234,10 +234,13 @@ pub fn simple(ctx: &Ctx) -> CliResult<()> {
         .settings
         .simple_consumer_config()?
         .partitions(partitions.clone());
+    // Where a position out of the log (or a group without a committed
+    // offset) goes: kcat's librdkafka default, `largest`, except for the
+    // starts that ask for old messages.
     if ctx.settings.offset_reset()?.is_none() {
         config = config.auto_offset_reset(match spec.start {
-            Start::End => OffsetReset::Latest,
-            _ => OffsetReset::Earliest,
+            Start::Beginning | Start::FromEnd(_) => OffsetReset::Earliest,
+            _ => OffsetReset::Latest,
         });
     }
     let consumer = topic
