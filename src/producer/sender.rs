@@ -28,14 +28,18 @@ use super::accumulator::Batch;
 use super::idempotence::Idempotence;
 use super::report::Reporter;
 use super::retry::{backoff, classify, delivery_timeout_error, is_producer_state_error, Outcome};
+use super::transaction::{aborted_error, AddedPartitions, TransactionState};
+use super::transaction_calls::add_partitions_once;
 use super::Shared;
-use crate::cluster::TopicMetadata;
+use crate::cluster::{CoordinatorStatus, TopicMetadata};
 use crate::error::{Error, Result, TimeoutKind};
 use crate::net::PendingResponse;
 use crate::protocol::api::{
-    PartitionProduceData, PartitionProduceResponse, ProduceRequest, TopicProduceData,
+    AddPartitionsToTxnRequest, AddPartitionsToTxnTopic, PartitionProduceData,
+    PartitionProduceResponse, ProduceRequest, TopicProduceData,
 };
 use crate::protocol::records::rewrite_producer_state;
+use crate::protocol::ErrorCode;
 
 /// One Produce request waiting for its answer.
 struct InFlight {
@@ -67,6 +71,10 @@ pub(crate) struct Sender {
     partitions_in_flight: HashMap<(Arc<str>, i32), (usize, i32)>,
     /// The next [`Batch::order`].
     next_order: u64,
+    /// A transactional producer's partitions added to the open transaction.
+    added: AddedPartitions,
+    /// The generation of the transactional producer id in use.
+    txn_generation: u64,
 }
 
 impl Sender {
@@ -87,6 +95,8 @@ impl Sender {
             more: false,
             partitions_in_flight: HashMap::new(),
             next_order: 0,
+            added: AddedPartitions::default(),
+            txn_generation: 0,
         }
     }
 
@@ -113,7 +123,9 @@ impl Sender {
             }
             let in_flight = &self.partitions_in_flight;
             let idle = |t: &Arc<str>, p: i32| !in_flight.contains_key(&(Arc::clone(t), p));
-            if self.idempotence.wanted(idle) {
+            if self.shared.txn.is_some() {
+                self.follow_transaction();
+            } else if self.idempotence.wanted(idle) {
                 if let Err(e) = self.idempotence.ensure(&self.shared.client) {
                     self.fail_everything_queued(e);
                 }
@@ -163,10 +175,15 @@ impl Sender {
         for f in &self.in_flight {
             until = until.min(f.pending.deadline());
         }
+        if let Some(at) = self.added.retry_at {
+            until = until.min(at.max(now));
+        }
         let idle =
             |t: &Arc<str>, p: i32| !self.partitions_in_flight.contains_key(&(Arc::clone(t), p));
-        if self.reporter.is_waiting() || !self.idempotence.ready() || self.idempotence.wanted(idle)
-        {
+        // A transactional producer is woken by init_transactions instead.
+        let polling_for_id = self.shared.txn.is_none()
+            && (!self.idempotence.ready() || self.idempotence.wanted(idle));
+        if self.reporter.is_waiting() || polling_for_id {
             until = until.min(now + Duration::from_millis(10));
         }
         if until <= now {
@@ -270,6 +287,11 @@ impl Sender {
                     log_append_time,
                 } => self.complete(batch, Ok((base_offset, log_append_time))),
                 Outcome::Retry(e) => self.retry_or_fail(batch, e),
+                // In a transaction a sequence gap aborts the transaction
+                // (and bumps the epoch after it) instead of restarting.
+                Outcome::ResetProducer(e) if self.shared.txn.is_some() => {
+                    self.complete(batch, Err(e));
+                }
                 Outcome::ResetProducer(e) => {
                     self.idempotence.refused(&batch, &e);
                     self.retry_or_fail(batch, e);
@@ -283,7 +305,9 @@ impl Sender {
     /// error is final or its delivery timeout would pass first.
     fn retry_or_fail(&mut self, mut batch: Batch, error: Error) {
         let config = &self.shared.config;
-        if !error.is_retriable() && !matches!(error.code(), Some(c) if is_producer_state_error(c)) {
+        let resettable = self.shared.txn.is_none()
+            && matches!(error.code(), Some(c) if is_producer_state_error(c));
+        if !error.is_retriable() && !resettable {
             self.complete(batch, Err(error));
             return;
         }
@@ -322,6 +346,14 @@ impl Sender {
     /// Reports `batch`'s outcome; its sequence no longer holds its
     /// partition back.
     fn complete(&mut self, batch: Batch, result: Result<(i64, i64)>) {
+        if let (Some(txn), Err(e)) = (&self.shared.txn, &result) {
+            if batch.stamped.is_some() {
+                txn.state.mark_bump();
+            }
+            if e.transaction_kind() != Some(crate::TransactionErrorKind::Aborted) {
+                txn.state.fail(e);
+            }
+        }
         self.idempotence.resolve(&batch);
         self.reporter.complete(batch, result);
     }
@@ -416,6 +448,18 @@ impl Sender {
         // also has at most one batch in flight, unless reordering is allowed.
         let ordered = self.keeps_order();
         let idempotent = self.idempotence.enabled();
+        if let Some(txn) = &self.shared.txn {
+            let number = txn.state.number();
+            if self.added.number != number {
+                self.added = AddedPartitions {
+                    number,
+                    ..AddedPartitions::default()
+                };
+            }
+        }
+        let transactional = self.shared.txn.is_some();
+        let added = &self.added.partitions;
+        let mut wanted: HashSet<(Arc<str>, i32)> = HashSet::new();
         let idempotence = &self.idempotence;
         let partitions_in_flight = &self.partitions_in_flight;
         // Retries due now; later ones keep their partition busy so newer
@@ -454,6 +498,12 @@ impl Sender {
             .drain(now, |topic, partition, size| {
                 let key = (Arc::clone(topic), partition);
                 if busy.contains(&key) || !idempotence.may_send_new(topic, partition) {
+                    stalled = true;
+                    return false;
+                }
+                if transactional && !added.contains(&key) {
+                    // AddPartitionsToTxn first, for all new partitions at once.
+                    wanted.insert(key);
                     stalled = true;
                     return false;
                 }
@@ -500,6 +550,138 @@ impl Sender {
                 self.send_to(broker, batches);
             }
         }
+        if !wanted.is_empty() {
+            self.add_partitions(wanted);
+        }
+    }
+
+    /// A transactional producer: fails the queued records of an aborting
+    /// transaction, and takes a new producer id or epoch (sequences
+    /// restart at 0).
+    fn follow_transaction(&mut self) {
+        let shared = Arc::clone(&self.shared);
+        let Some(txn) = &shared.txn else {
+            return;
+        };
+        if txn.state.take_abort_queued() {
+            let error = aborted_error(&txn.state.id, TransactionState::Aborting);
+            let batches = self.shared.accumulator.take_all();
+            let retries = std::mem::take(&mut self.retries);
+            for batch in batches.into_iter().chain(retries) {
+                self.complete(batch, Err(error.clone()));
+            }
+        }
+        if let Some((producer, generation)) = txn.state.producer() {
+            if generation != self.txn_generation {
+                self.txn_generation = generation;
+                self.idempotence.adopt(producer);
+            }
+        }
+    }
+
+    /// AddPartitionsToTxn for the partitions whose first batch of the
+    /// transaction is ready (one request per round; the sender waits for
+    /// it, bounded by `request_timeout`, as it does for InitProducerId).
+    /// Retriable failures are tried again after a backoff; others make the
+    /// transaction abortable (or the producer fatal) and fail its queued
+    /// records.
+    fn add_partitions(&mut self, wanted: HashSet<(Arc<str>, i32)>) {
+        let shared = Arc::clone(&self.shared);
+        let Some(txn) = &shared.txn else {
+            return;
+        };
+        let now = Instant::now();
+        if self.added.retry_at.is_some_and(|at| now < at) {
+            return;
+        }
+        if txn.state.state() != TransactionState::InTransaction
+            && txn.state.state() != TransactionState::Committing
+        {
+            // An abort fails the queued records; an error state waits for it.
+            return;
+        }
+        let Some(((producer_id, producer_epoch), _)) = txn.state.producer() else {
+            return;
+        };
+        let mut by_topic: BTreeMap<Arc<str>, Vec<i32>> = BTreeMap::new();
+        for (topic, partition) in &wanted {
+            by_topic
+                .entry(Arc::clone(topic))
+                .or_default()
+                .push(*partition);
+        }
+        let request = AddPartitionsToTxnRequest {
+            transactional_id: txn.state.id.clone(),
+            producer_id,
+            producer_epoch,
+            topics: by_topic
+                .into_iter()
+                .map(|(name, mut partitions)| {
+                    partitions.sort_unstable();
+                    AddPartitionsToTxnTopic {
+                        name: name.to_string(),
+                        partitions,
+                    }
+                })
+                .collect(),
+        };
+        txn.state.mark_started();
+        let deadline = crate::time::after(shared.config.request_timeout);
+        let mut retry = false;
+        let mut failure = None;
+        match add_partitions_once(&txn.coordinator, deadline, &request) {
+            Ok(response) => {
+                for (topic, partition, code) in response.results() {
+                    match code {
+                        ErrorCode::None => {
+                            if let Some(key) = wanted
+                                .iter()
+                                .find(|(t, p)| &**t == topic && *p == partition)
+                            {
+                                self.added.partitions.insert(key.clone());
+                            }
+                        }
+                        code if CoordinatorStatus::of(code).is_some() => {
+                            txn.coordinator.observe(code);
+                            retry = true;
+                        }
+                        code if code.is_retriable() || code == ErrorCode::OperationNotAttempted => {
+                            retry = true;
+                        }
+                        code => {
+                            failure = Some(Error::broker(
+                                code,
+                                None,
+                                format!(
+                                    "AddPartitionsToTxn `{topic}` partition {partition} for transactional id `{}`",
+                                    txn.state.id
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            Err(e) if e.is_retriable() => retry = true,
+            Err(e) => failure = Some(e),
+        }
+        if let Some(e) = failure {
+            let e = txn.state.fail(&e);
+            self.added.retry_at = None;
+            self.fail_everything_queued(e);
+        } else if retry {
+            self.added.attempts += 1;
+            let config = &shared.config;
+            let wait = backoff(
+                config.retry_backoff.min(Duration::from_millis(20)),
+                config.retry_backoff_max,
+                self.added.attempts,
+            );
+            self.added.retry_at = Some(crate::time::add(Instant::now(), wait));
+        } else {
+            self.added.attempts = 0;
+            self.added.retry_at = None;
+            self.more = true;
+        }
     }
 
     /// The topic's metadata, refreshed when a leader error marked it stale
@@ -542,7 +724,7 @@ impl Sender {
         }
         ready.sort_by(|a, b| a.topic.cmp(&b.topic).then(a.partition.cmp(&b.partition)));
         let mut request = ProduceRequest {
-            transactional_id: None,
+            transactional_id: config.transactional_id.clone(),
             acks: config.acks.code(),
             timeout_ms: i32::try_from(config.request_timeout.as_millis()).unwrap_or(i32::MAX),
             topic_data: Vec::new(),
