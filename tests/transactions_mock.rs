@@ -1,6 +1,7 @@
 //! The transactional producer on librdkafka's mock cluster
-//! (`testkit::MockCluster`, 3 brokers): read_committed readers see only
-//! committed records, in order; the transaction coordinator moves, or its
+//! (`testkit::MockCluster`, 3 brokers): every transaction ends with its
+//! marker in each partition it wrote to, and records still queued at an
+//! abort never reach the log; the transaction coordinator moves, or its
 //! broker goes down, mid-transaction, and the transaction still commits or
 //! aborts as a whole; coordinator and partition errors injected into
 //! InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit,
@@ -13,11 +14,14 @@
 //! tested on tansu (`tests/transactions.rs`); the fatal errors it causes
 //! are injected here.
 //!
-//! The mock drops the records of aborted transactions (see docs/design.md),
-//! so read_uncommitted readers there see committed records only as well; the
-//! consumer's own filtering of aborted records is tested against the fake
-//! cluster (`tests/simple_consumer_cluster.rs`) and confluent-kafka
-//! (`tests/transactions_interop.rs`).
+//! The mock keeps the records of aborted transactions and lists no aborted
+//! transactions in Fetch answers (librdkafka's own read_committed consumer
+//! reads confluent-kafka's aborted records there too,
+//! `tests/transactions_interop.rs`), so no reader can drop them: the tests
+//! read the log with its markers (`support::txn_log`) and compute what a
+//! read_committed reader sees from them. The consumer's own filtering of
+//! aborted records is tested against the fake cluster
+//! (`tests/simple_consumer_cluster.rs`).
 #![cfg(feature = "testkit")]
 
 mod support;
@@ -33,7 +37,7 @@ use kafka_sync::{
     SimpleConsumerConfig, TimeoutKind, TopicPartition, TransactionErrorKind, TransactionState,
 };
 use support::mock::{self, read_back_with};
-use support::txn_log::{log, markers, values, Entry};
+use support::txn_log::{committed_values, log, markers, values, Entry};
 use support::{DEADLINE, SHORT};
 
 fn cluster() -> MockCluster {
@@ -142,16 +146,18 @@ fn merge(into: &mut BTreeMap<i32, Vec<String>>, more: BTreeMap<i32, Vec<String>>
 }
 
 #[test]
-fn read_committed_readers_see_only_committed_transactions_in_order() {
+fn every_transaction_ends_with_its_marker_in_every_partition_it_wrote_to() {
     let cluster = cluster();
     let client = mock_client(&cluster);
-    let topic = topic(&cluster, "mock-tx-rc", 3);
+    let topic = topic(&cluster, "mock-tx-markers", 3);
     let (producer, _) = producer_on(&cluster, &client, 2);
     producer.init_transactions(DEADLINE).unwrap();
     let mut committed = BTreeMap::new();
     for round in 0..4 {
         producer.begin_transaction().unwrap();
         let sent = send_all(&producer, &topic, 3, &named(&format!("r{round}"), 9));
+        // Written before the end, so that aborted records are in the log.
+        producer.flush(DEADLINE).unwrap();
         if round % 2 == 0 {
             producer.commit_transaction(DEADLINE).unwrap();
             merge(&mut committed, sent);
@@ -160,14 +166,69 @@ fn read_committed_readers_see_only_committed_transactions_in_order() {
         }
     }
     let reports = drain_reports(&producer, 36);
-    let ok = reports.iter().filter(|r| r.is_ok()).count();
-    assert_eq!(ok, 18, "committed records reported written");
+    assert_eq!(reports.iter().filter(|r| r.is_ok()).count(), 18);
     for r in reports.iter().filter(|r| !r.is_ok()) {
         assert_eq!(
             r.error().and_then(kind),
             Some(TransactionErrorKind::Aborted)
         );
     }
+    for (partition, want) in &committed {
+        let entries = log(&client, &topic, *partition, 16);
+        assert_eq!(
+            markers(&entries),
+            [
+                ControlRecordType::Commit,
+                ControlRecordType::Abort,
+                ControlRecordType::Commit,
+                ControlRecordType::Abort
+            ],
+            "{entries:?}"
+        );
+        // What a read_committed reader of a broker that lists aborted
+        // transactions sees (the mock lists none).
+        assert_eq!(&committed_values(&entries), want, "{entries:?}");
+    }
+}
+
+#[test]
+fn records_still_queued_when_a_transaction_aborts_are_never_written() {
+    let cluster = cluster();
+    let client = mock_client(&cluster);
+    let topic = topic(&cluster, "mock-tx-unsent", 2);
+    let id = unique_name("mock-tx");
+    let producer = client
+        .get_producer(
+            ProducerConfig::default()
+                .transactional_id(&id)
+                .delivery_reports(true)
+                .linger(Duration::from_secs(30)),
+        )
+        .unwrap();
+    producer.init_transactions(DEADLINE).unwrap();
+    let mut committed = BTreeMap::new();
+    for round in 0..4 {
+        producer.begin_transaction().unwrap();
+        let sent = send_all(&producer, &topic, 2, &named(&format!("q{round}"), 6));
+        if round % 2 == 1 {
+            producer.commit_transaction(DEADLINE).unwrap();
+            merge(&mut committed, sent);
+        } else {
+            producer.abort_transaction(DEADLINE).unwrap();
+        }
+    }
+    let reports = drain_reports(&producer, 24);
+    for r in &reports {
+        let aborted = r.error().and_then(kind) == Some(TransactionErrorKind::Aborted);
+        assert_eq!(
+            aborted,
+            r.record.get_value().unwrap().starts_with(b"q0")
+                || r.record.get_value().unwrap().starts_with(b"q2"),
+            "{r:?}"
+        );
+    }
+    // Only committed records reached the log, so every reader, ours with
+    // read_committed included, sees exactly them, in order.
     assert_eq!(read_committed(&client, &topic, &committed), committed);
 }
 
@@ -265,13 +326,9 @@ fn the_coordinator_broker_down_mid_abort_still_aborts_everything() {
     producer.commit_transaction(DEADLINE).unwrap();
     let reports = drain_reports(&producer, 10);
     assert_eq!(reports.iter().filter(|r| r.is_ok()).count(), 4);
-    // After its broker was down, the mock's coordinator writes the abort
-    // markers but no longer drops the aborted records, and the mock lists
-    // no aborted transactions in Fetch answers, so no read_committed reader
-    // (librdkafka's included, checked with tests/peers/read_committed.py)
-    // can drop them there. The log shows the transaction ended whole: every
-    // partition holds its records, an abort marker, the next transaction's
-    // records and a commit marker.
+    // The mock keeps aborted records (see the module docs); the log shows
+    // the transaction ended whole: every partition holds its records, an
+    // abort marker, the next transaction's records and a commit marker.
     for partition in 0..2 {
         let entries = log(&client, &topic, partition, 7);
         assert_eq!(
@@ -285,7 +342,7 @@ fn the_coordinator_broker_down_mid_abort_still_aborts_everything() {
             .collect();
         assert_eq!(after, sent[&partition], "{entries:?}");
         assert!(
-            matches!(entries[3], Entry::Marker(ControlRecordType::Abort)),
+            matches!(entries[3], Entry::Marker(ControlRecordType::Abort, _)),
             "{entries:?}"
         );
     }

@@ -19,13 +19,24 @@ pub enum Entry {
     Data { value: String, producer_id: i64 },
     /// A data record outside any transaction.
     Plain(String),
-    /// A transaction marker.
-    Marker(ControlRecordType),
+    /// A transaction marker of a producer id.
+    Marker(ControlRecordType, i64),
 }
 
 /// Reads `partition` of `topic` from the beginning with raw Fetch requests
 /// until it holds `expected` entries (data records and markers).
 pub fn log(client: &KafkaClient, topic: &str, partition: i32, expected: usize) -> Vec<Entry> {
+    read(client, topic, partition, Some(expected))
+}
+
+/// Reads all of `partition` of `topic` that is written already: until
+/// three fetches in a row bring nothing new (tansu's high watermark counts
+/// batches, not records, so it cannot tell where the end is).
+pub fn whole_log(client: &KafkaClient, topic: &str, partition: i32) -> Vec<Entry> {
+    read(client, topic, partition, None)
+}
+
+fn read(client: &KafkaClient, topic: &str, partition: i32, expected: Option<usize>) -> Vec<Entry> {
     let deadline = Instant::now() + DEADLINE;
     let meta = client.topic(topic).unwrap().metadata().unwrap();
     let leader = meta.partition(partition).and_then(|p| p.leader).unwrap();
@@ -33,12 +44,14 @@ pub fn log(client: &KafkaClient, topic: &str, partition: i32, expected: usize) -
     let options = DecodeOptions::default().with_check_crcs(false);
     let mut out = Vec::new();
     let mut offset = 0;
-    while out.len() < expected {
+    let mut empty = 0;
+    while expected.map_or(empty < 3, |n| out.len() < n) {
         assert!(
             Instant::now() < deadline,
-            "read {} of {expected} entries of {topic}/{partition}: {out:?}",
+            "read {} of {expected:?} entries of {topic}/{partition}: {out:?}",
             out.len()
         );
+        let before = offset;
         let request = FetchRequest {
             max_wait_ms: 100,
             topics: vec![FetchTopic {
@@ -69,12 +82,13 @@ pub fn log(client: &KafkaClient, topic: &str, partition: i32, expected: usize) -
                 continue;
             }
             offset = batch.next_offset();
+            let producer_id = batch.header().producer_id;
             if batch.is_control() {
-                out.push(Entry::Marker(batch.control_type().unwrap().unwrap()));
+                let kind = batch.control_type().unwrap().unwrap();
+                out.push(Entry::Marker(kind, producer_id));
                 continue;
             }
             let transactional = batch.is_transactional();
-            let producer_id = batch.header().producer_id;
             for record in batch.records().unwrap() {
                 let value = String::from_utf8_lossy(record.unwrap().value.unwrap()).into_owned();
                 out.push(if transactional {
@@ -84,6 +98,7 @@ pub fn log(client: &KafkaClient, topic: &str, partition: i32, expected: usize) -
                 });
             }
         }
+        empty = if offset == before { empty + 1 } else { 0 };
     }
     out
 }
@@ -94,7 +109,7 @@ pub fn values(entries: &[Entry]) -> Vec<String> {
         .iter()
         .filter_map(|e| match e {
             Entry::Data { value, .. } | Entry::Plain(value) => Some(value.clone()),
-            Entry::Marker(_) => None,
+            Entry::Marker(..) => None,
         })
         .collect()
 }
@@ -104,8 +119,33 @@ pub fn markers(entries: &[Entry]) -> Vec<ControlRecordType> {
     entries
         .iter()
         .filter_map(|e| match e {
-            Entry::Marker(m) => Some(*m),
+            Entry::Marker(m, _) => Some(*m),
             _ => None,
         })
         .collect()
+}
+
+/// What a read_committed reader of `entries` sees, computed from the
+/// markers (for brokers that list no aborted transactions in Fetch
+/// answers, as tansu): a transactional record counts once its producer's
+/// next marker is a commit; plain records count at once. Records of a
+/// transaction still open at the end are left out.
+pub fn committed_values(entries: &[Entry]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut open: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    for entry in entries {
+        match entry {
+            Entry::Plain(v) => out.push(v.clone()),
+            Entry::Data { value, producer_id } => {
+                open.entry(*producer_id).or_default().push(value.clone());
+            }
+            Entry::Marker(kind, producer_id) => {
+                let pending = open.remove(producer_id).unwrap_or_default();
+                if *kind == ControlRecordType::Commit {
+                    out.extend(pending);
+                }
+            }
+        }
+    }
+    out
 }
