@@ -301,3 +301,48 @@ fn the_transaction_timeout_is_checked_before_any_call() {
         .unwrap_err();
     assert!(e.to_string().contains("idempotence"), "{e}");
 }
+
+#[test]
+fn dropping_a_producer_mid_transaction_aborts_it_and_reports_its_records_aborted() {
+    let client = client();
+    let topic = new_topic(&client, "tx-drop", 1);
+    let producer = client
+        .get_producer(transactional(&unique_id("tx")))
+        .unwrap();
+    let receiver = producer.delivery_reports().clone();
+    producer.init_transactions(DEADLINE).unwrap();
+    producer.begin_transaction().unwrap();
+    producer.send(&topic, Record::new("written")).unwrap();
+    producer.flush(DEADLINE).unwrap();
+    producer.send(&topic, Record::new("queued")).unwrap();
+    drop(producer);
+    for i in 0..2 {
+        let report = receiver
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("report {i} arrives"));
+        let e = report.error().expect("reported failed");
+        assert_eq!(kind(e), Some(TransactionErrorKind::Aborted), "{e}");
+    }
+    let entries = log(&client, &topic, 0, 2);
+    assert_eq!(markers(&entries), [ControlRecordType::Abort], "{entries:?}");
+}
+
+#[test]
+fn a_sync_producer_waits_for_each_record_inside_a_transaction() {
+    let client = client();
+    let topic = new_topic(&client, "tx-sync", 1);
+    let producer = client
+        .topic(&topic)
+        .unwrap()
+        .get_sync_producer(ProducerConfig::default().transactional_id(unique_id("tx")))
+        .unwrap();
+    producer.producer().init_transactions(DEADLINE).unwrap();
+    producer.producer().begin_transaction().unwrap();
+    let first = producer.produce(b"s0".to_vec()).unwrap();
+    let second = producer.produce(b"s1".to_vec()).unwrap();
+    assert_eq!(second.offset, first.offset + 1);
+    producer.producer().commit_transaction(DEADLINE).unwrap();
+    let e = producer.produce(b"outside".to_vec()).unwrap_err();
+    assert_eq!(kind(&e), Some(TransactionErrorKind::InvalidState), "{e}");
+    assert_eq!(values(&log(&client, &topic, 0, 3)), ["s0", "s1"]);
+}

@@ -3,19 +3,21 @@
 //! adds partitions to the transaction and reports failed records).
 //!
 //! ```text
-//!  Uninitialized ──init_transactions──▶ Ready ──begin_transaction──▶ InTransaction
-//!                                        ▲  ▲                          │   │  │
-//!                      commit succeeded  │  │ abort succeeded          │   │  │ a record or call
-//!                                        │  │                          │   │  │ failed (abortable)
-//!                                  Committing  Aborting ◀──abort──────┘   │  ▼
-//!                                        ▲       ▲                         │ AbortableError
-//!                                        └───────┼──commit─────────────────┘  │
-//!                                                └─────abort_transaction──────┘
-//!  any state ── PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, authorization … ──▶ FatalError
+//!                   init_transactions              begin_transaction
+//!   Uninitialized ──────────────────▶ Ready ─────────────────────▶ InTransaction
+//!                                     ▲  ▲                          │     │    │
+//!                     EndTxn(commit)  │  │ EndTxn(abort)            │     │    │ a record or a call
+//!                                     │  │ (+ epoch bump)  commit_  │     │    │ fails (abortable)
+//!                                     │  │                 transaction    │    ▼
+//!                            Committing ◀┼──────────────────────────┘     │  AbortableError
+//!                                        │                                │    │
+//!                                    Aborting ◀──── abort_transaction ────┴────┘
+//!   Committing and Aborting stay after a timeout: the same call again resumes.
+//!   any state ── PRODUCER_FENCED, INVALID_PRODUCER_EPOCH,
+//!                TRANSACTIONAL_ID_AUTHORIZATION_FAILED, … ──▶ FatalError (kept)
 //! ```
 //!
-//! A commit or abort that times out stays in `Committing` / `Aborting`: the
-//! same call again resumes it. Every call refused by the state returns a
+//! Every call refused by the state returns a
 //! [`TransactionErrorKind::InvalidState`] error naming the state; a fatal
 //! error is kept and returned by every later call (sends included).
 //!
