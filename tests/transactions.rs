@@ -346,3 +346,63 @@ fn a_sync_producer_waits_for_each_record_inside_a_transaction() {
     assert_eq!(kind(&e), Some(TransactionErrorKind::InvalidState), "{e}");
     assert_eq!(values(&log(&client, &topic, 0, 3)), ["s0", "s1"]);
 }
+
+#[test]
+fn a_group_members_metadata_commits_its_offsets_through_the_transaction() {
+    let client = client();
+    let input = new_topic(&client, "tx-member-in", 1);
+    let group = unique_id("tx-member");
+    let consumer = client
+        .topic(&input)
+        .unwrap()
+        .get_balanced_consumer(
+            &group,
+            kafka_sync::BalancedConsumerConfig::default()
+                .enable_auto_commit(false)
+                .session_timeout(Duration::from_secs(6)),
+        )
+        .unwrap();
+    let deadline = std::time::Instant::now() + support::LONG;
+    while consumer.assignment().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never assigned");
+        let _ = consumer.consume(Duration::from_millis(100)).unwrap();
+    }
+    let metadata = consumer.group_metadata();
+    assert_eq!(metadata.group_id, group);
+    assert!(metadata.generation_id >= 0, "{metadata:?}"); // tansu starts at 0
+    assert!(!metadata.member_id.is_empty(), "{metadata:?}");
+
+    let producer = client
+        .get_producer(transactional(&unique_id("tx")))
+        .unwrap();
+    producer.init_transactions(DEADLINE).unwrap();
+    producer.begin_transaction().unwrap();
+    let offsets = BTreeMap::from([(TopicPartition::new(&input, 0), 4)]);
+    producer
+        .send_offsets_to_transaction(&offsets, &metadata, DEADLINE)
+        .unwrap();
+    producer.commit_transaction(DEADLINE).unwrap();
+    // A zombie's metadata (a generation the group has moved past).
+    let stale = ConsumerGroupMetadata::member(
+        &group,
+        metadata.generation_id + 5,
+        &metadata.member_id,
+        None,
+    );
+    producer.begin_transaction().unwrap();
+    let stale_result = producer.send_offsets_to_transaction(
+        &BTreeMap::from([(TopicPartition::new(&input, 0), 9)]),
+        &stale,
+        DEADLINE,
+    );
+    match stale_result {
+        // tansu 0.6.0 does not check the generation of a TxnOffsetCommit;
+        // the mock test checks that ILLEGAL_GENERATION is abortable.
+        Ok(()) => assert_eq!(client.cluster_id().as_deref(), Some("tansu_cluster")),
+        Err(e) => assert_eq!(kind(&e), Some(TransactionErrorKind::Abortable), "{e}"),
+    }
+    // Either way the aborted transaction's offsets are not committed.
+    producer.abort_transaction(DEADLINE).unwrap();
+    consumer.close().unwrap();
+    assert_eq!(committed(&client, &input, &group), Some(4));
+}
