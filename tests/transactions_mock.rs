@@ -514,3 +514,44 @@ fn init_transactions_with_every_broker_down_times_out_and_works_once_they_are_ba
     producer.init_transactions(DEADLINE).unwrap();
     assert_eq!(producer.transaction_state(), TransactionState::Ready);
 }
+
+#[test]
+fn a_sequence_error_aborts_the_transaction_and_the_epoch_bump_lets_the_next_one_commit() {
+    let cluster = cluster();
+    let client = mock_client(&cluster);
+    let topic = topic(&cluster, "mock-tx-bump", 1);
+    let (producer, _) = producer_on(&cluster, &client, 2);
+    producer.init_transactions(DEADLINE).unwrap();
+    producer.begin_transaction().unwrap();
+    producer.send(&topic, Record::new("first")).unwrap();
+    producer.flush(DEADLINE).unwrap();
+    cluster
+        .request_errors(ApiKey::Produce, &[ErrorCode::OutOfOrderSequenceNumber])
+        .unwrap();
+    producer.send(&topic, Record::new("refused")).unwrap();
+    let e = producer.commit_transaction(DEADLINE).unwrap_err();
+    assert_eq!(kind(&e), Some(TransactionErrorKind::Abortable), "{e}");
+    // The abort bumps the epoch (InitProducerId with the current id and
+    // epoch): the next transaction's sequences start at 0 again.
+    producer.abort_transaction(DEADLINE).unwrap();
+    for round in 0..2 {
+        producer.begin_transaction().unwrap();
+        producer
+            .send(&topic, Record::new(format!("after-{round}")))
+            .unwrap();
+        producer.commit_transaction(DEADLINE).unwrap();
+    }
+    let entries = log(&client, &topic, 0, 6);
+    assert_eq!(
+        markers(&entries),
+        [
+            ControlRecordType::Abort,
+            ControlRecordType::Commit,
+            ControlRecordType::Commit
+        ],
+        "{entries:?}"
+    );
+    assert_eq!(committed_values(&entries), ["after-0", "after-1"]);
+    let reports = drain_reports(&producer, 4);
+    assert_eq!(reports.iter().filter(|r| r.is_ok()).count(), 2);
+}

@@ -571,6 +571,15 @@ impl Sender {
                 self.complete(batch, Err(error.clone()));
             }
         }
+        if let Some(fatal) = txn.state.fatal() {
+            // Nothing of a producer in a fatal state may reach a broker.
+            let batches = self.shared.accumulator.take_all();
+            let retries = std::mem::take(&mut self.retries);
+            for batch in batches.into_iter().chain(retries) {
+                self.complete(batch, Err(fatal.clone()));
+            }
+            return;
+        }
         if let Some((producer, generation)) = txn.state.producer() {
             if generation != self.txn_generation {
                 self.txn_generation = generation;
