@@ -24,22 +24,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Select};
 use log::{debug, warn};
 
+mod transaction;
+
 use super::accumulator::Batch;
 use super::idempotence::Idempotence;
 use super::report::Reporter;
 use super::retry::{backoff, classify, delivery_timeout_error, is_producer_state_error, Outcome};
-use super::transaction::{aborted_error, AddedPartitions, TransactionState};
-use super::transaction_calls::add_partitions_once;
+use super::transaction::AddedPartitions;
 use super::Shared;
-use crate::cluster::{CoordinatorStatus, TopicMetadata};
+use crate::cluster::TopicMetadata;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::net::PendingResponse;
 use crate::protocol::api::{
-    AddPartitionsToTxnRequest, AddPartitionsToTxnTopic, PartitionProduceData,
-    PartitionProduceResponse, ProduceRequest, TopicProduceData,
+    PartitionProduceData, PartitionProduceResponse, ProduceRequest, TopicProduceData,
 };
 use crate::protocol::records::rewrite_producer_state;
-use crate::protocol::ErrorCode;
 
 /// One Produce request waiting for its answer.
 struct InFlight {
@@ -552,144 +551,6 @@ impl Sender {
         }
         if !wanted.is_empty() {
             self.add_partitions(wanted);
-        }
-    }
-
-    /// A transactional producer: fails the queued records of an aborting
-    /// transaction, and takes a new producer id or epoch (sequences
-    /// restart at 0).
-    fn follow_transaction(&mut self) {
-        let shared = Arc::clone(&self.shared);
-        let Some(txn) = &shared.txn else {
-            return;
-        };
-        if txn.state.take_abort_queued() {
-            let error = aborted_error(&txn.state.id, TransactionState::Aborting);
-            let batches = self.shared.accumulator.take_all();
-            let retries = std::mem::take(&mut self.retries);
-            for batch in batches.into_iter().chain(retries) {
-                self.complete(batch, Err(error.clone()));
-            }
-        }
-        if let Some(fatal) = txn.state.fatal() {
-            // Nothing of a producer in a fatal state may reach a broker.
-            let batches = self.shared.accumulator.take_all();
-            let retries = std::mem::take(&mut self.retries);
-            for batch in batches.into_iter().chain(retries) {
-                self.complete(batch, Err(fatal.clone()));
-            }
-            return;
-        }
-        if let Some((producer, generation)) = txn.state.producer() {
-            if generation != self.txn_generation {
-                self.txn_generation = generation;
-                self.idempotence.adopt(producer);
-            }
-        }
-    }
-
-    /// AddPartitionsToTxn for the partitions whose first batch of the
-    /// transaction is ready (one request per round; the sender waits for
-    /// it, bounded by `request_timeout`, as it does for InitProducerId).
-    /// Retriable failures are tried again after a backoff; others make the
-    /// transaction abortable (or the producer fatal) and fail its queued
-    /// records.
-    fn add_partitions(&mut self, wanted: HashSet<(Arc<str>, i32)>) {
-        let shared = Arc::clone(&self.shared);
-        let Some(txn) = &shared.txn else {
-            return;
-        };
-        let now = Instant::now();
-        if self.added.retry_at.is_some_and(|at| now < at) {
-            return;
-        }
-        if txn.state.state() != TransactionState::InTransaction
-            && txn.state.state() != TransactionState::Committing
-        {
-            // An abort fails the queued records; an error state waits for it.
-            return;
-        }
-        let Some(((producer_id, producer_epoch), _)) = txn.state.producer() else {
-            return;
-        };
-        let mut by_topic: BTreeMap<Arc<str>, Vec<i32>> = BTreeMap::new();
-        for (topic, partition) in &wanted {
-            by_topic
-                .entry(Arc::clone(topic))
-                .or_default()
-                .push(*partition);
-        }
-        let request = AddPartitionsToTxnRequest {
-            transactional_id: txn.state.id.clone(),
-            producer_id,
-            producer_epoch,
-            topics: by_topic
-                .into_iter()
-                .map(|(name, mut partitions)| {
-                    partitions.sort_unstable();
-                    AddPartitionsToTxnTopic {
-                        name: name.to_string(),
-                        partitions,
-                    }
-                })
-                .collect(),
-        };
-        txn.state.mark_started();
-        let deadline = crate::time::after(shared.config.request_timeout);
-        let mut retry = false;
-        let mut failure = None;
-        match add_partitions_once(&txn.coordinator, deadline, &request) {
-            Ok(response) => {
-                for (topic, partition, code) in response.results() {
-                    match code {
-                        ErrorCode::None => {
-                            if let Some(key) = wanted
-                                .iter()
-                                .find(|(t, p)| &**t == topic && *p == partition)
-                            {
-                                self.added.partitions.insert(key.clone());
-                            }
-                        }
-                        code if CoordinatorStatus::of(code).is_some() => {
-                            txn.coordinator.observe(code);
-                            retry = true;
-                        }
-                        code if code.is_retriable() || code == ErrorCode::OperationNotAttempted => {
-                            retry = true;
-                        }
-                        code => {
-                            failure = Some(Error::broker(
-                                code,
-                                None,
-                                format!(
-                                    "AddPartitionsToTxn `{topic}` partition {partition} for transactional id `{}`",
-                                    txn.state.id
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-            Err(e) if e.is_retriable() => retry = true,
-            Err(e) => failure = Some(e),
-        }
-        if let Some(e) = failure {
-            let e = txn.state.fail(&e);
-            self.added.retry_at = None;
-            self.fail_everything_queued(e);
-        } else if retry {
-            self.added.attempts += 1;
-            let config = &shared.config;
-            let wait = backoff(
-                config.retry_backoff.min(Duration::from_millis(20)),
-                config.retry_backoff_max,
-                self.added.attempts,
-            );
-            self.added.retry_at = Some(crate::time::add(Instant::now(), wait));
-        } else {
-            self.added.attempts = 0;
-            self.added.retry_at = None;
-            self.more = true;
         }
     }
 
