@@ -29,7 +29,7 @@
 //! metadata in TxnOffsetCommit), KIP-890 (transactions v2); the Java
 //! producer's `TransactionManager` and librdkafka's `rdkafka_txnmgr.c`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -136,6 +136,9 @@ struct Inner {
 pub(crate) struct Txn {
     pub state: Transactions,
     pub coordinator: GroupCoordinator,
+    /// The group coordinators offsets were sent to, kept so that each
+    /// transaction does not look them up again.
+    groups: Mutex<HashMap<String, Arc<GroupCoordinator>>>,
 }
 
 impl Txn {
@@ -143,7 +146,19 @@ impl Txn {
         Txn {
             coordinator: GroupCoordinator::transaction(client, id.clone()),
             state: Transactions::new(id, timeout_ms),
+            groups: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The coordinator of consumer group `group` (found on first use).
+    pub(crate) fn group_coordinator(&self, group: &str) -> Arc<GroupCoordinator> {
+        let mut groups = self.groups.lock();
+        Arc::clone(groups.entry(group.to_owned()).or_insert_with(|| {
+            Arc::new(GroupCoordinator::new(
+                self.coordinator.client().clone(),
+                group.to_owned(),
+            ))
+        }))
     }
 }
 

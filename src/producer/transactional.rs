@@ -19,7 +19,6 @@ use log::{info, warn};
 use super::transaction::{is_fatal, Transactions, Txn};
 use super::transaction_calls::{self, call, first_error, Backoff};
 use super::Producer;
-use crate::cluster::GroupCoordinator;
 use crate::consumer::{ConsumerGroupMetadata, TopicPartition};
 use crate::error::{Error, Result};
 use crate::producer::TransactionState;
@@ -177,8 +176,7 @@ impl Producer {
                 })
                 .collect(),
         };
-        let group_coordinator =
-            GroupCoordinator::new(self.shared.client.clone(), group.group_id.clone());
+        let group_coordinator = txn.group_coordinator(&group.group_id);
         let committed = call(
             &group_coordinator,
             self.retry(),
