@@ -555,3 +555,48 @@ fn a_sequence_error_aborts_the_transaction_and_the_epoch_bump_lets_the_next_one_
     let reports = drain_reports(&producer, 4);
     assert_eq!(reports.iter().filter(|r| r.is_ok()).count(), 2);
 }
+
+#[test]
+fn a_slow_add_partitions_holds_back_only_the_new_partition() {
+    let cluster = cluster();
+    let client = mock_client(&cluster);
+    let topic = topic(&cluster, "mock-tx-slow-add", 2);
+    let id = unique_name("mock-tx");
+    cluster
+        .set_coordinator(CoordinatorKind::Transaction, &id, 3)
+        .unwrap();
+    let producer = client
+        .topic(&topic)
+        .unwrap()
+        .get_sync_producer(ProducerConfig::default().transactional_id(&id))
+        .unwrap();
+    producer.producer().init_transactions(DEADLINE).unwrap();
+    producer.producer().begin_transaction().unwrap();
+    producer.send(Record::new("p0-a").partition(0)).unwrap();
+    // The next AddPartitionsToTxn (for partition 1) is answered after 3 s.
+    cluster
+        .broker_request_errors(
+            3,
+            ApiKey::AddPartitionsToTxn,
+            &[(ErrorCode::None, Duration::from_secs(3))],
+        )
+        .unwrap();
+    std::thread::scope(|s| {
+        let slow = s.spawn(|| producer.send(Record::new("p1-a").partition(1)));
+        std::thread::sleep(Duration::from_millis(200));
+        // Partition 0 is in the transaction already: its record is written
+        // while partition 1 waits for the coordinator.
+        producer.send(Record::new("p0-b").partition(0)).unwrap();
+        assert!(
+            !slow.is_finished(),
+            "partition 1 waited for its AddPartitionsToTxn"
+        );
+        slow.join().unwrap().unwrap();
+    });
+    producer.producer().commit_transaction(DEADLINE).unwrap();
+    let want = BTreeMap::from([
+        (0, vec!["p0-a".to_owned(), "p0-b".to_owned()]),
+        (1, vec!["p1-a".to_owned()]),
+    ]);
+    assert_eq!(read_committed(&client, &topic, &want), want);
+}

@@ -123,6 +123,7 @@ impl Sender {
             let in_flight = &self.partitions_in_flight;
             let idle = |t: &Arc<str>, p: i32| !in_flight.contains_key(&(Arc::clone(t), p));
             if self.shared.txn.is_some() {
+                self.poll_add_partitions();
                 self.follow_transaction();
             } else if self.idempotence.wanted(idle) {
                 if let Err(e) = self.idempotence.ensure(&self.shared.client) {
@@ -177,6 +178,9 @@ impl Sender {
         if let Some(at) = self.added.retry_at {
             until = until.min(at.max(now));
         }
+        if let Some(f) = &self.added.in_flight {
+            until = until.min(f.pending.deadline());
+        }
         let idle =
             |t: &Arc<str>, p: i32| !self.partitions_in_flight.contains_key(&(Arc::clone(t), p));
         // A transactional producer is woken by init_transactions instead.
@@ -191,6 +195,9 @@ impl Sender {
         let mut select = Select::new();
         select.recv(&self.wake);
         for f in &self.in_flight {
+            select.recv(f.pending.receiver());
+        }
+        if let Some(f) = &self.added.in_flight {
             select.recv(f.pending.receiver());
         }
         if let Ok(0) = select.ready_timeout(until - now) {

@@ -39,6 +39,8 @@ use parking_lot::{Condvar, Mutex};
 use super::record::DeliveryReport;
 use crate::cluster::GroupCoordinator;
 use crate::error::{Error, Result, TimeoutKind, TransactionErrorKind};
+use crate::net::PendingResponse;
+use crate::protocol::api::AddPartitionsToTxnRequest;
 use crate::protocol::ErrorCode;
 use crate::KafkaClient;
 
@@ -585,6 +587,16 @@ pub(crate) struct AddedPartitions {
     /// When AddPartitionsToTxn may be tried again after a failure.
     pub retry_at: Option<Instant>,
     pub attempts: u32,
+    /// The AddPartitionsToTxn waiting for its answer.
+    pub in_flight: Option<AddInFlight>,
+}
+
+/// An AddPartitionsToTxn in flight: its answer, the partitions it adds and
+/// the transaction it was sent for (an answer for an ended one is ignored).
+pub(crate) struct AddInFlight {
+    pub pending: PendingResponse<AddPartitionsToTxnRequest>,
+    pub wanted: HashSet<(Arc<str>, i32)>,
+    pub number: u64,
 }
 
 #[cfg(test)]

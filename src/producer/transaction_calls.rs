@@ -17,16 +17,15 @@
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
-use log::{debug, warn};
+use log::debug;
 
 use super::retry::backoff;
 use super::transaction::Transactions;
 use crate::cluster::GroupCoordinator;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::net::api_name;
-use crate::protocol::api::{
-    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, InitProducerIdRequest,
-};
+use crate::net::PendingResponse;
+use crate::protocol::api::{AddPartitionsToTxnRequest, InitProducerIdRequest};
 use crate::protocol::{api_key, ErrorCode, Request};
 
 /// Backoff bounds between attempts.
@@ -156,24 +155,17 @@ pub(crate) fn init_producer_id(
     Ok((response.producer_id, response.producer_epoch))
 }
 
-/// One AddPartitionsToTxn attempt for the sender thread (which schedules
-/// its own retries), bounded by `deadline`.
-pub(crate) fn add_partitions_once(
+/// Sends one AddPartitionsToTxn for the sender thread (which awaits the
+/// answer with its Produce answers and schedules its own retries): waits
+/// until `connect_by` for a connection to the coordinator, after looking it
+/// up if it is not known (one FindCoordinator round trip).
+pub(crate) fn send_add_partitions(
     coordinator: &GroupCoordinator,
-    deadline: Instant,
+    connect_by: Instant,
     request: &AddPartitionsToTxnRequest,
-) -> Result<AddPartitionsToTxnResponse> {
-    let response = once(coordinator, deadline, request);
-    if let Err(e) = &response {
-        if e.is_retriable() {
-            coordinator.forget();
-        }
-        warn!(
-            "AddPartitionsToTxn for transactional id `{}` failed: {e}",
-            request.transactional_id
-        );
-    }
-    response
+) -> Result<PendingResponse<AddPartitionsToTxnRequest>> {
+    let conn = coordinator.connection(connect_by)?;
+    conn.send(request)
 }
 
 /// The first error code among a response's per-partition `codes` (the

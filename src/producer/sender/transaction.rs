@@ -12,13 +12,18 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use log::warn;
+
 use super::super::retry::backoff;
+use super::super::transaction::AddInFlight;
 use super::super::transaction::{aborted_error, TransactionState};
-use super::super::transaction_calls::add_partitions_once;
+use super::super::transaction_calls::send_add_partitions;
 use super::Sender;
 use crate::cluster::CoordinatorStatus;
 use crate::error::Error;
-use crate::protocol::api::{AddPartitionsToTxnRequest, AddPartitionsToTxnTopic};
+use crate::protocol::api::{
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, AddPartitionsToTxnTopic,
+};
 use crate::protocol::ErrorCode;
 
 impl Sender {
@@ -55,19 +60,18 @@ impl Sender {
         }
     }
 
-    /// AddPartitionsToTxn for the partitions whose first batch of the
-    /// transaction is ready (one request per round; the sender waits for
-    /// it, bounded by `request_timeout`, as it does for InitProducerId).
-    /// Retriable failures are tried again after a backoff; others make the
-    /// transaction abortable (or the producer fatal) and fail its queued
-    /// records.
+    /// Starts AddPartitionsToTxn for the partitions whose first batch of
+    /// the transaction is ready (one request per round, none while one is in
+    /// flight). The answer is awaited with the Produce answers, not here:
+    /// the sender only waits (at most 50 ms) for a connection to a known
+    /// coordinator, or for a FindCoordinator round trip when it is unknown.
     pub(super) fn add_partitions(&mut self, wanted: HashSet<(Arc<str>, i32)>) {
         let shared = Arc::clone(&self.shared);
         let Some(txn) = &shared.txn else {
             return;
         };
         let now = Instant::now();
-        if self.added.retry_at.is_some_and(|at| now < at) {
+        if self.added.in_flight.is_some() || self.added.retry_at.is_some_and(|at| now < at) {
             return;
         }
         if txn.state.state() != TransactionState::InTransaction
@@ -102,10 +106,72 @@ impl Sender {
                 .collect(),
         };
         txn.state.mark_started();
-        let deadline = crate::time::after(shared.config.request_timeout);
+        let connect_by = crate::time::after(Duration::from_millis(50));
+        match send_add_partitions(&txn.coordinator, connect_by, &request) {
+            Ok(pending) => {
+                self.added.in_flight = Some(AddInFlight {
+                    pending,
+                    wanted,
+                    number: self.added.number,
+                });
+            }
+            Err(e) => self.added_partitions(&wanted, Err(e)),
+        }
+    }
+
+    /// Handles the AddPartitionsToTxn answer once it is there (or its
+    /// request timed out).
+    pub(super) fn poll_add_partitions(&mut self) {
+        let Some(f) = &self.added.in_flight else {
+            return;
+        };
+        let answer = match f.pending.receiver().try_recv() {
+            Ok(frame) => f.pending.decode(frame),
+            Err(crossbeam_channel::TryRecvError::Empty)
+                if Instant::now() < f.pending.deadline() =>
+            {
+                return;
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                let f = self.added.in_flight.take().expect("checked above");
+                let (wanted, number) = (f.wanted.clone(), f.number);
+                // Past its deadline: `wait` closes the connection and says so.
+                let answer = f.pending.wait();
+                if number == self.added.number {
+                    self.added_partitions(&wanted, answer);
+                }
+                return;
+            }
+            Err(crossbeam_channel::TryRecvError::Disconnected) => Err(Error::io(
+                "AddPartitionsToTxn",
+                std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "the connection closed before the answer came",
+                ),
+            )),
+        };
+        let f = self.added.in_flight.take().expect("checked above");
+        if f.number == self.added.number {
+            self.added_partitions(&f.wanted, answer);
+        }
+    }
+
+    /// Applies an AddPartitionsToTxn outcome: added partitions may send;
+    /// retriable failures are tried again after a backoff; others make the
+    /// transaction abortable (or the producer fatal) and fail its queued
+    /// records.
+    fn added_partitions(
+        &mut self,
+        wanted: &HashSet<(Arc<str>, i32)>,
+        answer: crate::error::Result<AddPartitionsToTxnResponse>,
+    ) {
+        let shared = Arc::clone(&self.shared);
+        let Some(txn) = &shared.txn else {
+            return;
+        };
         let mut retry = false;
         let mut failure = None;
-        match add_partitions_once(&txn.coordinator, deadline, &request) {
+        match answer {
             Ok(response) => {
                 for (topic, partition, code) in response.results() {
                     match code {
@@ -137,7 +203,14 @@ impl Sender {
                     }
                 }
             }
-            Err(e) if e.is_retriable() => retry = true,
+            Err(e) if e.is_retriable() => {
+                warn!(
+                    "AddPartitionsToTxn for transactional id `{}` failed: {e}; retrying",
+                    txn.state.id
+                );
+                txn.coordinator.forget();
+                retry = true;
+            }
             Err(e) => failure = Some(e),
         }
         if let Some(e) = failure {
