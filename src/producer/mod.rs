@@ -39,10 +39,18 @@
 //! Idempotence is on by default with `acks=all` when the broker offers
 //! InitProducerId: retries then neither duplicate nor reorder records.
 //!
+//! With a [`transactional_id`](ProducerConfig::transactional_id) the
+//! producer writes transactions: [`Producer::init_transactions`] once, then
+//! `begin_transaction`, sends (and `send_offsets_to_transaction` for a
+//! consume-transform-produce loop), `commit_transaction` or
+//! `abort_transaction`. Records outside a transaction are refused; a
+//! transaction's delivery reports are handed over when it ends.
+//!
 //! # References
 //! The Java producer (`KafkaProducer`, `RecordAccumulator`, `Sender`) and its
 //! configuration reference; KIP-91 (delivery timeout), KIP-98 (idempotence),
-//! KIP-360 (epoch bumps), KIP-480 and KIP-794 (sticky partitioning).
+//! KIP-360 (epoch bumps), KIP-480 and KIP-794 (sticky partitioning), KIP-98
+//! and KIP-447 (transactions), KIP-890 (transactions v2).
 
 mod accumulator;
 mod config;

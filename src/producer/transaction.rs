@@ -549,7 +549,19 @@ impl Transactions {
             let state = inner.state;
             for mut report in inner.held.drain(..) {
                 if report.result.is_ok() {
-                    report.result = Err(aborted_error(&self.id, state));
+                    report.result = Err(if state == TransactionState::Committing {
+                        // EndTxn may have reached the coordinator.
+                        Error::timeout(
+                            TimeoutKind::Transaction,
+                            format!(
+                                "transactional id `{}`: the producer closed while the record's \
+                                 transaction was being committed; it may or may not have committed",
+                                self.id
+                            ),
+                        )
+                    } else {
+                        aborted_error(&self.id, state)
+                    });
                 }
                 out.push(report);
             }
