@@ -7,6 +7,7 @@
 use std::fmt;
 use std::io;
 
+use crate::producer::TransactionState;
 use crate::protocol::{DecodeError, EncodeError, ErrorCode};
 
 /// `Result` with this crate's [`Error`].
@@ -28,6 +29,11 @@ pub enum TimeoutKind {
     Flush,
     /// Waiting for room in the producer's buffer (`max_block`).
     MaxBlock,
+    /// Waiting for a producer transaction call (`init_transactions`,
+    /// `send_offsets_to_transaction`, `commit_transaction`,
+    /// `abort_transaction`) to finish within the timeout it was given.
+    /// Retriable: call the same method again to resume.
+    Transaction,
     /// Waiting for a produced record to be acknowledged (`delivery_timeout`).
     Delivery,
 }
@@ -42,6 +48,7 @@ impl fmt::Display for TimeoutKind {
             TimeoutKind::Flush => "flush timeout",
             TimeoutKind::MaxBlock => "max_block",
             TimeoutKind::Delivery => "delivery_timeout",
+            TimeoutKind::Transaction => "transaction call timeout",
         })
     }
 }
@@ -65,6 +72,75 @@ impl fmt::Display for BrokerError {
             write!(f, " ({message})")?;
         }
         write!(f, ": {}", self.code.description())
+    }
+}
+
+/// What a transactional producer's error means, in the Java client's terms
+/// (retriable errors are the ordinary retriable ones, such as
+/// [`TimeoutKind::Transaction`]: call the same method again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransactionErrorKind {
+    /// A call the producer's [`TransactionState`] does not allow (commit
+    /// without begin, begin twice, a send outside a transaction, a
+    /// transaction call on a producer without a `transactional_id`). Nothing
+    /// changed; make the calls in order.
+    InvalidState,
+    /// The transaction cannot commit (a record of it failed, the broker
+    /// refused a partition or the offsets): call
+    /// [`abort_transaction`](crate::Producer::abort_transaction), then begin
+    /// the next one.
+    Abortable,
+    /// The producer cannot go on (`PRODUCER_FENCED`: another producer with
+    /// the same `transactional_id` took over; `INVALID_PRODUCER_EPOCH`;
+    /// `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`; …). Every later call returns
+    /// this error; drop the producer (and create a new one if it was not
+    /// fenced).
+    Fatal,
+    /// In a delivery report: the record's transaction was aborted, so no
+    /// `read_committed` consumer will ever see it.
+    Aborted,
+}
+
+impl fmt::Display for TransactionErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransactionErrorKind::InvalidState => "invalid state",
+            TransactionErrorKind::Abortable => "abortable",
+            TransactionErrorKind::Fatal => "fatal",
+            TransactionErrorKind::Aborted => "aborted",
+        })
+    }
+}
+
+/// A transactional producer's error: its kind, the producer's transaction
+/// state when it happened, what to do, and the cause.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TransactionError {
+    /// What the error means for the transaction.
+    pub kind: TransactionErrorKind,
+    /// The producer's state when the error happened (for
+    /// [`TransactionErrorKind::InvalidState`], the state that refused the
+    /// call).
+    pub state: TransactionState,
+    /// What happened and what to do.
+    pub message: String,
+    /// The error behind it (a broker error code, a failed record), if any.
+    pub cause: Option<Error>,
+}
+
+impl fmt::Display for TransactionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "transaction error ({}, producer state {}): {}",
+            self.kind, self.state, self.message
+        )?;
+        if let Some(cause) = &self.cause {
+            write!(f, ": {cause}")?;
+        }
+        Ok(())
     }
 }
 
@@ -154,6 +230,10 @@ pub enum Error {
         /// The panic message.
         detail: Box<str>,
     },
+    /// A transactional producer's error; see [`TransactionErrorKind`] for
+    /// what to do.
+    #[error("{0}")]
+    Transaction(Box<TransactionError>),
 }
 
 impl Error {
@@ -173,6 +253,30 @@ impl Error {
             Error::Broker(e) => e.code.is_retriable(),
             _ => false,
         }
+    }
+
+    /// What a transactional producer's error means, for
+    /// [`Error::Transaction`].
+    pub fn transaction_kind(&self) -> Option<TransactionErrorKind> {
+        match self {
+            Error::Transaction(e) => Some(e.kind),
+            _ => None,
+        }
+    }
+
+    /// A transaction error.
+    pub(crate) fn transaction(
+        kind: TransactionErrorKind,
+        state: TransactionState,
+        message: impl Into<String>,
+        cause: Option<Error>,
+    ) -> Self {
+        Error::Transaction(Box::new(TransactionError {
+            kind,
+            state,
+            message: message.into(),
+            cause,
+        }))
     }
 
     /// A broker error with context.
@@ -294,6 +398,7 @@ impl Clone for Error {
                 thread,
                 detail: detail.clone(),
             },
+            Error::Transaction(e) => Error::Transaction(e.clone()),
         }
     }
 }

@@ -41,10 +41,12 @@ pub use cluster::{
     Topic, TopicMetadata,
 };
 pub use consumer::{
-    Assignor, BalancedConsumer, BalancedConsumerConfig, IsolationLevel, Message, OffsetReset,
-    SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
+    Assignor, BalancedConsumer, BalancedConsumerConfig, ConsumerGroupMetadata, IsolationLevel,
+    Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
 };
-pub use error::{BrokerError, Error, Result, TimeoutKind};
+pub use error::{BrokerError, Error, Result, TimeoutKind, TransactionError, TransactionErrorKind};
 pub use net::{Sasl, TlsConfig};
-pub use producer::{Acks, Compression, DeliveryReport, Producer, ProducerConfig, Record};
+pub use producer::{
+    Acks, Compression, DeliveryReport, Producer, ProducerConfig, Record, TransactionState,
+};
 pub use protocol::{DecodeError, ErrorCode};

@@ -588,6 +588,22 @@ fuzz_api!(
     oracle::InitProducerIdResponse
 );
 fuzz_api!(
+    add_partitions_to_txn,
+    AddPartitionsToTxnRequest,
+    oracle::AddPartitionsToTxnResponse
+);
+fuzz_api!(
+    add_offsets_to_txn,
+    AddOffsetsToTxnRequest,
+    oracle::AddOffsetsToTxnResponse
+);
+fuzz_api!(end_txn, EndTxnRequest, oracle::EndTxnResponse);
+fuzz_api!(
+    txn_offset_commit,
+    TxnOffsetCommitRequest,
+    oracle::TxnOffsetCommitResponse
+);
+fuzz_api!(
     join_group,
     JoinGroupRequest,
     oracle::JoinGroupResponse,

@@ -1,6 +1,9 @@
 //! The group coordinator: which broker coordinates a consumer group, found
 //! with FindCoordinator and remembered until it is known to be lost, and what
-//! a coordinator error code says about it.
+//! a coordinator error code says about it. The same component finds a
+//! transactional producer's *transaction* coordinator
+//! ([`GroupCoordinator::transaction`]: FindCoordinator with key type
+//! `transaction`), which answers with the same codes.
 //!
 //! One component serves both users of a coordinator: offset commits and
 //! fetches (through the client's pooled connections) and the membership
@@ -25,7 +28,7 @@ use parking_lot::Mutex;
 use super::client::KafkaClient;
 use crate::error::{Error, Result};
 use crate::net::Connection;
-use crate::protocol::api::FindCoordinatorRequest;
+use crate::protocol::api::{CoordinatorKeyType, FindCoordinatorRequest};
 use crate::protocol::ErrorCode;
 
 /// What a broker error code says about the group coordinator.
@@ -86,7 +89,9 @@ impl KnownNode {
 /// seen through [`GroupCoordinator::observe`]).
 pub(crate) struct GroupCoordinator {
     client: KafkaClient,
+    /// The group id, or the transactional id of a transaction coordinator.
     group_id: String,
+    key_type: CoordinatorKeyType,
     /// Node id of the coordinator, once known.
     node: KnownNode,
 }
@@ -105,7 +110,25 @@ impl GroupCoordinator {
         GroupCoordinator {
             client,
             group_id: group_id.into(),
+            key_type: CoordinatorKeyType::Group,
             node: KnownNode::default(),
+        }
+    }
+
+    /// The transaction coordinator of `transactional_id` (FindCoordinator
+    /// with key type `transaction`); the rest works as for a group.
+    pub(crate) fn transaction(client: KafkaClient, transactional_id: impl Into<String>) -> Self {
+        GroupCoordinator {
+            key_type: CoordinatorKeyType::Transaction,
+            ..GroupCoordinator::new(client, transactional_id)
+        }
+    }
+
+    /// What this coordinator coordinates, for messages.
+    fn what(&self) -> &'static str {
+        match self.key_type {
+            CoordinatorKeyType::Transaction => "transactional id",
+            _ => "group",
         }
     }
 
@@ -157,7 +180,8 @@ impl GroupCoordinator {
         let status = self.node.observe(code);
         if status == Some(CoordinatorStatus::Moved) {
             debug!(
-                "group `{}`: coordinator moved ({}); forgot it",
+                "{} `{}`: coordinator moved ({}); forgot it",
+                self.what(),
                 self.group_id,
                 code.name()
             );
@@ -166,17 +190,21 @@ impl GroupCoordinator {
     }
 
     fn find(&self, deadline: Instant) -> Result<i32> {
-        let context = format!("FindCoordinator for group `{}`", self.group_id);
+        let context = format!("FindCoordinator for {} `{}`", self.what(), self.group_id);
         let conn = self.client.any_connection(deadline)?;
-        let response = conn.request(&FindCoordinatorRequest::group(&self.group_id))?;
+        let response = conn.request(&FindCoordinatorRequest::new(self.key_type, &self.group_id))?;
         let found = response
             .coordinator(&self.group_id)
             .ok_or_else(|| Error::protocol(&context, "the response names no coordinator"))?;
         match found.error_code {
             ErrorCode::None => {
                 debug!(
-                    "group `{}` is coordinated by broker {} ({}:{})",
-                    self.group_id, found.node_id, found.host, found.port
+                    "{} `{}` is coordinated by broker {} ({}:{})",
+                    self.what(),
+                    self.group_id,
+                    found.node_id,
+                    found.host,
+                    found.port
                 );
                 Ok(found.node_id)
             }

@@ -295,6 +295,21 @@ impl BalancedConsumer {
         self.membership.as_ref().map_or(-1, |m| m.generation())
     }
 
+    /// The consumer's group id, generation, member id and instance id, for
+    /// [`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction).
+    pub fn group_metadata(&self) -> super::ConsumerGroupMetadata {
+        let instance = self
+            .membership
+            .as_ref()
+            .and_then(|m| m.group_instance_id().map(str::to_owned));
+        super::ConsumerGroupMetadata::member(
+            &self.group,
+            self.generation(),
+            self.member_id(),
+            instance,
+        )
+    }
+
     /// Whether the consumer is still a running group member: `false` after
     /// a fatal group error (such as a fenced static member) or close.
     pub fn is_member(&self) -> bool {

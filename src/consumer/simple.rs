@@ -557,6 +557,17 @@ impl SimpleConsumer {
         }
     }
 
+    /// The consumer group's metadata (generation -1, no member id: a
+    /// simple consumer is no group member), for
+    /// [`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction);
+    /// `None` without a [`consumer_group`](SimpleConsumerConfig::consumer_group).
+    pub fn group_metadata(&self) -> Option<super::ConsumerGroupMetadata> {
+        self.config
+            .consumer_group
+            .as_deref()
+            .map(super::ConsumerGroupMetadata::new)
+    }
+
     /// The group's committed offset for each partition this consumer reads;
     /// `None` for partitions without one.
     pub fn committed_offsets(&self) -> Result<BTreeMap<i32, Option<i64>>> {

@@ -173,6 +173,8 @@ pub(crate) struct AccumulatorConfig {
     pub buffer_memory: usize,
     pub compression: Compression,
     pub compression_level: Option<i32>,
+    /// Batches are part of transactions (the batch attribute bit).
+    pub transactional: bool,
 }
 
 /// Per-partition batches and the memory bound; shared by the callers of
@@ -273,7 +275,8 @@ impl Accumulator {
                 topic,
                 partition,
                 BatchOptions::default()
-                    .with_compression(self.config.compression, self.config.compression_level),
+                    .with_compression(self.config.compression, self.config.compression_level)
+                    .with_transactional(self.config.transactional),
                 self.config.batch_size,
             );
             batch.orphans = Some(Arc::clone(orphans));
@@ -539,6 +542,7 @@ mod tests {
             buffer_memory,
             compression: Compression::None,
             compression_level: None,
+            transactional: false,
         })
     }
 

@@ -58,6 +58,8 @@ impl Acks {
 /// | [`partitioner`](Self::partitioner) | murmur2 for keys, sticky otherwise | `partitioner.class` unset |
 /// | [`delivery_reports`](Self::delivery_reports) | off | pykafka's `delivery_reports` |
 /// | [`close_timeout`](Self::close_timeout) | 30 s | — |
+/// | [`transactional_id`](Self::transactional_id) | none: no transactions | `transactional.id` |
+/// | [`transaction_timeout`](Self::transaction_timeout) | 60 s | `transaction.timeout.ms` |
 ///
 /// ```
 /// use std::time::Duration;
@@ -89,6 +91,8 @@ pub struct ProducerConfig {
     pub(crate) delivery_reports: bool,
     pub(crate) delivery_reports_capacity: usize,
     pub(crate) close_timeout: Duration,
+    pub(crate) transactional_id: Option<String>,
+    pub(crate) transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -113,6 +117,8 @@ impl Default for ProducerConfig {
             delivery_reports: false,
             delivery_reports_capacity: 100_000,
             close_timeout: Duration::from_secs(30),
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -138,6 +144,8 @@ impl fmt::Debug for ProducerConfig {
             .field("partitioning", &self.partitioning)
             .field("delivery_reports", &self.delivery_reports)
             .field("close_timeout", &self.close_timeout)
+            .field("transactional_id", &self.transactional_id)
+            .field("transaction_timeout", &self.transaction_timeout)
             .finish()
     }
 }
@@ -321,6 +329,33 @@ impl ProducerConfig {
         self
     }
 
+    /// Makes the producer transactional under this id (the Java producer's
+    /// `transactional.id`): records are written in transactions
+    /// ([`Producer::begin_transaction`](super::Producer::begin_transaction) …
+    /// [`commit_transaction`](super::Producer::commit_transaction)) that
+    /// `read_committed` consumers see whole or not at all, and
+    /// [`init_transactions`](super::Producer::init_transactions) fences any
+    /// older producer with the same id. Needs idempotence (on by default) and
+    /// [`Acks::All`]. Defaults to none: a plain producer.
+    pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
+        self.transactional_id = Some(id.into());
+        self
+    }
+
+    /// How long the transaction coordinator lets a transaction stay open
+    /// before it aborts it (sent with InitProducerId; the broker caps it at
+    /// its `transaction.max.timeout.ms`, 15 min by default). Defaults to
+    /// 60 s, as the Java producer's `transaction.timeout.ms`.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.transaction_timeout = timeout;
+        self
+    }
+
+    /// The transactional id, if the producer is transactional.
+    pub fn get_transactional_id(&self) -> Option<&str> {
+        self.transactional_id.as_deref()
+    }
+
     /// The linger time.
     pub fn get_linger(&self) -> Duration {
         self.linger
@@ -351,6 +386,25 @@ impl ProducerConfig {
             }
             if self.max_in_flight > 5 {
                 return bad("idempotence allows at most 5 requests in flight".into());
+            }
+        }
+        if let Some(id) = &self.transactional_id {
+            if id.is_empty() {
+                return bad("transactional_id must not be empty".into());
+            }
+            if self.idempotence == Some(false) {
+                return bad("a transactional producer needs idempotence; remove idempotence(Some(false)) or the transactional_id".into());
+            }
+            if self.acks != Acks::All {
+                return bad("a transactional producer needs acks=all (Acks::All)".into());
+            }
+            if self.max_in_flight > 5 {
+                return bad("a transactional producer allows at most 5 requests in flight".into());
+            }
+            if self.transaction_timeout.is_zero()
+                || self.transaction_timeout.as_millis() > i32::MAX as u128
+            {
+                return bad("transaction_timeout must be between 1 ms and i32::MAX ms".into());
             }
         }
         if self.max_request_size < 128 {
@@ -408,6 +462,22 @@ mod tests {
             .acks(Acks::Leader)
             .idempotence(Some(true));
         assert!(matches!(c.validate(), Err(Error::Config(m)) if m.contains("acks")));
+    }
+
+    #[test]
+    fn a_transactional_producer_needs_idempotence_and_acks_all() {
+        let tx = || ProducerConfig::default().transactional_id("billing-1");
+        assert!(tx().validate().is_ok());
+        assert_eq!(tx().transaction_timeout, Duration::from_secs(60));
+        for bad in [
+            tx().idempotence(Some(false)),
+            tx().acks(Acks::Leader),
+            tx().max_in_flight(6),
+            ProducerConfig::default().transactional_id(""),
+            tx().transaction_timeout(Duration::ZERO),
+        ] {
+            assert!(matches!(bad.validate(), Err(Error::Config(_))), "{bad:?}");
+        }
     }
 
     #[test]

@@ -143,6 +143,18 @@ impl Idempotence {
             .any(|((t, p), s)| s.restart && s.producer == state && idle(t, *p))
     }
 
+    /// Takes the producer id and epoch a transactional producer got from
+    /// its coordinator (InitProducerId, an epoch bump, EndTxn v5): every
+    /// partition's sequences start again at 0. Called between
+    /// transactions only, when nothing is unresolved.
+    pub(crate) fn adopt(&mut self, state: (i64, i16)) {
+        self.mode = Mode::Required;
+        self.state = Some(state);
+        self.decided = true;
+        self.partitions.clear();
+        self.restarts = 0;
+    }
+
     /// Whether a partition waits for an epoch bump.
     pub(crate) fn restart_pending(&self) -> bool {
         self.restarts > 0

@@ -39,10 +39,18 @@
 //! Idempotence is on by default with `acks=all` when the broker offers
 //! InitProducerId: retries then neither duplicate nor reorder records.
 //!
+//! With a [`transactional_id`](ProducerConfig::transactional_id) the
+//! producer writes transactions: [`Producer::init_transactions`] once, then
+//! `begin_transaction`, sends (and `send_offsets_to_transaction` for a
+//! consume-transform-produce loop), `commit_transaction` or
+//! `abort_transaction`. Records outside a transaction are refused; a
+//! transaction's delivery reports are handed over when it ends.
+//!
 //! # References
 //! The Java producer (`KafkaProducer`, `RecordAccumulator`, `Sender`) and its
 //! configuration reference; KIP-91 (delivery timeout), KIP-98 (idempotence),
-//! KIP-360 (epoch bumps), KIP-480 and KIP-794 (sticky partitioning).
+//! KIP-360 (epoch bumps), KIP-480 and KIP-794 (sticky partitioning), KIP-98
+//! and KIP-447 (transactions), KIP-890 (transactions v2).
 
 mod accumulator;
 mod config;
@@ -53,11 +61,15 @@ mod record;
 mod report;
 mod retry;
 mod sender;
+mod transaction;
+mod transaction_calls;
+mod transactional;
 
 pub use config::{Acks, ProducerConfig};
 pub use metrics::ProducerMetrics;
 pub use partitioner::{murmur2, murmur2_partition, Partitioner, Partitioning};
 pub use record::{DeliveryReport, Record, RecordMetadata};
+pub use transaction::TransactionState;
 
 pub use crate::protocol::records::Compression;
 
@@ -100,6 +112,9 @@ pub(crate) struct Shared {
     /// Set when the sender thread panicked: every call returns it.
     pub dead: OnceLock<Error>,
     topics: RwLock<HashMap<String, Arc<str>>>,
+    /// The transaction state machine and coordinator, for a producer with a
+    /// `transactional_id`.
+    pub txn: Option<transaction::Txn>,
     /// Makes the sender thread panic at its next turn (tests of the panic path).
     #[cfg(test)]
     pub panic_for_test: AtomicBool,
@@ -190,8 +205,14 @@ impl Producer {
                 buffer_memory: config.buffer_memory,
                 compression: config.compression,
                 compression_level: config.compression_level,
+                transactional: config.transactional_id.is_some(),
             }),
             chooser: PartitionChooser::new(config.partitioning.clone(), config.batch_size),
+            txn: config.transactional_id.clone().map(|id| {
+                let timeout_ms =
+                    i32::try_from(config.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
+                transaction::Txn::new(client.clone(), id, timeout_ms)
+            }),
             client,
             config,
             wake: wake_tx,
@@ -259,6 +280,12 @@ impl Producer {
         if shared.accumulator.is_closing() {
             return Err(Error::Closed("producer"));
         }
+        // A transactional record goes only into an open transaction, which
+        // stays open (commit and abort wait) until it is queued.
+        let _in_transaction = match &shared.txn {
+            Some(txn) => Some(txn.state.begin_send()?),
+            None => None,
+        };
         let deadline = crate::time::after(config.max_block);
         let meta = shared
             .client
@@ -322,6 +349,9 @@ impl Producer {
     /// with [`Error::ThreadPanicked`] once the sender thread has died.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         self.shared.check_alive()?;
+        if let Some(e) = self.shared.txn.as_ref().and_then(|t| t.state.fatal()) {
+            return Err(e);
+        }
         let deadline = crate::time::after(timeout);
         if self
             .shared
@@ -397,6 +427,7 @@ impl Producer {
             return self.shared.check_alive();
         };
         let deadline = crate::time::after(timeout);
+        self.abort_open_transaction(timeout);
         *self.shared.close_deadline.lock() = Some(deadline);
         self.shared.accumulator.close();
         let delivered = self
@@ -426,6 +457,29 @@ impl Producer {
                 TimeoutKind::Flush,
                 format!("closing the producer: undelivered records after {timeout:?} were reported failed"),
             ))
+        }
+    }
+
+    /// Closing with a transaction open: it is aborted (bounded by the close
+    /// timeout), so its records are reported aborted rather than left to the
+    /// coordinator's transaction timeout.
+    fn abort_open_transaction(&self, timeout: Duration) {
+        let Some(txn) = &self.shared.txn else {
+            return;
+        };
+        if matches!(
+            txn.state.state(),
+            TransactionState::InTransaction
+                | TransactionState::AbortableError
+                | TransactionState::Aborting
+        ) {
+            if let Err(e) = self.abort_transaction(timeout) {
+                log::warn!(
+                    "closing transactional producer `{}`: the open transaction could not be aborted ({e}); \
+                     the coordinator aborts it after transaction_timeout",
+                    txn.state.id
+                );
+            }
         }
     }
 

@@ -96,6 +96,14 @@ impl Reporter {
                         record,
                         result: r,
                     };
+                    if let Some(txn) = &self.shared.txn {
+                        // Reported when the transaction ends: Ok once it
+                        // committed, aborted otherwise. The record's memory
+                        // is given back now, so a transaction may be larger
+                        // than buffer_memory.
+                        txn.state.hold(report);
+                        continue;
+                    }
                     if self.overflow.is_empty() {
                         if let Some(tx) = &self.shared.reports_tx {
                             match tx.try_send(report) {
@@ -121,6 +129,7 @@ impl Reporter {
     /// Closing with reports still waiting for room: waits for a reader until
     /// the close deadline, then logs what could not be handed over.
     pub(crate) fn hand_over_last(&mut self) {
+        self.take_released(true);
         let deadline = self
             .shared
             .close_deadline
@@ -147,6 +156,7 @@ impl Reporter {
 
     /// Hands reports that waited for room to the channel.
     pub(crate) fn push_waiting(&mut self) {
+        self.take_released(false);
         let Some(tx) = &self.shared.reports_tx else {
             return;
         };
@@ -162,6 +172,20 @@ impl Reporter {
         }
         if freed > 0 {
             self.shared.accumulator.complete(0, freed);
+        }
+    }
+}
+
+impl Reporter {
+    /// Queues the reports of ended transactions (and, when closing, those
+    /// of a transaction left open) behind the waiting ones. Their memory
+    /// was given back when their batches completed.
+    fn take_released(&mut self, closing: bool) {
+        if let Some(txn) = &self.shared.txn {
+            let released = txn.state.take_released(closing);
+            if self.shared.reports_tx.is_some() {
+                self.overflow.extend(released.into_iter().map(|r| (r, 0)));
+            }
         }
     }
 }

@@ -24,10 +24,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, Select};
 use log::{debug, warn};
 
+mod transaction;
+
 use super::accumulator::Batch;
 use super::idempotence::Idempotence;
 use super::report::Reporter;
 use super::retry::{backoff, classify, delivery_timeout_error, is_producer_state_error, Outcome};
+use super::transaction::AddedPartitions;
 use super::Shared;
 use crate::cluster::TopicMetadata;
 use crate::error::{Error, Result, TimeoutKind};
@@ -67,6 +70,10 @@ pub(crate) struct Sender {
     partitions_in_flight: HashMap<(Arc<str>, i32), (usize, i32)>,
     /// The next [`Batch::order`].
     next_order: u64,
+    /// A transactional producer's partitions added to the open transaction.
+    added: AddedPartitions,
+    /// The generation of the transactional producer id in use.
+    txn_generation: u64,
 }
 
 impl Sender {
@@ -87,6 +94,8 @@ impl Sender {
             more: false,
             partitions_in_flight: HashMap::new(),
             next_order: 0,
+            added: AddedPartitions::default(),
+            txn_generation: 0,
         }
     }
 
@@ -113,7 +122,10 @@ impl Sender {
             }
             let in_flight = &self.partitions_in_flight;
             let idle = |t: &Arc<str>, p: i32| !in_flight.contains_key(&(Arc::clone(t), p));
-            if self.idempotence.wanted(idle) {
+            if self.shared.txn.is_some() {
+                self.poll_add_partitions();
+                self.follow_transaction();
+            } else if self.idempotence.wanted(idle) {
                 if let Err(e) = self.idempotence.ensure(&self.shared.client) {
                     self.fail_everything_queued(e);
                 }
@@ -163,10 +175,18 @@ impl Sender {
         for f in &self.in_flight {
             until = until.min(f.pending.deadline());
         }
+        if let Some(at) = self.added.retry_at {
+            until = until.min(at.max(now));
+        }
+        if let Some(f) = &self.added.in_flight {
+            until = until.min(f.pending.deadline());
+        }
         let idle =
             |t: &Arc<str>, p: i32| !self.partitions_in_flight.contains_key(&(Arc::clone(t), p));
-        if self.reporter.is_waiting() || !self.idempotence.ready() || self.idempotence.wanted(idle)
-        {
+        // A transactional producer is woken by init_transactions instead.
+        let polling_for_id = self.shared.txn.is_none()
+            && (!self.idempotence.ready() || self.idempotence.wanted(idle));
+        if self.reporter.is_waiting() || polling_for_id {
             until = until.min(now + Duration::from_millis(10));
         }
         if until <= now {
@@ -175,6 +195,9 @@ impl Sender {
         let mut select = Select::new();
         select.recv(&self.wake);
         for f in &self.in_flight {
+            select.recv(f.pending.receiver());
+        }
+        if let Some(f) = &self.added.in_flight {
             select.recv(f.pending.receiver());
         }
         if let Ok(0) = select.ready_timeout(until - now) {
@@ -270,6 +293,11 @@ impl Sender {
                     log_append_time,
                 } => self.complete(batch, Ok((base_offset, log_append_time))),
                 Outcome::Retry(e) => self.retry_or_fail(batch, e),
+                // In a transaction a sequence gap aborts the transaction
+                // (and bumps the epoch after it) instead of restarting.
+                Outcome::ResetProducer(e) if self.shared.txn.is_some() => {
+                    self.complete(batch, Err(e));
+                }
                 Outcome::ResetProducer(e) => {
                     self.idempotence.refused(&batch, &e);
                     self.retry_or_fail(batch, e);
@@ -283,7 +311,9 @@ impl Sender {
     /// error is final or its delivery timeout would pass first.
     fn retry_or_fail(&mut self, mut batch: Batch, error: Error) {
         let config = &self.shared.config;
-        if !error.is_retriable() && !matches!(error.code(), Some(c) if is_producer_state_error(c)) {
+        let resettable = self.shared.txn.is_none()
+            && matches!(error.code(), Some(c) if is_producer_state_error(c));
+        if !error.is_retriable() && !resettable {
             self.complete(batch, Err(error));
             return;
         }
@@ -322,6 +352,14 @@ impl Sender {
     /// Reports `batch`'s outcome; its sequence no longer holds its
     /// partition back.
     fn complete(&mut self, batch: Batch, result: Result<(i64, i64)>) {
+        if let (Some(txn), Err(e)) = (&self.shared.txn, &result) {
+            if batch.stamped.is_some() {
+                txn.state.mark_bump();
+            }
+            if e.transaction_kind() != Some(crate::TransactionErrorKind::Aborted) {
+                txn.state.fail(e);
+            }
+        }
         self.idempotence.resolve(&batch);
         self.reporter.complete(batch, result);
     }
@@ -416,6 +454,18 @@ impl Sender {
         // also has at most one batch in flight, unless reordering is allowed.
         let ordered = self.keeps_order();
         let idempotent = self.idempotence.enabled();
+        if let Some(txn) = &self.shared.txn {
+            let number = txn.state.number();
+            if self.added.number != number {
+                self.added = AddedPartitions {
+                    number,
+                    ..AddedPartitions::default()
+                };
+            }
+        }
+        let transactional = self.shared.txn.is_some();
+        let added = &self.added.partitions;
+        let mut wanted: HashSet<(Arc<str>, i32)> = HashSet::new();
         let idempotence = &self.idempotence;
         let partitions_in_flight = &self.partitions_in_flight;
         // Retries due now; later ones keep their partition busy so newer
@@ -454,6 +504,12 @@ impl Sender {
             .drain(now, |topic, partition, size| {
                 let key = (Arc::clone(topic), partition);
                 if busy.contains(&key) || !idempotence.may_send_new(topic, partition) {
+                    stalled = true;
+                    return false;
+                }
+                if transactional && !added.contains(&key) {
+                    // AddPartitionsToTxn first, for all new partitions at once.
+                    wanted.insert(key);
                     stalled = true;
                     return false;
                 }
@@ -500,6 +556,9 @@ impl Sender {
                 self.send_to(broker, batches);
             }
         }
+        if !wanted.is_empty() {
+            self.add_partitions(wanted);
+        }
     }
 
     /// The topic's metadata, refreshed when a leader error marked it stale
@@ -542,7 +601,7 @@ impl Sender {
         }
         ready.sort_by(|a, b| a.topic.cmp(&b.topic).then(a.partition.cmp(&b.partition)));
         let mut request = ProduceRequest {
-            transactional_id: None,
+            transactional_id: config.transactional_id.clone(),
             acks: config.acks.code(),
             timeout_ms: i32::try_from(config.request_timeout.as_millis()).unwrap_or(i32::MAX),
             topic_data: Vec::new(),

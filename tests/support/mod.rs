@@ -13,6 +13,8 @@
 //!   run beside a producer or consumer, partitions read back and compared.
 //! - [`peers`]: runs a Python peer script from `tests/peers/` with the
 //!   testkit's pinned interpreter.
+//! - [`txn_log`]: a partition's log with its transaction markers, read with
+//!   raw Fetch requests.
 //! - The deadlines below; [`child_test`] to run one of the binary's ignored
 //!   tests in a child process; a stderr logger for debugging a failure.
 //!
@@ -30,6 +32,7 @@ pub mod fake_coordinator;
 pub mod fake_sasl;
 pub mod mock;
 pub mod peers;
+pub mod txn_log;
 
 #[allow(unused_imports)] // some tests use only the fakes
 pub use broker::*;

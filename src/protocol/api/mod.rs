@@ -9,6 +9,23 @@ pub mod fetch;
 pub mod init_producer_id;
 pub mod produce;
 
+// Transactions (issue 14).
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
+pub mod end_txn;
+pub mod txn_offset_commit;
+
+pub use add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+pub use add_partitions_to_txn::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
+    AddPartitionsToTxnTopic, AddPartitionsToTxnTopicResult,
+};
+pub use end_txn::{EndTxnRequest, EndTxnResponse};
+pub use txn_offset_commit::{
+    TxnOffsetCommitRequest, TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+
 pub use fetch::{
     AbortedTransaction, EpochEndOffset, FetchPartition, FetchPartitionResponse, FetchRequest,
     FetchResponse, FetchTopic, FetchTopicResponse, ForgottenTopic, IsolationLevel, SnapshotId,
