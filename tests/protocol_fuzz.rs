@@ -583,6 +583,11 @@ fuzz_api!(
 );
 fuzz_api!(heartbeat, HeartbeatRequest, oracle::HeartbeatResponse);
 fuzz_api!(
+    consumer_group_heartbeat,
+    ConsumerGroupHeartbeatRequest,
+    oracle::ConsumerGroupHeartbeatResponse
+);
+fuzz_api!(
     init_producer_id,
     InitProducerIdRequest,
     oracle::InitProducerIdResponse

@@ -653,6 +653,8 @@ fn group_moved_on(error: &Error) -> bool {
             ErrorCode::RebalanceInProgress
                 | ErrorCode::IllegalGeneration
                 | ErrorCode::UnknownMemberId
+                | ErrorCode::StaleMemberEpoch
+                | ErrorCode::FencedMemberEpoch
         )
     )
 }

@@ -34,7 +34,11 @@
 //! heartbeats and `max.poll.interval.ms`), KIP-345 (static membership),
 //! KIP-394 (`MEMBER_ID_REQUIRED`), KIP-429 (cooperative rebalancing).
 
+mod consumer_protocol;
+mod link;
 mod worker;
+
+pub use consumer_protocol::GroupProtocol;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,6 +113,15 @@ impl Subscription {
         }
     }
 
+    /// The expression of a [`Subscription::pattern`] subscription; `None`
+    /// for a list of topics.
+    pub(crate) fn pattern_source(&self) -> Option<&str> {
+        match &self.kind {
+            SubscriptionKind::Topics(_) => None,
+            SubscriptionKind::Pattern(re) => Some(re.as_str()),
+        }
+    }
+
     /// The topics this subscription selects among `available`.
     pub fn select(&self, available: &[String]) -> Vec<String> {
         let mut topics: Vec<String> = match &self.kind {
@@ -140,6 +153,8 @@ pub struct MembershipConfig {
     pub(crate) max_poll_interval: Duration,
     pub(crate) close_timeout: Duration,
     pub(crate) metadata_refresh_interval: Option<Duration>,
+    pub(crate) group_protocol: GroupProtocol,
+    pub(crate) remote_assignor: Option<String>,
 }
 
 impl MembershipConfig {
@@ -161,7 +176,28 @@ impl MembershipConfig {
             max_poll_interval: Duration::from_secs(300),
             close_timeout: Duration::from_secs(5),
             metadata_refresh_interval: None,
+            group_protocol: GroupProtocol::Classic,
+            remote_assignor: None,
         }
+    }
+
+    /// The group protocol: [`GroupProtocol::Classic`] (JoinGroup, SyncGroup,
+    /// Heartbeat, the default) or [`GroupProtocol::Consumer`] (KIP-848's
+    /// ConsumerGroupHeartbeat, Kafka 4.0+).
+    #[must_use]
+    pub fn group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.group_protocol = protocol;
+        self
+    }
+
+    /// The broker-side assignor of a [`GroupProtocol::Consumer`] member
+    /// (`"uniform"` or `"range"` on Apache Kafka). Defaults to none: the
+    /// broker's `group.consumer.assignors` default (`uniform`). The classic
+    /// protocol ignores it and uses [`assignor`](Self::assignor).
+    #[must_use]
+    pub fn remote_assignor(mut self, assignor: impl Into<String>) -> Self {
+        self.remote_assignor = Some(assignor.into());
+        self
     }
 
     /// Uses one assignor (replacing the list).
@@ -289,6 +325,11 @@ impl MembershipConfig {
             if topics.is_empty() {
                 return Err(Error::Config("subscribe to at least one topic".into()));
             }
+        }
+        if self.remote_assignor.as_deref() == Some("") {
+            return Err(Error::Config(
+                "remote_assignor must name an assignor such as \"uniform\" or \"range\"".into(),
+            ));
         }
         if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.session_timeout {
             return Err(Error::Config(format!(
@@ -431,14 +472,29 @@ impl GroupMembership {
         let group_id = config.group_id.clone();
         let group_instance_id = config.group_instance_id.clone();
         let close_timeout = config.close_timeout;
-        let worker = worker::Worker::new(
-            client.clone(),
-            config,
-            Arc::clone(&shared),
-            command_rx,
-            event_tx,
-        );
-        let thread = worker_thread::spawn(HEARTBEAT_THREAD, move || worker.run())?;
+        let thread = match config.group_protocol {
+            GroupProtocol::Classic => {
+                let worker = worker::Worker::new(
+                    client.clone(),
+                    config,
+                    Arc::clone(&shared),
+                    command_rx,
+                    event_tx,
+                );
+                worker_thread::spawn(HEARTBEAT_THREAD, move || worker.run())?
+            }
+            GroupProtocol::Consumer => {
+                let member = consumer_protocol::Member::new(
+                    client.clone(),
+                    config,
+                    Arc::clone(&shared),
+                    command_rx,
+                    event_tx,
+                );
+                shared.state.lock().member_id = member.member_id().to_owned();
+                worker_thread::spawn(HEARTBEAT_THREAD, move || member.run())?
+            }
+        };
         Ok(GroupMembership {
             shared,
             commands: command_tx,

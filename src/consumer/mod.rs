@@ -38,7 +38,7 @@ pub use crate::protocol::records::{Header, TimestampType};
 pub use assignor::{Assignor, TopicPartition};
 pub use balanced::{BalancedConsumer, BalancedConsumerConfig, Iter as BalancedIter};
 pub use config::{OffsetReset, SimpleConsumerConfig};
-pub use membership::Subscription;
+pub use membership::{GroupProtocol, Subscription};
 pub use message::Message;
 pub use simple::{Iter as SimpleIter, SimpleConsumer};
 

@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, select};
+use crossbeam_channel::bounded;
 use log::{debug, info, warn};
 
-use super::{millis, Beat, Interrupt, Step, Stop, Worker};
+use super::{millis, Beat, Interrupt, Step, Worker};
 use crate::cluster::CoordinatorStatus;
 use crate::consumer::assignor::{
     flatten, group_by_topic, MemberSubscription, PartitionAssignor, RebalanceProtocol,
@@ -40,7 +40,7 @@ impl Worker {
             let all = self.owned.clone();
             self.revoke(all)?;
         }
-        self.ensure_coordinator()?;
+        self.link.ensure_coordinator()?;
         self.topics = self.subscribed_topics()?;
         let response = self.join_group()?;
         self.member_id.clone_from(&response.member_id);
@@ -68,6 +68,8 @@ impl Worker {
         };
         let assignment = self.sync_group(&protocol_name, assignments)?;
         self.rejoin_needed = false;
+        // A rejoin asked for during the join is answered by this join.
+        self.link.take_rejoin_request();
         let now = Instant::now();
         self.last_heartbeat_ok = now;
         self.next_heartbeat = crate::time::add(now, self.config.heartbeat_interval);
@@ -298,7 +300,6 @@ impl Worker {
             ack: RevokeAck { _done: ack_tx },
         });
         let deadline = crate::time::after(self.config.rebalance_timeout);
-        let commands = self.commands.clone();
         loop {
             let now = Instant::now();
             if now >= deadline || self.poll_overdue(now) {
@@ -311,7 +312,7 @@ impl Worker {
             if now >= self.next_heartbeat && self.generation >= 0 && !self.member_id.is_empty() {
                 self.next_heartbeat = crate::time::add(now, self.config.heartbeat_interval);
                 let beat = self.heartbeat();
-                if self.stop.is_some() {
+                if self.link.stop.is_some() {
                     return Err(Interrupt::Stop);
                 }
                 if let Beat::Fenced { reset_member_id } = beat {
@@ -321,16 +322,8 @@ impl Worker {
                 }
             }
             let until = deadline.min(self.next_heartbeat.max(now + Duration::from_millis(10)));
-            select! {
-                recv(ack_rx) -> _ => break,
-                recv(commands) -> command => match command {
-                    Ok(command) => self.on_command(command)?,
-                    Err(_) => {
-                        self.stop = Some(Stop::Leave(bounded(1).0));
-                        return Err(Interrupt::Stop);
-                    }
-                },
-                default(until.saturating_duration_since(Instant::now())) => {}
+            if self.link.wait_ack(&ack_rx, until)? {
+                break;
             }
         }
         for tp in &partitions {
