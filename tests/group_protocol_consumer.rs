@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -183,4 +183,212 @@ fn tansu_without_consumer_group_heartbeat_is_an_unsupported_version_error_naming
         "{error}"
     );
     assert!(!consumer.is_member());
+}
+
+// ---- several members: 1 → 3 → 1 ----
+
+/// Members of one group, each read by a thread of its own, and what they
+/// read.
+struct Group<'a> {
+    client: &'a KafkaClient,
+    topic: String,
+    group: String,
+    config: BalancedConsumerConfig,
+    members: parking_lot::Mutex<BTreeMap<usize, Arc<BalancedConsumer>>>,
+    /// Every value read, with the members that read it.
+    seen: parking_lot::Mutex<BTreeMap<String, Vec<usize>>>,
+    /// Ownership checks made.
+    samples: std::sync::atomic::AtomicUsize,
+}
+
+impl<'a> Group<'a> {
+    fn new(client: &'a KafkaClient, topic: &str, config: BalancedConsumerConfig) -> Self {
+        Group {
+            client,
+            topic: topic.to_owned(),
+            group: unique_name("kip848-group"),
+            config,
+            members: Default::default(),
+            seen: Default::default(),
+            samples: Default::default(),
+        }
+    }
+
+    /// Starts member `index` and the thread that reads it until it is
+    /// stopped (then drops it: it commits and leaves).
+    fn join<'s>(&'s self, s: &'s std::thread::Scope<'s, '_>, index: usize) {
+        let member = Arc::new(
+            self.client
+                .topic(&self.topic)
+                .unwrap()
+                .get_balanced_consumer(&self.group, self.config.clone())
+                .unwrap(),
+        );
+        self.members.lock().insert(index, Arc::clone(&member));
+        s.spawn(move || {
+            while self.members.lock().contains_key(&index) {
+                if let Some(m) = member.consume(Duration::from_millis(50)).unwrap() {
+                    let value = String::from_utf8_lossy(m.value_bytes()).into_owned();
+                    self.seen.lock().entry(value).or_default().push(index);
+                }
+            }
+        });
+    }
+
+    /// Stops member `index`: its thread ends and the last handle's drop
+    /// leaves the group.
+    fn leave(&self, index: usize) {
+        self.members.lock().remove(&index);
+    }
+
+    fn snapshot(&self) -> Vec<(usize, Arc<BalancedConsumer>)> {
+        self.members
+            .lock()
+            .iter()
+            .map(|(i, m)| (*i, Arc::clone(m)))
+            .collect()
+    }
+
+    /// The members' assignments once they are disjoint, cover `want` and
+    /// read alike twice in a row.
+    fn split(&self) -> Option<BTreeMap<usize, BTreeSet<TopicPartition>>> {
+        let read = || -> BTreeMap<usize, BTreeSet<TopicPartition>> {
+            self.snapshot()
+                .into_iter()
+                .map(|(i, m)| (i, m.assignment()))
+                .collect()
+        };
+        let first = read();
+        std::thread::sleep(Duration::from_millis(100));
+        (read() == first).then_some(first)
+    }
+
+    /// Checks that no partition has two owners now. The assignments are
+    /// read one member after another, then the first pass again: a
+    /// partition in member x's first read, in a later member y's read, and
+    /// in x's second read was owned by both when y was read.
+    fn check_owners(&self) {
+        let members = self.snapshot();
+        let first: Vec<BTreeSet<TopicPartition>> =
+            members.iter().map(|(_, m)| m.assignment()).collect();
+        let again: Vec<BTreeSet<TopicPartition>> =
+            members.iter().map(|(_, m)| m.assignment()).collect();
+        for x in 0..members.len() {
+            for y in x + 1..members.len() {
+                let both: Vec<&TopicPartition> = first[x]
+                    .intersection(&first[y])
+                    .filter(|tp| again[x].contains(*tp))
+                    .collect();
+                assert!(
+                    both.is_empty(),
+                    "members {} and {} both own {both:?}",
+                    members[x].0,
+                    members[y].0
+                );
+            }
+        }
+        self.samples
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Waits until the split has `count` members, each owning `each`
+    /// partitions (counts in member order), covering every partition.
+    fn wait_split(&self, partitions: &BTreeSet<TopicPartition>, each: &[usize]) {
+        let deadline = Instant::now() + LONG;
+        loop {
+            if let Some(split) = self.split() {
+                let mut sizes: Vec<usize> = split.values().map(BTreeSet::len).collect();
+                sizes.sort_unstable();
+                let union: BTreeSet<TopicPartition> = split.values().flatten().cloned().collect();
+                if sizes == each && &union == partitions {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no split of sizes {each:?}: {:?}",
+                self.split()
+            );
+        }
+    }
+}
+
+/// Produces keyed values `p0…` until `stop` is dropped; returns them.
+fn produce_until(
+    client: &KafkaClient,
+    topic: &str,
+    stop: &crossbeam_channel::Receiver<()>,
+) -> BTreeSet<String> {
+    let producer = client
+        .topic(topic)
+        .unwrap()
+        .get_producer(ProducerConfig::default().linger(Duration::from_millis(5)))
+        .unwrap();
+    let mut values = BTreeSet::new();
+    let mut i = 0usize;
+    while stop.recv_timeout(Duration::from_millis(2))
+        == Err(crossbeam_channel::RecvTimeoutError::Timeout)
+    {
+        let value = format!("p{i}");
+        producer
+            .produce_keyed(format!("k{i}"), value.clone())
+            .unwrap();
+        values.insert(value);
+        i += 1;
+    }
+    producer.producer().flush(DEADLINE).unwrap();
+    values
+}
+
+#[test]
+fn one_then_three_then_one_members_never_share_a_partition_and_lose_nothing() {
+    let cluster = cluster();
+    let topic = unique_name("kip848-scale");
+    cluster.create_topic(&topic, 6, 3).unwrap();
+    let client = client(&cluster);
+    let partitions = all(&topic, 6);
+    let group = Group::new(&client, &topic, config());
+    let (stop_producing, producing) = crossbeam_channel::bounded::<()>(0);
+    let (stop_checking, checking) = crossbeam_channel::bounded::<()>(0);
+    let produced = std::thread::scope(|s| {
+        let producer = s.spawn(|| produce_until(&client, &topic, &producing));
+        s.spawn(|| {
+            while checking.try_recv() == Err(crossbeam_channel::TryRecvError::Empty) {
+                group.check_owners();
+            }
+        });
+        group.join(s, 0);
+        group.wait_split(&partitions, &[6]);
+        group.join(s, 1);
+        group.join(s, 2);
+        group.wait_split(&partitions, &[2, 2, 2]);
+        group.leave(1);
+        group.wait_split(&partitions, &[3, 3]);
+        group.leave(2);
+        group.wait_split(&partitions, &[6]);
+        drop(stop_producing);
+        let produced = producer.join().unwrap();
+        // Member 0 reads what is left.
+        let deadline = Instant::now() + LONG;
+        while group.seen.lock().len() < produced.len() {
+            assert!(
+                Instant::now() < deadline,
+                "read {} of {} records",
+                group.seen.lock().len(),
+                produced.len()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(stop_checking);
+        group.leave(0);
+        produced
+    });
+    let seen = group.seen.lock();
+    let read: BTreeSet<String> = seen.keys().cloned().collect();
+    assert_eq!(read, produced, "records were lost");
+    let readers: BTreeSet<usize> = seen.values().flatten().copied().collect();
+    assert_eq!(readers.len(), 3, "every member read records");
+    let duplicates = seen.values().filter(|who| who.len() > 1).count();
+    assert_eq!(duplicates, 0, "a record was handed out twice");
+    assert!(group.samples.load(std::sync::atomic::Ordering::Relaxed) > 100);
 }
