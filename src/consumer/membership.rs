@@ -422,6 +422,23 @@ pub(crate) struct Shared {
     pub panic_for_test: AtomicBool,
 }
 
+impl Shared {
+    /// Whether the consumer went more than `max_poll_interval` without a
+    /// poll at `now`.
+    pub(crate) fn poll_overdue(&self, now: Instant, max_poll_interval: Duration) -> bool {
+        now.saturating_duration_since(*self.last_poll.lock()) > max_poll_interval
+    }
+}
+
+impl MembershipConfig {
+    /// How often metadata is re-checked: `metadata_refresh_interval`, else
+    /// the client's `metadata_max_age`.
+    pub(crate) fn metadata_interval(&self, client: &KafkaClient) -> Duration {
+        self.metadata_refresh_interval
+            .unwrap_or_else(|| client.config().metadata_max_age())
+    }
+}
+
 /// Membership of one consumer group, run by a `kafka-sync-heartbeat`
 /// thread. Dropping it leaves the group within `close_timeout`.
 ///

@@ -46,9 +46,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use crossbeam_channel::{Receiver, Sender};
-use log::{debug, info, warn};
+use log::{debug, info};
 
-use super::link::{Interrupt, Link, Step, Stop};
+use super::link::{Link, Next, Step, Stop};
 use super::{Command, GroupEvent, MembershipConfig, Shared};
 use crate::cluster::KafkaClient;
 use crate::consumer::assignor::TopicPartition;
@@ -184,29 +184,15 @@ impl Member {
                 self.next_metadata_check = Instant::now();
                 self.next_heartbeat = Instant::now();
             }
-            match self.turn() {
-                Ok(()) => {}
-                Err(Interrupt::Stop) => break,
-                Err(Interrupt::Rejoin) => self.rejoin("the coordinator fenced the member"),
-                Err(Interrupt::Coordinator(e)) => {
-                    debug!(
-                        "group `{}`: coordinator lost ({e}); rediscovering",
-                        self.group()
-                    );
-                    self.link.forget_coordinator();
-                    if self.link.backoff().is_err() {
-                        break;
-                    }
-                }
-                Err(Interrupt::Retry(e)) => {
-                    warn!("group `{}`: {e}; retrying", self.group());
-                    if self.link.backoff().is_err() {
-                        break;
-                    }
-                }
-                Err(Interrupt::Fatal(e)) => {
-                    warn!("group `{}`: giving up: {e}", self.group());
+            let step = self.turn();
+            match self.link.recover(step) {
+                Next::Continue => {}
+                Next::Stop => break,
+                Next::Rejoin => self.rejoin("the coordinator fenced the member"),
+                Next::Fatal(e) => {
                     self.lose("fatal error");
+                    // Not running any more before anyone hears of it.
+                    self.shared.running.store(false, Ordering::SeqCst);
                     let _ = self.events.send(GroupEvent::Error(e));
                     break;
                 }
@@ -250,13 +236,12 @@ impl Member {
     }
 
     fn poll_overdue(&self, now: Instant) -> bool {
-        now.saturating_duration_since(*self.shared.last_poll.lock()) > self.config.max_poll_interval
+        self.shared
+            .poll_overdue(now, self.config.max_poll_interval)
     }
 
     fn metadata_interval(&self) -> Duration {
-        self.config
-            .metadata_refresh_interval
-            .unwrap_or_else(|| self.client.config().metadata_max_age())
+        self.config.metadata_interval(&self.client)
     }
 
     /// Starts over with epoch 0 (same member id), after the coordinator
@@ -281,11 +266,7 @@ impl Member {
     /// so that the partitions move on even for a static member) and wait
     /// for the next poll to join again.
     fn poll_expired(&mut self) -> Step<()> {
-        warn!(
-            "group `{}`: no poll for more than max_poll_interval ({:?}); leaving the group until the consumer polls again",
-            self.group(),
-            self.config.max_poll_interval
-        );
+        self.link.warn_poll_expired(self.config.max_poll_interval);
         self.lose("max_poll_interval expired");
         self.leave(LEAVE_EPOCH);
         self.rejoin("max_poll_interval expired");

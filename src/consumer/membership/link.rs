@@ -12,9 +12,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
-use log::debug;
+use log::{debug, warn};
 
-use super::{Command, Shared};
+use super::{Command, GroupEvent, Shared};
+use crate::consumer::assignor::TopicPartition;
 use crate::cluster::{CoordinatorStatus, GroupCoordinator, KafkaClient};
 use crate::error::{Error, Result, TimeoutKind};
 use crate::net::Connection;
@@ -43,6 +44,18 @@ pub(super) enum Stop {
     Leave(Sender<()>),
     /// Stop heartbeating without leaving (a crash, for tests).
     Abandon,
+}
+
+/// What a membership thread does after [`Link::recover`].
+pub(super) enum Next {
+    /// Go on (after a backoff).
+    Continue,
+    /// Leave or abandon the group: the loop ends.
+    Stop,
+    /// Join the group again.
+    Rejoin,
+    /// The member cannot go on: report it, the loop ends.
+    Fatal(Error),
 }
 
 /// The coordinator connection and the command channel of one membership
@@ -162,6 +175,40 @@ impl Link {
         }
     }
 
+    /// What to do after a step of a membership thread ended with `step`:
+    /// coordinator trouble forgets the coordinator, and it and transient
+    /// failures back off before the next step.
+    pub(super) fn recover(&mut self, step: Step<()>) -> Next {
+        let backoff = match step {
+            Ok(()) => {
+                self.failures = 0;
+                return Next::Continue;
+            }
+            Err(Interrupt::Stop) => return Next::Stop,
+            Err(Interrupt::Rejoin) => return Next::Rejoin,
+            Err(Interrupt::Fatal(e)) => {
+                warn!("group `{}`: giving up: {e}", self.group());
+                return Next::Fatal(e);
+            }
+            Err(Interrupt::Coordinator(e)) => {
+                debug!(
+                    "group `{}`: coordinator lost ({e}); rediscovering",
+                    self.group()
+                );
+                self.forget_coordinator();
+                self.backoff()
+            }
+            Err(Interrupt::Retry(e)) => {
+                warn!("group `{}`: {e}; retrying", self.group());
+                self.backoff()
+            }
+        };
+        match backoff {
+            Ok(()) => Next::Continue,
+            Err(_) => Next::Stop,
+        }
+    }
+
     /// Sleeps the retry backoff, doubling per consecutive failure up to 1 s.
     pub(super) fn backoff(&mut self) -> Step<()> {
         self.failures = self.failures.saturating_add(1);
@@ -170,6 +217,15 @@ impl Link {
             .saturating_mul(1 << self.failures.min(5))
             .min(Duration::from_secs(1).max(base));
         self.wait_until(crate::time::after(wait))
+    }
+
+    /// Says that `max_poll_interval` passed without a poll.
+    pub(super) fn warn_poll_expired(&self, max_poll_interval: Duration) {
+        warn!(
+            "group `{}`: no poll for more than max_poll_interval ({max_poll_interval:?}); \
+             leaving the group until the consumer polls again",
+            self.group()
+        );
     }
 
     /// `max_poll_interval` passed without a poll and the member left the
@@ -372,5 +428,68 @@ impl Link {
                 )),
             }
         }))
+    }
+}
+
+/// Reports every partition in `owned` lost (taking them out of it and of
+/// the shared state): the member was fenced, its session expired, or it
+/// stopped. No commit: another member may own them already.
+pub(super) fn lose_all(
+    group: &str,
+    owned: &mut std::collections::BTreeSet<TopicPartition>,
+    shared: &Shared,
+    events: &Sender<GroupEvent>,
+    why: &str,
+) {
+    if owned.is_empty() {
+        return;
+    }
+    warn!("group `{group}`: lost {} partitions ({why})", owned.len());
+    let partitions = std::mem::take(owned);
+    shared.state.lock().assignment.clear();
+    let _ = events.send(GroupEvent::Lost { partitions });
+}
+
+/// A member thread that revokes partitions: what [`revoke_and_wait`]
+/// needs from it.
+pub(super) trait Revoking {
+    /// Its coordinator link.
+    fn link(&mut self) -> &mut Link;
+    /// Its settings, shared state and event channel.
+    fn parts(&self) -> (&super::MembershipConfig, &Shared, &Sender<GroupEvent>);
+    /// Heartbeats if one is due (the group waits for the revocation, the
+    /// member must stay in it meanwhile); returns when the next is due.
+    fn heartbeat_while_revoking(&mut self) -> Step<Instant>;
+}
+
+/// Announces the revocation of `partitions` and waits, heartbeating, until
+/// the consumer acknowledges it, or `rebalance_timeout` passes, or the
+/// consumer stops polling.
+pub(super) fn revoke_and_wait<M: Revoking>(
+    member: &mut M,
+    partitions: &std::collections::BTreeSet<TopicPartition>,
+) -> Step<()> {
+    debug!("revoking {} partitions", partitions.len());
+    let (ack_tx, ack) = bounded::<()>(0);
+    let (config, _, events) = member.parts();
+    let deadline = crate::time::after(config.rebalance_timeout);
+    let _ = events.send(GroupEvent::Revoked {
+        partitions: partitions.clone(),
+        ack: super::RevokeAck { _done: ack_tx },
+    });
+    loop {
+        let (config, shared, _) = member.parts();
+        let now = Instant::now();
+        if now >= deadline || shared.poll_overdue(now, config.max_poll_interval) {
+            warn!(
+                "group `{}`: the consumer did not acknowledge the revocation in time",
+                config.group_id
+            );
+            return Ok(());
+        }
+        let next_heartbeat = member.heartbeat_while_revoking()?;
+        if member.link().wait_ack(&ack, deadline.min(next_heartbeat))? {
+            return Ok(());
+        }
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, info, warn};
 
-use super::link::{millis, Interrupt, Link, Step, Stop};
+use super::link::{millis, Interrupt, Link, Next, Step, Stop};
 use super::{Command, GroupEvent, MembershipConfig, Shared};
 use crate::cluster::{CoordinatorStatus, KafkaClient};
 use crate::consumer::assignor::{RebalanceProtocol, TopicPartition};
@@ -131,31 +131,14 @@ impl Worker {
             } else {
                 self.stable()
             };
-            match step {
-                Ok(()) => self.link.failures = 0,
-                Err(Interrupt::Stop) => break,
-                Err(Interrupt::Rejoin) => self.rejoin_needed = true,
-                Err(Interrupt::Coordinator(e)) => {
-                    debug!(
-                        "group `{}`: coordinator lost ({e}); rediscovering",
-                        self.group()
-                    );
-                    self.link.forget_coordinator();
-                    if self.link.backoff().is_err() {
-                        break;
-                    }
-                }
-                Err(Interrupt::Retry(e)) => {
-                    warn!("group `{}`: {e}; retrying", self.group());
-                    if self.link.backoff().is_err() {
-                        break;
-                    }
-                }
-                Err(Interrupt::Fatal(e)) => {
-                    warn!("group `{}`: giving up: {e}", self.group());
-                    if !self.owned.is_empty() {
-                        self.lose("fatal error");
-                    }
+            match self.link.recover(step) {
+                Next::Continue => {}
+                Next::Stop => break,
+                Next::Rejoin => self.rejoin_needed = true,
+                Next::Fatal(e) => {
+                    self.lose("fatal error");
+                    // Not running any more before anyone hears of it.
+                    self.shared.running.store(false, Ordering::SeqCst);
                     let _ = self.events.send(GroupEvent::Error(e));
                     break;
                 }
@@ -224,14 +207,13 @@ impl Worker {
 
     // ---- stable ----
 
-    fn poll_overdue(&self, now: Instant) -> bool {
-        now.saturating_duration_since(*self.shared.last_poll.lock()) > self.config.max_poll_interval
+    pub(super) fn poll_overdue(&self, now: Instant) -> bool {
+        self.shared
+            .poll_overdue(now, self.config.max_poll_interval)
     }
 
     fn metadata_interval(&self) -> Duration {
-        self.config
-            .metadata_refresh_interval
-            .unwrap_or_else(|| self.client.config().metadata_max_age())
+        self.config.metadata_interval(&self.client)
     }
 
     /// One pass of the stable state: enforce timers, heartbeat when due,
@@ -385,11 +367,7 @@ impl Worker {
     /// `max_poll_interval` passed without a poll: leave the group as the
     /// Java consumer does, and wait for the next poll to rejoin.
     fn poll_expired(&mut self) -> Step<()> {
-        warn!(
-            "group `{}`: no poll for more than max_poll_interval ({:?}); leaving the group until the consumer polls again",
-            self.group(),
-            self.config.max_poll_interval
-        );
+        self.link.warn_poll_expired(self.config.max_poll_interval);
         self.lose("max_poll_interval expired");
         self.leave_group("max_poll_interval expired");
         self.generation = -1;

@@ -6,13 +6,16 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use crossbeam_channel::bounded;
-use log::{debug, warn};
+use log::debug;
 
 use super::Member;
 use crate::consumer::assignor::TopicPartition;
-use crate::consumer::membership::link::{Interrupt, Step};
-use crate::consumer::membership::{GroupEvent, RevokeAck};
+use crate::consumer::membership::link::{
+    lose_all, revoke_and_wait, Interrupt, Link, Revoking, Step,
+};
+use crate::consumer::membership::{MembershipConfig, Shared};
+use crossbeam_channel::Sender;
+use crate::consumer::membership::GroupEvent;
 
 impl Member {
     /// Moves the owned set towards the latest target.
@@ -71,49 +74,7 @@ impl Member {
     /// acknowledges it (bounded by `rebalance_timeout` and the poll timer);
     /// then the partitions are no longer owned.
     fn revoke(&mut self, partitions: BTreeSet<TopicPartition>) -> Step<()> {
-        debug!(
-            "group `{}`: revoking {} partitions at epoch {}",
-            self.group(),
-            partitions.len(),
-            self.epoch
-        );
-        let (ack_tx, ack_rx) = bounded::<()>(0);
-        let _ = self.events.send(GroupEvent::Revoked {
-            partitions: partitions.clone(),
-            ack: RevokeAck { _done: ack_tx },
-        });
-        let deadline = crate::time::after(self.config.rebalance_timeout);
-        loop {
-            let now = Instant::now();
-            if now >= deadline || self.poll_overdue(now) {
-                warn!(
-                    "group `{}`: the consumer did not acknowledge the revocation in time",
-                    self.group()
-                );
-                break;
-            }
-            if now >= self.next_heartbeat {
-                match self.heartbeat() {
-                    Ok(()) => {}
-                    // Keep waiting for the consumer; the next heartbeat
-                    // finds the coordinator again.
-                    Err(Interrupt::Coordinator(e) | Interrupt::Retry(e)) => {
-                        debug!(
-                            "group `{}`: heartbeat while revoking failed: {e}",
-                            self.group()
-                        );
-                        self.link.forget_coordinator();
-                        self.next_heartbeat =
-                            crate::time::after(self.client.config().retry_backoff());
-                    }
-                    Err(other) => return Err(other),
-                }
-            }
-            let until = deadline.min(self.next_heartbeat);
-            if self.link.wait_ack(&ack_rx, until)? {
-                break;
-            }
-        }
+        revoke_and_wait(self, &partitions)?;
         for tp in &partitions {
             self.owned.remove(tp);
         }
@@ -124,17 +85,8 @@ impl Member {
     /// Reports the owned partitions lost (no commit: another member may
     /// own them already).
     pub(super) fn lose(&mut self, why: &str) {
-        if self.owned.is_empty() {
-            return;
-        }
-        warn!(
-            "group `{}`: lost {} partitions ({why})",
-            self.group(),
-            self.owned.len()
-        );
-        let partitions = std::mem::take(&mut self.owned);
-        self.publish();
-        let _ = self.events.send(GroupEvent::Lost { partitions });
+        let group = self.config.group_id.clone();
+        lose_all(&group, &mut self.owned, &self.shared, &self.events, why);
     }
 
     /// Leaves the group with `epoch` (-1, or -2 for a static member) on a
@@ -167,5 +119,35 @@ impl Member {
             ),
             Some(Err(e)) => debug!("group `{}`: leaving failed: {e}", self.group()),
         }
+    }
+}
+
+impl Revoking for Member {
+    fn link(&mut self) -> &mut Link {
+        &mut self.link
+    }
+
+    fn parts(&self) -> (&MembershipConfig, &Shared, &Sender<GroupEvent>) {
+        (&self.config, &self.shared, &self.events)
+    }
+
+    fn heartbeat_while_revoking(&mut self) -> Step<Instant> {
+        if Instant::now() >= self.next_heartbeat {
+            match self.heartbeat() {
+                Ok(()) => {}
+                // Keep waiting for the consumer; the next heartbeat finds
+                // the coordinator again.
+                Err(Interrupt::Coordinator(e) | Interrupt::Retry(e)) => {
+                    debug!(
+                        "group `{}`: heartbeat while revoking failed: {e}",
+                        self.group()
+                    );
+                    self.link.forget_coordinator();
+                    self.next_heartbeat = crate::time::after(self.client.config().retry_backoff());
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(self.next_heartbeat)
     }
 }
