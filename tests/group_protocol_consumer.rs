@@ -65,6 +65,17 @@ fn all(topic: &str, partitions: i32) -> BTreeSet<TopicPartition> {
 
 /// Produces `records` values `v0…` keyed over the partitions; returns them.
 fn produce(client: &KafkaClient, topic: &str, records: usize) -> BTreeSet<String> {
+    produce_labeled(client, topic, "v", records)
+}
+
+/// Produces `records` values `{label}0…` keyed over the partitions; returns
+/// them.
+fn produce_labeled(
+    client: &KafkaClient,
+    topic: &str,
+    label: &str,
+    records: usize,
+) -> BTreeSet<String> {
     let producer = client
         .topic(topic)
         .unwrap()
@@ -72,7 +83,7 @@ fn produce(client: &KafkaClient, topic: &str, records: usize) -> BTreeSet<String
         .unwrap();
     let mut values = BTreeSet::new();
     for i in 0..records {
-        let value = format!("v{i}");
+        let value = format!("{label}{i}");
         producer
             .produce_keyed(format!("k{i}"), value.clone())
             .unwrap();
@@ -199,6 +210,8 @@ struct Group<'a> {
     seen: parking_lot::Mutex<BTreeMap<String, Vec<usize>>>,
     /// Ownership checks made.
     samples: std::sync::atomic::AtomicUsize,
+    /// Members whose threads do not poll for now.
+    paused: parking_lot::Mutex<BTreeSet<usize>>,
 }
 
 impl<'a> Group<'a> {
@@ -211,6 +224,7 @@ impl<'a> Group<'a> {
             members: Default::default(),
             seen: Default::default(),
             samples: Default::default(),
+            paused: Default::default(),
         }
     }
 
@@ -227,6 +241,10 @@ impl<'a> Group<'a> {
         self.members.lock().insert(index, Arc::clone(&member));
         s.spawn(move || {
             while self.members.lock().contains_key(&index) {
+                if self.paused.lock().contains(&index) {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
                 if let Some(m) = member.consume(Duration::from_millis(50)).unwrap() {
                     let value = String::from_utf8_lossy(m.value_bytes()).into_owned();
                     self.seen.lock().entry(value).or_default().push(index);
@@ -239,6 +257,10 @@ impl<'a> Group<'a> {
     /// leaves the group.
     fn leave(&self, index: usize) {
         self.members.lock().remove(&index);
+    }
+
+    fn member(&self, index: usize) -> Arc<BalancedConsumer> {
+        Arc::clone(&self.members.lock()[&index])
     }
 
     fn snapshot(&self) -> Vec<(usize, Arc<BalancedConsumer>)> {
@@ -391,4 +413,291 @@ fn one_then_three_then_one_members_never_share_a_partition_and_lose_nothing() {
     let duplicates = seen.values().filter(|who| who.len() > 1).count();
     assert_eq!(duplicates, 0, "a record was handed out twice");
     assert!(group.samples.load(std::sync::atomic::Ordering::Relaxed) > 100);
+}
+
+// ---- fencing, coordinator moves and outages, liveness ----
+
+#[test]
+fn a_fenced_member_loses_its_partitions_and_rejoins_at_epoch_zero_under_the_same_id() {
+    let cluster = cluster();
+    let topic = unique_name("kip848-fenced");
+    cluster.create_topic(&topic, 3, 3).unwrap();
+    let client = client(&cluster);
+    let mut values = produce(&client, &topic, 30);
+    let lost: Arc<parking_lot::Mutex<Vec<Vec<TopicPartition>>>> = Default::default();
+    let on_lost = Arc::clone(&lost);
+    let consumer = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(
+            &unique_name("kip848-fenced"),
+            config().on_lost(move |partitions| on_lost.lock().push(partitions.to_vec())),
+        )
+        .unwrap();
+    assert_eq!(read_values(&consumer, 30), values);
+    let member_id = consumer.member_id();
+    consumer.commit_offsets().unwrap();
+    for (round, code) in [ErrorCode::FencedMemberEpoch, ErrorCode::UnknownMemberId]
+        .into_iter()
+        .enumerate()
+    {
+        cluster
+            .request_errors(ApiKey::ConsumerGroupHeartbeat, &[code])
+            .unwrap();
+        wait_for("the partitions to be lost", || lost.lock().len() > round);
+        assert_eq!(
+            lost.lock()[round],
+            all(&topic, 3).into_iter().collect::<Vec<_>>(),
+            "{code:?}"
+        );
+        wait_for("the member to rejoin", || {
+            consumer.assignment() == all(&topic, 3)
+        });
+        assert_eq!(consumer.member_id(), member_id, "KIP-1082: the id stays");
+        assert!(consumer.generation() > 0);
+        // It reads on from the committed offsets: new records arrive.
+        let more: BTreeSet<String> = (0..10).map(|i| format!("r{round}-{i}")).collect();
+        let producer = client
+            .topic(&topic)
+            .unwrap()
+            .get_producer(ProducerConfig::default())
+            .unwrap();
+        for v in &more {
+            producer.produce_keyed(v.clone(), v.clone()).unwrap();
+        }
+        producer.producer().flush(DEADLINE).unwrap();
+        let mut got = BTreeSet::new();
+        let deadline = Instant::now() + DEADLINE;
+        while !more.is_subset(&got) {
+            assert!(Instant::now() < deadline, "read {got:?} after rejoining");
+            if let Some(m) = consumer.consume(Duration::from_millis(100)).unwrap() {
+                got.insert(String::from_utf8_lossy(m.value_bytes()).into_owned());
+            }
+        }
+        assert!(
+            got.iter().all(|v| more.contains(v) || values.contains(v)),
+            "{got:?}"
+        );
+        values.extend(more);
+        consumer.commit_offsets().unwrap();
+    }
+    assert!(consumer.is_member());
+    consumer.close().unwrap();
+}
+
+/// Two members of a 6-partition topic with the group's coordinator on
+/// broker 1, read by their own threads; `fault` runs once they split the
+/// partitions, then the test checks that they kept them (no loss, no
+/// rejoin: the same member epochs) through a mock session timeout, and
+/// read everything produced before and after.
+fn two_members_through(fault: impl FnOnce(&MockCluster, &str)) {
+    let cluster = cluster();
+    let topic = unique_name("kip848-coord");
+    cluster.create_topic(&topic, 6, 3).unwrap();
+    let client = client(&cluster);
+    let lost = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&lost);
+    let group = Group::new(
+        &client,
+        &topic,
+        config().on_lost(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }),
+    );
+    cluster
+        .set_coordinator(CoordinatorKind::Group, &group.group, 1)
+        .unwrap();
+    let partitions = all(&topic, 6);
+    let (stop_checking, checking) = crossbeam_channel::bounded::<()>(0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while checking.try_recv() == Err(crossbeam_channel::TryRecvError::Empty) {
+                group.check_owners();
+            }
+        });
+        let mut produced = produce(&client, &topic, 60);
+        group.join(s, 0);
+        group.join(s, 1);
+        group.wait_split(&partitions, &[3, 3]);
+        let before: Vec<(i32, BTreeSet<TopicPartition>)> = (0..2)
+            .map(|i| (group.member(i).generation(), group.member(i).assignment()))
+            .collect();
+        fault(&cluster, &group.group);
+        // Longer than the mock's 6 s session timeout: had the members not
+        // found the coordinator, it would have fenced them.
+        std::thread::sleep(Duration::from_secs(7));
+        for v in produce(&client, &topic, 60)
+            .into_iter()
+            .map(|v| format!("{v}"))
+        {
+            produced.insert(v);
+        }
+        let deadline = Instant::now() + LONG;
+        while group.seen.lock().len() < 60 {
+            assert!(Instant::now() < deadline, "records were not read");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let after: Vec<(i32, BTreeSet<TopicPartition>)> = (0..2)
+            .map(|i| (group.member(i).generation(), group.member(i).assignment()))
+            .collect();
+        assert_eq!(after, before, "the members rejoined or moved partitions");
+        assert_eq!(
+            lost.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "partitions lost"
+        );
+        drop(stop_checking);
+        group.leave(0);
+        group.leave(1);
+    });
+    assert!(group.samples.load(std::sync::atomic::Ordering::Relaxed) > 100);
+}
+
+#[test]
+fn members_follow_a_coordinator_move_without_rejoining() {
+    two_members_through(|cluster, group| {
+        cluster
+            .set_coordinator(CoordinatorKind::Group, group, 2)
+            .unwrap();
+    });
+}
+
+#[test]
+fn members_keep_their_partitions_while_the_coordinators_broker_is_down() {
+    two_members_through(|cluster, group| {
+        cluster.broker_down(1).unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        cluster
+            .set_coordinator(CoordinatorKind::Group, group, 3)
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        cluster.broker_up(1).unwrap();
+    });
+}
+
+#[test]
+fn a_member_that_stops_polling_leaves_and_rejoins_when_it_polls_again() {
+    let cluster = cluster();
+    let topic = unique_name("kip848-poll");
+    cluster.create_topic(&topic, 6, 3).unwrap();
+    let client = client(&cluster);
+    let group = Group::new(
+        &client,
+        &topic,
+        config().max_poll_interval(Duration::from_secs(1)),
+    );
+    let partitions = all(&topic, 6);
+    std::thread::scope(|s| {
+        group.join(s, 0);
+        group.join(s, 1);
+        group.wait_split(&partitions, &[3, 3]);
+        group.paused.lock().insert(1);
+        wait_for("the idle member to leave", || {
+            group.member(1).assignment().is_empty() && group.member(0).assignment() == partitions
+        });
+        assert_eq!(group.member(1).generation(), -1);
+        group.paused.lock().remove(&1);
+        group.wait_split(&partitions, &[3, 3]);
+        group.leave(0);
+        group.leave(1);
+    });
+}
+
+#[test]
+fn a_static_member_keeps_its_partitions_through_a_restart() {
+    let cluster = cluster();
+    let topic = unique_name("kip848-static");
+    cluster.create_topic(&topic, 4, 3).unwrap();
+    let client = client(&cluster);
+    let group = unique_name("kip848-static");
+    let start = |instance: &str| {
+        client
+            .topic(&topic)
+            .unwrap()
+            .get_balanced_consumer(&group, config().group_instance_id(instance))
+            .unwrap()
+    };
+    let a = start("a");
+    let b = start("b");
+    wait_for("a split", || {
+        a.assignment().len() == 2 && b.assignment().len() == 2
+    });
+    let owned_by_a = a.assignment();
+    let first_id = a.member_id();
+    a.close().unwrap(); // member epoch -2: the coordinator keeps a's place
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        b.assignment().len(),
+        2,
+        "b took the static member's partitions"
+    );
+    let a = start("a");
+    assert_ne!(a.member_id(), first_id, "a new process, a new member id");
+    wait_for("a's partitions back", || a.assignment() == owned_by_a);
+    assert_eq!(b.assignment().len(), 2);
+    a.close().unwrap();
+    b.close().unwrap();
+}
+
+#[test]
+fn fatal_heartbeat_errors_stop_the_member_with_advice() {
+    let cluster = cluster();
+    let topic = unique_name("kip848-fatal");
+    cluster.create_topic(&topic, 2, 3).unwrap();
+    let client = client(&cluster);
+    for (code, advice) in [
+        (ErrorCode::UnreleasedInstanceId, "group_instance_id `i-1`"),
+        (ErrorCode::GroupMaxSizeReached, "group.consumer.max.size"),
+    ] {
+        cluster
+            .request_errors(ApiKey::ConsumerGroupHeartbeat, &[code])
+            .unwrap();
+        let consumer = client
+            .topic(&topic)
+            .unwrap()
+            .get_balanced_consumer(
+                &unique_name("kip848-fatal"),
+                config().group_instance_id("i-1"),
+            )
+            .unwrap();
+        let error = consumer.consume(DEADLINE).expect_err("a fatal error");
+        assert_eq!(error.code(), Some(code), "{error}");
+        assert!(error.to_string().contains(advice), "{error}");
+        assert!(!consumer.is_member());
+    }
+}
+
+#[test]
+fn a_pattern_subscription_is_matched_by_the_broker_and_follows_new_topics() {
+    use kafka_sync::Subscription;
+    let cluster = cluster();
+    let prefix = unique_name("kip848-re");
+    cluster.create_topic(&format!("{prefix}-a"), 2, 3).unwrap();
+    cluster.create_topic(&format!("{prefix}-b"), 2, 3).unwrap();
+    cluster.create_topic(&format!("x-{prefix}"), 2, 3).unwrap();
+    let client = client(&cluster);
+    let consumer = client
+        .get_balanced_consumer(
+            &unique_name("kip848-re"),
+            Subscription::pattern(&format!("^{prefix}-")).unwrap(),
+            // No client-side re-matching during the test.
+            config().metadata_refresh_interval(Duration::from_secs(3600)),
+        )
+        .unwrap();
+    let expect = |topics: &[&str]| -> BTreeSet<TopicPartition> {
+        topics
+            .iter()
+            .flat_map(|t| all(&format!("{prefix}-{t}"), 2))
+            .collect()
+    };
+    wait_for("the matching topics", || {
+        consumer.assignment() == expect(&["a", "b"])
+    });
+    cluster.create_topic(&format!("{prefix}-c"), 2, 3).unwrap();
+    wait_for("the new topic", || {
+        consumer.assignment() == expect(&["a", "b", "c"])
+    });
+    let values = produce(&client, &format!("{prefix}-c"), 10);
+    assert_eq!(read_values(&consumer, 10), values);
+    consumer.close().unwrap();
 }
