@@ -526,17 +526,14 @@ fn two_members_through(fault: impl FnOnce(&MockCluster, &str)) {
         // Longer than the mock's 6 s session timeout: had the members not
         // found the coordinator, it would have fenced them.
         std::thread::sleep(Duration::from_secs(7));
-        for v in produce(&client, &topic, 60)
-            .into_iter()
-            .map(|v| format!("{v}"))
-        {
-            produced.insert(v);
-        }
+        produced.extend(produce_labeled(&client, &topic, "after", 60));
         let deadline = Instant::now() + LONG;
-        while group.seen.lock().len() < 60 {
+        while group.seen.lock().len() < produced.len() {
             assert!(Instant::now() < deadline, "records were not read");
             std::thread::sleep(Duration::from_millis(50));
         }
+        let read: BTreeSet<String> = group.seen.lock().keys().cloned().collect();
+        assert_eq!(read, produced);
         let after: Vec<(i32, BTreeSet<TopicPartition>)> = (0..2)
             .map(|i| (group.member(i).generation(), group.member(i).assignment()))
             .collect();

@@ -154,7 +154,6 @@ impl Ours {
         drop(self.stop.take());
         self.reader.take().unwrap().join().unwrap();
         Arc::try_unwrap(self.consumer)
-            .ok()
             .expect("only the test holds the consumer")
             .close()
             .unwrap();

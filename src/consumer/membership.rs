@@ -1,6 +1,9 @@
 //! Consumer group membership: the `kafka-sync-heartbeat` thread that joins
 //! a group through its coordinator, runs the assignor when elected leader,
-//! heartbeats, follows rebalances and leaves the group on close.
+//! heartbeats, follows rebalances and leaves the group on close — with the
+//! classic protocol (`worker`), or with KIP-848's consumer protocol
+//! (`consumer_protocol`: the broker assigns, the member reconciles), chosen
+//! by [`MembershipConfig::group_protocol`]. What both need sits in `link`.
 //!
 //! [`GroupMembership`] is the building block of the balanced consumer. The
 //! consumer's thread never blocks on it and it never blocks on the
@@ -32,7 +35,8 @@
 //! Kafka protocol guide, "The Consumer Group Protocol" (FindCoordinator,
 //! JoinGroup, SyncGroup, Heartbeat, LeaveGroup); KIP-62 (background
 //! heartbeats and `max.poll.interval.ms`), KIP-345 (static membership),
-//! KIP-394 (`MEMBER_ID_REQUIRED`), KIP-429 (cooperative rebalancing).
+//! KIP-394 (`MEMBER_ID_REQUIRED`), KIP-429 (cooperative rebalancing),
+//! KIP-848 (the consumer group protocol), KIP-1082 (client-side member id).
 
 mod consumer_protocol;
 mod link;
@@ -548,13 +552,16 @@ impl GroupMembership {
         self.shared.state.lock().assignment.clone()
     }
 
-    /// The current generation, `-1` before the first join.
+    /// The current generation (consumer protocol: the member epoch), `-1`
+    /// before the first join and while out of the group.
     pub fn generation(&self) -> i32 {
         self.shared.state.lock().generation
     }
 
     /// The member id the coordinator gave this member, empty before the
-    /// first join. Offset commits of a group member carry it.
+    /// first join (classic protocol), or the one this member generated at
+    /// start (consumer protocol, KIP-1082). Offset commits of a group member
+    /// carry it.
     pub fn member_id(&self) -> String {
         self.shared.state.lock().member_id.clone()
     }
@@ -569,13 +576,15 @@ impl GroupMembership {
         self.group_instance_id.as_deref()
     }
 
-    /// Whether this member was elected leader in the current generation.
+    /// Whether this member was elected leader in the current generation
+    /// (never with the consumer protocol: the broker assigns).
     pub fn is_leader(&self) -> bool {
         let state = self.shared.state.lock();
         !state.member_id.is_empty() && state.member_id == state.leader_id
     }
 
-    /// The assignor protocol the group uses, once joined.
+    /// The assignor protocol the group uses, once joined (consumer
+    /// protocol: the `remote_assignor` asked for, if any).
     pub fn protocol_name(&self) -> Option<String> {
         self.shared.state.lock().protocol_name.clone()
     }

@@ -122,6 +122,8 @@ impl BalancedConsumerConfig {
     /// The partition assignor (replacing the list). Defaults to
     /// [`Assignor::Range`], as in the Java consumer. Members of one group
     /// must share an assignor, whatever client they use.
+    /// [`GroupProtocol::Consumer`] members do not use it: the broker
+    /// assigns (see [`remote_assignor`](Self::remote_assignor)).
     #[must_use]
     pub fn assignor(mut self, assignor: Assignor) -> Self {
         self.group = self.group.assignor(assignor);
@@ -156,7 +158,9 @@ impl BalancedConsumerConfig {
 
     /// How long the coordinator waits for a heartbeat before it removes the
     /// member and gives its partitions to others. Defaults to 45 s, as in the
-    /// Java consumer.
+    /// Java consumer. With [`GroupProtocol::Consumer`] the broker's
+    /// `group.consumer.session.timeout.ms` decides; this stays the longest
+    /// the member keeps its partitions without an answered heartbeat.
     #[must_use]
     pub fn session_timeout(mut self, timeout: Duration) -> Self {
         self.group = self.group.session_timeout(timeout);
@@ -165,7 +169,8 @@ impl BalancedConsumerConfig {
 
     /// Time between heartbeats (sent by a background thread, whatever the
     /// caller does). Defaults to 3 s; keep it under a third of
-    /// `session_timeout`.
+    /// `session_timeout`. With [`GroupProtocol::Consumer`] the broker names
+    /// the interval in every answer; this one is used until the first.
     #[must_use]
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
         self.group = self.group.heartbeat_interval(interval);
