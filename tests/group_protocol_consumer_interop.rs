@@ -1,6 +1,6 @@
 //! Mixed KIP-848 groups on librdkafka's mock cluster: a kafka-sync member
 //! (`GroupProtocol::Consumer`) and a confluent-kafka 2.16.1 member with
-//! `group.protocol=consumer` (tests/peers/group_consumer_kip848_rdkafka.py)
+//! `group.protocol=consumer` (tests/peers/group_consumer_rdkafka.py, strategy `kip848`)
 //! share a topic, each joining first in turn. The broker assigns; both
 //! revoke before the other takes over, so no partition has two owners at a
 //! stable point, no record is read twice and none is lost.
@@ -14,31 +14,15 @@ use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kafka_sync::testkit::{unique_name, MockCluster};
+use kafka_sync::testkit::unique_name;
 use kafka_sync::{
     BalancedConsumer, BalancedConsumerConfig, GroupProtocol, KafkaClient, OffsetReset,
-    ProducerConfig,
 };
 use parking_lot::Mutex;
-use support::{mock, peers, DEADLINE, LONG};
+use support::group_protocol::{cluster, produce_labeled, wait_for};
+use support::{mock, peers, LONG};
 
 const PARTITIONS: i32 = 4;
-
-fn cluster() -> MockCluster {
-    let debug = std::env::var("MOCK_TEST_DEBUG").unwrap_or_default();
-    let cluster = MockCluster::builder()
-        .brokers(3)
-        .debug(debug)
-        .start()
-        .expect("the mock cluster starts");
-    cluster
-        .set_group_consumer_heartbeat_interval(Duration::from_millis(200))
-        .unwrap();
-    cluster
-        .set_group_consumer_session_timeout(Duration::from_secs(6))
-        .unwrap();
-    cluster
-}
 
 /// What the confluent-kafka member did, from its output.
 #[derive(Default)]
@@ -56,8 +40,8 @@ fn spawn_peer(
     seconds: u32,
 ) -> (Child, Arc<Mutex<Peer>>) {
     let mut child = peers::spawn(
-        "group_consumer_kip848_rdkafka.py",
-        &[bootstrap, group, topic, &seconds.to_string()],
+        "group_consumer_rdkafka.py",
+        &[bootstrap, group, topic, "kip848", &seconds.to_string()],
     );
     let peer: Arc<Mutex<Peer>> = Arc::default();
     let stdout = child.stdout.take().expect("piped stdout");
@@ -161,24 +145,6 @@ impl Ours {
     }
 }
 
-fn produce(client: &KafkaClient, topic: &str, label: &str, records: usize) -> BTreeSet<String> {
-    let producer = client
-        .topic(topic)
-        .unwrap()
-        .get_producer(ProducerConfig::default())
-        .unwrap();
-    let mut values = BTreeSet::new();
-    for i in 0..records {
-        let value = format!("{label}{i}");
-        producer
-            .produce_keyed(format!("k{i}"), value.clone())
-            .unwrap();
-        values.insert(value);
-    }
-    producer.producer().flush(DEADLINE).unwrap();
-    values
-}
-
 /// Waits until `ours` and `peer` own `want` between them (`ours` and
 /// `peer` sizes as asked), reading both twice 200 ms apart alike; every
 /// stable reading on the way must be disjoint.
@@ -228,14 +194,6 @@ fn assert_read_once(produced: &BTreeSet<String>, ours: &[String], peer: &[String
     assert!(!ours.is_empty() && !peer.is_empty(), "both members read");
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + LONG;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_confluent_kafka_member_joins_and_leaves_a_group_kafka_sync_started() {
     let cluster = cluster();
@@ -243,15 +201,15 @@ fn a_confluent_kafka_member_joins_and_leaves_a_group_kafka_sync_started() {
     cluster.create_topic(&topic, PARTITIONS, 3).unwrap();
     let client = mock::client(cluster.bootstrap());
     let group = unique_name("kip848-mixed-ours");
-    let mut produced = produce(&client, &topic, "a", 200);
+    let mut produced = produce_labeled(&client, &topic, "a", 200);
     let ours = Ours::start(&client, &topic, &group);
     wait_for("our member to own everything", || ours.owned().len() == 4);
     let (mut child, peer) = spawn_peer(cluster.bootstrap(), &group, &topic, 10);
     wait_split(&ours, &peer, 2, 2);
-    produced.extend(produce(&client, &topic, "b", 200));
+    produced.extend(produce_labeled(&client, &topic, "b", 200));
     wait_for("the peer to leave", || peer.lock().closed);
     wait_split(&ours, &peer, 4, 0);
-    produced.extend(produce(&client, &topic, "c", 100));
+    produced.extend(produce_labeled(&client, &topic, "c", 100));
     wait_for("every record read", || {
         ours.values.lock().len() + peer.lock().values.len() >= produced.len()
     });
@@ -268,20 +226,20 @@ fn kafka_sync_joins_and_leaves_a_group_a_confluent_kafka_member_started() {
     cluster.create_topic(&topic, PARTITIONS, 3).unwrap();
     let client = mock::client(cluster.bootstrap());
     let group = unique_name("kip848-mixed-theirs");
-    let mut produced = produce(&client, &topic, "a", 200);
+    let mut produced = produce_labeled(&client, &topic, "a", 200);
     let (mut child, peer) = spawn_peer(cluster.bootstrap(), &group, &topic, 15);
     wait_for("the peer to own everything", || {
         peer.lock().owned.len() == 4
     });
     let ours = Ours::start(&client, &topic, &group);
     wait_split(&ours, &peer, 2, 2);
-    produced.extend(produce(&client, &topic, "b", 200));
+    produced.extend(produce_labeled(&client, &topic, "b", 200));
     wait_for("our member to read", || !ours.values.lock().is_empty());
     let ours_values = ours.close();
     wait_for("the peer to own everything again", || {
         peer.lock().owned.len() == 4
     });
-    produced.extend(produce(&client, &topic, "c", 100));
+    produced.extend(produce_labeled(&client, &topic, "c", 100));
     wait_for("every record read", || {
         ours_values.len() + peer.lock().values.len() >= produced.len()
     });
