@@ -103,6 +103,8 @@ pub(super) struct Member {
     sent_owned: Option<BTreeSet<TopicPartition>>,
     /// With a client-side pattern: the topics it matched when last sent.
     sent_topics: Option<Vec<String>>,
+    /// With a client-side pattern: the topics it matched at the last check.
+    matched: Option<Vec<String>>,
     /// The coordinator connection the last heartbeat went over.
     connection_seen: u64,
     /// Tell the consumer the assignment after the next successful join
@@ -140,6 +142,7 @@ impl Member {
             send_full: true,
             sent_owned: None,
             sent_topics: None,
+            matched: None,
             connection_seen: 0,
             announce: true,
             last_heartbeat_ok: now,
