@@ -32,7 +32,8 @@ impl Member {
         }
         let revoked: BTreeSet<TopicPartition> =
             self.owned.difference(&assigned).cloned().collect();
-        if !revoked.is_empty() {
+        let revoking = !revoked.is_empty();
+        if revoking {
             self.revoke(revoked)?;
             if self.target.as_ref() != Some(&target) {
                 // A newer target came while revoking: the next turn
@@ -46,8 +47,7 @@ impl Member {
         if unknown == 0 {
             self.target = None;
         }
-        let changed = !added.is_empty() || self.owned.len() != assigned.len();
-        if changed || self.announce {
+        if revoking || !added.is_empty() || self.announce {
             self.owned.extend(added.iter().cloned());
             self.announce = false;
             self.publish();
