@@ -217,3 +217,49 @@ fn a_pattern_subscription_is_matched_by_the_broker_and_follows_new_topics() {
     assert_eq!(read_values(&consumer, 10), values);
     consumer.close().unwrap();
 }
+
+#[test]
+fn listeners_hear_each_increment_of_the_assignment() {
+    type Calls = std::sync::Arc<parking_lot::Mutex<Vec<(&'static str, Vec<TopicPartition>)>>>;
+    let cluster = cluster();
+    let topic = unique_name("kip848-listeners");
+    cluster.create_topic(&topic, 4, 3).unwrap();
+    let client = client(&cluster);
+    let group = unique_name("kip848-listeners");
+    let calls: Calls = Default::default();
+    let (assigned, revoked) = (calls.clone(), calls.clone());
+    let a = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(
+            &group,
+            config()
+                .on_assign(move |p| assigned.lock().push(("assign", p.to_vec())))
+                .on_revoke(move |p| revoked.lock().push(("revoke", p.to_vec()))),
+        )
+        .unwrap();
+    wait_for("a owns everything", || a.assignment().len() == 4);
+    let b = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(&group, config())
+        .unwrap();
+    wait_for("a split", || {
+        a.assignment().len() == 2 && b.assignment().len() == 2
+    });
+    let kept = a.assignment();
+    b.close().unwrap();
+    wait_for("a owns everything again", || a.assignment().len() == 4);
+    let calls = calls.lock().clone();
+    let given_back: Vec<TopicPartition> = all(&topic, 4).difference(&kept).cloned().collect();
+    assert_eq!(
+        calls,
+        [
+            ("assign", all(&topic, 4).into_iter().collect()),
+            ("revoke", given_back.clone()),
+            ("assign", given_back),
+        ],
+        "on_assign gets the added partitions, on_revoke the revoked ones"
+    );
+    a.close().unwrap();
+}
