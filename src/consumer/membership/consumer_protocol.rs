@@ -95,6 +95,10 @@ pub(super) struct Member {
     /// The latest target assignment the coordinator sent, by topic id, not
     /// yet reconciled.
     target: Option<Vec<(TopicIdBytes, Vec<i32>)>>,
+    /// A heartbeat answered since `target` was last reconciled: reconcile
+    /// (once per answer, so an unresolvable topic id costs one metadata
+    /// request per heartbeat, not one per wake-up).
+    reconcile_due: bool,
     topic_ids: TopicIds,
     /// The next heartbeat carries every field (joining, after a new
     /// connection or an error).
@@ -139,6 +143,7 @@ impl Member {
             epoch: JOIN_EPOCH,
             owned: BTreeSet::new(),
             target: None,
+            reconcile_due: false,
             send_full: true,
             sent_owned: None,
             sent_topics: None,
@@ -224,7 +229,7 @@ impl Member {
         if now >= self.next_heartbeat {
             self.heartbeat()?;
         }
-        if self.target.is_some() {
+        if std::mem::take(&mut self.reconcile_due) {
             self.reconcile()?;
         }
         let last_poll = *self.shared.last_poll.lock();
@@ -258,6 +263,7 @@ impl Member {
         self.lose(why);
         self.epoch = JOIN_EPOCH;
         self.target = None;
+        self.reconcile_due = false;
         self.send_full = true;
         self.sent_owned = None;
         self.announce = true;

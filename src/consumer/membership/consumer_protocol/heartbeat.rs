@@ -198,6 +198,7 @@ impl Member {
                     .collect(),
             );
         }
+        self.reconcile_due = self.target.is_some();
         self.publish();
         if self.announce && self.epoch > 0 && self.target.is_none() {
             // Joined with nothing to reconcile: say so, as a classic join
