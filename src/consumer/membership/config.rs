@@ -90,7 +90,7 @@ impl Subscription {
     }
 }
 
-/// Settings of a [`GroupMembership`]; every default below is the Java
+/// Settings of a [`GroupMembership`](super::GroupMembership); every default below is the Java
 /// consumer's.
 #[derive(Debug, Clone)]
 pub struct MembershipConfig {
@@ -212,7 +212,7 @@ impl MembershipConfig {
     }
 
     /// The longest the consumer may go without calling
-    /// [`GroupMembership::poll`] before the member leaves the group.
+    /// [`GroupMembership::poll`](super::GroupMembership::poll) before the member leaves the group.
     /// Defaults to 300 s.
     #[must_use]
     pub fn max_poll_interval(mut self, interval: Duration) -> Self {
@@ -221,7 +221,7 @@ impl MembershipConfig {
     }
 
     /// Bound on leaving the group and joining the `kafka-sync-heartbeat`
-    /// thread in [`GroupMembership::close`] and `Drop`; a thread still busy
+    /// thread in [`GroupMembership::close`](super::GroupMembership::close) and `Drop`; a thread still busy
     /// then is detached. A balanced consumer uses its own `close_timeout`
     /// instead. Defaults to 5 s.
     #[must_use]
