@@ -53,6 +53,7 @@ api_keys! {
     FindCoordinator => FIND_COORDINATOR,
     JoinGroup => JOIN_GROUP,
     Heartbeat => HEARTBEAT,
+    ConsumerGroupHeartbeat => CONSUMER_GROUP_HEARTBEAT,
     LeaveGroup => LEAVE_GROUP,
     SyncGroup => SYNC_GROUP,
     DescribeGroups => DESCRIBE_GROUPS,

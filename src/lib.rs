@@ -40,6 +40,7 @@ pub use cluster::{
     Broker, ClientConfig, KafkaClient, KafkaClientBuilder, ListedOffset, NewTopic, Partition,
     Topic, TopicMetadata,
 };
+pub use consumer::GroupProtocol;
 pub use consumer::{
     Assignor, BalancedConsumer, BalancedConsumerConfig, ConsumerGroupMetadata, IsolationLevel,
     Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,

@@ -379,6 +379,25 @@ fn describe_groups_answers(_version: i16) -> Vec<oracle::DescribeGroupsResponse>
     ]
 }
 
+fn consumer_group_heartbeat_answers(_version: i16) -> Vec<oracle::ConsumerGroupHeartbeatResponse> {
+    use oracle::consumer_group_heartbeat_response::*;
+    vec![oracle::ConsumerGroupHeartbeatResponse::default()
+        .with_member_id(Some(name("kNf3XQv1T0uO6y2p1qL8AA")))
+        .with_member_epoch(7)
+        .with_heartbeat_interval_ms(5000)
+        .with_assignment(Some(
+            Assignment::default().with_topic_partitions(
+                (0..3u8)
+                    .map(|t| {
+                        TopicPartitions::default()
+                            .with_topic_id(format!("{:032x}", u128::from(t) + 1).parse().unwrap())
+                            .with_partitions(vec![0, 1, 2])
+                    })
+                    .collect(),
+            ),
+        ))]
+}
+
 /// Valid bodies of `R`'s response at `version`: the oracle's default answer,
 /// and `extra` (populated answers), whichever the oracle can encode there.
 fn seeds<M: Encodable + Default>(version: i16, extra: impl Fn(i16) -> Vec<M>) -> Vec<Vec<u8>> {
@@ -582,6 +601,12 @@ fuzz_api!(
     oracle::FindCoordinatorResponse
 );
 fuzz_api!(heartbeat, HeartbeatRequest, oracle::HeartbeatResponse);
+fuzz_api!(
+    consumer_group_heartbeat,
+    ConsumerGroupHeartbeatRequest,
+    oracle::ConsumerGroupHeartbeatResponse,
+    consumer_group_heartbeat_answers
+);
 fuzz_api!(
     init_producer_id,
     InitProducerIdRequest,

@@ -20,10 +20,16 @@
 //! (pykafka #701), and a revoked partition is taken out of the queue under
 //! the queue's lock: no message of it is handed out afterwards.
 //!
+//! The membership thread speaks either group protocol
+//! ([`GroupProtocol`](crate::GroupProtocol)): the classic one, or KIP-848's
+//! ConsumerGroupHeartbeat, whose broker-side assignments arrive as the same
+//! events.
+//!
 //! # References
 //! Kafka protocol guide, "The Consumer Group Protocol", "OffsetCommit API",
 //! "OffsetFetch API"; KIP-62 (`max.poll.interval.ms`), KIP-345 (static
-//! membership), KIP-429 (cooperative rebalancing).
+//! membership), KIP-429 (cooperative rebalancing), KIP-848 (the consumer
+//! group protocol).
 
 mod config;
 mod rebalance;
@@ -280,8 +286,13 @@ impl BalancedConsumer {
             .collect()
     }
 
-    /// The member id the coordinator gave this consumer; empty before it
-    /// first joined.
+    /// The member id: the one the coordinator gave this consumer (empty
+    /// before it first joined) with [`GroupProtocol::Classic`], the one it
+    /// generated for itself at start (KIP-1082) with
+    /// [`GroupProtocol::Consumer`].
+    ///
+    /// [`GroupProtocol::Classic`]: crate::GroupProtocol::Classic
+    /// [`GroupProtocol::Consumer`]: crate::GroupProtocol::Consumer
     pub fn member_id(&self) -> String {
         self.membership
             .as_ref()
@@ -289,8 +300,9 @@ impl BalancedConsumer {
             .unwrap_or_default()
     }
 
-    /// The group generation this consumer last joined, `-1` when it is not
-    /// a member.
+    /// The group generation this consumer last joined (with the KIP-848
+    /// consumer protocol: its member epoch), `-1` when it is not a member.
+    /// Commits carry it.
     pub fn generation(&self) -> i32 {
         self.membership.as_ref().map_or(-1, |m| m.generation())
     }
@@ -668,6 +680,8 @@ fn group_moved_on(error: &Error) -> bool {
             ErrorCode::RebalanceInProgress
                 | ErrorCode::IllegalGeneration
                 | ErrorCode::UnknownMemberId
+                | ErrorCode::StaleMemberEpoch
+                | ErrorCode::FencedMemberEpoch
         )
     )
 }

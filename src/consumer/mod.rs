@@ -40,7 +40,7 @@ pub use assignor::{Assignor, TopicPartition};
 pub use balanced::{BalancedConsumer, BalancedConsumerConfig, Iter as BalancedIter};
 pub use config::{OffsetReset, SimpleConsumerConfig};
 pub use group_metadata::ConsumerGroupMetadata;
-pub use membership::Subscription;
+pub use membership::{GroupProtocol, Subscription};
 pub use message::Message;
 pub use simple::{Iter as SimpleIter, SimpleConsumer};
 

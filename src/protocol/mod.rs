@@ -92,6 +92,7 @@ pub mod api_key {
     pub const FIND_COORDINATOR: i16 = 10;
     pub const JOIN_GROUP: i16 = 11;
     pub const HEARTBEAT: i16 = 12;
+    pub const CONSUMER_GROUP_HEARTBEAT: i16 = 68;
     pub const LEAVE_GROUP: i16 = 13;
     pub const SYNC_GROUP: i16 = 14;
     pub const DESCRIBE_GROUPS: i16 = 15;

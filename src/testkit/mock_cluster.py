@@ -92,6 +92,12 @@ def load(path):
             ctypes.POINTER(c_int),
         ),
         "clear_request_errors": fn("rd_kafka_mock_clear_request_errors", None, c_void_p, c_int16),
+        "group_consumer_session_timeout": fn(
+            "rd_kafka_mock_set_group_consumer_session_timeout_ms", None, c_void_p, c_int
+        ),
+        "group_consumer_heartbeat_interval": fn(
+            "rd_kafka_mock_set_group_consumer_heartbeat_interval_ms", None, c_void_p, c_int
+        ),
     }
     # Variadic: (err, rtt_ms) pairs follow the count; argtypes cover the fixed part.
     rtts = lib.rd_kafka_mock_broker_push_request_error_rtts
@@ -163,6 +169,9 @@ def main():
             codes = [int(c) for c in args[1]]
             array = (c_int * max(len(codes), 1))(*codes)
             api["push_request_errors_array"](mc, int(args[0]), len(codes), array)
+            return 0
+        if cmd in ("group_consumer_session_timeout", "group_consumer_heartbeat_interval"):
+            api[cmd](mc, int(args[0]))
             return 0
         if cmd == "clear_request_errors":
             api[cmd](mc, int(args[0]))

@@ -450,6 +450,28 @@ impl MockCluster {
         self.call("coordinator_set", json!([kind.as_str(), key, broker]))
     }
 
+    /// Sets the KIP-848 consumer groups' session timeout (the broker's
+    /// `group.consumer.session.timeout.ms`; the mock's default is 30 s),
+    /// for groups whose members join or heartbeat afterwards.
+    ///
+    /// # Errors
+    /// As [`create_topic`](Self::create_topic).
+    pub fn set_group_consumer_session_timeout(&self, timeout: Duration) -> Result<()> {
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        self.call("group_consumer_session_timeout", json!([ms]))
+    }
+
+    /// Sets the heartbeat interval KIP-848 consumer group members are told
+    /// to keep (the broker's `group.consumer.heartbeat.interval.ms`; the
+    /// mock's default is 3 s), from their next heartbeat on.
+    ///
+    /// # Errors
+    /// As [`create_topic`](Self::create_topic).
+    pub fn set_group_consumer_heartbeat_interval(&self, interval: Duration) -> Result<()> {
+        let ms = i32::try_from(interval.as_millis()).unwrap_or(i32::MAX);
+        self.call("group_consumer_heartbeat_interval", json!([ms]))
+    }
+
     /// Sets the version window the brokers announce for `api` (both `-1`:
     /// the API is not supported at all). The maximum must not exceed what
     /// the mock implements.

@@ -1,12 +1,17 @@
 """A confluent-kafka (librdkafka) group member that consumes, for
-tests/balanced_consumer.rs: a group shared with a librdkafka consumer.
+tests/balanced_consumer.rs (a group shared with a librdkafka consumer) and
+tests/group_protocol_consumer_interop.rs (the same in a KIP-848 group).
 
 usage: group_consumer_rdkafka.py BOOTSTRAP GROUP TOPIC STRATEGY SECONDS
 
-Prints one JSON line per rebalance callback ({"event": "assign"|"revoke",
-"partitions": [...]}) and per message ({"event": "message", "partition",
-"offset", "value"}); commits automatically every 500 ms; leaves the group
-after SECONDS.
+STRATEGY is a classic partition.assignment.strategy, or "kip848" for
+group.protocol=consumer (the broker assigns; callbacks get increments, and
+lost partitions are reported as "lost").
+
+Prints one JSON line per rebalance callback ({"event": "assign"|"revoke"|
+"lost", "partitions": [...]}) and per message ({"event": "message",
+"partition", "offset", "value"}); commits automatically every 500 ms (and on
+revocation); leaves the group after SECONDS, then prints {"event": "closed"}.
 """
 import json, sys, time
 from confluent_kafka import Consumer
@@ -15,17 +20,26 @@ def report(kind):
     def cb(consumer, partitions):
         print(json.dumps({"event": kind, "partitions": [p.partition for p in partitions]}), flush=True)
     return cb
-c = Consumer({
+conf = {
     "bootstrap.servers": bootstrap,
     "group.id": group,
-    "partition.assignment.strategy": strategy,
-    "session.timeout.ms": 6000,
-    "heartbeat.interval.ms": 500,
     "auto.offset.reset": "earliest",
     "enable.auto.commit": True,
     "auto.commit.interval.ms": 500,
-})
-c.subscribe([topic], on_assign=report("assign"), on_revoke=report("revoke"))
+}
+callbacks = {"on_assign": report("assign"), "on_revoke": report("revoke")}
+if strategy == "kip848":
+    # The consumer protocol refuses the classic group settings.
+    conf["group.protocol"] = "consumer"
+    callbacks["on_lost"] = report("lost")
+else:
+    conf.update({
+        "partition.assignment.strategy": strategy,
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 500,
+    })
+c = Consumer(conf)
+c.subscribe([topic], **callbacks)
 end = time.time() + float(seconds)
 while time.time() < end:
     m = c.poll(0.1)
@@ -33,3 +47,4 @@ while time.time() < end:
         print(json.dumps({"event": "message", "partition": m.partition(), "offset": m.offset(),
                           "value": m.value().decode()}), flush=True)
 c.close()
+print(json.dumps({"event": "closed"}), flush=True)

@@ -9,6 +9,8 @@
 //! - [`fake_coordinator`]: a scripted group coordinator for one topic.
 //! - [`fake_sasl`]: a PLAIN/SCRAM SASL server, alone or in front of another
 //!   fake (a coordinator whose sessions expire).
+//! - [`group_protocol`]: the KIP-848 tests' mock cluster, settings and
+//!   multi-member [`group_protocol::Group`].
 //! - [`mock`]: for tests on librdkafka's mock cluster: its client, faults
 //!   run beside a producer or consumer, partitions read back and compared.
 //! - [`peers`]: runs a Python peer script from `tests/peers/` with the
@@ -30,6 +32,7 @@ pub mod fake_broker;
 pub mod fake_cluster;
 pub mod fake_coordinator;
 pub mod fake_sasl;
+pub mod group_protocol;
 pub mod mock;
 pub mod peers;
 pub mod txn_log;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::consumer::assignor::{Assignor, TopicPartition};
 use crate::consumer::config::{OffsetReset, SimpleConsumerConfig};
-use crate::consumer::membership::{MembershipConfig, Subscription};
+use crate::consumer::membership::{GroupProtocol, MembershipConfig, Subscription};
 use crate::error::{Error, Result};
 use crate::protocol::api::IsolationLevel;
 
@@ -63,6 +63,8 @@ impl fmt::Debug for BalancedConsumerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BalancedConsumerConfig")
             .field("fetch", &self.fetch)
+            .field("group_protocol", &self.group.group_protocol)
+            .field("remote_assignor", &self.group.remote_assignor)
             .field("assignors", &self.group.assignors)
             .field("group_instance_id", &self.group.group_instance_id)
             .field("rack_id", &self.group.rack_id)
@@ -84,9 +86,44 @@ impl fmt::Debug for BalancedConsumerConfig {
 impl BalancedConsumerConfig {
     // ---- the group ----
 
+    /// The group protocol. Defaults to [`GroupProtocol::Classic`], which
+    /// every Kafka broker speaks and whose partitions the group's leader
+    /// member assigns with the [`assignor`](Self::assignor).
+    ///
+    /// [`GroupProtocol::Consumer`] is KIP-848's protocol (Apache Kafka 4.0
+    /// and later, where new Java and librdkafka consumers default to it):
+    /// the broker assigns with its [`remote_assignor`](Self::remote_assignor),
+    /// members heartbeat with ConsumerGroupHeartbeat, and a rebalance moves
+    /// only the partitions that change owner while every other member keeps
+    /// reading. Switch when the brokers run Kafka 4.0+ and the group's
+    /// other members use it too (a group is one protocol or the other);
+    /// the client-side `assignor`, `session_timeout` and
+    /// `heartbeat_interval` then come from the broker's
+    /// `group.consumer.*` settings instead (`session_timeout` stays the
+    /// bound on how long the member keeps its partitions without an
+    /// answered heartbeat). A broker without KIP-848 makes the consumer
+    /// fail with [`Error::UnsupportedVersion`](crate::Error::UnsupportedVersion).
+    #[must_use]
+    pub fn group_protocol(mut self, protocol: GroupProtocol) -> Self {
+        self.group = self.group.group_protocol(protocol);
+        self
+    }
+
+    /// The broker-side assignor of a [`GroupProtocol::Consumer`] member:
+    /// `"uniform"` or `"range"` on Apache Kafka. Defaults to none, the
+    /// broker's default (the first of its `group.consumer.assignors`,
+    /// `uniform`). Ignored by the classic protocol.
+    #[must_use]
+    pub fn remote_assignor(mut self, assignor: impl Into<String>) -> Self {
+        self.group = self.group.remote_assignor(assignor);
+        self
+    }
+
     /// The partition assignor (replacing the list). Defaults to
     /// [`Assignor::Range`], as in the Java consumer. Members of one group
     /// must share an assignor, whatever client they use.
+    /// [`GroupProtocol::Consumer`] members do not use it: the broker
+    /// assigns (see [`remote_assignor`](Self::remote_assignor)).
     #[must_use]
     pub fn assignor(mut self, assignor: Assignor) -> Self {
         self.group = self.group.assignor(assignor);
@@ -121,7 +158,9 @@ impl BalancedConsumerConfig {
 
     /// How long the coordinator waits for a heartbeat before it removes the
     /// member and gives its partitions to others. Defaults to 45 s, as in the
-    /// Java consumer.
+    /// Java consumer. With [`GroupProtocol::Consumer`] the broker's
+    /// `group.consumer.session.timeout.ms` decides; this stays the longest
+    /// the member keeps its partitions without an answered heartbeat.
     #[must_use]
     pub fn session_timeout(mut self, timeout: Duration) -> Self {
         self.group = self.group.session_timeout(timeout);
@@ -130,7 +169,8 @@ impl BalancedConsumerConfig {
 
     /// Time between heartbeats (sent by a background thread, whatever the
     /// caller does). Defaults to 3 s; keep it under a third of
-    /// `session_timeout`.
+    /// `session_timeout`. With [`GroupProtocol::Consumer`] the broker names
+    /// the interval in every answer; this one is used until the first.
     #[must_use]
     pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
         self.group = self.group.heartbeat_interval(interval);

@@ -10,39 +10,18 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use log::{debug, info, warn};
 
+use super::link::{millis, Interrupt, Link, Next, Step, Stop};
 use super::{Command, GroupEvent, MembershipConfig, Shared};
-use crate::cluster::{CoordinatorStatus, GroupCoordinator, KafkaClient};
+use crate::cluster::{CoordinatorStatus, KafkaClient};
 use crate::consumer::assignor::{RebalanceProtocol, TopicPartition};
-use crate::error::{Error, TimeoutKind};
-use crate::net::Connection;
+use crate::error::Error;
 use crate::protocol::api::{HeartbeatRequest, LeaveGroupRequest, LeaveGroupRequestMember};
-use crate::protocol::{ErrorCode, Request};
+use crate::protocol::ErrorCode;
 
 mod join;
-
-/// Why the current activity stopped.
-enum Interrupt {
-    /// A Leave or Abandon command arrived (kept in `Worker::stop`).
-    Stop,
-    /// The group must be joined again.
-    Rejoin,
-    /// The coordinator moved or is unreachable: find it again.
-    Coordinator(Error),
-    /// A transient failure: back off, then try again.
-    Retry(Error),
-    /// The member cannot go on.
-    Fatal(Error),
-}
-
-type Step<T> = std::result::Result<T, Interrupt>;
-
-enum Stop {
-    Leave(Sender<()>),
-    Abandon,
-}
 
 /// What a heartbeat said.
 enum Beat {
@@ -59,21 +38,10 @@ pub(super) struct Worker {
     client: KafkaClient,
     config: MembershipConfig,
     shared: Arc<Shared>,
-    commands: Receiver<Command>,
     events: Sender<GroupEvent>,
     protocol: RebalanceProtocol,
-    /// Finds and remembers the coordinator (shared logic with commits).
-    lookup: GroupCoordinator,
-    /// After a failed renewal of the coordinator connection (KIP-368), no
-    /// new attempt before this: each one blocks this thread up to the
-    /// connect timeout, and the old connection still serves meanwhile.
-    renew_not_before: Option<Instant>,
-    /// The dedicated connection to the coordinator: a JoinGroup the broker
-    /// holds must not block other requests on a pooled connection.
-    coordinator: Option<(i32, Connection)>,
-    /// The last coordinator found, for LeaveGroup after its connection
-    /// was dropped.
-    last_coordinator: Option<i32>,
+    /// The coordinator, its connection and the command channel.
+    link: Link,
     member_id: String,
     generation: i32,
     owned: BTreeSet<TopicPartition>,
@@ -89,8 +57,6 @@ pub(super) struct Worker {
     last_heartbeat_ok: Instant,
     next_heartbeat: Instant,
     next_metadata_check: Instant,
-    failures: u32,
-    stop: Option<Stop>,
 }
 
 impl Worker {
@@ -104,15 +70,11 @@ impl Worker {
         let now = Instant::now();
         Worker {
             protocol: config.rebalance_protocol(),
-            lookup: GroupCoordinator::new(client.clone(), config.group_id.clone()),
-            renew_not_before: None,
+            link: Link::new(client.clone(), config.group_id.clone(), commands),
             client,
             config,
             shared,
-            commands,
             events,
-            coordinator: None,
-            last_coordinator: None,
             member_id: String::new(),
             generation: -1,
             owned: BTreeSet::new(),
@@ -125,8 +87,6 @@ impl Worker {
             last_heartbeat_ok: now,
             next_heartbeat: now,
             next_metadata_check: now,
-            failures: 0,
-            stop: None,
         }
     }
 
@@ -151,9 +111,7 @@ impl Worker {
         self.shared.running.store(false, Ordering::SeqCst);
         self.lose("the membership thread panicked");
         let _ = self.events.send(GroupEvent::Error(error));
-        if let Some((_, conn)) = self.coordinator.take() {
-            conn.close();
-        }
+        self.link.close();
     }
 
     #[cfg(test)]
@@ -164,40 +122,23 @@ impl Worker {
     }
 
     fn run_loop(&mut self) {
-        while self.stop.is_none() {
+        while self.link.stop.is_none() {
             #[cfg(test)]
             self.panic_if_asked();
+            self.absorb_rejoin_request();
             let step = if self.rejoin_needed {
                 self.join()
             } else {
                 self.stable()
             };
-            match step {
-                Ok(()) => self.failures = 0,
-                Err(Interrupt::Stop) => break,
-                Err(Interrupt::Rejoin) => self.rejoin_needed = true,
-                Err(Interrupt::Coordinator(e)) => {
-                    debug!(
-                        "group `{}`: coordinator lost ({e}); rediscovering",
-                        self.group()
-                    );
-                    self.coordinator = None;
-                    self.lookup.forget();
-                    if self.backoff().is_err() {
-                        break;
-                    }
-                }
-                Err(Interrupt::Retry(e)) => {
-                    warn!("group `{}`: {e}; retrying", self.group());
-                    if self.backoff().is_err() {
-                        break;
-                    }
-                }
-                Err(Interrupt::Fatal(e)) => {
-                    warn!("group `{}`: giving up: {e}", self.group());
-                    if !self.owned.is_empty() {
-                        self.lose("fatal error");
-                    }
+            match self.link.recover(step) {
+                Next::Continue => {}
+                Next::Stop => break,
+                Next::Rejoin => self.rejoin_needed = true,
+                Next::Fatal(e) => {
+                    self.lose("fatal error");
+                    // Not running any more before anyone hears of it.
+                    self.shared.running.store(false, Ordering::SeqCst);
                     let _ = self.events.send(GroupEvent::Error(e));
                     break;
                 }
@@ -208,7 +149,7 @@ impl Worker {
     /// The loop ended: leave (or abandon) the group and close the
     /// coordinator connection.
     fn finish(&mut self) {
-        match self.stop.take() {
+        match self.link.stop.take() {
             Some(Stop::Leave(done)) => {
                 self.leave_group("the consumer is closing");
                 drop(done);
@@ -216,188 +157,36 @@ impl Worker {
             Some(Stop::Abandon) => debug!("group `{}`: abandoned without leaving", self.group()),
             None => {}
         }
-        if let Some((_, conn)) = self.coordinator.take() {
-            conn.close();
-        }
+        self.link.close();
         self.shared.running.store(false, Ordering::SeqCst);
     }
 
     // ---- waiting and commands ----
 
-    fn on_command(&mut self, command: Command) -> Step<()> {
-        match command {
-            Command::Leave { done } => self.stop = Some(Stop::Leave(done)),
-            Command::Abandon => self.stop = Some(Stop::Abandon),
-            Command::Rejoin => {
-                self.rejoin_needed = true;
-                self.rejoin_reason = "the consumer asked to rejoin".into();
-                return Ok(());
-            }
-            Command::Resume => return Ok(()),
+    /// Turns a Rejoin command noted by the link into a rejoin.
+    fn absorb_rejoin_request(&mut self) {
+        if self.link.take_rejoin_request() {
+            self.rejoin_needed = true;
+            self.rejoin_reason = "the consumer asked to rejoin".into();
         }
-        Err(Interrupt::Stop)
     }
 
     /// Waits until `until`, answering commands; returns early on a rejoin
     /// request.
     fn wait_until(&mut self, until: Instant) -> Step<()> {
-        loop {
-            let command = self.commands.recv_deadline(until);
-            #[cfg(test)]
-            self.panic_if_asked();
-            match command {
-                Ok(command) => {
-                    self.on_command(command)?;
-                    if self.rejoin_needed {
-                        return Ok(());
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => return Ok(()),
-                Err(RecvTimeoutError::Disconnected) => {
-                    // The handle is gone without a word: leave, as Drop would.
-                    self.stop = Some(Stop::Leave(bounded(1).0));
-                    return Err(Interrupt::Stop);
-                }
-            }
-        }
+        let waited = self.link.wait_until(until);
+        #[cfg(test)]
+        self.panic_if_asked();
+        self.absorb_rejoin_request();
+        waited
     }
 
-    /// Sleeps the retry backoff, doubling per consecutive failure up to 1 s.
-    fn backoff(&mut self) -> Step<()> {
-        self.failures = self.failures.saturating_add(1);
-        let base = self.client.config().retry_backoff();
-        let wait = base
-            .saturating_mul(1 << self.failures.min(5))
-            .min(Duration::from_secs(1).max(base));
-        self.wait_until(crate::time::after(wait))
-    }
-
-    // ---- requests ----
-
-    /// Finds the coordinator (through the shared [`GroupCoordinator`]) and
-    /// opens a connection of its own to it.
-    fn ensure_coordinator(&mut self) -> Step<()> {
-        if let Some((node, conn)) = &self.coordinator {
-            if !conn.is_closed() && !conn.session_expiring() {
-                return Ok(());
-            }
-            if !conn.is_closed() {
-                // KIP-368: the SASL session ends soon. Open the replacement
-                // first, as the pool does; the old connection finishes what
-                // is in flight on it (`Connection::retire`). If the broker
-                // cannot be reached now, the old one serves meanwhile, and
-                // the next try waits out a backoff so that heartbeats are
-                // not held up by one connect attempt after another.
-                if self.renew_not_before.is_some_and(|at| Instant::now() < at) {
-                    return Ok(());
-                }
-                let node = *node;
-                match self.client.dedicated_connection(node) {
-                    Ok(fresh) => {
-                        self.renew_not_before = None;
-                        if let Some((_, old)) = self.coordinator.replace((node, fresh)) {
-                            old.retire();
-                        }
-                    }
-                    Err(e) => {
-                        self.renew_not_before =
-                            Some(crate::time::after(self.client.config().reconnect_backoff_max));
-                        debug!(
-                            "group `{}`: cannot renew the coordinator connection yet: {e}",
-                            self.group()
-                        );
-                    }
-                }
-                return Ok(());
-            }
-            // The connection died: the broker may be gone, so ask again.
-            self.lookup.forget();
-        }
-        self.coordinator = None;
-        let deadline = crate::time::after(self.client.config().request_timeout());
-        let node = self.lookup.node(deadline).map_err(|e| match e {
-            // A broker's answer that will not change on retry.
-            Error::Broker(ref b) if !b.code.is_retriable() => Interrupt::Fatal(e),
-            // The answer named no coordinator for the group.
-            Error::Protocol { decode: None, .. } => Interrupt::Retry(e),
-            e => Interrupt::Coordinator(e),
-        })?;
-        let conn = match self.client.dedicated_connection(node) {
-            Ok(conn) => conn,
-            Err(e) => {
-                self.lookup.forget();
-                return Err(Interrupt::Coordinator(e));
-            }
-        };
-        debug!(
-            "group `{}`: coordinator is broker {node} ({})",
-            self.group(),
-            conn.addr()
-        );
-        self.coordinator = Some((node, conn));
-        self.last_coordinator = Some(node);
-        Ok(())
-    }
-
-    /// Sends `request` to the coordinator and waits up to `timeout` for the
-    /// answer, answering commands meanwhile. A Stop abandons the request.
-    fn coordinator_request<R: Request>(
+    fn coordinator_request<R: crate::protocol::Request>(
         &mut self,
         request: &R,
         timeout: Duration,
     ) -> Step<R::Response> {
-        self.ensure_coordinator()?;
-        let Some((_, conn)) = &self.coordinator else {
-            return Err(Interrupt::Coordinator(Error::Closed(
-                "coordinator connection",
-            )));
-        };
-        let pending = match conn.send(request) {
-            Ok(p) => p,
-            Err(e @ (Error::Protocol { .. } | Error::UnsupportedVersion { .. })) => {
-                return Err(Interrupt::Fatal(e))
-            }
-            Err(e) => return Err(Interrupt::Coordinator(e)),
-        };
-        let deadline = crate::time::after(timeout);
-        let commands = self.commands.clone();
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            select! {
-                recv(pending.receiver()) -> frame => {
-                    let frame = frame.unwrap_or(Err(Error::Closed("coordinator connection")));
-                    return pending.decode(frame).map_err(|e| match e {
-                        Error::Protocol { .. } => Interrupt::Retry(e),
-                        e => Interrupt::Coordinator(e),
-                    });
-                }
-                recv(commands) -> command => {
-                    let stepped = match command {
-                        Ok(command) => self.on_command(command),
-                        Err(_) => {
-                            self.stop = Some(Stop::Leave(bounded(1).0));
-                            Err(Interrupt::Stop)
-                        }
-                    };
-                    if let Err(interrupt) = stepped {
-                        // The answer would arrive on a stream nobody reads.
-                        if let Some((_, conn)) = self.coordinator.take() {
-                            conn.close();
-                        }
-                        return Err(interrupt);
-                    }
-                }
-                default(remaining) => {
-                    if let Some((_, conn)) = self.coordinator.take() {
-                        conn.close();
-                    }
-                    return Err(Interrupt::Coordinator(Error::timeout(
-                        TimeoutKind::Request,
-                        format!("waiting for the coordinator of group `{}`", self.config.group_id),
-                    )));
-                }
-            }
-        }
+        self.link.coordinator_request(request, timeout)
     }
 
     fn request_timeout(&self) -> Duration {
@@ -418,14 +207,13 @@ impl Worker {
 
     // ---- stable ----
 
-    fn poll_overdue(&self, now: Instant) -> bool {
-        now.saturating_duration_since(*self.shared.last_poll.lock()) > self.config.max_poll_interval
+    pub(super) fn poll_overdue(&self, now: Instant) -> bool {
+        self.shared
+            .poll_overdue(now, self.config.max_poll_interval)
     }
 
     fn metadata_interval(&self) -> Duration {
-        self.config
-            .metadata_refresh_interval
-            .unwrap_or_else(|| self.client.config().metadata_max_age())
+        self.config.metadata_interval(&self.client)
     }
 
     /// One pass of the stable state: enforce timers, heartbeat when due,
@@ -496,8 +284,7 @@ impl Worker {
             Err(Interrupt::Coordinator(e) | Interrupt::Retry(e)) => {
                 debug!("group `{}`: heartbeat failed: {e}", self.group());
                 // A fresh connection, to a coordinator looked up again.
-                self.coordinator = None;
-                self.lookup.forget();
+                self.link.forget_coordinator();
                 return Beat::Failed;
             }
             Err(Interrupt::Rejoin) => return Beat::Rebalance,
@@ -521,15 +308,14 @@ impl Worker {
             ErrorCode::FencedInstanceId => {
                 let error = self.broker_error("Heartbeat", ErrorCode::FencedInstanceId);
                 let _ = self.events.send(GroupEvent::Error(error));
-                self.stop = Some(Stop::Abandon);
+                self.link.stop = Some(Stop::Abandon);
                 Beat::Fenced {
                     reset_member_id: true,
                 }
             }
             code if CoordinatorStatus::of(code) == Some(CoordinatorStatus::Moved) => {
                 debug!("group `{}`: heartbeat said {}", self.group(), code.name());
-                self.coordinator = None;
-                self.lookup.observe(code);
+                self.link.observe(code);
                 Beat::Failed
             }
             code => {
@@ -581,11 +367,7 @@ impl Worker {
     /// `max_poll_interval` passed without a poll: leave the group as the
     /// Java consumer does, and wait for the next poll to rejoin.
     fn poll_expired(&mut self) -> Step<()> {
-        warn!(
-            "group `{}`: no poll for more than max_poll_interval ({:?}); leaving the group until the consumer polls again",
-            self.group(),
-            self.config.max_poll_interval
-        );
+        self.link.warn_poll_expired(self.config.max_poll_interval);
         self.lose("max_poll_interval expired");
         self.leave_group("max_poll_interval expired");
         self.generation = -1;
@@ -597,19 +379,8 @@ impl Worker {
             state.generation = -1;
             state.member_id.clone_from(&self.member_id);
         }
-        self.shared.poll_expired.store(true, Ordering::SeqCst);
-        // A poll may have landed between the check and the flag.
-        while self.poll_overdue(Instant::now()) {
-            if !self.shared.poll_expired.load(Ordering::SeqCst) {
-                break;
-            }
-            match self.commands.recv_timeout(self.config.heartbeat_interval) {
-                Ok(command) => self.on_command(command)?,
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Err(Interrupt::Stop),
-            }
-        }
-        self.shared.poll_expired.store(false, Ordering::SeqCst);
+        self.link
+            .wait_for_poll(&self.shared, self.config.max_poll_interval)?;
         self.rejoin_needed = true;
         self.rejoin_reason = "the consumer resumed polling".into();
         Ok(())
@@ -622,13 +393,6 @@ impl Worker {
         if self.config.group_instance_id.is_some() || self.member_id.is_empty() {
             return;
         }
-        let Some(node) = self.last_coordinator else {
-            debug!(
-                "group `{}`: coordinator unknown; not sending LeaveGroup",
-                self.group()
-            );
-            return;
-        };
         let request = LeaveGroupRequest {
             group_id: self.config.group_id.clone(),
             members: vec![LeaveGroupRequestMember {
@@ -638,20 +402,13 @@ impl Worker {
             }],
         };
         let deadline = crate::time::after(self.config.close_timeout);
-        // A pooled connection: the dedicated one may be mid-join.
-        let sent = self
-            .client
-            .broker_connection(node, deadline)
-            .and_then(|conn| conn.send(&request));
-        let result = sent.and_then(|pending| {
-            match pending
-                .receiver()
-                .recv_deadline(deadline.min(pending.deadline()))
-            {
-                Ok(frame) => pending.decode(frame),
-                Err(_) => Err(Error::timeout(TimeoutKind::Request, "LeaveGroup")),
-            }
-        });
+        let Some(result) = self.link.request_last_coordinator(&request, deadline) else {
+            debug!(
+                "group `{}`: coordinator unknown; not sending LeaveGroup",
+                self.group()
+            );
+            return;
+        };
         match result {
             Ok(response) if response.error_code == ErrorCode::None => {
                 info!("group `{}`: left as {}", self.group(), self.member_id);
@@ -664,8 +421,4 @@ impl Worker {
             Err(e) => debug!("group `{}`: LeaveGroup failed: {e}", self.group()),
         }
     }
-}
-
-fn millis(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }

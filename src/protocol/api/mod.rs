@@ -62,6 +62,7 @@ pub use metadata::{
 // Consumer groups, committed offsets and SASL.
 #[cfg(test)]
 pub(crate) mod codec_checks;
+pub mod consumer_group_heartbeat;
 pub mod describe_groups;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -73,6 +74,10 @@ pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
 
+pub use consumer_group_heartbeat::{
+    ConsumerGroupHeartbeatAssignment, ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse, ConsumerGroupHeartbeatTopicPartitions,
+};
 pub use describe_groups::{
     DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup, DescribedGroupMember,
 };

@@ -5,16 +5,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, select};
 use log::{debug, info, warn};
 
-use super::{millis, Beat, Interrupt, Step, Stop, Worker};
+use super::{millis, Beat, Interrupt, Step, Worker};
+use crate::consumer::membership::link::{lose_all, revoke_and_wait, Link, Revoking};
+use crate::consumer::membership::{MembershipConfig, Shared};
+use crossbeam_channel::Sender;
 use crate::cluster::CoordinatorStatus;
 use crate::consumer::assignor::{
     flatten, group_by_topic, MemberSubscription, PartitionAssignor, RebalanceProtocol,
     TopicPartition,
 };
-use crate::consumer::membership::{GroupEvent, RevokeAck};
+use crate::consumer::membership::GroupEvent;
 use crate::error::Error;
 use crate::protocol::api::{
     JoinGroupRequest, JoinGroupRequestProtocol, JoinGroupResponse, JoinGroupResponseMember,
@@ -40,7 +42,7 @@ impl Worker {
             let all = self.owned.clone();
             self.revoke(all)?;
         }
-        self.ensure_coordinator()?;
+        self.link.ensure_coordinator()?;
         self.topics = self.subscribed_topics()?;
         let response = self.join_group()?;
         self.member_id.clone_from(&response.member_id);
@@ -68,6 +70,8 @@ impl Worker {
         };
         let assignment = self.sync_group(&protocol_name, assignments)?;
         self.rejoin_needed = false;
+        // A rejoin asked for during the join is answered by this join.
+        self.link.take_rejoin_request();
         let now = Instant::now();
         self.last_heartbeat_ok = now;
         self.next_heartbeat = crate::time::add(now, self.config.heartbeat_interval);
@@ -287,52 +291,7 @@ impl Worker {
     /// Announces a revocation and waits, heartbeating, for its
     /// acknowledgement (bounded by `rebalance_timeout` and the poll timer).
     fn revoke(&mut self, partitions: BTreeSet<TopicPartition>) -> Step<()> {
-        let (ack_tx, ack_rx) = bounded::<()>(0);
-        debug!(
-            "group `{}`: revoking {} partitions",
-            self.group(),
-            partitions.len()
-        );
-        let _ = self.events.send(GroupEvent::Revoked {
-            partitions: partitions.clone(),
-            ack: RevokeAck { _done: ack_tx },
-        });
-        let deadline = crate::time::after(self.config.rebalance_timeout);
-        let commands = self.commands.clone();
-        loop {
-            let now = Instant::now();
-            if now >= deadline || self.poll_overdue(now) {
-                warn!(
-                    "group `{}`: the consumer did not acknowledge the revocation in time",
-                    self.group()
-                );
-                break;
-            }
-            if now >= self.next_heartbeat && self.generation >= 0 && !self.member_id.is_empty() {
-                self.next_heartbeat = crate::time::add(now, self.config.heartbeat_interval);
-                let beat = self.heartbeat();
-                if self.stop.is_some() {
-                    return Err(Interrupt::Stop);
-                }
-                if let Beat::Fenced { reset_member_id } = beat {
-                    // The partitions are gone anyway; stop waiting.
-                    self.reset_member("Heartbeat", reset_member_id);
-                    return Err(Interrupt::Rejoin);
-                }
-            }
-            let until = deadline.min(self.next_heartbeat.max(now + Duration::from_millis(10)));
-            select! {
-                recv(ack_rx) -> _ => break,
-                recv(commands) -> command => match command {
-                    Ok(command) => self.on_command(command)?,
-                    Err(_) => {
-                        self.stop = Some(Stop::Leave(bounded(1).0));
-                        return Err(Interrupt::Stop);
-                    }
-                },
-                default(until.saturating_duration_since(Instant::now())) => {}
-            }
-        }
+        revoke_and_wait(self, &partitions)?;
         for tp in &partitions {
             self.owned.remove(tp);
         }
@@ -342,17 +301,8 @@ impl Worker {
 
     /// Reports the owned partitions lost.
     pub(super) fn lose(&mut self, why: &str) {
-        if self.owned.is_empty() {
-            return;
-        }
-        warn!(
-            "group `{}`: lost {} partitions ({why})",
-            self.group(),
-            self.owned.len()
-        );
-        let partitions = std::mem::take(&mut self.owned);
-        self.shared.state.lock().assignment.clear();
-        let _ = self.events.send(GroupEvent::Lost { partitions });
+        let group = self.config.group_id.clone();
+        lose_all(&group, &mut self.owned, &self.shared, &self.events, why);
     }
 
     /// Forgets the generation (and the member id) after the coordinator
@@ -369,6 +319,33 @@ impl Worker {
         drop(state);
         self.rejoin_needed = true;
         self.rejoin_reason = format!("{api} fenced the member");
+    }
+}
+
+impl Revoking for Worker {
+    fn link(&mut self) -> &mut Link {
+        &mut self.link
+    }
+
+    fn parts(&self) -> (&MembershipConfig, &Shared, &Sender<GroupEvent>) {
+        (&self.config, &self.shared, &self.events)
+    }
+
+    fn heartbeat_while_revoking(&mut self) -> Step<Instant> {
+        let now = Instant::now();
+        if now >= self.next_heartbeat && self.generation >= 0 && !self.member_id.is_empty() {
+            self.next_heartbeat = crate::time::add(now, self.config.heartbeat_interval);
+            let beat = self.heartbeat();
+            if self.link.stop.is_some() {
+                return Err(Interrupt::Stop);
+            }
+            if let Beat::Fenced { reset_member_id } = beat {
+                // The partitions are gone anyway; stop waiting.
+                self.reset_member("Heartbeat", reset_member_id);
+                return Err(Interrupt::Rejoin);
+            }
+        }
+        Ok(self.next_heartbeat.max(now + Duration::from_millis(10)))
     }
 }
 
