@@ -41,8 +41,9 @@ pub use cluster::{
     Topic, TopicMetadata,
 };
 pub use consumer::{
-    Assignor, BalancedConsumer, BalancedConsumerConfig, IsolationLevel, Message, OffsetReset,
-    SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
+    AckType, AcknowledgementMode, Assignor, BalancedConsumer, BalancedConsumerConfig,
+    IsolationLevel, Message, OffsetReset, ShareConsumer, ShareConsumerConfig, SimpleConsumer,
+    SimpleConsumerConfig, Subscription, TopicPartition,
 };
 pub use error::{BrokerError, Error, Result, TimeoutKind};
 pub use net::{Sasl, TlsConfig};

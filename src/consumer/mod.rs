@@ -31,6 +31,7 @@ crate::internal_mod!(membership);
 mod message;
 pub(crate) mod offsets;
 mod queue;
+mod share;
 mod simple;
 
 pub use crate::protocol::api::IsolationLevel;
@@ -40,6 +41,7 @@ pub use balanced::{BalancedConsumer, BalancedConsumerConfig, Iter as BalancedIte
 pub use config::{OffsetReset, SimpleConsumerConfig};
 pub use membership::Subscription;
 pub use message::Message;
+pub use share::{AckType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig, ShareIter};
 pub use simple::{Iter as SimpleIter, SimpleConsumer};
 
 /// The old name of [`SimpleIter`].

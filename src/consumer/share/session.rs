@@ -1,0 +1,674 @@
+//! Share sessions and the requests that use them: ShareFetch (acquire
+//! records, piggyback acknowledgements) and ShareAcknowledge (commit,
+//! close), one session per partition leader.
+//!
+//! A session opens with epoch 0 and the full partition set, then each
+//! request carries the next epoch and only the changes (partitions added,
+//! partitions forgotten) and the acknowledgements for partitions in it. A
+//! session a broker no longer knows (`SHARE_SESSION_NOT_FOUND`,
+//! `INVALID_SHARE_SESSION_EPOCH`, a dropped connection) is gone with its
+//! locks: the broker released its records for redelivery, so what was
+//! owed for them is dropped and the next fetch opens a new session.
+//! Runs on the caller's thread, under the consumer's fetch lock; the
+//! [`Acks`] lock is taken only between network calls.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use log::{debug, error, warn};
+use parking_lot::Mutex;
+
+use super::acks::{Acks, Tp};
+use super::config::ShareConsumerConfig;
+use super::member::Membership;
+use crate::cluster::{duration_ms, KafkaClient, TopicMetadata};
+use crate::consumer::decode::PartitionRead;
+use crate::consumer::Message;
+use crate::error::{Error, Result};
+use crate::protocol::api::share_fetch::{
+    acknowledge_type, CLOSE_SESSION_EPOCH, OPEN_SESSION_EPOCH,
+};
+use crate::protocol::api::{
+    IsolationLevel, ShareAcknowledgePartition, ShareAcknowledgeRequest, ShareAcknowledgeTopic,
+    ShareFetchPartition, ShareFetchPartitionResponse, ShareFetchRequest, ShareFetchResponse,
+    ShareFetchTopic, ShareForgottenTopic,
+};
+use crate::protocol::records::DecodeOptions;
+use crate::protocol::ErrorCode;
+
+/// Longest acquired range whose missing offsets are acknowledged as gaps;
+/// a longer one is a broker bug, not something to loop over.
+const MAX_GAP_RANGE: i64 = 1 << 20;
+
+/// One leader's share session.
+#[derive(Debug, Default)]
+struct Session {
+    /// The epoch of the next request; 0 while no session is open.
+    epoch: i32,
+    /// The partitions in the session.
+    partitions: BTreeSet<Tp>,
+}
+
+/// The subscribed topics' metadata, by name and by id.
+#[derive(Default)]
+struct Topics {
+    by_id: HashMap<[u8; 16], Arc<TopicMetadata>>,
+    names: HashMap<Arc<str>, [u8; 16]>,
+}
+
+impl Topics {
+    fn id(&self, name: &str) -> Option<[u8; 16]> {
+        self.names.get(name).copied()
+    }
+}
+
+/// The share sessions of one consumer.
+pub(crate) struct Sessions {
+    client: KafkaClient,
+    group_id: String,
+    member_id: String,
+    topics: Vec<String>,
+    config: ShareConsumerConfig,
+    sessions: BTreeMap<i32, Session>,
+    /// Topic names, interned so messages share them.
+    interned: HashMap<String, Arc<str>>,
+}
+
+/// What a request was for, to update its session from the answer.
+struct Sent {
+    leader: i32,
+    epoch: i32,
+    added: BTreeSet<Tp>,
+    forgotten: BTreeSet<Tp>,
+    acked: BTreeSet<Tp>,
+}
+
+impl Sessions {
+    pub(crate) fn new(
+        client: KafkaClient,
+        group_id: String,
+        member_id: String,
+        topics: Vec<String>,
+        config: ShareConsumerConfig,
+    ) -> Self {
+        Sessions {
+            client,
+            group_id,
+            member_id,
+            topics,
+            config,
+            sessions: BTreeMap::new(),
+            interned: HashMap::new(),
+        }
+    }
+
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        Arc::clone(
+            self.interned
+                .entry(name.to_owned())
+                .or_insert_with(|| Arc::from(name)),
+        )
+    }
+
+    /// The subscribed topics' metadata (cached by the client).
+    fn topics(&self) -> Topics {
+        let mut t = Topics::default();
+        for name in &self.topics {
+            match self.client.topic_metadata(name) {
+                Ok(meta) => {
+                    t.names.insert(Arc::from(name.as_str()), meta.topic_id);
+                    t.by_id.insert(meta.topic_id, meta);
+                }
+                Err(e) => debug!("share group `{}`: topic `{name}`: {e}", self.group_id),
+            }
+        }
+        t
+    }
+
+    /// The assigned partitions, by leader.
+    fn wanted(
+        &mut self,
+        topics: &Topics,
+        assignment: &BTreeMap<[u8; 16], Vec<i32>>,
+    ) -> BTreeMap<i32, BTreeSet<Tp>> {
+        let mut wanted: BTreeMap<i32, BTreeSet<Tp>> = BTreeMap::new();
+        for (topic_id, partitions) in assignment {
+            let Some(meta) = topics.by_id.get(topic_id) else {
+                debug!(
+                    "share group `{}`: assigned topic id {topic_id:02x?} is not subscribed here",
+                    self.group_id
+                );
+                continue;
+            };
+            let name = self.intern(&meta.name);
+            for &p in partitions {
+                match meta.partition(p).and_then(|p| p.leader).filter(|l| *l >= 0) {
+                    Some(leader) => {
+                        wanted
+                            .entry(leader)
+                            .or_default()
+                            .insert((Arc::clone(&name), p));
+                    }
+                    None => {
+                        let _ = self.client.refresh_topic(&meta.name);
+                    }
+                }
+            }
+        }
+        wanted
+    }
+
+    /// Forgets a session the broker no longer has.
+    fn reset(&mut self, leader: i32, acks: &Mutex<Acks>, why: &str) {
+        if let Some(session) = self.sessions.remove(&leader) {
+            acks.lock().forget(&session.partitions, why);
+        }
+    }
+
+    /// One ShareFetch to every leader of the assignment (and to every open
+    /// session with acknowledgements or partitions to forget), in parallel,
+    /// waiting at most until `deadline`. Acquired records go to `acks`'
+    /// buffer. Returns whether any request was sent.
+    ///
+    /// # Errors
+    /// A top-level answer that retrying cannot cure (authorization, an
+    /// invalid request).
+    pub(crate) fn fetch(
+        &mut self,
+        acks: &Mutex<Acks>,
+        membership: &Mutex<Membership>,
+        deadline: Instant,
+    ) -> Result<bool> {
+        let assignment = membership.lock().assignment.clone();
+        let topics = self.topics();
+        let wanted = self.wanted(&topics, &assignment);
+        self.drop_orphan_acks(acks);
+        let leaders: BTreeSet<i32> = wanted.keys().chain(self.sessions.keys()).copied().collect();
+        let max_wait = deadline
+            .saturating_duration_since(Instant::now())
+            .min(self.config.fetch_max_wait);
+        let mut in_flight = Vec::new();
+        for leader in leaders {
+            let want = wanted.get(&leader).cloned().unwrap_or_default();
+            let Some((request, sent)) = self.fetch_request(leader, want, &topics, acks, max_wait)
+            else {
+                continue;
+            };
+            let conn = match self.client.broker_connection(leader, deadline) {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!("share group `{}`: broker {leader}: {e}", self.group_id);
+                    self.reset(leader, acks, "the leader could not be reached");
+                    continue;
+                }
+            };
+            match conn.send(&request) {
+                Ok(pending) => in_flight.push((pending, sent)),
+                Err(e) => {
+                    warn!(
+                        "share group `{}`: ShareFetch to broker {leader}: {e}",
+                        self.group_id
+                    );
+                    self.reset(leader, acks, "the request could not be sent");
+                }
+            }
+        }
+        let any = !in_flight.is_empty();
+        let mut fatal = None;
+        for (pending, sent) in in_flight {
+            match pending.wait() {
+                Ok(response) => {
+                    if let Err(e) = self.fetched(&sent, response, &topics, acks) {
+                        fatal.get_or_insert(e);
+                    }
+                }
+                Err(e) => {
+                    warn!(
+                        "share group `{}`: ShareFetch from broker {}: {e}",
+                        self.group_id, sent.leader
+                    );
+                    self.reset(sent.leader, acks, "the connection failed");
+                }
+            }
+        }
+        fatal.map_or(Ok(any), Err)
+    }
+
+    /// Drops acknowledgements owed for partitions in no open session.
+    fn drop_orphan_acks(&self, acks: &Mutex<Acks>) {
+        let mut acks = acks.lock();
+        let orphans: BTreeSet<Tp> = acks
+            .owed()
+            .into_iter()
+            .filter(|tp| {
+                !self
+                    .sessions
+                    .values()
+                    .any(|s| s.epoch > 0 && s.partitions.contains(tp))
+            })
+            .collect();
+        if !orphans.is_empty() {
+            acks.forget(&orphans, "their share session ended");
+        }
+    }
+
+    /// The next ShareFetch for `leader`, or `None` when there is nothing
+    /// to ask it.
+    fn fetch_request(
+        &mut self,
+        leader: i32,
+        want: BTreeSet<Tp>,
+        topics: &Topics,
+        acks: &Mutex<Acks>,
+        max_wait: Duration,
+    ) -> Option<(ShareFetchRequest, Sent)> {
+        let session = self.sessions.entry(leader).or_default();
+        let opening = session.epoch == OPEN_SESSION_EPOCH;
+        let (added, forgotten, acked): (BTreeSet<Tp>, BTreeSet<Tp>, BTreeSet<Tp>) = if opening {
+            (want.clone(), BTreeSet::new(), BTreeSet::new())
+        } else {
+            let owed: BTreeSet<Tp> = acks
+                .lock()
+                .owed()
+                .into_iter()
+                .filter(|tp| session.partitions.contains(tp))
+                .collect();
+            (
+                want.difference(&session.partitions).cloned().collect(),
+                session.partitions.difference(&want).cloned().collect(),
+                owed,
+            )
+        };
+        if opening && added.is_empty() {
+            self.sessions.remove(&leader);
+            return None;
+        }
+        if !opening && want.is_empty() && forgotten.is_empty() && acked.is_empty() {
+            return None;
+        }
+        let mut by_topic: BTreeMap<[u8; 16], Vec<ShareFetchPartition>> = BTreeMap::new();
+        {
+            let mut acks = acks.lock();
+            for tp in added.union(&acked) {
+                let Some(topic_id) = topics.id(&tp.0) else {
+                    continue;
+                };
+                by_topic
+                    .entry(topic_id)
+                    .or_default()
+                    .push(ShareFetchPartition {
+                        partition_index: tp.1,
+                        acknowledgement_batches: if acked.contains(tp) {
+                            acks.take(tp)
+                        } else {
+                            Vec::new()
+                        },
+                    });
+            }
+        }
+        let mut forgotten_topics: BTreeMap<[u8; 16], Vec<i32>> = BTreeMap::new();
+        for tp in &forgotten {
+            if let Some(topic_id) = topics.id(&tp.0) {
+                forgotten_topics.entry(topic_id).or_default().push(tp.1);
+            }
+        }
+        let request = ShareFetchRequest {
+            group_id: self.group_id.clone(),
+            member_id: self.member_id.clone(),
+            share_session_epoch: session.epoch,
+            max_wait_ms: duration_ms(max_wait),
+            min_bytes: self.config.fetch_min_bytes,
+            max_bytes: self.config.fetch_max_bytes,
+            max_records: self.config.max_poll_records,
+            batch_size: self.config.max_poll_records,
+            topics: by_topic
+                .into_iter()
+                .map(|(topic_id, partitions)| ShareFetchTopic {
+                    topic_id,
+                    partitions,
+                })
+                .collect(),
+            forgotten_topics_data: forgotten_topics
+                .into_iter()
+                .map(|(topic_id, partitions)| ShareForgottenTopic {
+                    topic_id,
+                    partitions,
+                })
+                .collect(),
+        };
+        debug!(
+            "share group `{}`: ShareFetch to broker {leader} epoch {} (+{} -{} partitions, acks \
+             for {})",
+            self.group_id,
+            request.share_session_epoch,
+            added.len(),
+            forgotten.len(),
+            acked.len()
+        );
+        let sent = Sent {
+            leader,
+            epoch: session.epoch,
+            added,
+            forgotten,
+            acked,
+        };
+        Some((request, sent))
+    }
+
+    /// Applies a ShareFetch answer.
+    fn fetched(
+        &mut self,
+        sent: &Sent,
+        response: ShareFetchResponse,
+        topics: &Topics,
+        acks: &Mutex<Acks>,
+    ) -> Result<()> {
+        let code = response.error_code;
+        if matches!(
+            code,
+            ErrorCode::ShareSessionNotFound | ErrorCode::InvalidShareSessionEpoch
+        ) {
+            warn!(
+                "share group `{}`: broker {} answered {}; opening a new share session",
+                self.group_id,
+                sent.leader,
+                code.name()
+            );
+            self.reset(sent.leader, acks, code.name());
+            return Ok(());
+        }
+        if !code.is_ok() {
+            let e = Error::broker(
+                code,
+                response.error_message.clone(),
+                format!(
+                    "ShareFetch of share group `{}` from broker {}",
+                    self.group_id, sent.leader
+                ),
+            );
+            // The acknowledgements were not applied: keep them for the
+            // next attempt unless the session is gone.
+            self.reset(sent.leader, acks, code.name());
+            return if code.is_retriable() {
+                warn!("{e}");
+                Ok(())
+            } else {
+                Err(e)
+            };
+        }
+        let session = self.sessions.entry(sent.leader).or_default();
+        session.epoch = if sent.epoch == OPEN_SESSION_EPOCH {
+            1
+        } else {
+            sent.epoch.wrapping_add(1).max(1)
+        };
+        session.partitions.extend(sent.added.iter().cloned());
+        for tp in &sent.forgotten {
+            session.partitions.remove(tp);
+        }
+        for topic in response.responses {
+            let Some(meta) = topics.by_id.get(&topic.topic_id) else {
+                warn!(
+                    "share group `{}`: ShareFetch answered an unknown topic id {:02x?}",
+                    self.group_id, topic.topic_id
+                );
+                continue;
+            };
+            let name = self.intern(&meta.name);
+            for p in topic.partitions {
+                self.partition_fetched(&name, p, sent, acks);
+            }
+        }
+        Ok(())
+    }
+
+    fn partition_fetched(
+        &self,
+        name: &Arc<str>,
+        p: ShareFetchPartitionResponse,
+        sent: &Sent,
+        acks: &Mutex<Acks>,
+    ) {
+        let tp: Tp = (Arc::clone(name), p.partition_index);
+        if !p.acknowledge_error_code.is_ok() && sent.acked.contains(&tp) {
+            acks.lock().refused(Error::broker(
+                p.acknowledge_error_code,
+                p.acknowledge_error_message.clone(),
+                format!(
+                    "acknowledging records of topic `{name}` partition {} (ShareFetch)",
+                    p.partition_index
+                ),
+            ));
+        }
+        if !p.error_code.is_ok() {
+            warn!(
+                "share group `{}`: ShareFetch of `{name}` partition {}: {}",
+                self.group_id,
+                p.partition_index,
+                p.error_code.name()
+            );
+            if matches!(
+                p.error_code,
+                ErrorCode::NotLeaderOrFollower
+                    | ErrorCode::FencedLeaderEpoch
+                    | ErrorCode::UnknownTopicOrPartition
+                    | ErrorCode::UnknownTopicId
+                    | ErrorCode::LeaderNotAvailable
+            ) {
+                let _ = self.client.refresh_topic(name);
+            }
+            return;
+        }
+        if p.acquired_records.is_empty() {
+            return;
+        }
+        let messages = self.acquired(&tp, &p, acks);
+        acks.lock().buffer(messages);
+    }
+
+    /// The acquired records of one partition: the answer's batches hold
+    /// other records too (a batch is returned whole). Acquired offsets
+    /// with no record (compacted away, control records) are acknowledged
+    /// as gaps; acquired records that do not decode are released.
+    fn acquired(
+        &self,
+        tp: &Tp,
+        p: &ShareFetchPartitionResponse,
+        acks: &Mutex<Acks>,
+    ) -> Vec<Message> {
+        let first = p
+            .acquired_records
+            .iter()
+            .map(|a| a.first_offset)
+            .min()
+            .unwrap_or(0);
+        let read = PartitionRead {
+            topic: &tp.0,
+            partition: tp.1,
+            fetch_offset: first,
+            isolation_level: IsolationLevel::ReadUncommitted,
+            options: DecodeOptions::default(),
+        };
+        let decoded = read.decode(p.records.as_deref().unwrap_or_default(), &[], usize::MAX);
+        let broken_from = decoded.error.as_ref().map(|(offset, e)| {
+            error!(
+                "share group `{}`: records of `{}` partition {} from offset {offset} do not \
+                 decode ({e}); releasing them",
+                self.group_id, tp.0, tp.1
+            );
+            *offset
+        });
+        let mut by_offset: BTreeMap<i64, Message> = decoded
+            .messages
+            .into_iter()
+            .map(|m| (m.offset, m))
+            .collect();
+        let mut out = Vec::new();
+        let mut acks = acks.lock();
+        for range in &p.acquired_records {
+            let count = u16::try_from(range.delivery_count.max(1)).unwrap_or(1);
+            if range.last_offset < range.first_offset
+                || range.last_offset - range.first_offset > MAX_GAP_RANGE
+            {
+                warn!(
+                    "share group `{}`: ignoring acquired range {}..={} of `{}` partition {}",
+                    self.group_id, range.first_offset, range.last_offset, tp.0, tp.1
+                );
+                continue;
+            }
+            for offset in range.first_offset..=range.last_offset {
+                match by_offset.remove(&offset) {
+                    Some(mut m) => {
+                        m.delivery_count = Some(count);
+                        out.push(m);
+                    }
+                    None if broken_from.is_some_and(|b| offset >= b) => {
+                        acks.owe(tp.clone(), offset, acknowledge_type::RELEASE);
+                    }
+                    None => acks.owe(tp.clone(), offset, acknowledge_type::GAP),
+                }
+            }
+        }
+        out.sort_by_key(|m| m.offset);
+        out
+    }
+
+    /// Sends the acknowledgements owed (ShareAcknowledge to each leader
+    /// whose session holds some; with `close`, epoch -1 to every open
+    /// session, which then releases what is still acquired and ends).
+    /// Returns the refusals.
+    pub(crate) fn acknowledge(
+        &mut self,
+        acks: &Mutex<Acks>,
+        close: bool,
+        deadline: Instant,
+    ) -> Vec<Error> {
+        self.drop_orphan_acks(acks);
+        let topics = self.topics();
+        let mut errors = Vec::new();
+        let mut in_flight = Vec::new();
+        let leaders: Vec<i32> = self.sessions.keys().copied().collect();
+        for leader in leaders {
+            let Some(session) = self.sessions.get(&leader) else {
+                continue;
+            };
+            if session.epoch <= 0 {
+                continue;
+            }
+            let mut by_topic: BTreeMap<[u8; 16], Vec<ShareAcknowledgePartition>> = BTreeMap::new();
+            {
+                let mut acks = acks.lock();
+                for tp in acks.owed() {
+                    if !session.partitions.contains(&tp) {
+                        continue;
+                    }
+                    let Some(topic_id) = topics.id(&tp.0) else {
+                        continue;
+                    };
+                    let batches = acks.take(&tp);
+                    by_topic
+                        .entry(topic_id)
+                        .or_default()
+                        .push(ShareAcknowledgePartition {
+                            partition_index: tp.1,
+                            acknowledgement_batches: batches,
+                        });
+                }
+            }
+            if by_topic.is_empty() && !close {
+                continue;
+            }
+            let request = ShareAcknowledgeRequest {
+                group_id: self.group_id.clone(),
+                member_id: self.member_id.clone(),
+                share_session_epoch: if close {
+                    CLOSE_SESSION_EPOCH
+                } else {
+                    session.epoch
+                },
+                topics: by_topic
+                    .into_iter()
+                    .map(|(topic_id, partitions)| ShareAcknowledgeTopic {
+                        topic_id,
+                        partitions,
+                    })
+                    .collect(),
+            };
+            let sent = self
+                .client
+                .broker_connection(leader, deadline)
+                .and_then(|conn| conn.send(&request));
+            match sent {
+                Ok(pending) => in_flight.push((leader, pending)),
+                Err(e) => {
+                    errors.push(e);
+                    self.reset(leader, acks, "the leader could not be reached");
+                }
+            }
+        }
+        for (leader, pending) in in_flight {
+            match pending.wait() {
+                Ok(r) if r.error_code.is_ok() => {
+                    if close {
+                        self.sessions.remove(&leader);
+                    } else if let Some(s) = self.sessions.get_mut(&leader) {
+                        s.epoch = s.epoch.wrapping_add(1).max(1);
+                    }
+                    for topic in r.responses {
+                        let name = topics
+                            .by_id
+                            .get(&topic.topic_id)
+                            .map_or_else(|| "?".to_owned(), |m| m.name.clone());
+                        for p in topic
+                            .partitions
+                            .into_iter()
+                            .filter(|p| !p.error_code.is_ok())
+                        {
+                            errors.push(Error::broker(
+                                p.error_code,
+                                p.error_message,
+                                format!(
+                                    "acknowledging records of topic `{name}` partition {} \
+                                     (ShareAcknowledge)",
+                                    p.partition_index
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Ok(r) => {
+                    errors.push(Error::broker(
+                        r.error_code,
+                        r.error_message,
+                        format!(
+                            "ShareAcknowledge of share group `{}` to broker {leader}",
+                            self.group_id
+                        ),
+                    ));
+                    self.sessions.remove(&leader);
+                }
+                Err(e) => {
+                    errors.push(e);
+                    self.sessions.remove(&leader);
+                }
+            }
+        }
+        if close {
+            self.sessions.clear();
+        }
+        errors
+    }
+}
+
+impl Sessions {
+    /// The client.
+    pub(crate) fn client(&self) -> &KafkaClient {
+        &self.client
+    }
+
+    /// The subscribed topic names.
+    pub(crate) fn topic_names(&self) -> Vec<String> {
+        self.topics.clone()
+    }
+}
