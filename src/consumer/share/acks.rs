@@ -128,6 +128,13 @@ impl Acks {
         }
     }
 
+    /// Drops the buffered records of `tps`, which the consumer no longer
+    /// reads (forgetting a partition releases its records on the broker).
+    pub(crate) fn unbuffer(&mut self, tps: &BTreeSet<Tp>) {
+        self.buffered
+            .retain(|m| !tps.contains(&(Arc::clone(&m.topic), m.partition)));
+    }
+
     /// Takes the acknowledgements owed for `tp`, as wire batches.
     pub(crate) fn take(&mut self, tp: &Tp) -> Vec<AcknowledgementBatch> {
         self.pending

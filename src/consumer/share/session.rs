@@ -290,6 +290,7 @@ impl Sessions {
         let mut by_topic: BTreeMap<[u8; 16], Vec<ShareFetchPartition>> = BTreeMap::new();
         {
             let mut acks = acks.lock();
+            acks.unbuffer(&forgotten);
             for tp in added.union(&acked) {
                 let Some(topic_id) = topics.id(&tp.0) else {
                     continue;
