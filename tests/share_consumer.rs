@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use kafka_sync::consumer::{AckType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig};
 use kafka_sync::testkit::{unique_name, CoordinatorKind, MockCluster};
-use kafka_sync::{Error, KafkaClient, Message, OffsetReset, ProducerConfig, Subscription};
+use kafka_sync::{
+    ApiKey, Error, ErrorCode, KafkaClient, Message, OffsetReset, ProducerConfig, Subscription,
+};
 use support::mock;
 use support::{DEADLINE, LONG};
 
@@ -431,5 +433,69 @@ fn a_broker_without_share_groups_is_an_unsupported_version_naming_share_group_he
         other => panic!("expected UnsupportedVersion, got {other:?}"),
     }
     let text = err.to_string();
+    eprintln!("tansu: {text}");
     assert!(text.contains("Kafka 4.1"), "{text}");
+}
+
+#[test]
+fn a_share_session_the_broker_lost_is_opened_again_and_reading_goes_on() {
+    let cluster = cluster(Duration::from_secs(30));
+    let topic = unique_name("share-session");
+    cluster.create_topic(&topic, 2, 3).unwrap();
+    let client = mock::client(cluster.bootstrap());
+    produce(&client, &topic, 40);
+    let consumer = join(
+        &client,
+        &unique_name("g"),
+        &topic,
+        config().max_poll_records(5),
+    );
+    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 5);
+    // The next fetches find no session, then a wrong epoch.
+    cluster
+        .request_errors(
+            ApiKey::ShareFetch,
+            &[
+                ErrorCode::ShareSessionNotFound,
+                ErrorCode::InvalidShareSessionEpoch,
+            ],
+        )
+        .unwrap();
+    let before: BTreeSet<String> = seen.iter().map(value).collect();
+    seen.extend(drain(
+        &consumer,
+        |_| None,
+        |s| {
+            s.iter()
+                .map(value)
+                .chain(before.iter().cloned())
+                .collect::<BTreeSet<_>>()
+                .len()
+                >= 40
+        },
+    ));
+    let distinct: BTreeSet<String> = seen.iter().map(value).collect();
+    assert_eq!(distinct.len(), 40, "every record arrives");
+    // Records whose acceptance was lost with the session came again.
+    assert!(seen.iter().filter(|m| m.delivery_count() > Some(1)).count() <= seen.len() - 40);
+    consumer.close().unwrap();
+}
+
+#[test]
+fn a_fenced_member_joins_again_and_reading_goes_on() {
+    let cluster = cluster(Duration::from_secs(30));
+    let topic = unique_name("share-fenced");
+    cluster.create_topic(&topic, 2, 3).unwrap();
+    let client = mock::client(cluster.bootstrap());
+    let consumer = join(&client, &unique_name("g"), &topic, config());
+    cluster
+        .request_errors(
+            ApiKey::ShareGroupHeartbeat,
+            &[ErrorCode::FencedMemberEpoch, ErrorCode::UnknownMemberId],
+        )
+        .unwrap();
+    produce(&client, &topic, 20);
+    let seen = drain(&consumer, |_| None, |s| s.len() >= 20);
+    assert_eq!(seen.iter().map(value).collect::<BTreeSet<_>>().len(), 20);
+    consumer.close().unwrap();
 }
