@@ -225,11 +225,8 @@ fn run(
 ) {
     let request_timeout = coordinator.client().config().request_timeout();
     let mut send_subscription = false;
-    loop {
-        match stopped.recv_timeout(interval) {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => break,
-        }
+    // Until told to stop (a message, or the sender dropped).
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
         let epoch = state.lock().epoch;
         let request = identity.request(epoch, send_subscription || epoch == JOIN_EPOCH);
         let deadline = crate::time::after(request_timeout);

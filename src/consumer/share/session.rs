@@ -26,6 +26,7 @@ use crate::cluster::{duration_ms, KafkaClient, TopicMetadata};
 use crate::consumer::decode::PartitionRead;
 use crate::consumer::Message;
 use crate::error::{Error, Result};
+use crate::net::Connection;
 use crate::protocol::api::share_fetch::{
     acknowledge_type, CLOSE_SESSION_EPOCH, OPEN_SESSION_EPOCH,
 };
@@ -40,6 +41,30 @@ use crate::protocol::ErrorCode;
 /// Longest acquired range whose missing offsets are acknowledged as gaps;
 /// a longer one is a broker bug, not something to loop over.
 const MAX_GAP_RANGE: i64 = 1 << 20;
+
+/// Waits for `pending` until `deadline` or its request timeout, whichever
+/// comes first.
+fn wait_until<R: crate::protocol::Request>(
+    pending: crate::net::PendingResponse<R>,
+    deadline: Instant,
+) -> Result<R::Response> {
+    match pending
+        .receiver()
+        .recv_deadline(deadline.min(pending.deadline()))
+    {
+        Ok(frame) => pending.decode(frame),
+        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+            Err(Error::Closed("share consumer's leader connection"))
+        }
+        Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::timeout(
+            crate::TimeoutKind::Request,
+            format!(
+                "waiting for the answer to api {} (the caller's timeout or request_timeout)",
+                R::API_KEY
+            ),
+        )),
+    }
+}
 
 /// One leader's share session.
 #[derive(Debug, Default)]
@@ -73,6 +98,12 @@ pub(crate) struct Sessions {
     sessions: BTreeMap<i32, Session>,
     /// Topic names, interned so messages share them.
     interned: HashMap<String, Arc<str>>,
+    /// A connection of its own per leader: a ShareFetch the broker holds
+    /// for `fetch_max_wait` must not delay the client's other requests to
+    /// that broker (heartbeats, metadata) on a pooled one.
+    connections: BTreeMap<i32, Connection>,
+    /// When a leader that could not be reached may be tried again.
+    backoff_until: BTreeMap<i32, Instant>,
 }
 
 /// What a request was for, to update its session from the answer.
@@ -100,7 +131,47 @@ impl Sessions {
             config,
             sessions: BTreeMap::new(),
             interned: HashMap::new(),
+            connections: BTreeMap::new(),
+            backoff_until: BTreeMap::new(),
         }
+    }
+
+    /// The connection to `leader`, opened if needed (not within
+    /// `retry_backoff` of a failed attempt).
+    fn connection(&mut self, leader: i32) -> Result<&Connection> {
+        if self
+            .connections
+            .get(&leader)
+            .is_some_and(Connection::is_closed)
+        {
+            self.connections.remove(&leader);
+        }
+        if !self.connections.contains_key(&leader) {
+            if let Some(until) = self.backoff_until.get(&leader) {
+                if Instant::now() < *until {
+                    return Err(Error::NoBrokerAvailable(format!(
+                        "broker {leader} failed moments ago; retrying after retry_backoff"
+                    )));
+                }
+            }
+            match self.client.dedicated_connection(leader) {
+                Ok(conn) => {
+                    self.backoff_until.remove(&leader);
+                    self.connections.insert(leader, conn);
+                }
+                Err(e) => {
+                    self.backoff_until.insert(
+                        leader,
+                        crate::time::after(self.client.config().retry_backoff()),
+                    );
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self
+            .connections
+            .get(&leader)
+            .expect("the connection was just checked or inserted"))
     }
 
     fn intern(&mut self, name: &str) -> Arc<str> {
@@ -195,15 +266,8 @@ impl Sessions {
             else {
                 continue;
             };
-            let conn = match self.client.broker_connection(leader, deadline) {
-                Ok(c) => c,
-                Err(e) => {
-                    warn!("share group `{}`: broker {leader}: {e}", self.group_id);
-                    self.reset(leader, acks, "the leader could not be reached");
-                    continue;
-                }
-            };
-            match conn.send(&request) {
+            let sent_request = self.connection(leader).and_then(|c| c.send(&request));
+            match sent_request {
                 Ok(pending) => in_flight.push((pending, sent)),
                 Err(e) => {
                     warn!(
@@ -596,10 +660,7 @@ impl Sessions {
                     })
                     .collect(),
             };
-            let sent = self
-                .client
-                .broker_connection(leader, deadline)
-                .and_then(|conn| conn.send(&request));
+            let sent = self.connection(leader).and_then(|c| c.send(&request));
             match sent {
                 Ok(pending) => in_flight.push((leader, pending)),
                 Err(e) => {
@@ -609,7 +670,7 @@ impl Sessions {
             }
         }
         for (leader, pending) in in_flight {
-            match pending.wait() {
+            match wait_until(pending, deadline) {
                 Ok(r) if r.error_code.is_ok() => {
                     if close {
                         self.sessions.remove(&leader);
