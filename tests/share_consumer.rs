@@ -499,3 +499,102 @@ fn a_fenced_member_joins_again_and_reading_goes_on() {
     assert_eq!(seen.iter().map(value).collect::<BTreeSet<_>>().len(), 20);
     consumer.close().unwrap();
 }
+
+/// Every record of `produced` values was seen; a value seen more than once
+/// came again only as a redelivery (a higher delivery count), never as a
+/// second copy of one delivery.
+fn assert_all_seen_once_per_delivery(seen: &[Message], produced: usize) {
+    let mut deliveries: BTreeMap<String, Vec<u16>> = BTreeMap::new();
+    for m in seen {
+        deliveries
+            .entry(value(m))
+            .or_default()
+            .push(m.delivery_count().unwrap());
+    }
+    assert_eq!(deliveries.len(), produced, "every record arrives");
+    for (v, counts) in &deliveries {
+        let distinct: BTreeSet<_> = counts.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            counts.len(),
+            "{v} delivered twice as one delivery: {counts:?}"
+        );
+    }
+}
+
+#[test]
+fn a_partition_whose_leader_moves_is_read_from_the_new_leader() {
+    let cluster = cluster(Duration::from_secs(30));
+    let topic = unique_name("share-leader");
+    cluster.create_topic(&topic, 1, 3).unwrap();
+    cluster.set_leader(&topic, 0, 1).unwrap();
+    let client = mock::client(cluster.bootstrap());
+    produce(&client, &topic, 60);
+    let consumer = join(
+        &client,
+        &unique_name("g"),
+        &topic,
+        config().max_poll_records(5),
+    );
+    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 10);
+    cluster.set_leader(&topic, 0, 2).unwrap();
+    let before: BTreeSet<String> = seen.iter().map(value).collect();
+    seen.extend(drain(
+        &consumer,
+        |_| None,
+        |s| {
+            s.iter()
+                .map(value)
+                .chain(before.iter().cloned())
+                .collect::<BTreeSet<_>>()
+                .len()
+                >= 60
+        },
+    ));
+    assert_all_seen_once_per_delivery(&seen, 60);
+    consumer.close().unwrap();
+}
+
+#[test]
+fn a_coordinator_that_moves_is_found_again_and_the_membership_goes_on() {
+    let cluster = cluster(Duration::from_secs(30));
+    let topic = unique_name("share-coord");
+    cluster.create_topic(&topic, 2, 3).unwrap();
+    let group = unique_name("g");
+    cluster
+        .set_coordinator(CoordinatorKind::Group, &group, 1)
+        .unwrap();
+    let client = mock::client(cluster.bootstrap());
+    let consumer = join(&client, &group, &topic, config());
+    settle(&[&consumer], 2);
+    cluster
+        .set_coordinator(CoordinatorKind::Group, &group, 3)
+        .unwrap();
+    produce(&client, &topic, 30);
+    let seen = drain(&consumer, |_| None, |s| s.len() >= 30);
+    assert_all_seen_once_per_delivery(&seen, 30);
+    settle(&[&consumer], 2);
+    consumer.close().unwrap();
+}
+
+#[test]
+fn acknowledging_a_record_whose_lock_ran_out_is_invalid_record_state() {
+    let cluster = cluster(Duration::from_secs(1));
+    let topic = unique_name("share-expired");
+    cluster.create_topic(&topic, 1, 3).unwrap();
+    let client = mock::client(cluster.bootstrap());
+    produce(&client, &topic, 1);
+    let consumer = join(&client, &unique_name("g"), &topic, explicit());
+    let m = drain(&consumer, |_| None, |s| !s.is_empty()).remove(0);
+    // The mock reclaims expired locks once a second: past 1 s + 1 s, the
+    // record is available again and no longer this member's.
+    std::thread::sleep(Duration::from_millis(2500));
+    consumer.acknowledge(&m, AckType::Accept).unwrap();
+    let err = consumer.commit_sync(DEADLINE).unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::InvalidRecordState), "{err}");
+    let again = drain(&consumer, |_| Some(AckType::Accept), |s| !s.is_empty());
+    assert_eq!(value(&again[0]), value(&m));
+    assert_eq!(again[0].delivery_count(), Some(2));
+    consumer.commit_sync(DEADLINE).unwrap();
+    consumer.close().unwrap();
+}
