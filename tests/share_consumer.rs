@@ -577,6 +577,75 @@ fn a_coordinator_that_moves_is_found_again_and_the_membership_goes_on() {
     consumer.close().unwrap();
 }
 
+/// Waits until the record at `offset` of `topic` partition 0 can be
+/// acquired by another member of `group` (its lock ran out), by raw
+/// ShareFetches of an observer (the mock's leaders do not check
+/// membership), then releases it again. The observer's client must outlive
+/// the test's other sessions: closing a connection closes every share
+/// session on that broker in the mock.
+fn wait_until_acquirable(observer: &KafkaClient, group: &str, topic: &str, offset: i64) {
+    use kafka_sync::protocol::api::share_fetch::acknowledge_type;
+    use kafka_sync::protocol::api::*;
+    let meta = observer.topic(topic).unwrap().metadata().unwrap();
+    let conn = observer
+        .connection(meta.partitions[0].leader.unwrap())
+        .unwrap();
+    let member_id = unique_name("observer");
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < LONG, "the lock never ran out");
+        let answer = conn
+            .request(&ShareFetchRequest {
+                group_id: group.into(),
+                member_id: member_id.clone(),
+                share_session_epoch: 0,
+                max_wait_ms: 100,
+                min_bytes: 1,
+                max_bytes: 1 << 20,
+                max_records: 1,
+                batch_size: 1,
+                topics: vec![ShareFetchTopic {
+                    topic_id: meta.topic_id,
+                    partitions: vec![ShareFetchPartition {
+                        partition_index: 0,
+                        acknowledgement_batches: vec![],
+                    }],
+                }],
+                forgotten_topics_data: vec![],
+            })
+            .unwrap();
+        let acquired = answer
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .flat_map(|p| &p.acquired_records)
+            .any(|r| (r.first_offset..=r.last_offset).contains(&offset));
+        if acquired {
+            let closed = conn
+                .request(&ShareAcknowledgeRequest {
+                    group_id: group.into(),
+                    member_id: member_id.clone(),
+                    share_session_epoch: -1,
+                    topics: vec![ShareAcknowledgeTopic {
+                        topic_id: meta.topic_id,
+                        partitions: vec![ShareAcknowledgePartition {
+                            partition_index: 0,
+                            acknowledgement_batches: vec![AcknowledgementBatch {
+                                first_offset: offset,
+                                last_offset: offset,
+                                acknowledge_types: vec![acknowledge_type::RELEASE],
+                            }],
+                        }],
+                    }],
+                })
+                .unwrap();
+            assert!(closed.error_code.is_ok(), "{closed:?}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn acknowledging_a_record_whose_lock_ran_out_is_invalid_record_state() {
     let cluster = cluster(Duration::from_secs(1));
@@ -584,17 +653,66 @@ fn acknowledging_a_record_whose_lock_ran_out_is_invalid_record_state() {
     cluster.create_topic(&topic, 1, 3).unwrap();
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 1);
-    let consumer = join(&client, &unique_name("g"), &topic, explicit());
+    let group = unique_name("g");
+    let consumer = join(&client, &group, &topic, explicit());
     let m = drain(&consumer, |_| None, |s| !s.is_empty()).remove(0);
-    // The mock reclaims expired locks once a second: past 1 s + 1 s, the
-    // record is available again and no longer this member's.
-    std::thread::sleep(Duration::from_millis(2500));
+    let observer = mock::client(cluster.bootstrap());
+    wait_until_acquirable(&observer, &group, &topic, m.offset);
     consumer.acknowledge(&m, AckType::Accept).unwrap();
     let err = consumer.commit_sync(DEADLINE).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidRecordState), "{err}");
+    // Delivered to this member, then to the observer, now again here.
     let again = drain(&consumer, |_| Some(AckType::Accept), |s| !s.is_empty());
     assert_eq!(value(&again[0]), value(&m));
-    assert_eq!(again[0].delivery_count(), Some(2));
+    assert_eq!(again[0].delivery_count(), Some(3));
     consumer.commit_sync(DEADLINE).unwrap();
+    consumer.close().unwrap();
+    drop(observer);
+}
+
+/// A mock quirk, not Kafka's behaviour: any connection to a broker that
+/// closes closes every member's share sessions on that broker
+/// (`rd_kafka_mock_sharegrps_node_connection_closed`). The consumer then
+/// gets SHARE_SESSION_NOT_FOUND, opens a new session and goes on; what it
+/// had not acknowledged yet is delivered again.
+#[test]
+fn a_session_the_broker_dropped_with_another_clients_connection_is_opened_again() {
+    let cluster = cluster(Duration::from_secs(30));
+    let topic = unique_name("share-dropped");
+    cluster.create_topic(&topic, 1, 3).unwrap();
+    cluster.set_leader(&topic, 0, 2).unwrap();
+    let client = mock::client(cluster.bootstrap());
+    produce(&client, &topic, 10);
+    let consumer = join(
+        &client,
+        &unique_name("g"),
+        &topic,
+        config().max_poll_records(5),
+    );
+    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 5);
+    {
+        let other = mock::client(cluster.bootstrap());
+        other.connection(2).unwrap();
+    } // its connection to broker 2 closes here
+    let before: BTreeSet<String> = seen.iter().map(value).collect();
+    seen.extend(drain(
+        &consumer,
+        |_| None,
+        |s| {
+            s.iter()
+                .map(value)
+                .chain(before.iter().cloned())
+                .collect::<BTreeSet<_>>()
+                .len()
+                >= 10
+        },
+    ));
+    assert_all_seen_once_per_delivery(&seen, 10);
+    consumer.commit_sync(DEADLINE).unwrap();
+    {
+        let other = mock::client(cluster.bootstrap());
+        other.connection(2).unwrap();
+    }
+    // Closing a session the broker already dropped, with nothing owed.
     consumer.close().unwrap();
 }

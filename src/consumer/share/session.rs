@@ -435,10 +435,13 @@ impl Sessions {
             ErrorCode::ShareSessionNotFound | ErrorCode::InvalidShareSessionEpoch
         ) {
             warn!(
-                "share group `{}`: broker {} answered {}; opening a new share session",
+                "share group `{}`: broker {} answered {}; opening a new share session (the \
+                 acknowledgements sent for {} partitions were not applied: the broker released \
+                 those records for redelivery)",
                 self.group_id,
                 sent.leader,
-                code.name()
+                code.name(),
+                sent.acked.len()
             );
             self.reset(sent.leader, acks, code.name());
             return Ok(());
@@ -660,16 +663,17 @@ impl Sessions {
                     })
                     .collect(),
             };
+            let carried = !request.topics.is_empty();
             let sent = self.connection(leader).and_then(|c| c.send(&request));
             match sent {
-                Ok(pending) => in_flight.push((leader, pending)),
+                Ok(pending) => in_flight.push((leader, pending, carried)),
                 Err(e) => {
                     errors.push(e);
                     self.reset(leader, acks, "the leader could not be reached");
                 }
             }
         }
-        for (leader, pending) in in_flight {
+        for (leader, pending, carried) in in_flight {
             match wait_until(pending, deadline) {
                 Ok(r) if r.error_code.is_ok() => {
                     if close {
@@ -698,6 +702,23 @@ impl Sessions {
                             ));
                         }
                     }
+                }
+                Ok(r)
+                    if close
+                        && !carried
+                        && matches!(
+                            r.error_code,
+                            ErrorCode::ShareSessionNotFound | ErrorCode::InvalidShareSessionEpoch
+                        ) =>
+                {
+                    // Closing a session that is gone already, with nothing
+                    // to acknowledge: its records are released either way.
+                    debug!(
+                        "share group `{}`: broker {leader} had closed the share session ({})",
+                        self.group_id,
+                        r.error_code.name()
+                    );
+                    self.sessions.remove(&leader);
                 }
                 Ok(r) => {
                     errors.push(Error::broker(
