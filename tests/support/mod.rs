@@ -11,6 +11,8 @@
 //!   fake (a coordinator whose sessions expire).
 //! - [`mock`]: for tests on librdkafka's mock cluster: its client, faults
 //!   run beside a producer or consumer, partitions read back and compared.
+//! - [`share`]: for the share-group tests: a mock cluster with share-group
+//!   settings, members joined, records drained and acknowledged.
 //! - [`peers`]: runs a Python peer script from `tests/peers/` with the
 //!   testkit's pinned interpreter.
 //! - The deadlines below; [`child_test`] to run one of the binary's ignored
@@ -30,6 +32,7 @@ pub mod fake_coordinator;
 pub mod fake_sasl;
 pub mod mock;
 pub mod peers;
+pub mod share;
 
 #[allow(unused_imports)] // some tests use only the fakes
 pub use broker::*;

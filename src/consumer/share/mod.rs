@@ -410,3 +410,14 @@ impl<'a> IntoIterator for &'a ShareConsumer {
         self.iter()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_consumer_can_be_shared_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<ShareConsumer>();
+    }
+}

@@ -16,26 +16,23 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::{debug, error, warn};
+use log::{debug, warn};
 use parking_lot::Mutex;
+
+mod acquired;
+mod commit;
 
 use super::acks::{Acks, Tp};
 use super::config::ShareConsumerConfig;
 use super::member::Membership;
 use crate::cluster::{duration_ms, KafkaClient, TopicMetadata};
-use crate::consumer::decode::PartitionRead;
-use crate::consumer::Message;
 use crate::error::{Error, Result};
 use crate::net::Connection;
-use crate::protocol::api::share_fetch::{
-    acknowledge_type, CLOSE_SESSION_EPOCH, OPEN_SESSION_EPOCH,
-};
+use crate::protocol::api::share_fetch::OPEN_SESSION_EPOCH;
 use crate::protocol::api::{
-    IsolationLevel, ShareAcknowledgePartition, ShareAcknowledgeRequest, ShareAcknowledgeTopic,
     ShareFetchPartition, ShareFetchPartitionResponse, ShareFetchRequest, ShareFetchResponse,
     ShareFetchTopic, ShareForgottenTopic,
 };
-use crate::protocol::records::DecodeOptions;
 use crate::protocol::ErrorCode;
 
 /// Longest acquired range whose missing offsets are acknowledged as gaps;
@@ -455,8 +452,8 @@ impl Sessions {
                     self.group_id, sent.leader
                 ),
             );
-            // The acknowledgements were not applied: keep them for the
-            // next attempt unless the session is gone.
+            // Whether the session survived is unknown: start a new one
+            // (the broker releases what the old one held).
             self.reset(sent.leader, acks, code.name());
             return if code.is_retriable() {
                 warn!("{e}");
@@ -533,214 +530,6 @@ impl Sessions {
         }
         let messages = self.acquired(&tp, &p, acks);
         acks.lock().buffer(messages);
-    }
-
-    /// The acquired records of one partition: the answer's batches hold
-    /// other records too (a batch is returned whole). Acquired offsets
-    /// with no record (compacted away, control records) are acknowledged
-    /// as gaps; acquired records that do not decode are released.
-    fn acquired(
-        &self,
-        tp: &Tp,
-        p: &ShareFetchPartitionResponse,
-        acks: &Mutex<Acks>,
-    ) -> Vec<Message> {
-        let first = p
-            .acquired_records
-            .iter()
-            .map(|a| a.first_offset)
-            .min()
-            .unwrap_or(0);
-        let read = PartitionRead {
-            topic: &tp.0,
-            partition: tp.1,
-            fetch_offset: first,
-            isolation_level: IsolationLevel::ReadUncommitted,
-            options: DecodeOptions::default(),
-        };
-        let decoded = read.decode(p.records.as_deref().unwrap_or_default(), &[], usize::MAX);
-        let broken_from = decoded.error.as_ref().map(|(offset, e)| {
-            error!(
-                "share group `{}`: records of `{}` partition {} from offset {offset} do not \
-                 decode ({e}); releasing them",
-                self.group_id, tp.0, tp.1
-            );
-            *offset
-        });
-        let mut by_offset: BTreeMap<i64, Message> = decoded
-            .messages
-            .into_iter()
-            .map(|m| (m.offset, m))
-            .collect();
-        let mut out = Vec::new();
-        let mut acks = acks.lock();
-        for range in &p.acquired_records {
-            let count = u16::try_from(range.delivery_count.max(1)).unwrap_or(1);
-            if range.last_offset < range.first_offset
-                || range.last_offset - range.first_offset > MAX_GAP_RANGE
-            {
-                warn!(
-                    "share group `{}`: ignoring acquired range {}..={} of `{}` partition {}",
-                    self.group_id, range.first_offset, range.last_offset, tp.0, tp.1
-                );
-                continue;
-            }
-            for offset in range.first_offset..=range.last_offset {
-                match by_offset.remove(&offset) {
-                    Some(mut m) => {
-                        m.delivery_count = Some(count);
-                        out.push(m);
-                    }
-                    None if broken_from.is_some_and(|b| offset >= b) => {
-                        acks.owe(tp.clone(), offset, acknowledge_type::RELEASE);
-                    }
-                    None => acks.owe(tp.clone(), offset, acknowledge_type::GAP),
-                }
-            }
-        }
-        out.sort_by_key(|m| m.offset);
-        out
-    }
-
-    /// Sends the acknowledgements owed (ShareAcknowledge to each leader
-    /// whose session holds some; with `close`, epoch -1 to every open
-    /// session, which then releases what is still acquired and ends).
-    /// Returns the refusals.
-    pub(crate) fn acknowledge(
-        &mut self,
-        acks: &Mutex<Acks>,
-        close: bool,
-        deadline: Instant,
-    ) -> Vec<Error> {
-        self.drop_orphan_acks(acks);
-        let topics = self.topics();
-        let mut errors = Vec::new();
-        let mut in_flight = Vec::new();
-        let leaders: Vec<i32> = self.sessions.keys().copied().collect();
-        for leader in leaders {
-            let Some(session) = self.sessions.get(&leader) else {
-                continue;
-            };
-            if session.epoch <= 0 {
-                continue;
-            }
-            let mut by_topic: BTreeMap<[u8; 16], Vec<ShareAcknowledgePartition>> = BTreeMap::new();
-            {
-                let mut acks = acks.lock();
-                for tp in acks.owed() {
-                    if !session.partitions.contains(&tp) {
-                        continue;
-                    }
-                    let Some(topic_id) = topics.id(&tp.0) else {
-                        continue;
-                    };
-                    let batches = acks.take(&tp);
-                    by_topic
-                        .entry(topic_id)
-                        .or_default()
-                        .push(ShareAcknowledgePartition {
-                            partition_index: tp.1,
-                            acknowledgement_batches: batches,
-                        });
-                }
-            }
-            if by_topic.is_empty() && !close {
-                continue;
-            }
-            let request = ShareAcknowledgeRequest {
-                group_id: self.group_id.clone(),
-                member_id: self.member_id.clone(),
-                share_session_epoch: if close {
-                    CLOSE_SESSION_EPOCH
-                } else {
-                    session.epoch
-                },
-                topics: by_topic
-                    .into_iter()
-                    .map(|(topic_id, partitions)| ShareAcknowledgeTopic {
-                        topic_id,
-                        partitions,
-                    })
-                    .collect(),
-            };
-            let carried = !request.topics.is_empty();
-            let sent = self.connection(leader).and_then(|c| c.send(&request));
-            match sent {
-                Ok(pending) => in_flight.push((leader, pending, carried)),
-                Err(e) => {
-                    errors.push(e);
-                    self.reset(leader, acks, "the leader could not be reached");
-                }
-            }
-        }
-        for (leader, pending, carried) in in_flight {
-            match wait_until(pending, deadline) {
-                Ok(r) if r.error_code.is_ok() => {
-                    if close {
-                        self.sessions.remove(&leader);
-                    } else if let Some(s) = self.sessions.get_mut(&leader) {
-                        s.epoch = s.epoch.wrapping_add(1).max(1);
-                    }
-                    for topic in r.responses {
-                        let name = topics
-                            .by_id
-                            .get(&topic.topic_id)
-                            .map_or_else(|| "?".to_owned(), |m| m.name.clone());
-                        for p in topic
-                            .partitions
-                            .into_iter()
-                            .filter(|p| !p.error_code.is_ok())
-                        {
-                            errors.push(Error::broker(
-                                p.error_code,
-                                p.error_message,
-                                format!(
-                                    "acknowledging records of topic `{name}` partition {} \
-                                     (ShareAcknowledge)",
-                                    p.partition_index
-                                ),
-                            ));
-                        }
-                    }
-                }
-                Ok(r)
-                    if close
-                        && !carried
-                        && matches!(
-                            r.error_code,
-                            ErrorCode::ShareSessionNotFound | ErrorCode::InvalidShareSessionEpoch
-                        ) =>
-                {
-                    // Closing a session that is gone already, with nothing
-                    // to acknowledge: its records are released either way.
-                    debug!(
-                        "share group `{}`: broker {leader} had closed the share session ({})",
-                        self.group_id,
-                        r.error_code.name()
-                    );
-                    self.sessions.remove(&leader);
-                }
-                Ok(r) => {
-                    errors.push(Error::broker(
-                        r.error_code,
-                        r.error_message,
-                        format!(
-                            "ShareAcknowledge of share group `{}` to broker {leader}",
-                            self.group_id
-                        ),
-                    ));
-                    self.sessions.remove(&leader);
-                }
-                Err(e) => {
-                    errors.push(e);
-                    self.sessions.remove(&leader);
-                }
-            }
-        }
-        if close {
-            self.sessions.clear();
-        }
-        errors
     }
 }
 
