@@ -385,3 +385,65 @@ fn a_session_the_broker_dropped_with_another_clients_connection_is_opened_again(
     // Closing a session the broker already dropped, with nothing owed.
     consumer.close().unwrap();
 }
+
+/// The member [`a_killed_member_leaves_its_records_to_the_others`] kills:
+/// joins, takes one record without acknowledging it, prints it and waits.
+#[test]
+#[ignore = "a child process of a_killed_member_leaves_its_records_to_the_others"]
+fn killed_member_child() {
+    if !support::is_child("killed_member_child") {
+        return;
+    }
+    support::log_to_stderr_if("SHARE_LOG");
+    let var = |name| std::env::var(name).expect("the parent test sets it");
+    let client = mock::client(&var("SHARE_BOOTSTRAP"));
+    let consumer = join(
+        &client,
+        &var("SHARE_GROUP"),
+        &var("SHARE_TOPIC"),
+        explicit(),
+    );
+    let m = drain(&consumer, |_| None, |s| !s.is_empty()).remove(0);
+    println!("held={}", value(&m));
+    std::thread::sleep(LONG);
+}
+
+#[test]
+fn a_killed_member_leaves_its_records_to_the_others() {
+    use std::io::BufRead;
+    let cluster = cluster(Duration::from_secs(30));
+    cluster
+        .set_share_group_session_timeout(Duration::from_secs(3))
+        .unwrap();
+    let topic = unique_name("share-killed");
+    cluster.create_topic(&topic, 1, 3).unwrap();
+    let group = unique_name("g");
+    let client = mock::client(cluster.bootstrap());
+    produce(&client, &topic, 10);
+    let mut child = support::child_test("killed_member_child")
+        .env("SHARE_BOOTSTRAP", cluster.bootstrap())
+        .env("SHARE_GROUP", &group)
+        .env("SHARE_TOPIC", &topic)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let held = stdout
+        .lines()
+        .map_while(Result::ok)
+        // libtest's "test killed_member_child ... " starts the same line.
+        .find_map(|l| l.split_once("held=").map(|(_, v)| v.trim().to_owned()))
+        .expect("the child printed the record it holds");
+    child.kill().unwrap(); // SIGKILL: no close, no leave
+    child.wait().unwrap();
+    let live = join(&client, &group, &topic, config());
+    let seen = drain(&live, |_| None, |s| s.len() >= 10);
+    assert_all_seen_once_per_delivery(&seen, 10);
+    let again = seen.iter().find(|m| value(m) == held).unwrap();
+    assert_eq!(
+        again.delivery_count(),
+        Some(2),
+        "{held} was delivered to the killed member first"
+    );
+    live.close().unwrap();
+}
