@@ -315,3 +315,37 @@ fn run(
     }
     state.lock().assignment.clear();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unsupported_share_group_heartbeat_says_which_kafka_has_share_groups() {
+        let e = explain_unsupported(Error::UnsupportedVersion {
+            broker: "127.0.0.1:9092".into(),
+            api: "ShareGroupHeartbeat",
+            ours: "v1..=v1".into(),
+        });
+        let text = e.to_string();
+        assert!(text.contains("ShareGroupHeartbeat"), "{text}");
+        assert!(text.contains("Kafka 4.1 or newer"), "{text}");
+        let other = explain_unsupported(Error::Config("x".into()));
+        assert!(matches!(other, Error::Config(_)));
+    }
+
+    #[test]
+    fn the_subscription_and_rack_go_with_joins_only() {
+        let identity = Identity {
+            group_id: "g".into(),
+            member_id: "m".into(),
+            topics: vec!["jobs".into()],
+            rack_id: Some("r".into()),
+        };
+        let join = identity.request(JOIN_EPOCH, true);
+        assert_eq!(join.subscribed_topic_names, Some(vec!["jobs".to_owned()]));
+        assert_eq!(join.rack_id.as_deref(), Some("r"));
+        let beat = identity.request(3, false);
+        assert_eq!((beat.subscribed_topic_names, beat.rack_id), (None, None));
+    }
+}

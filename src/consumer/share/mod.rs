@@ -122,6 +122,10 @@ pub struct ShareConsumer {
     sessions: Mutex<Sessions>,
     member: Option<Member>,
     request_timeout: Duration,
+    /// For [`assignment`](Self::assignment), which must not wait for a
+    /// fetch in progress (it holds `sessions`).
+    client: KafkaClient,
+    topics: Vec<String>,
 }
 
 impl fmt::Debug for ShareConsumer {
@@ -172,10 +176,10 @@ impl ShareConsumer {
             crate::time::after(config.join_timeout),
         )?;
         let sessions = Sessions::new(
-            client,
+            client.clone(),
             group_id.to_owned(),
             member_id.clone(),
-            topics,
+            topics.clone(),
             config.clone(),
         );
         Ok(ShareConsumer {
@@ -186,6 +190,8 @@ impl ShareConsumer {
             sessions: Mutex::new(sessions),
             member: Some(member),
             request_timeout,
+            client,
+            topics,
         })
     }
 
@@ -206,10 +212,9 @@ impl ShareConsumer {
             return Vec::new();
         };
         let assignment = member.shared.lock().assignment.clone();
-        let client = self.sessions.lock().client().clone();
         let mut out = Vec::new();
-        for name in self.sessions.lock().topic_names() {
-            if let Ok(meta) = client.topic_metadata(&name) {
+        for name in &self.topics {
+            if let Ok(meta) = self.client.topic_metadata(name) {
                 if let Some(parts) = assignment.get(&meta.topic_id) {
                     out.extend(parts.iter().map(|&p| (name.clone(), p)));
                 }

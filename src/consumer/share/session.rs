@@ -532,15 +532,3 @@ impl Sessions {
         acks.lock().buffer(messages);
     }
 }
-
-impl Sessions {
-    /// The client.
-    pub(crate) fn client(&self) -> &KafkaClient {
-        &self.client
-    }
-
-    /// The subscribed topic names.
-    pub(crate) fn topic_names(&self) -> Vec<String> {
-        self.topics.clone()
-    }
-}
