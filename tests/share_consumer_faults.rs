@@ -447,3 +447,41 @@ fn a_killed_member_leaves_its_records_to_the_others() {
     );
     live.close().unwrap();
 }
+
+#[test]
+fn a_leader_that_goes_down_and_comes_back_is_read_again() {
+    let cluster = cluster(Duration::from_secs(30));
+    let topic = unique_name("share-down");
+    cluster.create_topic(&topic, 2, 3).unwrap();
+    cluster.set_leader(&topic, 0, 2).unwrap();
+    cluster.set_leader(&topic, 1, 3).unwrap();
+    let group = unique_name("g");
+    // The coordinator stays up.
+    cluster
+        .set_coordinator(CoordinatorKind::Group, &group, 1)
+        .unwrap();
+    let client = mock::client(cluster.bootstrap());
+    produce(&client, &topic, 40);
+    let consumer = join(&client, &group, &topic, config().max_poll_records(5));
+    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 5);
+    cluster.broker_down(2).unwrap();
+    // Partition 1 goes on while partition 0's leader is down.
+    let more = drain(&consumer, |_| None, |s| s.iter().any(|m| m.partition == 1));
+    seen.extend(more);
+    cluster.broker_up(2).unwrap();
+    let before: BTreeSet<String> = seen.iter().map(value).collect();
+    seen.extend(drain(
+        &consumer,
+        |_| None,
+        |s| {
+            s.iter()
+                .map(value)
+                .chain(before.iter().cloned())
+                .collect::<BTreeSet<_>>()
+                .len()
+                >= 40
+        },
+    ));
+    assert_all_seen_once_per_delivery(&seen, 40);
+    consumer.close().unwrap();
+}
