@@ -80,6 +80,9 @@ api_keys! {
     DescribeUserScramCredentials => DESCRIBE_USER_SCRAM_CREDENTIALS,
     AlterUserScramCredentials => ALTER_USER_SCRAM_CREDENTIALS,
     DescribeCluster => DESCRIBE_CLUSTER,
+    ShareGroupHeartbeat => SHARE_GROUP_HEARTBEAT,
+    ShareFetch => SHARE_FETCH,
+    ShareAcknowledge => SHARE_ACKNOWLEDGE,
 }
 
 impl ApiKey {

@@ -42,8 +42,9 @@ pub use cluster::{
 };
 pub use consumer::GroupProtocol;
 pub use consumer::{
-    Assignor, BalancedConsumer, BalancedConsumerConfig, ConsumerGroupMetadata, IsolationLevel,
-    Message, OffsetReset, SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
+    AckType, AcknowledgementMode, Assignor, BalancedConsumer, BalancedConsumerConfig,
+    ConsumerGroupMetadata, IsolationLevel, Message, OffsetReset, ShareConsumer,
+    ShareConsumerConfig, SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
 };
 pub use error::{BrokerError, Error, Result, TimeoutKind, TransactionError, TransactionErrorKind};
 pub use net::{Sasl, TlsConfig};

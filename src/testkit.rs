@@ -67,6 +67,7 @@ use crate::{Error, Result};
 
 mod binary;
 mod mock_cluster;
+mod mock_share;
 mod python;
 
 use binary::cache_dir;

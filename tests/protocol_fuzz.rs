@@ -743,6 +743,53 @@ fuzz_api!(
     oracle::OffsetDeleteResponse
 );
 
+// Share groups (KIP-932, issue 18).
+fuzz_api!(
+    share_group_heartbeat,
+    ShareGroupHeartbeatRequest,
+    oracle::ShareGroupHeartbeatResponse,
+    |_| {
+        use oracle::share_group_heartbeat_response::{Assignment, TopicPartitions};
+        vec![oracle::ShareGroupHeartbeatResponse::default()
+            .with_member_id(Some(StrBytes::from_static_str("m-1")))
+            .with_member_epoch(3)
+            .with_heartbeat_interval_ms(500)
+            .with_assignment(Some(Assignment::default().with_topic_partitions(vec![
+                TopicPartitions::default().with_partitions(vec![0, 1, 2]),
+            ])))]
+    }
+);
+fuzz_api!(
+    share_fetch,
+    ShareFetchRequest,
+    oracle::ShareFetchResponse,
+    |_| {
+        use oracle::share_fetch_response::{
+            AcquiredRecords, PartitionData, ShareFetchableTopicResponse,
+        };
+        vec![oracle::ShareFetchResponse::default()
+            .with_acquisition_lock_timeout_ms(30_000)
+            .with_responses(vec![ShareFetchableTopicResponse::default()
+                .with_partitions(vec![PartitionData::default()
+                    .with_records(Some(record_batch()))
+                    .with_acquired_records(vec![AcquiredRecords::default()
+                        .with_first_offset(0)
+                        .with_last_offset(1)
+                        .with_delivery_count(2)])])])]
+    }
+);
+fuzz_api!(
+    share_acknowledge,
+    ShareAcknowledgeRequest,
+    oracle::ShareAcknowledgeResponse,
+    |_| {
+        use oracle::share_acknowledge_response::{PartitionData, ShareAcknowledgeTopicResponse};
+        vec![oracle::ShareAcknowledgeResponse::default()
+            .with_responses(vec![ShareAcknowledgeTopicResponse::default()
+                .with_partitions(vec![PartitionData::default().with_error_code(121)])])]
+    }
+);
+
 // --- hostile counts fail fast ---
 
 /// A Metadata v1 frame whose broker array claims `count` entries and then

@@ -122,6 +122,7 @@ fn to_message(
         headers: record.headers.into_iter().map(Header::into_owned).collect(),
         timestamp: record.timestamp,
         timestamp_type,
+        delivery_count: None,
     }
 }
 

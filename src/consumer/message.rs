@@ -31,6 +31,9 @@ pub struct Message {
     /// Whether `timestamp` is the producer's create time or the broker's
     /// log-append time.
     pub timestamp_type: TimestampType,
+    /// How many times a share group has delivered this record, this time
+    /// included; `None` outside share groups.
+    pub(crate) delivery_count: Option<u16>,
 }
 
 impl Message {
@@ -52,6 +55,14 @@ impl Message {
             + self.key.as_ref().map_or(0, Vec::len)
             + self.value.as_ref().map_or(0, Vec::len)
             + headers
+    }
+
+    /// How many times the share group has delivered this record, this
+    /// delivery included (1 the first time; more after a release, a lock
+    /// timeout or a member's departure). `None` for records read by the
+    /// simple and balanced consumers, which have no such count.
+    pub fn delivery_count(&self) -> Option<u16> {
+        self.delivery_count
     }
 
     /// The value, or an empty slice when it is null.

@@ -32,6 +32,7 @@ crate::internal_mod!(membership);
 mod message;
 pub(crate) mod offsets;
 mod queue;
+mod share;
 mod simple;
 
 pub use crate::protocol::api::IsolationLevel;
@@ -42,6 +43,7 @@ pub use config::{OffsetReset, SimpleConsumerConfig};
 pub use group_metadata::ConsumerGroupMetadata;
 pub use membership::{GroupProtocol, Subscription};
 pub use message::Message;
+pub use share::{AckType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig, ShareIter};
 pub use simple::{Iter as SimpleIter, SimpleConsumer};
 
 /// The old name of [`SimpleIter`].

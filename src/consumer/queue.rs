@@ -396,6 +396,7 @@ mod tests {
             headers: Vec::new(),
             timestamp: 0,
             timestamp_type: TimestampType::CreateTime,
+            delivery_count: None,
         })
     }
 

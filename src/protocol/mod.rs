@@ -119,6 +119,9 @@ pub mod api_key {
     pub const OFFSET_DELETE: i16 = 47;
     pub const DESCRIBE_USER_SCRAM_CREDENTIALS: i16 = 50;
     pub const ALTER_USER_SCRAM_CREDENTIALS: i16 = 51;
+    pub const SHARE_GROUP_HEARTBEAT: i16 = 76;
+    pub const SHARE_FETCH: i16 = 78;
+    pub const SHARE_ACKNOWLEDGE: i16 = 79;
 }
 
 /// A request message: its API key, the versions this crate speaks, and how to

@@ -37,6 +37,15 @@ RD_KAFKA_CONSUMER = 1
 ERR_INVALID_ARG = -186  # RD_KAFKA_RESP_ERR__INVALID_ARG
 
 
+SHAREGROUP_SETTERS = (
+    "session_timeout",
+    "heartbeat_interval",
+    "max_delivery_attempts",
+    "record_lock_duration",
+    "auto_offset_reset",
+)
+
+
 def find_librdkafka():
     spec = importlib.util.find_spec("confluent_kafka")
     if spec is None or not spec.submodule_search_locations:
@@ -99,6 +108,9 @@ def load(path):
             "rd_kafka_mock_set_group_consumer_heartbeat_interval_ms", None, c_void_p, c_int
         ),
     }
+    # Share groups (KIP-932), librdkafka 2.15+: void setters of one int.
+    for name in SHAREGROUP_SETTERS:
+        api["sharegroup_set_" + name] = fn("rd_kafka_mock_sharegroup_set_" + name, None, c_void_p, c_int)
     # Variadic: (err, rtt_ms) pairs follow the count; argtypes cover the fixed part.
     rtts = lib.rd_kafka_mock_broker_push_request_error_rtts
     rtts.restype = c_int
@@ -181,6 +193,11 @@ def main():
             return api[cmd](
                 c_void_p(mc), c_int32(int(args[0])), c_int16(int(args[1])), c_size_t(len(args[2])), *pairs
             )
+        if cmd == "sharegroup_set":
+            if args[0] not in SHAREGROUP_SETTERS:
+                raise ValueError("unknown share-group setting " + repr(args[0]))
+            api["sharegroup_set_" + args[0]](mc, int(args[1]))
+            return 0
         if cmd == "ping":
             return 0
         raise ValueError("unknown command " + repr(cmd))

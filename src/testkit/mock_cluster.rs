@@ -488,7 +488,7 @@ impl MockCluster {
     /// One command round trip: writes `{"id", "cmd", "args"}` and waits for
     /// the answer with the same id (a late answer to a timed-out command is
     /// skipped).
-    fn call(&self, cmd: &str, args: Value) -> Result<()> {
+    pub(super) fn call(&self, cmd: &str, args: Value) -> Result<()> {
         let context = || format!("mock cluster {cmd}({})", args_text(&args));
         let mut helper = self.helper.lock();
         helper.next_id += 1;

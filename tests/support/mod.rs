@@ -13,6 +13,8 @@
 //!   multi-member [`group_protocol::Group`].
 //! - [`mock`]: for tests on librdkafka's mock cluster: its client, faults
 //!   run beside a producer or consumer, partitions read back and compared.
+//! - [`share`]: for the share-group tests: a mock cluster with share-group
+//!   settings, members joined, records drained and acknowledged.
 //! - [`peers`]: runs a Python peer script from `tests/peers/` with the
 //!   testkit's pinned interpreter.
 //! - [`txn_log`]: a partition's log with its transaction markers, read with
@@ -36,6 +38,7 @@ pub mod group_protocol;
 pub mod mock;
 pub mod peers;
 pub mod txn_log;
+pub mod share;
 
 #[allow(unused_imports)] // some tests use only the fakes
 pub use broker::*;

@@ -117,3 +117,21 @@ pub mod offset_delete;
 pub mod describe_acls;
 pub mod create_acls;
 pub mod delete_acls;
+
+// Share groups (KIP-932, issue 18).
+pub mod share_acknowledge;
+pub mod share_fetch;
+pub mod share_group_heartbeat;
+
+pub use share_acknowledge::{
+    ShareAcknowledgePartition, ShareAcknowledgePartitionResponse, ShareAcknowledgeRequest,
+    ShareAcknowledgeResponse, ShareAcknowledgeTopic, ShareAcknowledgeTopicResponse,
+};
+pub use share_fetch::{
+    AcknowledgementBatch, AcquiredRecords, ShareFetchPartition, ShareFetchPartitionResponse,
+    ShareFetchRequest, ShareFetchResponse, ShareFetchTopic, ShareFetchTopicResponse,
+    ShareForgottenTopic,
+};
+pub use share_group_heartbeat::{
+    ShareGroupAssignmentTopic, ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse,
+};

@@ -1,0 +1,130 @@
+//! What the share-group tests (`tests/share_consumer*.rs`) share: a mock
+//! cluster with share-group settings for tests, records produced, members
+//! joined, records drained with their acknowledgements, assignments
+//! settled, and the check that no delivery was handed out twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use kafka_sync::consumer::{AckType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig};
+use kafka_sync::testkit::MockCluster;
+use kafka_sync::{KafkaClient, Message, OffsetReset, ProducerConfig, Subscription};
+
+use super::{DEADLINE, LONG};
+
+/// A 3-broker mock whose share groups read from the earliest offset, beat
+/// every 200 ms and lock records for `lock`.
+pub fn cluster(lock: Duration) -> MockCluster {
+    super::log_to_stderr_if("SHARE_LOG");
+    let cluster = MockCluster::start(3).expect("the mock cluster starts");
+    cluster
+        .set_share_group_auto_offset_reset(OffsetReset::Earliest)
+        .unwrap();
+    cluster
+        .set_share_group_heartbeat_interval(Duration::from_millis(200))
+        .unwrap();
+    cluster.set_share_group_record_lock_duration(lock).unwrap();
+    cluster
+}
+
+/// Produces `n` records `v0..` to `topic` (keys spread them over the
+/// partitions).
+pub fn produce(client: &KafkaClient, topic: &str, n: usize) {
+    let producer = client
+        .topic(topic)
+        .unwrap()
+        .get_producer(ProducerConfig::default())
+        .unwrap();
+    for i in 0..n {
+        producer
+            .produce_keyed(format!("k{i}"), format!("v{i}"))
+            .unwrap();
+    }
+    producer.producer().flush(DEADLINE).unwrap();
+}
+
+pub fn config() -> ShareConsumerConfig {
+    ShareConsumerConfig::default()
+        .fetch_max_wait(Duration::from_millis(100))
+        .max_poll_records(10)
+}
+
+pub fn join(
+    client: &KafkaClient,
+    group: &str,
+    topic: &str,
+    config: ShareConsumerConfig,
+) -> ShareConsumer {
+    client
+        .get_share_consumer(group, Subscription::topics([topic]), config)
+        .expect("the member joins")
+}
+
+pub fn value(m: &Message) -> String {
+    String::from_utf8_lossy(m.value_bytes()).into_owned()
+}
+
+/// Takes records from `consumer` until `done(&seen)` or [`LONG`] passes,
+/// acknowledging each with what `ack` says.
+pub fn drain(
+    consumer: &ShareConsumer,
+    mut ack: impl FnMut(&Message) -> Option<AckType>,
+    mut done: impl FnMut(&[Message]) -> bool,
+) -> Vec<Message> {
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    while !done(&seen) {
+        assert!(
+            started.elapsed() < LONG,
+            "no end after {} records: {:?}",
+            seen.len(),
+            seen.iter().map(value).collect::<Vec<_>>()
+        );
+        if let Some(m) = consumer.consume(Duration::from_millis(200)).unwrap() {
+            if let Some(a) = ack(&m) {
+                consumer.acknowledge(&m, a).unwrap();
+            }
+            seen.push(m);
+        }
+    }
+    seen
+}
+
+pub fn explicit() -> ShareConsumerConfig {
+    config().acknowledgement_mode(AcknowledgementMode::Explicit)
+}
+
+/// Waits until the members' assignments cover `partitions` partitions
+/// between them and stay so for a few heartbeats.
+pub fn settle(members: &[&ShareConsumer], partitions: usize) {
+    let started = Instant::now();
+    let mut stable = 0;
+    while stable < 5 {
+        assert!(started.elapsed() < LONG, "assignments never settled");
+        let total: usize = members.iter().map(|m| m.assignment().len()).sum();
+        stable = if total == partitions { stable + 1 } else { 0 };
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every record of `produced` values was seen; a value seen more than once
+/// came again only as a redelivery (a higher delivery count), never as a
+/// second copy of one delivery.
+pub fn assert_all_seen_once_per_delivery(seen: &[Message], produced: usize) {
+    let mut deliveries: BTreeMap<String, Vec<u16>> = BTreeMap::new();
+    for m in seen {
+        deliveries
+            .entry(value(m))
+            .or_default()
+            .push(m.delivery_count().unwrap());
+    }
+    assert_eq!(deliveries.len(), produced, "every record arrives");
+    for (v, counts) in &deliveries {
+        let distinct: BTreeSet<_> = counts.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            counts.len(),
+            "{v} delivered twice as one delivery: {counts:?}"
+        );
+    }
+}
