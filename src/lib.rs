@@ -41,8 +41,8 @@ pub use cluster::{
     Topic, TopicMetadata,
 };
 pub use consumer::{
-    Assignor, BalancedConsumer, BalancedConsumerConfig, IsolationLevel, Message, OffsetReset,
-    SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
+    Assignor, BalancedConsumer, BalancedConsumerConfig, Bytes, IsolationLevel, Message,
+    MessageHeader, OffsetReset, SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
 };
 pub use error::{BrokerError, Error, Result, TimeoutKind};
 pub use net::{Sasl, TlsConfig};

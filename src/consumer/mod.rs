@@ -37,9 +37,10 @@ pub use crate::protocol::api::IsolationLevel;
 pub use crate::protocol::records::{Header, TimestampType};
 pub use assignor::{Assignor, TopicPartition};
 pub use balanced::{BalancedConsumer, BalancedConsumerConfig, Iter as BalancedIter};
+pub use bytes::Bytes;
 pub use config::{OffsetReset, SimpleConsumerConfig};
 pub use membership::Subscription;
-pub use message::Message;
+pub use message::{Message, MessageHeader};
 pub use simple::{Iter as SimpleIter, SimpleConsumer};
 
 /// The old name of [`SimpleIter`].

@@ -18,6 +18,7 @@
 //! assigned again is dropped too.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -50,15 +51,49 @@ impl Item {
     }
 }
 
-/// How much each partition's queue may hold.
+/// How much the queues may hold.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
-    /// `queued_max_messages`: checked before a fetch.
+    /// `queued_max_messages`, per partition: checked before a fetch.
     pub messages: usize,
-    /// `queued_max_bytes`, in [`Message::queued_size`]: checked before a
-    /// fetch and while decoding one, so the queue never holds more than this
-    /// plus one message.
+    /// `queued_max_bytes`, over all partitions together, in
+    /// [`Message::queued_size`]: checked before a fetch and while decoding
+    /// one, so the queues never hold more than this plus one message.
     pub bytes: usize,
+}
+
+/// Bytes queued over all partitions (every partition holds the same
+/// counter; it only changes under the state lock).
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    bytes: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Totals {
+    fn add(&self, bytes: usize) {
+        let now = self.bytes.load(Ordering::Relaxed) + bytes;
+        self.bytes.store(now, Ordering::Relaxed);
+        if now > self.peak.load(Ordering::Relaxed) {
+            self.peak.store(now, Ordering::Relaxed);
+        }
+    }
+
+    fn sub(&self, bytes: usize) {
+        let now = self.bytes.load(Ordering::Relaxed).saturating_sub(bytes);
+        self.bytes.store(now, Ordering::Relaxed);
+    }
+
+    /// Bytes queued now.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes ever queued at once.
+    #[cfg_attr(not(feature = "unstable-internals"), allow(dead_code))]
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
 }
 
 /// Epochs between two assignments of a partition: more than any number of
@@ -86,6 +121,8 @@ pub(crate) struct PartitionState {
     pub queued_bytes: usize,
     /// The most `queued_bytes` has been (for tests of the bound).
     pub peak_queued_bytes: usize,
+    /// Bytes queued over every partition of the consumer.
+    totals: Arc<Totals>,
     /// A fetched batch was only partly made into messages (the byte bound
     /// ran out inside it): the offset of its next record, which is the
     /// position while nothing is queued. `fetch_offset` is past the batch.
@@ -97,7 +134,7 @@ pub(crate) struct PartitionState {
 }
 
 impl PartitionState {
-    fn new(topic: Arc<str>, id: i32, epoch: u64) -> Self {
+    fn new(topic: Arc<str>, id: i32, epoch: u64, totals: Arc<Totals>) -> Self {
         PartitionState {
             topic,
             id,
@@ -109,6 +146,7 @@ impl PartitionState {
             queue: VecDeque::new(),
             queued_bytes: 0,
             peak_queued_bytes: 0,
+            totals,
             resume_at: None,
             pending: None,
             high_watermark: -1,
@@ -120,21 +158,40 @@ impl PartitionState {
         self.queue.extend(messages.into_iter().map(Item::Message));
         self.queued_bytes += bytes;
         self.peak_queued_bytes = self.peak_queued_bytes.max(self.queued_bytes);
+        self.totals.add(bytes);
+    }
+
+    /// Takes the next item off the queue.
+    fn pop_front(&mut self) -> Option<Item> {
+        let item = self.queue.pop_front()?;
+        if let Item::Message(m) = &item {
+            let size = m.queued_size();
+            self.queued_bytes = self.queued_bytes.saturating_sub(size);
+            self.totals.sub(size);
+        }
+        Some(item)
+    }
+
+    /// Drops every queued item.
+    fn clear(&mut self) {
+        self.queue.clear();
+        self.totals.sub(self.queued_bytes);
+        self.queued_bytes = 0;
     }
 
     /// Whether the fetcher should give the partition more messages (fetch,
     /// or decode more of a partly handed-out batch): while fewer than
-    /// `messages` are queued and at most half the byte bound. The half is
-    /// hysteresis: a fetch sent with a sliver of room left would be mostly
-    /// dropped and fetched again, and the fetcher would be woken for every
-    /// message taken.
+    /// `messages` are queued in it and at most half the byte bound in all
+    /// partitions together. The half is hysteresis: a fetch sent with a
+    /// sliver of room left would be mostly dropped and fetched again, and
+    /// the fetcher would be woken for every message taken.
     pub fn has_room(&self, limits: Limits) -> bool {
-        self.queued_bytes <= limits.bytes / 2 && self.queue.len() < limits.messages
+        self.totals.bytes() <= limits.bytes / 2 && self.queue.len() < limits.messages
     }
 
-    /// How many bytes of messages the queue can still take.
+    /// How many bytes of messages the queues can still take.
     pub fn byte_room(&self, limits: Limits) -> usize {
-        limits.bytes.saturating_sub(self.queued_bytes)
+        limits.bytes.saturating_sub(self.totals.bytes())
     }
 
     /// The next offset the caller will receive.
@@ -149,8 +206,7 @@ impl PartitionState {
     /// Moves the partition to `offset`, dropping what was queued or is in
     /// flight.
     pub fn seek(&mut self, offset: Option<i64>) {
-        self.queue.clear();
-        self.queued_bytes = 0;
+        self.clear();
         self.resume_at = None;
         self.pending = None;
         self.fetch_offset = offset;
@@ -178,6 +234,8 @@ pub(crate) struct State {
     streak: usize,
     /// The first epoch of the next assignment.
     next_epoch: u64,
+    /// Bytes queued over all partitions.
+    pub totals: Arc<Totals>,
     pub closed: bool,
     /// A background thread of the consumer died: handed out, for good, once
     /// nothing is queued any more.
@@ -209,8 +267,9 @@ impl State {
             Err(i) => {
                 let epoch = self.next_epoch;
                 self.next_epoch += ASSIGNMENT_EPOCHS;
+                let totals = Arc::clone(&self.totals);
                 self.partitions
-                    .insert(i, PartitionState::new(Arc::clone(topic), id, epoch));
+                    .insert(i, PartitionState::new(Arc::clone(topic), id, epoch, totals));
                 if i < self.cursor {
                     self.cursor += 1;
                 }
@@ -225,7 +284,10 @@ impl State {
     /// state (for its position), `None` when it was not assigned.
     pub fn unassign(&mut self, topic: &str, id: i32) -> Option<PartitionState> {
         let i = self.index(topic, id).ok()?;
-        let removed = self.partitions.remove(i);
+        let mut removed = self.partitions.remove(i);
+        // Its queue goes with it: no longer counted against the bound.
+        removed.totals.sub(removed.queued_bytes);
+        removed.queued_bytes = 0;
         if i < self.cursor {
             self.cursor -= 1;
         } else if i == self.cursor {
@@ -247,10 +309,7 @@ impl State {
             if p.paused {
                 continue;
             }
-            if let Some(item) = p.queue.pop_front() {
-                if let Item::Message(m) = &item {
-                    p.queued_bytes = p.queued_bytes.saturating_sub(m.queued_size());
-                }
+            if let Some(item) = p.pop_front() {
                 if step > 0 {
                     self.cursor = i;
                     self.streak = 0;
@@ -291,6 +350,7 @@ impl Shared {
                 cursor: 0,
                 streak: 0,
                 next_epoch: 0,
+                totals: Arc::default(),
                 closed: false,
                 failure: None,
             }),
@@ -381,6 +441,74 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Takes up to `max` items under one lock, waiting until `deadline`
+    /// (`None`: forever) for the first: messages, or one error on its own
+    /// (an error met after some messages stays queued for the next call, so
+    /// the messages before it are handed out first). Empty when the
+    /// deadline passed; [`Error::Closed`] once closed.
+    pub fn pop_batch(&self, max: usize, deadline: Option<Instant>) -> Result<Vec<Item>, Error> {
+        let mut out = Vec::new();
+        if max == 0 {
+            return Ok(out);
+        }
+        let mut state = self.state.lock();
+        loop {
+            if state.closed {
+                return Err(Error::Closed("consumer"));
+            }
+            if let Some(error) = state.errors.pop_front() {
+                out.push(Item::Error {
+                    offset: None,
+                    error,
+                });
+                return Ok(out);
+            }
+            let mut poke = false;
+            while out.len() < max {
+                let Some((i, item)) = state.pop() else {
+                    break;
+                };
+                let p = &mut state.partitions[i];
+                if p.waiting_for_room && p.has_room(self.limits) {
+                    p.waiting_for_room = false;
+                    poke = true;
+                }
+                match item {
+                    Item::Error { .. } if !out.is_empty() => {
+                        p.queue.push_front(item);
+                        break;
+                    }
+                    Item::Error { .. } => {
+                        out.push(item);
+                        break;
+                    }
+                    Item::Message(_) => out.push(item),
+                }
+            }
+            if !out.is_empty() {
+                drop(state);
+                if poke {
+                    self.poke_fetcher();
+                }
+                return Ok(out);
+            }
+            if let Some(error) = &state.failure {
+                return Err(error.clone());
+            }
+            match deadline {
+                Some(deadline) => {
+                    if Instant::now() >= deadline {
+                        return Ok(out);
+                    }
+                    self.ready.wait_until(&mut state, deadline);
+                }
+                None => self.ready.wait(&mut state),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,7 +550,7 @@ mod tests {
 
     #[test]
     fn position_is_the_first_queued_offset_else_the_fetch_offset() {
-        let mut p = PartitionState::new(Arc::from("t"), 0, 0);
+        let mut p = PartitionState::new(Arc::from("t"), 0, 0, Arc::default());
         assert_eq!(p.position(), None);
         p.fetch_offset = Some(12);
         assert_eq!(p.position(), Some(12));
@@ -432,7 +560,7 @@ mod tests {
 
     #[test]
     fn a_seek_drops_queued_messages_and_bumps_the_epoch() {
-        let mut p = PartitionState::new(Arc::from("t"), 0, 0);
+        let mut p = PartitionState::new(Arc::from("t"), 0, 0, Arc::default());
         p.queue.push_back(message(0, 7));
         p.halted = true;
         p.seek(Some(3));

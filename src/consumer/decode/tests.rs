@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::records::{BatchBuilder, BatchOptions, Compression, TimestampType};
+use crate::protocol::records::{BatchBuilder, BatchOptions, Compression, Header, TimestampType};
 
 const TOPIC: &str = "t";
 
@@ -71,7 +71,7 @@ fn read(
         isolation_level,
         options: DecodeOptions::default(),
     }
-    .decode(bytes, aborted, usize::MAX)
+    .decode(&Bytes::copy_from_slice(bytes), aborted, usize::MAX)
 }
 
 fn values(decoded: &Decoded) -> Vec<(i64, String)> {
@@ -217,7 +217,7 @@ fn read_within(bytes: &[u8], fetch_offset: i64, budget: usize) -> Decoded {
         isolation_level: IsolationLevel::ReadUncommitted,
         options: DecodeOptions::default(),
     }
-    .decode(bytes, &[], budget)
+    .decode(&Bytes::copy_from_slice(bytes), &[], budget)
 }
 
 #[test]
@@ -296,7 +296,7 @@ fn a_bad_record_in_a_waiting_batch_keeps_the_messages_before_it() {
             isolation_level: IsolationLevel::ReadUncommitted,
             options: DecodeOptions::default().with_check_crcs(false),
         }
-        .decode(&bytes, &[], budget)
+        .decode(&Bytes::copy_from_slice(&bytes), &[], budget)
     };
     let one = read(usize::MAX).messages[0].queued_size();
     let mut decoded = read(one);
