@@ -126,12 +126,14 @@ pub struct Options {
     pub write: bool,
     /// Scales every record count (1.0: the defaults below).
     pub scale: f64,
+    /// Runs only this client (for profiling one of them).
+    pub only: Option<Client>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: kafka-sync-peers [--smoke] [--rounds N] [--sizes 100,1024,10240] \
-         [--codecs none,gzip,snappy,lz4,zstd] [--workloads produce,assign,group] [--scale F] [--no-write]"
+         [--codecs none,gzip,snappy,lz4,zstd] [--workloads produce,assign,group] [--scale F] [--no-write] [--only kafka-sync|librdkafka]"
     );
     std::process::exit(2)
 }
@@ -151,6 +153,7 @@ fn parse(args: &[String]) -> Options {
         workloads: vec![Workload::Produce, Workload::Assign, Workload::Group],
         write: true,
         scale: 1.0,
+        only: None,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -185,6 +188,10 @@ fn parse(args: &[String]) -> Options {
                     .collect()
             }
             "--no-write" => o.write = false,
+            "--only" => {
+                o.only = Some(Client::parse(&value()).unwrap_or_else(|| usage()));
+                o.write = false;
+            }
             _ => usage(),
         }
     }
@@ -349,6 +356,9 @@ fn bench(o: &Options) -> Result<Vec<Row>, String> {
                         // Alternate which client goes first.
                         let which = (round + turn) % 2;
                         let who = clients[which];
+                        if o.only.is_some_and(|only| only != who) {
+                            continue;
+                        }
                         let topic = match workload {
                             Workload::Produce => {
                                 let name = unique_name("peers-produce");

@@ -324,7 +324,7 @@ impl BalancedConsumer {
             let slice = Instant::now() + POLL_SLICE.min(self.config.group.max_poll_interval / 2);
             let batch = self.shared.pop_batch(max, Some(deadline.min(slice)))?;
             if !batch.is_empty() || max == 0 || Instant::now() >= deadline {
-                return super::simple::batch_of(batch);
+                return Ok(batch);
             }
         }
     }
@@ -424,7 +424,7 @@ impl BalancedConsumer {
             let mut state = self.shared.lock();
             for tp in partitions {
                 if let Some(p) = state.partition_mut(&tp.topic, tp.partition) {
-                    p.paused = paused;
+                    p.set_paused(paused);
                 }
             }
         }

@@ -20,7 +20,6 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -110,7 +109,11 @@ pub(crate) struct PartitionState {
     pub fetch_offset: Option<i64>,
     /// Bumped by every seek.
     pub epoch: u64,
+    /// Set through [`PartitionState::set_paused`], which also takes back
+    /// what the caller's hand holds of the partition.
     pub paused: bool,
+    /// What the caller's hand (see [`Hand`]) holds of this partition.
+    pub hand: Arc<HandCell>,
     /// Fetching stopped after an error was queued, until the next seek.
     pub halted: bool,
     /// The fetcher skipped the partition because its queue was full; the
@@ -141,6 +144,7 @@ impl PartitionState {
             fetch_offset: None,
             epoch,
             paused: false,
+            hand: Arc::default(),
             halted: false,
             waiting_for_room: false,
             queue: VecDeque::new(),
@@ -196,6 +200,9 @@ impl PartitionState {
 
     /// The next offset the caller will receive.
     pub fn position(&self) -> Option<i64> {
+        if let Some(offset) = self.hand.next() {
+            return Some(offset);
+        }
         self.queue
             .front()
             .and_then(Item::offset)
@@ -206,12 +213,22 @@ impl PartitionState {
     /// Moves the partition to `offset`, dropping what was queued or is in
     /// flight.
     pub fn seek(&mut self, offset: Option<i64>) {
+        self.hand.drop_all();
         self.clear();
         self.resume_at = None;
         self.pending = None;
         self.fetch_offset = offset;
         self.epoch += 1;
         self.halted = false;
+    }
+
+    /// Pauses or resumes the partition; a pause takes back what the
+    /// caller's hand holds of it (queued again, in order, at the next take).
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        if paused {
+            self.hand.take_back();
+        }
     }
 
     /// Queues an error and stops fetching the partition until a seek.
@@ -285,6 +302,7 @@ impl State {
     pub fn unassign(&mut self, topic: &str, id: i32) -> Option<PartitionState> {
         let i = self.index(topic, id).ok()?;
         let mut removed = self.partitions.remove(i);
+        removed.hand.take_back();
         // Its queue goes with it: no longer counted against the bound.
         removed.totals.sub(removed.queued_bytes);
         removed.queued_bytes = 0;
@@ -331,6 +349,9 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Signalled when items are queued or the consumer closes.
     ready: Condvar,
+    /// Messages taken off the queue for the caller, a run of one partition
+    /// at a time (lock order: `hand`, then `state`).
+    hand: Mutex<Hand>,
     /// Wakes the fetcher (capacity 1: pokes coalesce).
     wake: Sender<()>,
     /// Makes the fetcher thread panic at its next turn (tests of the panic path).
@@ -355,6 +376,7 @@ impl Shared {
                 failure: None,
             }),
             ready: Condvar::new(),
+            hand: Mutex::new(Hand::default()),
             wake,
             #[cfg(test)]
             panic_fetcher_for_test: std::sync::atomic::AtomicBool::new(false),
@@ -398,121 +420,16 @@ impl Shared {
         self.state.lock().errors.push_back(error);
         self.ready.notify_all();
     }
-
-    /// Takes the next item, waiting until `deadline` (`None`: forever).
-    /// `None` when the deadline passed; [`Error::Closed`] once closed.
-    pub fn pop(&self, deadline: Option<Instant>) -> Result<Option<Item>, Error> {
-        let mut state = self.state.lock();
-        loop {
-            if state.closed {
-                return Err(Error::Closed("consumer"));
-            }
-            if let Some(error) = state.errors.pop_front() {
-                return Ok(Some(Item::Error {
-                    offset: None,
-                    error,
-                }));
-            }
-            if let Some((i, item)) = state.pop() {
-                let p = &mut state.partitions[i];
-                let poke = p.waiting_for_room && p.has_room(self.limits);
-                if poke {
-                    p.waiting_for_room = false;
-                }
-                drop(state);
-                if poke {
-                    self.poke_fetcher();
-                }
-                return Ok(Some(item));
-            }
-            if let Some(error) = &state.failure {
-                return Err(error.clone());
-            }
-            match deadline {
-                Some(deadline) => {
-                    if Instant::now() >= deadline {
-                        return Ok(None);
-                    }
-                    self.ready.wait_until(&mut state, deadline);
-                }
-                None => self.ready.wait(&mut state),
-            }
-        }
-    }
 }
 
-impl Shared {
-    /// Takes up to `max` items under one lock, waiting until `deadline`
-    /// (`None`: forever) for the first: messages, or one error on its own
-    /// (an error met after some messages stays queued for the next call, so
-    /// the messages before it are handed out first). Empty when the
-    /// deadline passed; [`Error::Closed`] once closed.
-    pub fn pop_batch(&self, max: usize, deadline: Option<Instant>) -> Result<Vec<Item>, Error> {
-        let mut out = Vec::new();
-        if max == 0 {
-            return Ok(out);
-        }
-        let mut state = self.state.lock();
-        loop {
-            if state.closed {
-                return Err(Error::Closed("consumer"));
-            }
-            if let Some(error) = state.errors.pop_front() {
-                out.push(Item::Error {
-                    offset: None,
-                    error,
-                });
-                return Ok(out);
-            }
-            let mut poke = false;
-            while out.len() < max {
-                let Some((i, item)) = state.pop() else {
-                    break;
-                };
-                let p = &mut state.partitions[i];
-                if p.waiting_for_room && p.has_room(self.limits) {
-                    p.waiting_for_room = false;
-                    poke = true;
-                }
-                match item {
-                    Item::Error { .. } if !out.is_empty() => {
-                        p.queue.push_front(item);
-                        break;
-                    }
-                    Item::Error { .. } => {
-                        out.push(item);
-                        break;
-                    }
-                    Item::Message(_) => out.push(item),
-                }
-            }
-            if !out.is_empty() {
-                drop(state);
-                if poke {
-                    self.poke_fetcher();
-                }
-                return Ok(out);
-            }
-            if let Some(error) = &state.failure {
-                return Err(error.clone());
-            }
-            match deadline {
-                Some(deadline) => {
-                    if Instant::now() >= deadline {
-                        return Ok(out);
-                    }
-                    self.ready.wait_until(&mut state, deadline);
-                }
-                None => self.ready.wait(&mut state),
-            }
-        }
-    }
-}
+mod hand;
+pub(crate) use hand::{Hand, HandCell};
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::records::TimestampType;
+    use std::time::Instant;
 
     fn message(partition: i32, offset: i64) -> Item {
         Item::Message(Message {

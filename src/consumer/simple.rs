@@ -269,10 +269,8 @@ impl SimpleConsumer {
     /// earlier calls.
     pub fn consume_batch(&self, max: usize, timeout: Duration) -> Result<Vec<Message>> {
         self.maybe_auto_commit();
-        batch_of(
-            self.shared
-                .pop_batch(max, Some(crate::time::after(timeout)))?,
-        )
+        self.shared
+            .pop_batch(max, Some(crate::time::after(timeout)))
     }
 
     fn next_message(&self, deadline: Option<Instant>) -> Result<Option<Message>> {
@@ -443,7 +441,7 @@ impl SimpleConsumer {
         let mut state = self.shared.lock();
         for &p in partitions {
             if let Some(state) = state.partition_mut(self.topic.name(), p) {
-                state.paused = paused;
+                state.set_paused(paused);
             }
         }
     }
@@ -645,18 +643,6 @@ impl Drop for SimpleConsumer {
             );
         }
     }
-}
-
-/// The messages of a `pop_batch`, or the error it holds.
-pub(crate) fn batch_of(items: Vec<Item>) -> Result<Vec<Message>> {
-    let mut messages = Vec::with_capacity(items.len());
-    for item in items {
-        match item {
-            Item::Message(m) => messages.push(m),
-            Item::Error { error, .. } => return Err(error),
-        }
-    }
-    Ok(messages)
 }
 
 /// Iterator over a [`SimpleConsumer`]'s messages; see [`SimpleConsumer::iter`].

@@ -81,7 +81,7 @@ fn values(decoded: &Decoded) -> Vec<(i64, String)> {
         .map(|m| {
             (
                 m.offset,
-                String::from_utf8(m.value.clone().unwrap_or_default()).unwrap(),
+                String::from_utf8(m.value_bytes().to_vec()).unwrap(),
             )
         })
         .collect()
