@@ -9,8 +9,12 @@ use plotters::prelude::*;
 use crate::report::summary;
 use crate::{Client, Row, Workload};
 
+/// A line of the chart: label, colour, dashed, points.
+type Series = (String, RGBColor, bool, Vec<(f64, f64)>);
+
+/// Draws the chart of `rows` into `path`.
 pub fn draw(rows: &[Row], path: &Path) -> Result<(), String> {
-    let series: Vec<(String, RGBColor, bool, Vec<(f64, f64)>)> = [
+    let series: Vec<Series> = [
         (
             Workload::Produce,
             Client::KafkaSync,

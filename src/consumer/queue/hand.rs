@@ -88,7 +88,7 @@ impl Shared {
     }
 
     /// The hand's next message, while what it holds is still valid.
-    fn from_hand(&self, hand: &mut Hand) -> Option<Message> {
+    fn next_in_hand(&self, hand: &mut Hand) -> Option<Message> {
         let source = hand.source.as_ref()?;
         if !source.cell.valid.load(Ordering::Acquire) {
             self.give_back(hand);
@@ -181,7 +181,7 @@ impl Shared {
         let Some(mut hand) = self.lock_hand(deadline) else {
             return Ok(None);
         };
-        if let Some(m) = self.from_hand(&mut hand) {
+        if let Some(m) = self.next_in_hand(&mut hand) {
             return Ok(Some(Item::Message(m)));
         }
         let mut state = self.state.lock();
@@ -225,7 +225,7 @@ impl Shared {
             return Ok(out);
         };
         while out.len() < max {
-            match self.from_hand(&mut hand) {
+            match self.next_in_hand(&mut hand) {
                 Some(m) => out.push(m),
                 None => break,
             }
