@@ -8,8 +8,8 @@
 //! ```
 //!
 //! Each measured run is a child process of this binary (`__worker`), so the
-//! CPU time (getrusage, user + system, every thread) and peak RSS are that
-//! client's alone; the broker and this parent are not counted. Rounds
+//! CPU time (getrusage, user + system, every thread) and peak RSS (`VmHWM`)
+//! are that client's alone; the broker and this parent are not counted. Rounds
 //! alternate the two clients and the table gives the median of the rounds.
 //! See docs/benchmarks.md ("kafka-sync against librdkafka") for the method.
 

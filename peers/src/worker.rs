@@ -20,6 +20,22 @@ use crate::{values, Client, Workload, PARTITIONS};
 /// How long any one run may take before it counts as failed.
 const RUN_LIMIT: Duration = Duration::from_secs(600);
 
+/// Peak resident set of this process image, in KiB: `VmHWM` from
+/// /proc/self/status. (getrusage's `ru_maxrss` would do, but Linux carries
+/// it over from the parent's image across fork and exec, so every child would
+/// report at least the benchmark's own peak.)
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// User + system CPU seconds and peak RSS (KiB) of this process.
 pub fn rusage() -> (f64, u64) {
     // SAFETY: getrusage writes into the struct we pass and reads nothing else.
@@ -64,7 +80,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         (Client::Librdkafka, Workload::Assign) => rd_consume(bootstrap, topic, records, false),
         (Client::Librdkafka, Workload::Group) => rd_consume(bootstrap, topic, records, true),
     }?;
-    let (_, rss) = rusage();
+    let rss = match peak_rss_kib() {
+        0 => rusage().1,
+        hwm => hwm,
+    };
     println!(
         "RESULT {} {:.6} {:.6} {}",
         measured.records,
