@@ -160,7 +160,7 @@ pub fn markdown(rows: &[Row], c: &Context) -> String {
         let (rate, cpu) = (k.msgs / t.msgs, k.cpu_per_m / t.cpu_per_m);
         let _ = writeln!(
             s,
-            "- {} {}: rate {:.2}x ({}), CPU {:.2}x ({})",
+            "- {} {}: rate {:.3}x ({}), CPU {:.3}x ({})",
             theirs.workload.name(),
             size_name(theirs.size),
             rate,
