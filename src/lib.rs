@@ -42,8 +42,8 @@ pub use cluster::{
 };
 pub use consumer::GroupProtocol;
 pub use consumer::{
-    AckType, AcknowledgementMode, Assignor, BalancedConsumer, BalancedConsumerConfig,
-    ConsumerGroupMetadata, IsolationLevel, Message, OffsetReset, ShareConsumer,
+    AckType, AcknowledgementMode, Assignor, BalancedConsumer, BalancedConsumerConfig, Bytes,
+    ConsumerGroupMetadata, IsolationLevel, Message, MessageHeader, OffsetReset, ShareConsumer,
     ShareConsumerConfig, SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
 };
 pub use error::{BrokerError, Error, Result, TimeoutKind, TransactionError, TransactionErrorKind};

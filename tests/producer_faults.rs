@@ -127,6 +127,8 @@ fn a_full_buffer_blocks_produce_for_max_block_then_fails_and_drop_reports_the_re
             ProducerConfig::default()
                 .delivery_reports(true)
                 .buffer_memory(64 * 1024)
+                // A batch must fit in the buffer (the default is 256 KiB).
+                .batch_size(16 * 1024)
                 .max_block(max_block)
                 .close_timeout(Duration::from_secs(1)),
         )

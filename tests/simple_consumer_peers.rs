@@ -20,13 +20,13 @@ fn check_peer_records(got: &[Message]) {
         let i = i64::try_from(i).unwrap();
         assert_eq!(m.offset, i);
         let key = (i % 4 != 0).then(|| format!("key-{i}").into_bytes());
-        assert_eq!(m.key, key, "key of record {i}");
+        assert_eq!(m.key.as_deref(), key.as_deref(), "key of record {i}");
         let value = if i % 5 == 0 {
             Vec::new()
         } else {
             format!("value-{i}").into_bytes()
         };
-        assert_eq!(m.value, Some(value), "value of record {i}");
+        assert_eq!(m.value.as_deref(), Some(&value[..]), "value of record {i}");
         assert_eq!(m.timestamp, 1_600_000_000_000 + i);
         let headers: Vec<(String, Option<Vec<u8>>)> = m
             .headers
@@ -183,7 +183,7 @@ fn values_read(name: &str, level: IsolationLevel) -> Vec<String> {
         .unwrap();
     consumer
         .iter()
-        .map(|m| String::from_utf8(m.unwrap().value.unwrap()).unwrap())
+        .map(|m| String::from_utf8(m.unwrap().value.unwrap().to_vec()).unwrap())
         .collect()
 }
 

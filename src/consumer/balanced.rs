@@ -337,6 +337,25 @@ impl BalancedConsumer {
         self.next_message(Some(crate::time::after(timeout)))
     }
 
+    /// Up to `max` messages at once, waiting up to `timeout` for the first;
+    /// taken from the prefetch queue under one lock. Empty when none came in
+    /// time. Errors as [`consume`](Self::consume); see
+    /// [`SimpleConsumer::consume_batch`](crate::SimpleConsumer::consume_batch).
+    pub fn consume_batch(&self, max: usize, timeout: Duration) -> Result<Vec<Message>> {
+        let deadline = crate::time::after(timeout);
+        loop {
+            if let Some(m) = &self.membership {
+                m.poll();
+            }
+            self.maybe_auto_commit();
+            let slice = Instant::now() + POLL_SLICE.min(self.config.group.max_poll_interval / 2);
+            let batch = self.shared.pop_batch(max, Some(deadline.min(slice)))?;
+            if !batch.is_empty() || max == 0 || Instant::now() >= deadline {
+                return Ok(batch);
+            }
+        }
+    }
+
     /// The next message, waiting until one arrives however long it takes.
     pub fn consume_blocking(&self) -> Result<Message> {
         loop {
@@ -432,7 +451,7 @@ impl BalancedConsumer {
             let mut state = self.shared.lock();
             for tp in partitions {
                 if let Some(p) = state.partition_mut(&tp.topic, tp.partition) {
-                    p.paused = paused;
+                    p.set_paused(paused);
                 }
             }
         }

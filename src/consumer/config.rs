@@ -54,6 +54,7 @@ pub struct SimpleConsumerConfig {
     pub(crate) fetch_max_bytes: i32,
     pub(crate) queued_max_messages: usize,
     pub(crate) queued_max_bytes: usize,
+    pub(crate) fetches_in_flight: usize,
     pub(crate) isolation_level: IsolationLevel,
     pub(crate) check_crcs: bool,
     pub(crate) close_timeout: Duration,
@@ -72,8 +73,9 @@ impl Default for SimpleConsumerConfig {
             fetch_max_wait: Duration::from_millis(500),
             max_partition_fetch_bytes: 1024 * 1024,
             fetch_max_bytes: 50 * 1024 * 1024,
-            queued_max_messages: 2000,
-            queued_max_bytes: 16 * 1024 * 1024,
+            queued_max_messages: 100_000,
+            queued_max_bytes: 64 * 1024 * 1024,
+            fetches_in_flight: 2,
             isolation_level: IsolationLevel::ReadUncommitted,
             check_crcs: true,
             close_timeout: Duration::from_secs(10),
@@ -177,9 +179,9 @@ impl SimpleConsumerConfig {
     }
 
     /// Messages the fetcher keeps ready per partition: it fetches a partition
-    /// again only while fewer are queued, so memory stays bounded by about
-    /// this many messages plus one fetch's worth per partition, however large
-    /// the backlog. Defaults to 2000, as in pykafka. The hard bound on memory
+    /// again only while fewer are queued. Defaults to 100,000, librdkafka's
+    /// `queued.min.messages` (it was pykafka's 2000, which at 100 B records
+    /// is 200 KB per partition and starved each Fetch). The bound on memory
     /// is [`queued_max_bytes`](Self::queued_max_bytes).
     #[must_use]
     pub fn queued_max_messages(mut self, messages: usize) -> Self {
@@ -187,26 +189,46 @@ impl SimpleConsumerConfig {
         self
     }
 
-    /// Bytes of messages the fetcher keeps ready per partition, counted as
-    /// the memory they take once decoded and decompressed (key, value and
-    /// headers plus about 100 bytes per message; see librdkafka's
-    /// `queued.max.messages.kbytes`). It fetches a partition only while at
-    /// most half of this is queued, and stops making messages of a fetched
-    /// batch when this is reached: the rest of a compressed batch waits, decompressed, and is
-    /// handed out a part at a time, so a batch of millions of tiny records
-    /// never becomes millions of messages at once. A partition's queue holds
-    /// at most this plus one message; the batch waiting beside it is bounded
-    /// by its decompressed size. Each fetch asks for at most this much of a
-    /// partition (`partition_max_bytes` is the smaller of this and
-    /// [`max_partition_fetch_bytes`](Self::max_partition_fetch_bytes)).
-    /// Defaults to 16 MiB.
+    /// Bytes of messages the fetcher keeps ready, over all partitions
+    /// together, counted as the memory they take once decoded and
+    /// decompressed (key, value and headers plus about 100 bytes per
+    /// message), like librdkafka's `queued.max.messages.kbytes`. It fetches
+    /// only while at most half of this is queued, and stops making messages
+    /// of a fetched batch when this is reached: the rest of a batch waits
+    /// (decompressed) and is handed out a part at a time, so a batch of
+    /// millions of tiny records never becomes millions of messages at once.
+    /// The queues hold at most this plus one message; each partition's
+    /// waiting batch is bounded by its decompressed size, and each Fetch
+    /// asks for at most this much (its `max_bytes` is the smaller of this and
+    /// [`fetch_max_bytes`](Self::fetch_max_bytes)), so with
+    /// [`fetches_in_flight`](Self::fetches_in_flight) the consumer's memory
+    /// stays within a small multiple of this however large the backlog.
+    /// Defaults to 64 MiB, librdkafka's default.
+    ///
+    /// Messages are slices of the fetched response: a caller that keeps
+    /// messages keeps their response's buffer alive, outside this bound.
+    ///
+    /// Must be at least [`max_partition_fetch_bytes`](Self::max_partition_fetch_bytes)
+    /// (one partition's share of a fetch); `get_simple_consumer` fails with
+    /// [`Error::Config`] otherwise.
     #[must_use]
     pub fn queued_max_bytes(mut self, bytes: usize) -> Self {
         self.queued_max_bytes = bytes;
         self
     }
 
-    /// The bounds of each partition's prefetch queue.
+    /// Fetches the consumer keeps in flight to each leader, each for its own
+    /// share of the leader's partitions: while this consumer's thread decodes
+    /// one response, the broker is already serving the next, which covers
+    /// the round trip. Defaults to 2; must be at least 1 (the consumer fails
+    /// to build with [`Error::Config`] otherwise).
+    #[must_use]
+    pub fn fetches_in_flight(mut self, fetches: usize) -> Self {
+        self.fetches_in_flight = fetches;
+        self
+    }
+
+    /// The bounds of the prefetch queues.
     pub(crate) fn queue_limits(&self) -> crate::consumer::queue::Limits {
         crate::consumer::queue::Limits {
             messages: self.queued_max_messages,
@@ -260,6 +282,19 @@ impl SimpleConsumerConfig {
         if self.queued_max_bytes == 0 {
             return Err(Error::Config("queued_max_bytes must be at least 1".into()));
         }
+        if self.queued_max_bytes < usize::try_from(self.max_partition_fetch_bytes).unwrap_or(0) {
+            return Err(Error::Config(format!(
+                "queued_max_bytes ({}) is smaller than max_partition_fetch_bytes ({}): the \
+                 prefetch queue could not take one partition's fetch; raise queued_max_bytes \
+                 or lower max_partition_fetch_bytes",
+                self.queued_max_bytes, self.max_partition_fetch_bytes
+            )));
+        }
+        if self.fetches_in_flight == 0 {
+            return Err(Error::Config(
+                "fetches_in_flight must be at least 1: with none the consumer never fetches".into(),
+            ));
+        }
         if i32::try_from(self.fetch_max_wait.as_millis()).is_err() {
             return Err(Error::Config("fetch_max_wait is too long".into()));
         }
@@ -288,8 +323,9 @@ mod tests {
         assert_eq!(c.fetch_max_wait, Duration::from_millis(500));
         assert_eq!(c.max_partition_fetch_bytes, 1 << 20);
         assert_eq!(c.fetch_max_bytes, 50 << 20);
-        assert_eq!(c.queued_max_messages, 2000);
-        assert_eq!(c.queued_max_bytes, 16 << 20);
+        assert_eq!(c.queued_max_messages, 100_000);
+        assert_eq!(c.queued_max_bytes, 64 << 20);
+        assert_eq!(c.fetches_in_flight, 2);
         assert_eq!(c.consumer_timeout, None);
         assert!(c.validate().is_ok());
         assert!(!c.auto_commits(), "no group, no commits");
@@ -307,6 +343,8 @@ mod tests {
         let bad = [
             SimpleConsumerConfig::default().queued_max_messages(0),
             SimpleConsumerConfig::default().queued_max_bytes(0),
+            SimpleConsumerConfig::default().queued_max_bytes(1000),
+            SimpleConsumerConfig::default().fetches_in_flight(0),
             SimpleConsumerConfig::default().fetch_max_bytes(0),
             SimpleConsumerConfig::default().auto_commit(Duration::ZERO),
         ];

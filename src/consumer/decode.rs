@@ -7,6 +7,12 @@
 //! Pure: no I/O, no clocks; the fetcher thread calls it on each partition of
 //! each Fetch response.
 //!
+//! Zero copy: messages' keys, values and header values are [`Bytes`] slices
+//! of the response frame (uncompressed batches) or of the batch's
+//! decompressed buffer (compressed ones), never copies; only legacy
+//! compressed message sets, whose inner messages are decompressed per
+//! wrapper, are copied.
+//!
 //! # References
 //! Kafka protocol guide, "Fetch API" and "Control Batches"; KIP-98
 //! (transactions, the consumer side of read_committed).
@@ -14,14 +20,16 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use crate::protocol::api::{AbortedTransaction, IsolationLevel};
 use crate::protocol::records::{
-    decode_batches, BatchHeader, ControlRecordType, DecodeOptions, Header, Record, RecordBatch,
-    Records, TimestampType,
+    decode_batches, BatchHeader, ControlRecordType, DecodeOptions, Record, RecordBatch, Records,
+    TimestampType,
 };
 use crate::protocol::DecodeError;
 
-use super::message::Message;
+use super::message::{Message, MessageHeader};
 
 /// What one partition's bytes held.
 #[derive(Debug, Default)]
@@ -55,8 +63,9 @@ pub(crate) struct PendingBatch {
     topic: Arc<str>,
     partition: i32,
     header: BatchHeader,
-    /// Record data of the batch, read up to `pos`.
-    data: Vec<u8>,
+    /// Record data of the batch, read up to `pos`: a slice of the response
+    /// or of the decompressed batch, which the messages made of it share.
+    data: Bytes,
     pos: usize,
     /// Records in `data[pos..]`.
     left: i32,
@@ -90,6 +99,7 @@ impl PendingBatch {
                 Err(e) => return (messages, bytes, Some(e)),
             };
             let message = to_message(
+                &self.data,
                 &self.topic,
                 self.partition,
                 self.header.timestamp_type,
@@ -106,20 +116,42 @@ impl PendingBatch {
     }
 }
 
-/// A record, owning its bytes.
+/// `part` as a slice of `buf` when it lies inside it (no copy), else a copy
+/// (the records of a legacy compressed wrapper live in a buffer of their own).
+fn share(buf: &Bytes, part: &[u8]) -> Bytes {
+    let start = buf.as_ptr() as usize;
+    let at = part.as_ptr() as usize;
+    if at >= start && at + part.len() <= start + buf.len() {
+        buf.slice(at - start..at - start + part.len())
+    } else {
+        Bytes::copy_from_slice(part)
+    }
+}
+
+/// A record as a message: its key, value and header values are slices of
+/// `buf`, the buffer the record was read from.
 fn to_message(
+    buf: &Bytes,
     topic: &Arc<str>,
     partition: i32,
     timestamp_type: TimestampType,
     record: Record<'_>,
 ) -> Message {
+    let headers = record
+        .headers
+        .into_iter()
+        .map(|h| MessageHeader {
+            key: h.key.into_owned(),
+            value: h.value.map(|v| share(buf, &v)),
+        })
+        .collect();
     Message {
         topic: Arc::clone(topic),
         partition,
         offset: record.offset,
-        key: record.key.map(<[u8]>::to_vec),
-        value: record.value.map(<[u8]>::to_vec),
-        headers: record.headers.into_iter().map(Header::into_owned).collect(),
+        key: record.key.map(|k| share(buf, k)),
+        value: record.value.map(|v| share(buf, v)),
+        headers,
         timestamp: record.timestamp,
         timestamp_type,
         delivery_count: None,
@@ -141,7 +173,7 @@ impl PartitionRead<'_> {
     /// `budget` bytes (at least one, when `budget` is not zero). What is
     /// left of a batch the budget ran out in comes back as
     /// [`Decoded::pending`]; later batches are left for the next fetch.
-    pub fn decode(&self, bytes: &[u8], aborted: &[AbortedTransaction], budget: usize) -> Decoded {
+    pub fn decode(&self, bytes: &Bytes, aborted: &[AbortedTransaction], budget: usize) -> Decoded {
         let mut out = Decoded {
             next_offset: self.fetch_offset,
             ..Decoded::default()
@@ -166,7 +198,7 @@ impl PartitionRead<'_> {
                 }
             };
             whole_batches += 1;
-            if let Err(e) = self.take_batch(&batch, &mut aborts, &mut out, budget) {
+            if let Err(e) = self.take_batch(bytes, &batch, &mut aborts, &mut out, budget) {
                 out.error = Some((out.next_offset.max(batch.base_offset()), e));
                 return out;
             }
@@ -186,6 +218,7 @@ impl PartitionRead<'_> {
     /// whole).
     fn take_batch(
         &self,
+        bytes: &Bytes,
         batch: &RecordBatch<'_>,
         aborts: &mut Aborts,
         out: &mut Decoded,
@@ -206,7 +239,12 @@ impl PartitionRead<'_> {
             return Ok(());
         }
         let timestamp_type = header.timestamp_type;
-        let mut records = batch.records()?;
+        // The buffer the records are read from, shared by their messages.
+        let inflated = batch.take_decompressed()?.map(Bytes::from);
+        let (buf, mut records) = match &inflated {
+            Some(data) => (data, Records::resume(data, header.record_count, header)),
+            None => (bytes, batch.records()?),
+        };
         loop {
             if out.bytes >= budget {
                 if let Some((rest, left)) = records.remaining() {
@@ -215,7 +253,7 @@ impl PartitionRead<'_> {
                             topic: Arc::clone(self.topic),
                             partition: self.partition,
                             header: *header,
-                            data: rest.to_vec(),
+                            data: share(buf, rest),
                             pos: 0,
                             left,
                             next_offset: out
@@ -234,7 +272,7 @@ impl PartitionRead<'_> {
             if record.offset < self.fetch_offset {
                 continue;
             }
-            let message = to_message(self.topic, self.partition, timestamp_type, record);
+            let message = to_message(buf, self.topic, self.partition, timestamp_type, record);
             out.bytes += message.queued_size();
             out.messages.push(message);
         }

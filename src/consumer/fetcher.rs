@@ -3,8 +3,10 @@
 //! It fetches whatever partitions the queue holds at the moment, of any
 //! number of topics: the simple consumer's fixed set, or the balanced
 //! consumer's assignment as rebalances change it. Each round it groups the
-//! partitions that have room in their queue by leader and sends one Fetch
-//! (covering all their topics) per leader that has none in flight, then waits
+//! partitions that have room in their queue by leader and sends Fetches
+//! (covering all their topics) to each leader with a free slot: up to
+//! `fetches_in_flight` per leader, each for its own share of the partitions,
+//! so the broker serves one while this thread decodes another; then waits
 //! for whichever response comes first (or a poke from the caller: a seek, a
 //! resume, room in a queue, close). Responses are decoded on this thread, so
 //! the caller only pops ready messages.
@@ -61,6 +63,9 @@ pub(crate) struct FetchSettings {
     pub max_wait_ms: i32,
     pub partition_max_bytes: i32,
     pub max_bytes: i32,
+    /// Fetches in flight per leader, each for its own share of the
+    /// leader's partitions.
+    pub in_flight: usize,
     pub isolation_level: IsolationLevel,
     pub decode: DecodeOptions,
     pub reset: OffsetReset,
@@ -95,7 +100,11 @@ impl FetchSettings {
             partition_max_bytes: config
                 .max_partition_fetch_bytes
                 .min(i32::try_from(config.queued_max_bytes).unwrap_or(i32::MAX)),
-            max_bytes: config.fetch_max_bytes,
+            // Two whole fetches may be in flight besides the queue's bound.
+            max_bytes: config
+                .fetch_max_bytes
+                .min(i32::try_from(config.queued_max_bytes).unwrap_or(i32::MAX)),
+            in_flight: config.fetches_in_flight,
             isolation_level: config.isolation_level,
             decode: DecodeOptions::default().with_check_crcs(config.check_crcs),
             reset: config.auto_offset_reset,
@@ -148,7 +157,7 @@ pub(crate) fn spawn(
         metadata_stale: true,
         last_refresh: None,
         missing: HashMap::new(),
-        in_flight: HashMap::new(),
+        in_flight: Vec::new(),
         conns: HashMap::new(),
         connecting: HashMap::new(),
         connect_threads: HashMap::new(),
@@ -205,8 +214,9 @@ struct Fetcher {
     last_refresh: Option<Instant>,
     /// Metadata refreshes in a row that found a fetched topic missing.
     missing: HashMap<Arc<str>, u32>,
-    /// One Fetch per leader at most.
-    in_flight: HashMap<i32, InFlight>,
+    /// Fetches in flight, with their leader: at most `settings.in_flight`
+    /// per leader, for different partitions.
+    in_flight: Vec<(i32, InFlight)>,
     /// The fetcher's own connections to leaders (outside the pool; see
     /// `start_connecting`), and connections being opened on a helper
     /// thread (so an unreachable host never stalls the other leaders).
@@ -224,7 +234,8 @@ type FetchResult = Result<(FetchResponse, Vec<u8>)>;
 /// What woke the fetcher.
 enum Arrived {
     Nothing,
-    Response(i32, Result<Vec<u8>>),
+    /// The response of `in_flight[i]`.
+    Response(usize, Result<Vec<u8>>),
     Connection(i32, Result<Arc<Connection>>),
 }
 
@@ -475,8 +486,8 @@ impl Fetcher {
         let now = Instant::now();
         let busy: HashSet<Key> = self
             .in_flight
-            .values()
-            .flat_map(|f| f.parts.iter().map(Sent::key))
+            .iter()
+            .flat_map(|(_, f)| f.parts.iter().map(Sent::key))
             .collect();
         let mut by_leader: BTreeMap<i32, Vec<Sent>> = BTreeMap::new();
         // Leaders with a partition whose queue is full, and leaders with a
@@ -521,8 +532,8 @@ impl Fetcher {
                     .leader_failures
                     .get(&leader)
                     .is_some_and(|&(_, t)| t > now);
-                let leader_busy =
-                    self.in_flight.contains_key(&leader) || self.connecting.contains_key(&leader);
+                let leader_busy = self.fetches_to(leader) >= self.settings.in_flight
+                    || self.connecting.contains_key(&leader);
                 if leader_busy || leader_waits {
                     continue;
                 }
@@ -543,8 +554,22 @@ impl Fetcher {
         // sent together with that partition once the caller makes room.
         by_leader.retain(|leader, _| !blocked.contains(leader) || has_data.contains(leader));
         for (leader, parts) in by_leader {
-            self.send(leader, parts);
+            // Split among the free fetch slots, so that the broker serves one
+            // share while this thread decodes another's response.
+            let slots = self
+                .settings
+                .in_flight
+                .saturating_sub(self.fetches_to(leader));
+            let chunk = parts.len().div_ceil(slots.clamp(1, parts.len().max(1)));
+            for share in parts.chunks(chunk.max(1)) {
+                self.send(leader, share.to_vec());
+            }
         }
+    }
+
+    /// Fetches in flight to `leader`.
+    fn fetches_to(&self, leader: i32) -> usize {
+        self.in_flight.iter().filter(|(l, _)| *l == leader).count()
     }
 
     fn send(&mut self, leader: i32, parts: Vec<Sent>) {
@@ -579,7 +604,10 @@ impl Fetcher {
             Some(conn) if !conn.is_closed() => Arc::clone(conn),
             _ => {
                 self.conns.remove(&leader);
-                return self.start_connecting(leader);
+                if !self.connecting.contains_key(&leader) {
+                    self.start_connecting(leader);
+                }
+                return;
             }
         };
         // KIP-368: the broker will soon close this session. A replacement is
@@ -599,7 +627,7 @@ impl Fetcher {
                         .map(|s| (&*s.topic, s.partition, s.offset))
                         .collect::<Vec<_>>()
                 );
-                self.in_flight.insert(leader, InFlight { pending, parts });
+                self.in_flight.push((leader, InFlight { pending, parts }));
             }
             Err(e) => {
                 self.conns.remove(&leader);
@@ -693,7 +721,7 @@ impl Fetcher {
         for t in retries {
             at = at.min(t);
         }
-        for f in self.in_flight.values() {
+        for (_, f) in &self.in_flight {
             at = at.min(f.pending.deadline());
         }
         at
@@ -704,12 +732,12 @@ impl Fetcher {
     fn wait_and_handle(&mut self) {
         let now = Instant::now();
         let wake_at = self.next_wakeup(now);
-        let leaders: Vec<i32> = self.in_flight.keys().copied().collect();
+        let flights = self.in_flight.len();
         let dialling: Vec<i32> = self.connecting.keys().copied().collect();
         let arrived = {
             let mut select = Select::new();
-            for leader in &leaders {
-                select.recv(self.in_flight[leader].pending.receiver());
+            for (_, flight) in &self.in_flight {
+                select.recv(flight.pending.receiver());
             }
             for leader in &dialling {
                 select.recv(&self.connecting[leader]);
@@ -720,13 +748,13 @@ impl Fetcher {
                     let _ = op.recv(&self.wake);
                     Arrived::Nothing
                 }
-                Ok(op) if op.index() < leaders.len() => {
-                    let leader = leaders[op.index()];
-                    let frame = op.recv(self.in_flight[&leader].pending.receiver());
-                    Arrived::Response(leader, frame.unwrap_or(Err(Error::Closed("connection"))))
+                Ok(op) if op.index() < flights => {
+                    let i = op.index();
+                    let frame = op.recv(self.in_flight[i].1.pending.receiver());
+                    Arrived::Response(i, frame.unwrap_or(Err(Error::Closed("connection"))))
                 }
                 Ok(op) => {
-                    let leader = dialling[op.index() - leaders.len()];
+                    let leader = dialling[op.index() - flights];
                     let conn = op.recv(&self.connecting[&leader]);
                     Arrived::Connection(
                         leader,
@@ -737,11 +765,10 @@ impl Fetcher {
             }
         };
         match arrived {
-            Arrived::Response(leader, frame) => {
-                if let Some(flight) = self.in_flight.remove(&leader) {
-                    let result = flight.pending.decode_keeping_frame(frame);
-                    self.handle(leader, &flight.parts, result);
-                }
+            Arrived::Response(i, frame) => {
+                let (leader, flight) = self.in_flight.remove(i);
+                let result = flight.pending.decode_keeping_frame(frame);
+                self.handle(leader, &flight.parts, result);
             }
             Arrived::Connection(leader, conn) => {
                 self.connecting.remove(&leader);
@@ -758,19 +785,16 @@ impl Fetcher {
             Arrived::Nothing => {}
         }
         let now = Instant::now();
-        let overdue: Vec<i32> = self
+        while let Some(i) = self
             .in_flight
             .iter()
-            .filter(|(_, f)| f.pending.deadline() <= now)
-            .map(|(&leader, _)| leader)
-            .collect();
-        for leader in overdue {
-            if let Some(flight) = self.in_flight.remove(&leader) {
-                // Past its deadline: returns at once, closing the connection
-                // if the response is still missing.
-                let result = flight.pending.wait_keeping_frame();
-                self.handle(leader, &flight.parts, result);
-            }
+            .position(|(_, f)| f.pending.deadline() <= now)
+        {
+            let (leader, flight) = self.in_flight.remove(i);
+            // Past its deadline: returns at once, closing the connection
+            // if the response is still missing.
+            let result = flight.pending.wait_keeping_frame();
+            self.handle(leader, &flight.parts, result);
         }
         self.partition_retry_at.retain(|_, t| *t > now);
     }

@@ -1,15 +1,50 @@
-//! [`Message`]: one record as a consumer hands it over, owning its bytes so it
-//! can outlive the fetch it came from and move to other threads.
+//! [`Message`]: one record as a consumer hands it over. Key, value and header
+//! values are [`Bytes`]: cheap, reference-counted slices of the fetched (or
+//! decompressed) buffer, made without copying the record's bytes, that can
+//! outlive the consumer and move to other threads.
 
 use std::sync::Arc;
 
-use crate::protocol::records::{Header, TimestampType};
+use bytes::Bytes;
+
+use crate::protocol::records::TimestampType;
+
+/// A record header as a consumer hands it over: the key, and the value as a
+/// slice of the fetched buffer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct MessageHeader {
+    /// The key. Keys that are not valid UTF-8 on the wire are read with
+    /// U+FFFD replacement characters, as the Java client reads them.
+    pub key: String,
+    /// The value; `None` is a null value.
+    pub value: Option<Bytes>,
+}
+
+impl MessageHeader {
+    /// A header with `key` and `value`.
+    pub fn new(key: impl Into<String>, value: Option<Bytes>) -> Self {
+        MessageHeader {
+            key: key.into(),
+            value,
+        }
+    }
+
+    /// The value as a slice, `None` when null.
+    pub fn value(&self) -> Option<&[u8]> {
+        self.value.as_deref()
+    }
+}
 
 /// A record read from a partition.
 ///
 /// Key and value are `None` when the producer sent null (a null key is not
 /// the same as an empty one; a null value is a tombstone on compacted
-/// topics).
+/// topics). They are [`Bytes`] slices of the response the record came in
+/// (or of its batch, decompressed): cloning a message or keeping its value
+/// copies nothing, and the buffer is freed when the last slice of it is
+/// dropped. A caller that keeps a few small values of a large response for
+/// long can copy them (`value.to_vec()`) to let the response go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Message {
@@ -20,11 +55,11 @@ pub struct Message {
     /// The record's offset in its partition.
     pub offset: i64,
     /// The key, `None` when null.
-    pub key: Option<Vec<u8>>,
+    pub key: Option<Bytes>,
     /// The value, `None` when null.
-    pub value: Option<Vec<u8>>,
+    pub value: Option<Bytes>,
     /// Headers in the order the producer wrote them (keys may repeat).
-    pub headers: Vec<Header<'static>>,
+    pub headers: Vec<MessageHeader>,
     /// Milliseconds since the Unix epoch, meaning what `timestamp_type` says;
     /// `-1` when the record has none (magic 0).
     pub timestamp: i64,
@@ -46,14 +81,14 @@ impl Message {
             .headers
             .iter()
             .map(|h| {
-                std::mem::size_of::<Header<'static>>()
+                std::mem::size_of::<MessageHeader>()
                     + h.key.len()
-                    + h.value().map_or(0, <[u8]>::len)
+                    + h.value.as_ref().map_or(0, Bytes::len)
             })
             .sum();
         std::mem::size_of::<Message>()
-            + self.key.as_ref().map_or(0, Vec::len)
-            + self.value.as_ref().map_or(0, Vec::len)
+            + self.key.as_ref().map_or(0, Bytes::len)
+            + self.value.as_ref().map_or(0, Bytes::len)
             + headers
     }
 
@@ -81,6 +116,6 @@ impl Message {
         self.headers
             .iter()
             .find(|h| h.key == key)
-            .map(|h| h.value.as_deref())
+            .map(MessageHeader::value)
     }
 }

@@ -39,10 +39,11 @@ pub use crate::protocol::api::IsolationLevel;
 pub use crate::protocol::records::{Header, TimestampType};
 pub use assignor::{Assignor, TopicPartition};
 pub use balanced::{BalancedConsumer, BalancedConsumerConfig, Iter as BalancedIter};
+pub use bytes::Bytes;
 pub use config::{OffsetReset, SimpleConsumerConfig};
 pub use group_metadata::ConsumerGroupMetadata;
 pub use membership::{GroupProtocol, Subscription};
-pub use message::Message;
+pub use message::{Message, MessageHeader};
 pub use share::{AckType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig, ShareIter};
 pub use simple::{Iter as SimpleIter, SimpleConsumer};
 

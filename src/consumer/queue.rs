@@ -18,8 +18,8 @@
 //! assigned again is dropped too.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -50,15 +50,49 @@ impl Item {
     }
 }
 
-/// How much each partition's queue may hold.
+/// How much the queues may hold.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
-    /// `queued_max_messages`: checked before a fetch.
+    /// `queued_max_messages`, per partition: checked before a fetch.
     pub messages: usize,
-    /// `queued_max_bytes`, in [`Message::queued_size`]: checked before a
-    /// fetch and while decoding one, so the queue never holds more than this
-    /// plus one message.
+    /// `queued_max_bytes`, over all partitions together, in
+    /// [`Message::queued_size`]: checked before a fetch and while decoding
+    /// one, so the queues never hold more than this plus one message.
     pub bytes: usize,
+}
+
+/// Bytes queued over all partitions (every partition holds the same
+/// counter; it only changes under the state lock).
+#[derive(Debug, Default)]
+pub(crate) struct Totals {
+    bytes: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Totals {
+    fn add(&self, bytes: usize) {
+        let now = self.bytes.load(Ordering::Relaxed) + bytes;
+        self.bytes.store(now, Ordering::Relaxed);
+        if now > self.peak.load(Ordering::Relaxed) {
+            self.peak.store(now, Ordering::Relaxed);
+        }
+    }
+
+    fn sub(&self, bytes: usize) {
+        let now = self.bytes.load(Ordering::Relaxed).saturating_sub(bytes);
+        self.bytes.store(now, Ordering::Relaxed);
+    }
+
+    /// Bytes queued now.
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes ever queued at once.
+    #[cfg_attr(not(feature = "unstable-internals"), allow(dead_code))]
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
 }
 
 /// Epochs between two assignments of a partition: more than any number of
@@ -75,7 +109,11 @@ pub(crate) struct PartitionState {
     pub fetch_offset: Option<i64>,
     /// Bumped by every seek.
     pub epoch: u64,
+    /// Set through [`PartitionState::set_paused`], which also takes back
+    /// what the caller's hand holds of the partition.
     pub paused: bool,
+    /// What the caller's hand (see [`Hand`]) holds of this partition.
+    pub hand: Arc<HandCell>,
     /// Fetching stopped after an error was queued, until the next seek.
     pub halted: bool,
     /// The fetcher skipped the partition because its queue was full; the
@@ -86,6 +124,8 @@ pub(crate) struct PartitionState {
     pub queued_bytes: usize,
     /// The most `queued_bytes` has been (for tests of the bound).
     pub peak_queued_bytes: usize,
+    /// Bytes queued over every partition of the consumer.
+    totals: Arc<Totals>,
     /// A fetched batch was only partly made into messages (the byte bound
     /// ran out inside it): the offset of its next record, which is the
     /// position while nothing is queued. `fetch_offset` is past the batch.
@@ -97,18 +137,20 @@ pub(crate) struct PartitionState {
 }
 
 impl PartitionState {
-    fn new(topic: Arc<str>, id: i32, epoch: u64) -> Self {
+    fn new(topic: Arc<str>, id: i32, epoch: u64, totals: Arc<Totals>) -> Self {
         PartitionState {
             topic,
             id,
             fetch_offset: None,
             epoch,
             paused: false,
+            hand: Arc::default(),
             halted: false,
             waiting_for_room: false,
             queue: VecDeque::new(),
             queued_bytes: 0,
             peak_queued_bytes: 0,
+            totals,
             resume_at: None,
             pending: None,
             high_watermark: -1,
@@ -120,25 +162,47 @@ impl PartitionState {
         self.queue.extend(messages.into_iter().map(Item::Message));
         self.queued_bytes += bytes;
         self.peak_queued_bytes = self.peak_queued_bytes.max(self.queued_bytes);
+        self.totals.add(bytes);
+    }
+
+    /// Takes the next item off the queue.
+    fn pop_front(&mut self) -> Option<Item> {
+        let item = self.queue.pop_front()?;
+        if let Item::Message(m) = &item {
+            let size = m.queued_size();
+            self.queued_bytes = self.queued_bytes.saturating_sub(size);
+            self.totals.sub(size);
+        }
+        Some(item)
+    }
+
+    /// Drops every queued item.
+    fn clear(&mut self) {
+        self.queue.clear();
+        self.totals.sub(self.queued_bytes);
+        self.queued_bytes = 0;
     }
 
     /// Whether the fetcher should give the partition more messages (fetch,
     /// or decode more of a partly handed-out batch): while fewer than
-    /// `messages` are queued and at most half the byte bound. The half is
-    /// hysteresis: a fetch sent with a sliver of room left would be mostly
-    /// dropped and fetched again, and the fetcher would be woken for every
-    /// message taken.
+    /// `messages` are queued in it and at most half the byte bound in all
+    /// partitions together. The half is hysteresis: a fetch sent with a
+    /// sliver of room left would be mostly dropped and fetched again, and
+    /// the fetcher would be woken for every message taken.
     pub fn has_room(&self, limits: Limits) -> bool {
-        self.queued_bytes <= limits.bytes / 2 && self.queue.len() < limits.messages
+        self.totals.bytes() <= limits.bytes / 2 && self.queue.len() < limits.messages
     }
 
-    /// How many bytes of messages the queue can still take.
+    /// How many bytes of messages the queues can still take.
     pub fn byte_room(&self, limits: Limits) -> usize {
-        limits.bytes.saturating_sub(self.queued_bytes)
+        limits.bytes.saturating_sub(self.totals.bytes())
     }
 
     /// The next offset the caller will receive.
     pub fn position(&self) -> Option<i64> {
+        if let Some(offset) = self.hand.next() {
+            return Some(offset);
+        }
         self.queue
             .front()
             .and_then(Item::offset)
@@ -149,13 +213,22 @@ impl PartitionState {
     /// Moves the partition to `offset`, dropping what was queued or is in
     /// flight.
     pub fn seek(&mut self, offset: Option<i64>) {
-        self.queue.clear();
-        self.queued_bytes = 0;
+        self.hand.drop_all();
+        self.clear();
         self.resume_at = None;
         self.pending = None;
         self.fetch_offset = offset;
         self.epoch += 1;
         self.halted = false;
+    }
+
+    /// Pauses or resumes the partition; a pause takes back what the
+    /// caller's hand holds of it (queued again, in order, at the next take).
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        if paused {
+            self.hand.take_back();
+        }
     }
 
     /// Queues an error and stops fetching the partition until a seek.
@@ -178,6 +251,8 @@ pub(crate) struct State {
     streak: usize,
     /// The first epoch of the next assignment.
     next_epoch: u64,
+    /// Bytes queued over all partitions.
+    pub totals: Arc<Totals>,
     pub closed: bool,
     /// A background thread of the consumer died: handed out, for good, once
     /// nothing is queued any more.
@@ -209,8 +284,9 @@ impl State {
             Err(i) => {
                 let epoch = self.next_epoch;
                 self.next_epoch += ASSIGNMENT_EPOCHS;
+                let totals = Arc::clone(&self.totals);
                 self.partitions
-                    .insert(i, PartitionState::new(Arc::clone(topic), id, epoch));
+                    .insert(i, PartitionState::new(Arc::clone(topic), id, epoch, totals));
                 if i < self.cursor {
                     self.cursor += 1;
                 }
@@ -225,7 +301,11 @@ impl State {
     /// state (for its position), `None` when it was not assigned.
     pub fn unassign(&mut self, topic: &str, id: i32) -> Option<PartitionState> {
         let i = self.index(topic, id).ok()?;
-        let removed = self.partitions.remove(i);
+        let mut removed = self.partitions.remove(i);
+        removed.hand.take_back();
+        // Its queue goes with it: no longer counted against the bound.
+        removed.totals.sub(removed.queued_bytes);
+        removed.queued_bytes = 0;
         if i < self.cursor {
             self.cursor -= 1;
         } else if i == self.cursor {
@@ -247,10 +327,7 @@ impl State {
             if p.paused {
                 continue;
             }
-            if let Some(item) = p.queue.pop_front() {
-                if let Item::Message(m) = &item {
-                    p.queued_bytes = p.queued_bytes.saturating_sub(m.queued_size());
-                }
+            if let Some(item) = p.pop_front() {
                 if step > 0 {
                     self.cursor = i;
                     self.streak = 0;
@@ -272,6 +349,9 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Signalled when items are queued or the consumer closes.
     ready: Condvar,
+    /// Messages taken off the queue for the caller, a run of one partition
+    /// at a time (lock order: `hand`, then `state`).
+    hand: Mutex<Hand>,
     /// Wakes the fetcher (capacity 1: pokes coalesce).
     wake: Sender<()>,
     /// Makes the fetcher thread panic at its next turn (tests of the panic path).
@@ -291,10 +371,12 @@ impl Shared {
                 cursor: 0,
                 streak: 0,
                 next_epoch: 0,
+                totals: Arc::default(),
                 closed: false,
                 failure: None,
             }),
             ready: Condvar::new(),
+            hand: Mutex::new(Hand::default()),
             wake,
             #[cfg(test)]
             panic_fetcher_for_test: std::sync::atomic::AtomicBool::new(false),
@@ -338,53 +420,16 @@ impl Shared {
         self.state.lock().errors.push_back(error);
         self.ready.notify_all();
     }
-
-    /// Takes the next item, waiting until `deadline` (`None`: forever).
-    /// `None` when the deadline passed; [`Error::Closed`] once closed.
-    pub fn pop(&self, deadline: Option<Instant>) -> Result<Option<Item>, Error> {
-        let mut state = self.state.lock();
-        loop {
-            if state.closed {
-                return Err(Error::Closed("consumer"));
-            }
-            if let Some(error) = state.errors.pop_front() {
-                return Ok(Some(Item::Error {
-                    offset: None,
-                    error,
-                }));
-            }
-            if let Some((i, item)) = state.pop() {
-                let p = &mut state.partitions[i];
-                let poke = p.waiting_for_room && p.has_room(self.limits);
-                if poke {
-                    p.waiting_for_room = false;
-                }
-                drop(state);
-                if poke {
-                    self.poke_fetcher();
-                }
-                return Ok(Some(item));
-            }
-            if let Some(error) = &state.failure {
-                return Err(error.clone());
-            }
-            match deadline {
-                Some(deadline) => {
-                    if Instant::now() >= deadline {
-                        return Ok(None);
-                    }
-                    self.ready.wait_until(&mut state, deadline);
-                }
-                None => self.ready.wait(&mut state),
-            }
-        }
-    }
 }
+
+mod hand;
+pub(crate) use hand::{Hand, HandCell};
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::records::TimestampType;
+    use std::time::Instant;
 
     fn message(partition: i32, offset: i64) -> Item {
         Item::Message(Message {
@@ -423,7 +468,7 @@ mod tests {
 
     #[test]
     fn position_is_the_first_queued_offset_else_the_fetch_offset() {
-        let mut p = PartitionState::new(Arc::from("t"), 0, 0);
+        let mut p = PartitionState::new(Arc::from("t"), 0, 0, Arc::default());
         assert_eq!(p.position(), None);
         p.fetch_offset = Some(12);
         assert_eq!(p.position(), Some(12));
@@ -433,7 +478,7 @@ mod tests {
 
     #[test]
     fn a_seek_drops_queued_messages_and_bumps_the_epoch() {
-        let mut p = PartitionState::new(Arc::from("t"), 0, 0);
+        let mut p = PartitionState::new(Arc::from("t"), 0, 0, Arc::default());
         p.queue.push_back(message(0, 7));
         p.halted = true;
         p.seek(Some(3));

@@ -231,19 +231,13 @@ impl SimpleConsumer {
         &self.config
     }
 
-    /// The most bytes of messages (as `queued_max_bytes` counts them) any
-    /// partition's prefetch queue has held, for this crate's tests of the
+    /// The most bytes of messages (as `queued_max_bytes` counts them) the
+    /// prefetch queues have held together, for this crate's tests of the
     /// bound: unstable (feature `unstable-internals`).
     #[cfg(feature = "unstable-internals")]
     #[doc(hidden)]
     pub fn peak_queued_bytes(&self) -> usize {
-        self.shared
-            .lock()
-            .partitions
-            .iter()
-            .map(|p| p.peak_queued_bytes)
-            .max()
-            .unwrap_or(0)
+        self.shared.lock().totals.peak()
     }
 
     /// The next message, waiting up to `timeout`; `Ok(None)` when none came.
@@ -262,6 +256,21 @@ impl SimpleConsumer {
                 return Ok(m);
             }
         }
+    }
+
+    /// Up to `max` messages at once, waiting up to `timeout` for the first
+    /// one: what is queued is taken under one lock, so a caller that handles
+    /// messages in batches pays for the hand-over once per batch. Empty when
+    /// none came in time (or `max` is 0).
+    ///
+    /// # Errors
+    /// As [`consume`](Self::consume). An error a partition stopped with comes
+    /// on its own, after the messages queued before it were returned by
+    /// earlier calls.
+    pub fn consume_batch(&self, max: usize, timeout: Duration) -> Result<Vec<Message>> {
+        self.maybe_auto_commit();
+        self.shared
+            .pop_batch(max, Some(crate::time::after(timeout)))
     }
 
     fn next_message(&self, deadline: Option<Instant>) -> Result<Option<Message>> {
@@ -432,7 +441,7 @@ impl SimpleConsumer {
         let mut state = self.shared.lock();
         for &p in partitions {
             if let Some(state) = state.partition_mut(self.topic.name(), p) {
-                state.paused = paused;
+                state.set_paused(paused);
             }
         }
     }

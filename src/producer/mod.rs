@@ -287,19 +287,25 @@ impl Producer {
             None => None,
         };
         let deadline = crate::time::after(config.max_block);
-        let meta = shared
-            .client
-            .retry_until(deadline, &format!("metadata for `{topic}`"), || {
-                shared.client.topic_metadata_until(topic, deadline)
-            })
-            .map_err(|e| match e {
-                e @ (Error::UnknownTopic(_) | Error::Config(_)) => e,
-                e if e.is_retriable() => Error::timeout(
-                    TimeoutKind::MaxBlock,
-                    format!("waiting for the metadata of topic `{topic}`: {e}"),
-                ),
-                e => e,
-            })?;
+        // Cached metadata first: the retry loop's context is a formatted
+        // string, too dear to build for every record.
+        let cached = shared.client.topic_metadata_until(topic, deadline).ok();
+        let meta = match cached {
+            Some(meta) => Ok(meta),
+            None => shared
+                .client
+                .retry_until(deadline, &format!("metadata for `{topic}`"), || {
+                    shared.client.topic_metadata_until(topic, deadline)
+                }),
+        }
+        .map_err(|e| match e {
+            e @ (Error::UnknownTopic(_) | Error::Config(_)) => e,
+            e if e.is_retriable() => Error::timeout(
+                TimeoutKind::MaxBlock,
+                format!("waiting for the metadata of topic `{topic}`: {e}"),
+            ),
+            e => e,
+        })?;
         let count = i32::try_from(meta.partitions.len()).unwrap_or(i32::MAX);
         if count == 0 {
             return Err(Error::UnknownTopic(topic.to_string()));

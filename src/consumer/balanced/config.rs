@@ -310,7 +310,7 @@ impl BalancedConsumerConfig {
         self
     }
 
-    /// See [`SimpleConsumerConfig::queued_max_messages`]. Defaults to 2000
+    /// See [`SimpleConsumerConfig::queued_max_messages`]. Defaults to 100,000
     /// per partition.
     #[must_use]
     pub fn queued_max_messages(mut self, messages: usize) -> Self {
@@ -318,11 +318,19 @@ impl BalancedConsumerConfig {
         self
     }
 
-    /// See [`SimpleConsumerConfig::queued_max_bytes`]. Defaults to 16 MiB
-    /// per partition.
+    /// See [`SimpleConsumerConfig::queued_max_bytes`]. Defaults to 64 MiB
+    /// over all assigned partitions together.
     #[must_use]
     pub fn queued_max_bytes(mut self, bytes: usize) -> Self {
         self.fetch = self.fetch.queued_max_bytes(bytes);
+        self
+    }
+
+    /// See [`SimpleConsumerConfig::fetches_in_flight`]. Defaults to 2 per
+    /// leader.
+    #[must_use]
+    pub fn fetches_in_flight(mut self, fetches: usize) -> Self {
+        self.fetch = self.fetch.fetches_in_flight(fetches);
         self
     }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::records::{BatchBuilder, BatchOptions, Compression, TimestampType};
+use crate::protocol::records::{BatchBuilder, BatchOptions, Compression, Header, TimestampType};
 
 const TOPIC: &str = "t";
 
@@ -71,7 +71,7 @@ fn read(
         isolation_level,
         options: DecodeOptions::default(),
     }
-    .decode(bytes, aborted, usize::MAX)
+    .decode(&Bytes::copy_from_slice(bytes), aborted, usize::MAX)
 }
 
 fn values(decoded: &Decoded) -> Vec<(i64, String)> {
@@ -81,7 +81,7 @@ fn values(decoded: &Decoded) -> Vec<(i64, String)> {
         .map(|m| {
             (
                 m.offset,
-                String::from_utf8(m.value.clone().unwrap_or_default()).unwrap(),
+                String::from_utf8(m.value_bytes().to_vec()).unwrap(),
             )
         })
         .collect()
@@ -217,7 +217,7 @@ fn read_within(bytes: &[u8], fetch_offset: i64, budget: usize) -> Decoded {
         isolation_level: IsolationLevel::ReadUncommitted,
         options: DecodeOptions::default(),
     }
-    .decode(bytes, &[], budget)
+    .decode(&Bytes::copy_from_slice(bytes), &[], budget)
 }
 
 #[test]
@@ -296,7 +296,7 @@ fn a_bad_record_in_a_waiting_batch_keeps_the_messages_before_it() {
             isolation_level: IsolationLevel::ReadUncommitted,
             options: DecodeOptions::default().with_check_crcs(false),
         }
-        .decode(&bytes, &[], budget)
+        .decode(&Bytes::copy_from_slice(&bytes), &[], budget)
     };
     let one = read(usize::MAX).messages[0].queued_size();
     let mut decoded = read(one);
@@ -310,4 +310,59 @@ fn a_bad_record_in_a_waiting_batch_keeps_the_messages_before_it() {
         pending.next_offset, 3,
         "the position is the bad record's offset"
     );
+}
+
+/// Whether `part` lies inside `buf`'s memory.
+fn inside(buf: &[u8], part: &[u8]) -> bool {
+    let (start, at) = (buf.as_ptr() as usize, part.as_ptr() as usize);
+    at >= start && at + part.len() <= start + buf.len()
+}
+
+#[test]
+fn values_and_header_values_are_slices_of_the_fetched_bytes_not_copies() {
+    let input = Bytes::from(batch(BatchOptions::default(), &["first", "second"]));
+    let topic: Arc<str> = Arc::from(TOPIC);
+    let read = PartitionRead {
+        topic: &topic,
+        partition: 0,
+        fetch_offset: 0,
+        isolation_level: IsolationLevel::ReadUncommitted,
+        options: DecodeOptions::default(),
+    };
+    let decoded = read.decode(&input, &[], usize::MAX);
+    assert_eq!(decoded.messages.len(), 2);
+    for m in &decoded.messages {
+        assert!(
+            inside(&input, m.value_bytes()),
+            "value of {} copied",
+            m.offset
+        );
+        assert!(
+            inside(&input, m.headers[0].value().unwrap()),
+            "header copied"
+        );
+    }
+}
+
+#[test]
+fn values_of_a_compressed_batch_share_its_one_decompressed_buffer() {
+    let options = BatchOptions::default().with_compression(Compression::Lz4, None);
+    let input = Bytes::from(batch(options, &["first", "second", "third"]));
+    let topic: Arc<str> = Arc::from(TOPIC);
+    let read = PartitionRead {
+        topic: &topic,
+        partition: 0,
+        fetch_offset: 0,
+        isolation_level: IsolationLevel::ReadUncommitted,
+        options: DecodeOptions::default(),
+    };
+    let decoded = read.decode(&input, &[], usize::MAX);
+    let values: Vec<&[u8]> = decoded.messages.iter().map(|m| m.value_bytes()).collect();
+    assert_eq!(values, [&b"first"[..], b"second", b"third"]);
+    // One buffer: each value starts after the previous one, a record's
+    // framing apart (a copy per value would be separate allocations).
+    for pair in values.windows(2) {
+        let gap = pair[1].as_ptr() as usize - (pair[0].as_ptr() as usize + pair[0].len());
+        assert!(gap < 32, "values {gap} bytes apart");
+    }
 }

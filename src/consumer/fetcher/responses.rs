@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use log::{debug, error, warn};
 
 use crate::error::Error;
@@ -21,6 +23,9 @@ impl Fetcher {
             Ok(ok) => ok,
             Err(e) => return self.leader_failed(leader, &e),
         };
+        // Messages are slices of the frame (no copy); it is freed when the
+        // last of them is dropped.
+        let frame = Bytes::from(frame);
         self.leader_failures.remove(&leader);
         if response.error_code != ErrorCode::None {
             warn!(
@@ -90,7 +95,7 @@ impl Fetcher {
         &mut self,
         sent: &Sent,
         p: &FetchPartitionResponse,
-        frame: &[u8],
+        frame: &Bytes,
         resets: &mut Vec<Sent>,
     ) {
         let topic = Arc::clone(&sent.topic);
@@ -118,7 +123,7 @@ impl Fetcher {
                 return;
             }
         }
-        let Some(bytes) = p.records_in(frame) else {
+        let Some(bytes) = p.records_in(frame).map(|records| frame.slice_ref(records)) else {
             let error = Error::protocol(context, "the records lie outside the response");
             self.fail(sent, Some(sent.offset), error);
             return;
@@ -136,7 +141,7 @@ impl Fetcher {
             .lock()
             .partition(&sent.topic, sent.partition)
             .map_or(0, |state| state.byte_room(self.shared.limits));
-        let decoded = read.decode(bytes, &p.aborted_transactions, budget);
+        let decoded = read.decode(&bytes, &p.aborted_transactions, budget);
         let failure = match decoded.error {
             Some((offset, e)) => Some((
                 offset,

@@ -289,6 +289,26 @@ impl<'a> RecordBatch<'a> {
         }
     }
 
+    /// For a compressed magic-2 batch, its record data decompressed into a
+    /// buffer the caller keeps (consumers hand out slices of it), with the
+    /// header to read it with through [`Records::resume`]; `None` for
+    /// uncompressed and legacy batches, whose [`RecordBatch::records`]
+    /// borrow from the input.
+    pub(crate) fn take_decompressed(&self) -> DecodeResult<Option<Vec<u8>>> {
+        match &self.body {
+            Body::V2 {
+                wire,
+                inflated,
+                limit,
+            } if self.header.compression != Compression::None => match inflated.get() {
+                Some(data) => Ok(Some(data.clone())),
+                None => compression::decompress(self.header.compression, wire, *limit, false)
+                    .map(Some),
+            },
+            _ => Ok(None),
+        }
+    }
+
     /// Like [`RecordBatch::records`], skipping records before `offset`: the
     /// records a consumer must drop when its fetch offset falls inside a batch.
     pub fn records_from(

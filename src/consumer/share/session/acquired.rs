@@ -39,7 +39,10 @@ impl Sessions {
             isolation_level: IsolationLevel::ReadUncommitted,
             options: DecodeOptions::default(),
         };
-        let decoded = read.decode(p.records.as_deref().unwrap_or_default(), &[], usize::MAX);
+        // ShareFetch answers are decoded into owned buffers (not yet slices of
+        // the frame, as Fetch answers are): one copy per partition answer.
+        let records = bytes::Bytes::from(p.records.clone().unwrap_or_default());
+        let decoded = read.decode(&records, &[], usize::MAX);
         let broken_from = decoded.error.as_ref().map(|(offset, e)| {
             error!(
                 "share group `{}`: records of `{}` partition {} from offset {offset} do not \
