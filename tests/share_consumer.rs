@@ -20,14 +20,13 @@ use kafka_sync::consumer::{AckType, ShareConsumer};
 use kafka_sync::testkit::unique_name;
 use kafka_sync::{Error, KafkaClient, Message, ProducerConfig, Subscription};
 use support::mock;
-use support::share::{cluster, config, drain, explicit, join, produce, settle, value};
+use support::share::{cluster, config, drain, explicit, join, produce, settle, topic, value};
 use support::DEADLINE;
 
 #[test]
 fn one_member_reads_every_record_once_with_delivery_count_one() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-one");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-one", 2);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 50);
     let consumer = join(&client, &unique_name("g"), &topic, config());
@@ -42,8 +41,7 @@ fn one_member_reads_every_record_once_with_delivery_count_one() {
 #[test]
 fn three_members_on_two_partitions_share_the_work_and_accept_no_record_twice() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-three");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-three", 2);
     let group = unique_name("g");
     let clients: Vec<KafkaClient> = (0..3).map(|_| mock::client(cluster.bootstrap())).collect();
     let members: Vec<ShareConsumer> = clients
@@ -111,8 +109,7 @@ fn three_members_on_two_partitions_share_the_work_and_accept_no_record_twice() {
 #[test]
 fn released_records_are_delivered_again_with_a_higher_delivery_count() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-release");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-release", 2);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 6);
     let consumer = join(&client, &unique_name("g"), &topic, explicit());
@@ -140,8 +137,7 @@ fn released_records_are_delivered_again_with_a_higher_delivery_count() {
 #[test]
 fn rejected_records_are_not_delivered_again() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-reject");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-reject", 2);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 6);
     let consumer = join(&client, &unique_name("g"), &topic, explicit());
@@ -177,8 +173,7 @@ fn rejected_records_are_not_delivered_again() {
 #[test]
 fn explicit_mode_refuses_to_fetch_past_unacknowledged_records() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-explicit");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-explicit", 1);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 1);
     let consumer = join(&client, &unique_name("g"), &topic, explicit());
@@ -203,8 +198,7 @@ fn explicit_mode_refuses_to_fetch_past_unacknowledged_records() {
 #[test]
 fn closing_releases_the_records_it_holds_to_the_other_members() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-close");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-close", 1);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 10);
     let group = unique_name("g");

@@ -16,8 +16,8 @@ use kafka_sync::testkit::{unique_name, CoordinatorKind};
 use kafka_sync::{ApiKey, ErrorCode, KafkaClient};
 use support::mock;
 use support::share::{
-    assert_all_seen_once_per_delivery, cluster, config, drain, explicit, join, produce, settle,
-    value,
+    acquired, assert_all_seen_once_per_delivery, cluster, config, drain, drain_until_distinct,
+    explicit, join, produce, raw_share_fetch, settle, topic, value,
 };
 use support::{DEADLINE, LONG};
 
@@ -48,39 +48,17 @@ fn acquire_and_hang(
     let meta = client.topic(topic).unwrap().metadata().unwrap();
     let mut acquired = BTreeSet::new();
     for p in &meta.partitions {
-        let leader = p.leader.unwrap();
-        let answer = client
-            .connection(leader)
-            .unwrap()
-            .request(&ShareFetchRequest {
-                group_id: group.into(),
-                member_id: member_id.clone(),
-                share_session_epoch: 0,
-                max_wait_ms: 100,
-                min_bytes: 1,
-                max_bytes: 1 << 20,
-                max_records: records_per_partition,
-                batch_size: records_per_partition,
-                topics: vec![ShareFetchTopic {
-                    topic_id: meta.topic_id,
-                    partitions: vec![ShareFetchPartition {
-                        partition_index: p.id,
-                        acknowledgement_batches: vec![],
-                    }],
-                }],
-                forgotten_topics_data: vec![],
-            })
-            .unwrap();
+        let conn = client.connection(p.leader.unwrap()).unwrap();
+        let answer = raw_share_fetch(
+            &conn,
+            group,
+            &member_id,
+            meta.topic_id,
+            p.id,
+            records_per_partition,
+        );
         assert!(answer.error_code.is_ok(), "{answer:?}");
-        for t in &answer.responses {
-            for part in &t.partitions {
-                for r in &part.acquired_records {
-                    acquired.extend(
-                        (r.first_offset..=r.last_offset).map(|o| (part.partition_index, o)),
-                    );
-                }
-            }
-        }
+        acquired.extend(support::share::acquired(&answer));
     }
     acquired
 }
@@ -92,8 +70,7 @@ fn a_member_that_hangs_leaves_its_acquired_records_to_the_others_after_the_lock_
     cluster
         .set_share_group_session_timeout(Duration::from_secs(3))
         .unwrap();
-    let topic = unique_name("share-hang");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-hang", 2);
     let group = unique_name("g");
     cluster
         .set_coordinator(CoordinatorKind::Group, &group, 1)
@@ -131,8 +108,7 @@ fn a_member_that_hangs_leaves_its_acquired_records_to_the_others_after_the_lock_
 #[test]
 fn a_share_session_the_broker_lost_is_opened_again_and_reading_goes_on() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-session");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-session", 2);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 40);
     let consumer = join(
@@ -152,19 +128,7 @@ fn a_share_session_the_broker_lost_is_opened_again_and_reading_goes_on() {
             ],
         )
         .unwrap();
-    let before: BTreeSet<String> = seen.iter().map(value).collect();
-    seen.extend(drain(
-        &consumer,
-        |_| None,
-        |s| {
-            s.iter()
-                .map(value)
-                .chain(before.iter().cloned())
-                .collect::<BTreeSet<_>>()
-                .len()
-                >= 40
-        },
-    ));
+    drain_until_distinct(&consumer, &mut seen, 40);
     let distinct: BTreeSet<String> = seen.iter().map(value).collect();
     assert_eq!(distinct.len(), 40, "every record arrives");
     // Records whose acceptance was lost with the session came again.
@@ -175,8 +139,7 @@ fn a_share_session_the_broker_lost_is_opened_again_and_reading_goes_on() {
 #[test]
 fn a_fenced_member_joins_again_and_reading_goes_on() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-fenced");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-fenced", 2);
     let client = mock::client(cluster.bootstrap());
     let consumer = join(&client, &unique_name("g"), &topic, config());
     cluster
@@ -194,8 +157,7 @@ fn a_fenced_member_joins_again_and_reading_goes_on() {
 #[test]
 fn a_partition_whose_leader_moves_is_read_from_the_new_leader() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-leader");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-leader", 1);
     cluster.set_leader(&topic, 0, 1).unwrap();
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 60);
@@ -207,19 +169,7 @@ fn a_partition_whose_leader_moves_is_read_from_the_new_leader() {
     );
     let mut seen = drain(&consumer, |_| None, |s| s.len() >= 10);
     cluster.set_leader(&topic, 0, 2).unwrap();
-    let before: BTreeSet<String> = seen.iter().map(value).collect();
-    seen.extend(drain(
-        &consumer,
-        |_| None,
-        |s| {
-            s.iter()
-                .map(value)
-                .chain(before.iter().cloned())
-                .collect::<BTreeSet<_>>()
-                .len()
-                >= 60
-        },
-    ));
+    drain_until_distinct(&consumer, &mut seen, 60);
     assert_all_seen_once_per_delivery(&seen, 60);
     consumer.close().unwrap();
 }
@@ -227,8 +177,7 @@ fn a_partition_whose_leader_moves_is_read_from_the_new_leader() {
 #[test]
 fn a_coordinator_that_moves_is_found_again_and_the_membership_goes_on() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-coord");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-coord", 2);
     let group = unique_name("g");
     cluster
         .set_coordinator(CoordinatorKind::Group, &group, 1)
@@ -263,32 +212,8 @@ fn wait_until_acquirable(observer: &KafkaClient, group: &str, topic: &str, offse
     let started = Instant::now();
     loop {
         assert!(started.elapsed() < LONG, "the lock never ran out");
-        let answer = conn
-            .request(&ShareFetchRequest {
-                group_id: group.into(),
-                member_id: member_id.clone(),
-                share_session_epoch: 0,
-                max_wait_ms: 100,
-                min_bytes: 1,
-                max_bytes: 1 << 20,
-                max_records: 1,
-                batch_size: 1,
-                topics: vec![ShareFetchTopic {
-                    topic_id: meta.topic_id,
-                    partitions: vec![ShareFetchPartition {
-                        partition_index: 0,
-                        acknowledgement_batches: vec![],
-                    }],
-                }],
-                forgotten_topics_data: vec![],
-            })
-            .unwrap();
-        let acquired = answer
-            .responses
-            .iter()
-            .flat_map(|t| &t.partitions)
-            .flat_map(|p| &p.acquired_records)
-            .any(|r| (r.first_offset..=r.last_offset).contains(&offset));
+        let answer = raw_share_fetch(&conn, group, &member_id, meta.topic_id, 0, 1);
+        let acquired = acquired(&answer).contains(&(0, offset));
         if acquired {
             let closed = conn
                 .request(&ShareAcknowledgeRequest {
@@ -318,8 +243,7 @@ fn wait_until_acquirable(observer: &KafkaClient, group: &str, topic: &str, offse
 #[test]
 fn acknowledging_a_record_whose_lock_ran_out_is_invalid_record_state() {
     let cluster = cluster(Duration::from_secs(1));
-    let topic = unique_name("share-expired");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-expired", 1);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 1);
     let group = unique_name("g");
@@ -347,8 +271,7 @@ fn acknowledging_a_record_whose_lock_ran_out_is_invalid_record_state() {
 #[test]
 fn a_session_the_broker_dropped_with_another_clients_connection_is_opened_again() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-dropped");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-dropped", 1);
     cluster.set_leader(&topic, 0, 2).unwrap();
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 10);
@@ -363,19 +286,7 @@ fn a_session_the_broker_dropped_with_another_clients_connection_is_opened_again(
         let other = mock::client(cluster.bootstrap());
         other.connection(2).unwrap();
     } // its connection to broker 2 closes here
-    let before: BTreeSet<String> = seen.iter().map(value).collect();
-    seen.extend(drain(
-        &consumer,
-        |_| None,
-        |s| {
-            s.iter()
-                .map(value)
-                .chain(before.iter().cloned())
-                .collect::<BTreeSet<_>>()
-                .len()
-                >= 10
-        },
-    ));
+    drain_until_distinct(&consumer, &mut seen, 10);
     assert_all_seen_once_per_delivery(&seen, 10);
     consumer.commit_sync(DEADLINE).unwrap();
     {
@@ -415,8 +326,7 @@ fn a_killed_member_leaves_its_records_to_the_others() {
     cluster
         .set_share_group_session_timeout(Duration::from_secs(3))
         .unwrap();
-    let topic = unique_name("share-killed");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-killed", 1);
     let group = unique_name("g");
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 10);
@@ -451,8 +361,7 @@ fn a_killed_member_leaves_its_records_to_the_others() {
 #[test]
 fn a_leader_that_goes_down_and_comes_back_is_read_again() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-down");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-down", 2);
     cluster.set_leader(&topic, 0, 2).unwrap();
     cluster.set_leader(&topic, 1, 3).unwrap();
     let group = unique_name("g");
@@ -469,19 +378,7 @@ fn a_leader_that_goes_down_and_comes_back_is_read_again() {
     let more = drain(&consumer, |_| None, |s| s.iter().any(|m| m.partition == 1));
     seen.extend(more);
     cluster.broker_up(2).unwrap();
-    let before: BTreeSet<String> = seen.iter().map(value).collect();
-    seen.extend(drain(
-        &consumer,
-        |_| None,
-        |s| {
-            s.iter()
-                .map(value)
-                .chain(before.iter().cloned())
-                .collect::<BTreeSet<_>>()
-                .len()
-                >= 40
-        },
-    ));
+    drain_until_distinct(&consumer, &mut seen, 40);
     assert_all_seen_once_per_delivery(&seen, 40);
     consumer.close().unwrap();
 }
