@@ -219,19 +219,10 @@ mod tests {
                             .map(|p| {
                                 oreq::AcknowledgePartition::default()
                                     .with_partition_index(p.partition_index)
-                                    .with_acknowledgement_batches(
-                                        p.acknowledgement_batches
-                                            .iter()
-                                            .map(|b| {
-                                                oreq::AcknowledgementBatch::default()
-                                                    .with_first_offset(b.first_offset)
-                                                    .with_last_offset(b.last_offset)
-                                                    .with_acknowledge_types(
-                                                        b.acknowledge_types.clone(),
-                                                    )
-                                            })
-                                            .collect(),
-                                    )
+                                    .with_acknowledgement_batches(oracle_acknowledgement_batches!(
+ oreq::AcknowledgementBatch,
+ p.acknowledgement_batches
+))
                             })
                             .collect(),
                     )
