@@ -17,7 +17,7 @@ use kafka_sync::{ApiKey, ErrorCode, KafkaClient};
 use support::mock;
 use support::share::{
     acquired, assert_all_seen_once_per_delivery, cluster, config, drain, drain_until_distinct,
-    explicit, join, produce, raw_share_fetch, settle, topic, value,
+    explicit, join, join_new_group, produce, raw_share_fetch, read, settle, topic, value,
 };
 use support::{DEADLINE, LONG};
 
@@ -81,7 +81,7 @@ fn a_member_that_hangs_leaves_its_acquired_records_to_the_others_after_the_lock_
     let held = acquire_and_hang(&hanging, &group, &topic, 3);
     assert!(!held.is_empty(), "the hanging member acquired records");
     let live = join(&client, &group, &topic, config());
-    let seen = drain(&live, |_| None, |s| s.len() >= 20);
+    let seen = read(&live, 20);
     let mut by_offset: BTreeMap<(i32, i64), Option<u16>> = BTreeMap::new();
     for m in &seen {
         assert!(
@@ -111,13 +111,8 @@ fn a_share_session_the_broker_lost_is_opened_again_and_reading_goes_on() {
     let topic = topic(&cluster, "share-session", 2);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 40);
-    let consumer = join(
-        &client,
-        &unique_name("g"),
-        &topic,
-        config().max_poll_records(5),
-    );
-    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 5);
+    let consumer = join_new_group(&client, &topic, config().max_poll_records(5));
+    let mut seen = read(&consumer, 5);
     // The next fetches find no session, then a wrong epoch.
     cluster
         .request_errors(
@@ -141,7 +136,7 @@ fn a_fenced_member_joins_again_and_reading_goes_on() {
     let cluster = cluster(Duration::from_secs(30));
     let topic = topic(&cluster, "share-fenced", 2);
     let client = mock::client(cluster.bootstrap());
-    let consumer = join(&client, &unique_name("g"), &topic, config());
+    let consumer = join_new_group(&client, &topic, config());
     cluster
         .request_errors(
             ApiKey::ShareGroupHeartbeat,
@@ -149,7 +144,7 @@ fn a_fenced_member_joins_again_and_reading_goes_on() {
         )
         .unwrap();
     produce(&client, &topic, 20);
-    let seen = drain(&consumer, |_| None, |s| s.len() >= 20);
+    let seen = read(&consumer, 20);
     assert_eq!(seen.iter().map(value).collect::<BTreeSet<_>>().len(), 20);
     consumer.close().unwrap();
 }
@@ -161,13 +156,8 @@ fn a_partition_whose_leader_moves_is_read_from_the_new_leader() {
     cluster.set_leader(&topic, 0, 1).unwrap();
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 60);
-    let consumer = join(
-        &client,
-        &unique_name("g"),
-        &topic,
-        config().max_poll_records(5),
-    );
-    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 10);
+    let consumer = join_new_group(&client, &topic, config().max_poll_records(5));
+    let mut seen = read(&consumer, 10);
     cluster.set_leader(&topic, 0, 2).unwrap();
     drain_until_distinct(&consumer, &mut seen, 60);
     assert_all_seen_once_per_delivery(&seen, 60);
@@ -189,7 +179,7 @@ fn a_coordinator_that_moves_is_found_again_and_the_membership_goes_on() {
         .set_coordinator(CoordinatorKind::Group, &group, 3)
         .unwrap();
     produce(&client, &topic, 30);
-    let seen = drain(&consumer, |_| None, |s| s.len() >= 30);
+    let seen = read(&consumer, 30);
     assert_all_seen_once_per_delivery(&seen, 30);
     settle(&[&consumer], 2);
     consumer.close().unwrap();
@@ -248,7 +238,7 @@ fn acknowledging_a_record_whose_lock_ran_out_is_invalid_record_state() {
     produce(&client, &topic, 1);
     let group = unique_name("g");
     let consumer = join(&client, &group, &topic, explicit());
-    let m = drain(&consumer, |_| None, |s| !s.is_empty()).remove(0);
+    let m = read(&consumer, 1).remove(0);
     let observer = mock::client(cluster.bootstrap());
     wait_until_acquirable(&observer, &group, &topic, m.offset);
     consumer.acknowledge(&m, AckType::Accept).unwrap();
@@ -275,13 +265,8 @@ fn a_session_the_broker_dropped_with_another_clients_connection_is_opened_again(
     cluster.set_leader(&topic, 0, 2).unwrap();
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 10);
-    let consumer = join(
-        &client,
-        &unique_name("g"),
-        &topic,
-        config().max_poll_records(5),
-    );
-    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 5);
+    let consumer = join_new_group(&client, &topic, config().max_poll_records(5));
+    let mut seen = read(&consumer, 5);
     {
         let other = mock::client(cluster.bootstrap());
         other.connection(2).unwrap();
@@ -314,7 +299,7 @@ fn killed_member_child() {
         &var("SHARE_TOPIC"),
         explicit(),
     );
-    let m = drain(&consumer, |_| None, |s| !s.is_empty()).remove(0);
+    let m = read(&consumer, 1).remove(0);
     println!("held={}", value(&m));
     std::thread::sleep(LONG);
 }
@@ -347,7 +332,7 @@ fn a_killed_member_leaves_its_records_to_the_others() {
     child.kill().unwrap(); // SIGKILL: no close, no leave
     child.wait().unwrap();
     let live = join(&client, &group, &topic, config());
-    let seen = drain(&live, |_| None, |s| s.len() >= 10);
+    let seen = read(&live, 10);
     assert_all_seen_once_per_delivery(&seen, 10);
     let again = seen.iter().find(|m| value(m) == held).unwrap();
     assert_eq!(
@@ -372,7 +357,7 @@ fn a_leader_that_goes_down_and_comes_back_is_read_again() {
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 40);
     let consumer = join(&client, &group, &topic, config().max_poll_records(5));
-    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 5);
+    let mut seen = read(&consumer, 5);
     cluster.broker_down(2).unwrap();
     // Partition 1 goes on while partition 0's leader is down.
     let more = drain(&consumer, |_| None, |s| s.iter().any(|m| m.partition == 1));

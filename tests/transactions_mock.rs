@@ -41,15 +41,9 @@ use support::txn::{assert_kind, assert_transaction_timeout, delivered, delivery_
 use support::txn_log::{committed_values, log, markers, values, Entry};
 use support::{DEADLINE, SHORT};
 
-/// A 3-broker mock (`MOCK_TEST_DEBUG` sets its debug contexts) and a
-/// client of it (`MOCK_TEST_LOG` logs to stderr).
+/// A 3-broker mock (`support::mock::cluster`) and a client of it (`MOCK_TEST_LOG` logs to stderr).
 fn cluster_and_client() -> (MockCluster, KafkaClient) {
-    let debug = std::env::var("MOCK_TEST_DEBUG").unwrap_or_default();
-    let cluster = MockCluster::builder()
-        .brokers(3)
-        .debug(debug)
-        .start()
-        .expect("the mock cluster starts");
+    let cluster = mock::cluster();
     support::log_to_stderr_if("MOCK_TEST_LOG");
     let client = mock::client(cluster.bootstrap());
     (cluster, client)

@@ -103,6 +103,20 @@ pub fn drain(
     seen
 }
 
+/// At least `n` records from `consumer`, acknowledging none explicitly.
+pub fn read(consumer: &ShareConsumer, n: usize) -> Vec<Message> {
+    drain(consumer, |_| None, |s| s.len() >= n)
+}
+
+/// Joins a new share group (a unique name) subscribed to `topic`.
+pub fn join_new_group(
+    client: &KafkaClient,
+    topic: &str,
+    config: ShareConsumerConfig,
+) -> ShareConsumer {
+    join(client, &unique_name("g"), topic, config)
+}
+
 /// Reads on from `consumer` (acknowledging nothing explicitly) until `seen`
 /// and the new records hold `distinct` different values between them, and
 /// adds the new records to `seen`.
