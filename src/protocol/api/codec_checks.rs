@@ -3,6 +3,12 @@
 //! (every version agrees with the oracle and round-trips, truncations fail,
 //! hostile bytes never panic).
 
+mod oracle_lists;
+
+pub(crate) use oracle_lists::{
+    oracle_acknowledgement_topics, oracle_node_endpoints, oracle_partition_codes,
+};
+
 use std::fmt::Debug;
 use std::ops::RangeInclusive;
 
@@ -521,57 +527,3 @@ macro_rules! oracle_codec_tests {
     };
 }
 pub(crate) use oracle_codec_tests;
-
-/// The oracle's list of topics by name, each with its partitions' error
-/// codes, from ours (the answer shape of OffsetCommit, TxnOffsetCommit and
-/// AddPartitionsToTxn up to v3): `oracle_partition_codes!(r.topics,
-/// OracleTopic { oracle_partitions: our_partitions },
-/// OraclePartition { oracle_code: our_code })`. Each partition keeps its
-/// `partition_index`; each topic its `name`.
-macro_rules! oracle_partition_codes {
-    (
-        $topics:expr,
-        $otopic:ty { $oparts:ident : $parts:ident },
-        $opart:ty { $ocode:ident : $code:ident } $(,)?
-    ) => {
-        $topics
-            .iter()
-            .map(|t| {
-                let mut ot = <$otopic>::default();
-                ot.name = kafka_protocol::messages::TopicName(
-                    $crate::protocol::api::codec_checks::oracle_str(&t.name),
-                );
-                ot.$oparts = t
-                    .$parts
-                    .iter()
-                    .map(|p| {
-                        let mut op = <$opart>::default();
-                        op.partition_index = p.partition_index;
-                        op.$ocode = p.$code.code();
-                        op
-                    })
-                    .collect();
-                ot
-            })
-            .collect()
-    };
-}
-pub(crate) use oracle_partition_codes;
-
-/// The oracle's acknowledgement batches (of type `$batch`, e.g.
-/// `share_fetch_request::AcknowledgementBatch`) from ours: ShareFetch and
-/// ShareAcknowledge carry the same batches in their own oracle types.
-macro_rules! oracle_acknowledgement_batches {
-    ($batch:ty, $batches:expr) => {{
-        $batches
-            .iter()
-            .map(|b| {
-                <$batch>::default()
-                    .with_first_offset(b.first_offset)
-                    .with_last_offset(b.last_offset)
-                    .with_acknowledge_types(b.acknowledge_types.clone())
-            })
-            .collect()
-    }};
-}
-pub(crate) use oracle_acknowledgement_batches;
