@@ -11,19 +11,8 @@ use std::time::Duration;
 use kafka_sync::testkit::{unique_name, MockCluster};
 use kafka_sync::{ApiKey, KafkaClient};
 use support::fake_broker::dead_address;
-use support::mock::{self, read_back, read_back_with, while_faulting};
+use support::mock::{self, cluster, read_back, read_back_with, while_faulting};
 use support::{DEADLINE, SHORT};
-
-/// A 3-broker mock cluster; `MOCK_TEST_DEBUG=mock,protocol` turns on
-/// librdkafka's debug log in the helper's log file.
-fn cluster() -> MockCluster {
-    let debug = std::env::var("MOCK_TEST_DEBUG").unwrap_or_default();
-    MockCluster::builder()
-        .brokers(3)
-        .debug(debug)
-        .start()
-        .expect("the mock cluster starts")
-}
 
 /// A client for the mock at `bootstrap` (`support::mock::client`);
 /// `MOCK_TEST_LOG` sends the client's debug lines to stderr.

@@ -20,18 +20,19 @@ use kafka_sync::consumer::{AckType, ShareConsumer};
 use kafka_sync::testkit::unique_name;
 use kafka_sync::{Error, KafkaClient, Message, ProducerConfig, Subscription};
 use support::mock;
-use support::share::{cluster, config, drain, explicit, join, produce, settle, value};
+use support::share::{
+    cluster, config, drain, explicit, join, join_new_group, produce, read, settle, topic, value,
+};
 use support::DEADLINE;
 
 #[test]
 fn one_member_reads_every_record_once_with_delivery_count_one() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-one");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-one", 2);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 50);
-    let consumer = join(&client, &unique_name("g"), &topic, config());
-    let seen = drain(&consumer, |_| None, |s| s.len() >= 50);
+    let consumer = join_new_group(&client, &topic, config());
+    let seen = read(&consumer, 50);
     let values: BTreeSet<String> = seen.iter().map(value).collect();
     assert_eq!(values.len(), 50, "each record once");
     assert!(seen.iter().all(|m| m.delivery_count() == Some(1)));
@@ -42,8 +43,7 @@ fn one_member_reads_every_record_once_with_delivery_count_one() {
 #[test]
 fn three_members_on_two_partitions_share_the_work_and_accept_no_record_twice() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-three");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-three", 2);
     let group = unique_name("g");
     let clients: Vec<KafkaClient> = (0..3).map(|_| mock::client(cluster.bootstrap())).collect();
     let members: Vec<ShareConsumer> = clients
@@ -111,11 +111,10 @@ fn three_members_on_two_partitions_share_the_work_and_accept_no_record_twice() {
 #[test]
 fn released_records_are_delivered_again_with_a_higher_delivery_count() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-release");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-release", 2);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 6);
-    let consumer = join(&client, &unique_name("g"), &topic, explicit());
+    let consumer = join_new_group(&client, &topic, explicit());
     let first = drain(&consumer, |_| Some(AckType::Release), |s| s.len() >= 6);
     assert!(first.iter().all(|m| m.delivery_count() == Some(1)));
     let second = drain(&consumer, |_| Some(AckType::Accept), |s| s.len() >= 6);
@@ -140,11 +139,10 @@ fn released_records_are_delivered_again_with_a_higher_delivery_count() {
 #[test]
 fn rejected_records_are_not_delivered_again() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-reject");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-reject", 2);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 6);
-    let consumer = join(&client, &unique_name("g"), &topic, explicit());
+    let consumer = join_new_group(&client, &topic, explicit());
     let rejected = drain(&consumer, |_| Some(AckType::Reject), |s| s.len() >= 6);
     consumer.commit_sync(DEADLINE).unwrap();
     // Newer records come; the rejected ones do not.
@@ -177,12 +175,11 @@ fn rejected_records_are_not_delivered_again() {
 #[test]
 fn explicit_mode_refuses_to_fetch_past_unacknowledged_records() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-explicit");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-explicit", 1);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 1);
-    let consumer = join(&client, &unique_name("g"), &topic, explicit());
-    let m = drain(&consumer, |_| None, |s| !s.is_empty()).remove(0);
+    let consumer = join_new_group(&client, &topic, explicit());
+    let m = read(&consumer, 1).remove(0);
     let err = consumer.consume(Duration::from_millis(200)).unwrap_err();
     assert!(
         matches!(err, Error::Config(ref s) if s.contains("acknowledge")),
@@ -203,18 +200,17 @@ fn explicit_mode_refuses_to_fetch_past_unacknowledged_records() {
 #[test]
 fn closing_releases_the_records_it_holds_to_the_other_members() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-close");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-close", 1);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 10);
     let group = unique_name("g");
     let first = join(&client, &group, &topic, explicit().max_poll_records(10));
-    let taken = drain(&first, |_| None, |s| !s.is_empty());
+    let taken = read(&first, 1);
     // Released on close: the one handed out and unacknowledged, and the
     // rest of the fetch still buffered.
     first.close().unwrap();
     let second = join(&mock::client(cluster.bootstrap()), &group, &topic, config());
-    let seen = drain(&second, |_| None, |s| s.len() >= 10);
+    let seen = read(&second, 10);
     let again = seen.iter().find(|m| value(m) == value(&taken[0])).unwrap();
     assert_eq!(again.delivery_count(), Some(2));
     second.close().unwrap();

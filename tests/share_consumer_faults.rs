@@ -16,8 +16,8 @@ use kafka_sync::testkit::{unique_name, CoordinatorKind};
 use kafka_sync::{ApiKey, ErrorCode, KafkaClient};
 use support::mock;
 use support::share::{
-    assert_all_seen_once_per_delivery, cluster, config, drain, explicit, join, produce, settle,
-    value,
+    acquired, assert_all_seen_once_per_delivery, cluster, config, drain, drain_until_distinct,
+    explicit, join, join_new_group, produce, raw_share_fetch, read, settle, topic, value,
 };
 use support::{DEADLINE, LONG};
 
@@ -48,39 +48,17 @@ fn acquire_and_hang(
     let meta = client.topic(topic).unwrap().metadata().unwrap();
     let mut acquired = BTreeSet::new();
     for p in &meta.partitions {
-        let leader = p.leader.unwrap();
-        let answer = client
-            .connection(leader)
-            .unwrap()
-            .request(&ShareFetchRequest {
-                group_id: group.into(),
-                member_id: member_id.clone(),
-                share_session_epoch: 0,
-                max_wait_ms: 100,
-                min_bytes: 1,
-                max_bytes: 1 << 20,
-                max_records: records_per_partition,
-                batch_size: records_per_partition,
-                topics: vec![ShareFetchTopic {
-                    topic_id: meta.topic_id,
-                    partitions: vec![ShareFetchPartition {
-                        partition_index: p.id,
-                        acknowledgement_batches: vec![],
-                    }],
-                }],
-                forgotten_topics_data: vec![],
-            })
-            .unwrap();
+        let conn = client.connection(p.leader.unwrap()).unwrap();
+        let answer = raw_share_fetch(
+            &conn,
+            group,
+            &member_id,
+            meta.topic_id,
+            p.id,
+            records_per_partition,
+        );
         assert!(answer.error_code.is_ok(), "{answer:?}");
-        for t in &answer.responses {
-            for part in &t.partitions {
-                for r in &part.acquired_records {
-                    acquired.extend(
-                        (r.first_offset..=r.last_offset).map(|o| (part.partition_index, o)),
-                    );
-                }
-            }
-        }
+        acquired.extend(support::share::acquired(&answer));
     }
     acquired
 }
@@ -92,8 +70,7 @@ fn a_member_that_hangs_leaves_its_acquired_records_to_the_others_after_the_lock_
     cluster
         .set_share_group_session_timeout(Duration::from_secs(3))
         .unwrap();
-    let topic = unique_name("share-hang");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-hang", 2);
     let group = unique_name("g");
     cluster
         .set_coordinator(CoordinatorKind::Group, &group, 1)
@@ -104,7 +81,7 @@ fn a_member_that_hangs_leaves_its_acquired_records_to_the_others_after_the_lock_
     let held = acquire_and_hang(&hanging, &group, &topic, 3);
     assert!(!held.is_empty(), "the hanging member acquired records");
     let live = join(&client, &group, &topic, config());
-    let seen = drain(&live, |_| None, |s| s.len() >= 20);
+    let seen = read(&live, 20);
     let mut by_offset: BTreeMap<(i32, i64), Option<u16>> = BTreeMap::new();
     for m in &seen {
         assert!(
@@ -131,17 +108,11 @@ fn a_member_that_hangs_leaves_its_acquired_records_to_the_others_after_the_lock_
 #[test]
 fn a_share_session_the_broker_lost_is_opened_again_and_reading_goes_on() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-session");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-session", 2);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 40);
-    let consumer = join(
-        &client,
-        &unique_name("g"),
-        &topic,
-        config().max_poll_records(5),
-    );
-    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 5);
+    let consumer = join_new_group(&client, &topic, config().max_poll_records(5));
+    let mut seen = read(&consumer, 5);
     // The next fetches find no session, then a wrong epoch.
     cluster
         .request_errors(
@@ -152,19 +123,7 @@ fn a_share_session_the_broker_lost_is_opened_again_and_reading_goes_on() {
             ],
         )
         .unwrap();
-    let before: BTreeSet<String> = seen.iter().map(value).collect();
-    seen.extend(drain(
-        &consumer,
-        |_| None,
-        |s| {
-            s.iter()
-                .map(value)
-                .chain(before.iter().cloned())
-                .collect::<BTreeSet<_>>()
-                .len()
-                >= 40
-        },
-    ));
+    drain_until_distinct(&consumer, &mut seen, 40);
     let distinct: BTreeSet<String> = seen.iter().map(value).collect();
     assert_eq!(distinct.len(), 40, "every record arrives");
     // Records whose acceptance was lost with the session came again.
@@ -175,10 +134,9 @@ fn a_share_session_the_broker_lost_is_opened_again_and_reading_goes_on() {
 #[test]
 fn a_fenced_member_joins_again_and_reading_goes_on() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-fenced");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-fenced", 2);
     let client = mock::client(cluster.bootstrap());
-    let consumer = join(&client, &unique_name("g"), &topic, config());
+    let consumer = join_new_group(&client, &topic, config());
     cluster
         .request_errors(
             ApiKey::ShareGroupHeartbeat,
@@ -186,7 +144,7 @@ fn a_fenced_member_joins_again_and_reading_goes_on() {
         )
         .unwrap();
     produce(&client, &topic, 20);
-    let seen = drain(&consumer, |_| None, |s| s.len() >= 20);
+    let seen = read(&consumer, 20);
     assert_eq!(seen.iter().map(value).collect::<BTreeSet<_>>().len(), 20);
     consumer.close().unwrap();
 }
@@ -194,32 +152,14 @@ fn a_fenced_member_joins_again_and_reading_goes_on() {
 #[test]
 fn a_partition_whose_leader_moves_is_read_from_the_new_leader() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-leader");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-leader", 1);
     cluster.set_leader(&topic, 0, 1).unwrap();
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 60);
-    let consumer = join(
-        &client,
-        &unique_name("g"),
-        &topic,
-        config().max_poll_records(5),
-    );
-    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 10);
+    let consumer = join_new_group(&client, &topic, config().max_poll_records(5));
+    let mut seen = read(&consumer, 10);
     cluster.set_leader(&topic, 0, 2).unwrap();
-    let before: BTreeSet<String> = seen.iter().map(value).collect();
-    seen.extend(drain(
-        &consumer,
-        |_| None,
-        |s| {
-            s.iter()
-                .map(value)
-                .chain(before.iter().cloned())
-                .collect::<BTreeSet<_>>()
-                .len()
-                >= 60
-        },
-    ));
+    drain_until_distinct(&consumer, &mut seen, 60);
     assert_all_seen_once_per_delivery(&seen, 60);
     consumer.close().unwrap();
 }
@@ -227,8 +167,7 @@ fn a_partition_whose_leader_moves_is_read_from_the_new_leader() {
 #[test]
 fn a_coordinator_that_moves_is_found_again_and_the_membership_goes_on() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-coord");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-coord", 2);
     let group = unique_name("g");
     cluster
         .set_coordinator(CoordinatorKind::Group, &group, 1)
@@ -240,7 +179,7 @@ fn a_coordinator_that_moves_is_found_again_and_the_membership_goes_on() {
         .set_coordinator(CoordinatorKind::Group, &group, 3)
         .unwrap();
     produce(&client, &topic, 30);
-    let seen = drain(&consumer, |_| None, |s| s.len() >= 30);
+    let seen = read(&consumer, 30);
     assert_all_seen_once_per_delivery(&seen, 30);
     settle(&[&consumer], 2);
     consumer.close().unwrap();
@@ -263,32 +202,8 @@ fn wait_until_acquirable(observer: &KafkaClient, group: &str, topic: &str, offse
     let started = Instant::now();
     loop {
         assert!(started.elapsed() < LONG, "the lock never ran out");
-        let answer = conn
-            .request(&ShareFetchRequest {
-                group_id: group.into(),
-                member_id: member_id.clone(),
-                share_session_epoch: 0,
-                max_wait_ms: 100,
-                min_bytes: 1,
-                max_bytes: 1 << 20,
-                max_records: 1,
-                batch_size: 1,
-                topics: vec![ShareFetchTopic {
-                    topic_id: meta.topic_id,
-                    partitions: vec![ShareFetchPartition {
-                        partition_index: 0,
-                        acknowledgement_batches: vec![],
-                    }],
-                }],
-                forgotten_topics_data: vec![],
-            })
-            .unwrap();
-        let acquired = answer
-            .responses
-            .iter()
-            .flat_map(|t| &t.partitions)
-            .flat_map(|p| &p.acquired_records)
-            .any(|r| (r.first_offset..=r.last_offset).contains(&offset));
+        let answer = raw_share_fetch(&conn, group, &member_id, meta.topic_id, 0, 1);
+        let acquired = acquired(&answer).contains(&(0, offset));
         if acquired {
             let closed = conn
                 .request(&ShareAcknowledgeRequest {
@@ -318,13 +233,12 @@ fn wait_until_acquirable(observer: &KafkaClient, group: &str, topic: &str, offse
 #[test]
 fn acknowledging_a_record_whose_lock_ran_out_is_invalid_record_state() {
     let cluster = cluster(Duration::from_secs(1));
-    let topic = unique_name("share-expired");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-expired", 1);
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 1);
     let group = unique_name("g");
     let consumer = join(&client, &group, &topic, explicit());
-    let m = drain(&consumer, |_| None, |s| !s.is_empty()).remove(0);
+    let m = read(&consumer, 1).remove(0);
     let observer = mock::client(cluster.bootstrap());
     wait_until_acquirable(&observer, &group, &topic, m.offset);
     consumer.acknowledge(&m, AckType::Accept).unwrap();
@@ -347,35 +261,17 @@ fn acknowledging_a_record_whose_lock_ran_out_is_invalid_record_state() {
 #[test]
 fn a_session_the_broker_dropped_with_another_clients_connection_is_opened_again() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-dropped");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-dropped", 1);
     cluster.set_leader(&topic, 0, 2).unwrap();
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 10);
-    let consumer = join(
-        &client,
-        &unique_name("g"),
-        &topic,
-        config().max_poll_records(5),
-    );
-    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 5);
+    let consumer = join_new_group(&client, &topic, config().max_poll_records(5));
+    let mut seen = read(&consumer, 5);
     {
         let other = mock::client(cluster.bootstrap());
         other.connection(2).unwrap();
     } // its connection to broker 2 closes here
-    let before: BTreeSet<String> = seen.iter().map(value).collect();
-    seen.extend(drain(
-        &consumer,
-        |_| None,
-        |s| {
-            s.iter()
-                .map(value)
-                .chain(before.iter().cloned())
-                .collect::<BTreeSet<_>>()
-                .len()
-                >= 10
-        },
-    ));
+    drain_until_distinct(&consumer, &mut seen, 10);
     assert_all_seen_once_per_delivery(&seen, 10);
     consumer.commit_sync(DEADLINE).unwrap();
     {
@@ -403,7 +299,7 @@ fn killed_member_child() {
         &var("SHARE_TOPIC"),
         explicit(),
     );
-    let m = drain(&consumer, |_| None, |s| !s.is_empty()).remove(0);
+    let m = read(&consumer, 1).remove(0);
     println!("held={}", value(&m));
     std::thread::sleep(LONG);
 }
@@ -415,8 +311,7 @@ fn a_killed_member_leaves_its_records_to_the_others() {
     cluster
         .set_share_group_session_timeout(Duration::from_secs(3))
         .unwrap();
-    let topic = unique_name("share-killed");
-    cluster.create_topic(&topic, 1, 3).unwrap();
+    let topic = topic(&cluster, "share-killed", 1);
     let group = unique_name("g");
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 10);
@@ -437,7 +332,7 @@ fn a_killed_member_leaves_its_records_to_the_others() {
     child.kill().unwrap(); // SIGKILL: no close, no leave
     child.wait().unwrap();
     let live = join(&client, &group, &topic, config());
-    let seen = drain(&live, |_| None, |s| s.len() >= 10);
+    let seen = read(&live, 10);
     assert_all_seen_once_per_delivery(&seen, 10);
     let again = seen.iter().find(|m| value(m) == held).unwrap();
     assert_eq!(
@@ -451,8 +346,7 @@ fn a_killed_member_leaves_its_records_to_the_others() {
 #[test]
 fn a_leader_that_goes_down_and_comes_back_is_read_again() {
     let cluster = cluster(Duration::from_secs(30));
-    let topic = unique_name("share-down");
-    cluster.create_topic(&topic, 2, 3).unwrap();
+    let topic = topic(&cluster, "share-down", 2);
     cluster.set_leader(&topic, 0, 2).unwrap();
     cluster.set_leader(&topic, 1, 3).unwrap();
     let group = unique_name("g");
@@ -463,25 +357,13 @@ fn a_leader_that_goes_down_and_comes_back_is_read_again() {
     let client = mock::client(cluster.bootstrap());
     produce(&client, &topic, 40);
     let consumer = join(&client, &group, &topic, config().max_poll_records(5));
-    let mut seen = drain(&consumer, |_| None, |s| s.len() >= 5);
+    let mut seen = read(&consumer, 5);
     cluster.broker_down(2).unwrap();
     // Partition 1 goes on while partition 0's leader is down.
     let more = drain(&consumer, |_| None, |s| s.iter().any(|m| m.partition == 1));
     seen.extend(more);
     cluster.broker_up(2).unwrap();
-    let before: BTreeSet<String> = seen.iter().map(value).collect();
-    seen.extend(drain(
-        &consumer,
-        |_| None,
-        |s| {
-            s.iter()
-                .map(value)
-                .chain(before.iter().cloned())
-                .collect::<BTreeSet<_>>()
-                .len()
-                >= 40
-        },
-    ));
+    drain_until_distinct(&consumer, &mut seen, 40);
     assert_all_seen_once_per_delivery(&seen, 40);
     consumer.close().unwrap();
 }

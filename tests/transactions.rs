@@ -20,9 +20,10 @@ use std::time::Duration;
 use kafka_sync::producer::{DeliveryReport, ProducerConfig, Record};
 use kafka_sync::protocol::records::ControlRecordType;
 use kafka_sync::{
-    ConsumerGroupMetadata, Error, KafkaClient, SimpleConsumerConfig, TimeoutKind, TopicPartition,
+    ConsumerGroupMetadata, Error, KafkaClient, SimpleConsumerConfig, TopicPartition,
     TransactionErrorKind, TransactionState,
 };
+use support::txn::{assert_kind, assert_transaction_timeout, delivery_reports};
 use support::txn_log::{log, markers, values, Entry};
 use support::{client, new_topic, DEADLINE, SHORT};
 
@@ -34,21 +35,6 @@ fn transactional(id: &str) -> ProducerConfig {
 
 fn unique_id(prefix: &str) -> String {
     kafka_sync::testkit::unique_name(prefix)
-}
-
-fn reports(producer: &kafka_sync::Producer, n: usize) -> Vec<DeliveryReport> {
-    (0..n)
-        .map(|i| {
-            producer
-                .delivery_reports()
-                .recv_timeout(DEADLINE)
-                .unwrap_or_else(|_| panic!("report {i} of {n} arrives"))
-        })
-        .collect()
-}
-
-fn kind(e: &Error) -> Option<TransactionErrorKind> {
-    e.transaction_kind()
 }
 
 #[test]
@@ -68,7 +54,7 @@ fn a_committed_transaction_writes_its_records_then_a_commit_marker_in_each_parti
     }
     producer.commit_transaction(DEADLINE).unwrap();
     assert_eq!(producer.transaction_state(), TransactionState::Ready);
-    let got = reports(&producer, 4);
+    let got = delivery_reports(&producer, 4);
     assert!(got.iter().all(DeliveryReport::is_ok), "{got:?}");
     for (partition, want) in [(0, ["a0", "a1"]), (1, ["b0", "b1"])] {
         let entries = log(&client, &topic, partition, 3);
@@ -98,18 +84,18 @@ fn an_aborted_transaction_writes_an_abort_marker_and_reports_every_record_aborte
     producer.flush(DEADLINE).unwrap();
     producer.send(&topic, Record::new("doomed-2")).unwrap();
     producer.abort_transaction(DEADLINE).unwrap();
-    let got = reports(&producer, 3);
+    let got = delivery_reports(&producer, 3);
     for report in &got {
         let e = report
             .error()
             .expect("an aborted record is reported failed");
-        assert_eq!(kind(e), Some(TransactionErrorKind::Aborted), "{e}");
+        assert_kind(e, TransactionErrorKind::Aborted);
     }
     // The next transaction goes on under the same producer.
     producer.begin_transaction().unwrap();
     producer.send(&topic, Record::new("kept")).unwrap();
     producer.commit_transaction(DEADLINE).unwrap();
-    assert!(reports(&producer, 1)[0].is_ok());
+    assert!(delivery_reports(&producer, 1)[0].is_ok());
     let entries = log(&client, &topic, 0, 4);
     let last = values(&entries).pop();
     assert_eq!(last.as_deref(), Some("kept"));
@@ -142,7 +128,7 @@ fn calls_out_of_order_return_a_state_error_naming_the_state() {
         .unwrap();
     let state_error = |r: kafka_sync::Result<()>, state: &str| {
         let e = r.expect_err("refused");
-        assert_eq!(kind(&e), Some(TransactionErrorKind::InvalidState), "{e}");
+        assert_kind(&e, TransactionErrorKind::InvalidState);
         assert!(e.to_string().contains(state), "{e}");
     };
     state_error(producer.begin_transaction(), "Uninitialized");
@@ -175,7 +161,7 @@ fn a_producer_without_a_transactional_id_refuses_transaction_calls() {
     let client = client();
     let producer = client.get_producer(ProducerConfig::default()).unwrap();
     let e = producer.init_transactions(DEADLINE).unwrap_err();
-    assert_eq!(kind(&e), Some(TransactionErrorKind::InvalidState));
+    assert_kind(&e, TransactionErrorKind::InvalidState);
     assert!(e.to_string().contains("transactional_id"), "{e}");
     assert!(producer.begin_transaction().is_err());
 }
@@ -201,18 +187,9 @@ fn a_second_producer_with_the_same_id_fences_the_first_for_good() {
         // PRODUCER_FENCED (its log: `err=Storage(Api(ProducerFenced))`),
         // so the fenced producer only sees its EndTxn time out;
         // tests/transactions_mock.rs checks the fatal error.
-        assert!(
-            matches!(
-                e,
-                Error::Timeout {
-                    kind: TimeoutKind::Transaction,
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert_transaction_timeout(&e);
     } else {
-        assert_eq!(kind(&e), Some(TransactionErrorKind::Fatal), "{e}");
+        assert_kind(&e, TransactionErrorKind::Fatal);
         assert_eq!(first.transaction_state(), TransactionState::FatalError);
         // Every later call fails with the same fatal error; nothing gets through.
         for later in [
@@ -222,7 +199,7 @@ fn a_second_producer_with_the_same_id_fences_the_first_for_good() {
             first.flush(DEADLINE),
         ] {
             let later = later.unwrap_err();
-            assert_eq!(kind(&later), Some(TransactionErrorKind::Fatal), "{later}");
+            assert_kind(&later, TransactionErrorKind::Fatal);
         }
     }
 
@@ -321,7 +298,7 @@ fn dropping_a_producer_mid_transaction_aborts_it_and_reports_its_records_aborted
             .recv_timeout(DEADLINE)
             .unwrap_or_else(|_| panic!("report {i} arrives"));
         let e = report.error().expect("reported failed");
-        assert_eq!(kind(e), Some(TransactionErrorKind::Aborted), "{e}");
+        assert_kind(e, TransactionErrorKind::Aborted);
     }
     let entries = log(&client, &topic, 0, 2);
     assert_eq!(markers(&entries), [ControlRecordType::Abort], "{entries:?}");
@@ -343,7 +320,7 @@ fn a_sync_producer_waits_for_each_record_inside_a_transaction() {
     assert_eq!(second.offset, first.offset + 1);
     producer.producer().commit_transaction(DEADLINE).unwrap();
     let e = producer.produce(b"outside".to_vec()).unwrap_err();
-    assert_eq!(kind(&e), Some(TransactionErrorKind::InvalidState), "{e}");
+    assert_kind(&e, TransactionErrorKind::InvalidState);
     assert_eq!(values(&log(&client, &topic, 0, 3)), ["s0", "s1"]);
 }
 
@@ -399,7 +376,7 @@ fn a_group_members_metadata_commits_its_offsets_through_the_transaction() {
         // tansu 0.6.0 does not check the generation of a TxnOffsetCommit;
         // the mock test checks that ILLEGAL_GENERATION is abortable.
         Ok(()) => assert_eq!(client.cluster_id().as_deref(), Some("tansu_cluster")),
-        Err(e) => assert_eq!(kind(&e), Some(TransactionErrorKind::Abortable), "{e}"),
+        Err(e) => assert_kind(&e, TransactionErrorKind::Abortable),
     }
     // Either way the aborted transaction's offsets are not committed.
     producer.abort_transaction(DEADLINE).unwrap();

@@ -29,29 +29,24 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kafka_sync::producer::{DeliveryReport, ProducerConfig, Record};
+use kafka_sync::producer::{ProducerConfig, Record};
 use kafka_sync::protocol::records::ControlRecordType;
 use kafka_sync::testkit::{unique_name, CoordinatorKind, MockCluster};
 use kafka_sync::{
     ApiKey, ConsumerGroupMetadata, Error, ErrorCode, IsolationLevel, KafkaClient, Producer,
-    SimpleConsumerConfig, TimeoutKind, TopicPartition, TransactionErrorKind, TransactionState,
+    SimpleConsumerConfig, TopicPartition, TransactionErrorKind, TransactionState,
 };
 use support::mock::{self, read_back_with};
+use support::txn::{assert_kind, assert_transaction_timeout, delivered, delivery_reports};
 use support::txn_log::{committed_values, log, markers, values, Entry};
 use support::{DEADLINE, SHORT};
 
-fn cluster() -> MockCluster {
-    let debug = std::env::var("MOCK_TEST_DEBUG").unwrap_or_default();
-    MockCluster::builder()
-        .brokers(3)
-        .debug(debug)
-        .start()
-        .expect("the mock cluster starts")
-}
-
-fn mock_client(cluster: &MockCluster) -> KafkaClient {
+/// A 3-broker mock (`support::mock::cluster`) and a client of it (`MOCK_TEST_LOG` logs to stderr).
+fn cluster_and_client() -> (MockCluster, KafkaClient) {
+    let cluster = mock::cluster();
     support::log_to_stderr_if("MOCK_TEST_LOG");
-    mock::client(cluster.bootstrap())
+    let client = mock::client(cluster.bootstrap());
+    (cluster, client)
 }
 
 /// A topic with `partitions` partitions led by brokers 1, 2, 3, 1, …
@@ -124,21 +119,6 @@ fn named(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}-{i}")).collect()
 }
 
-fn drain_reports(producer: &Producer, n: usize) -> Vec<DeliveryReport> {
-    (0..n)
-        .map(|i| {
-            producer
-                .delivery_reports()
-                .recv_timeout(DEADLINE)
-                .unwrap_or_else(|_| panic!("report {i} of {n} arrives"))
-        })
-        .collect()
-}
-
-fn kind(e: &Error) -> Option<TransactionErrorKind> {
-    e.transaction_kind()
-}
-
 fn merge(into: &mut BTreeMap<i32, Vec<String>>, more: BTreeMap<i32, Vec<String>>) {
     for (p, values) in more {
         into.entry(p).or_default().extend(values);
@@ -147,8 +127,7 @@ fn merge(into: &mut BTreeMap<i32, Vec<String>>, more: BTreeMap<i32, Vec<String>>
 
 #[test]
 fn every_transaction_ends_with_its_marker_in_every_partition_it_wrote_to() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-markers", 3);
     let (producer, _) = producer_on(&cluster, &client, 2);
     producer.init_transactions(DEADLINE).unwrap();
@@ -165,11 +144,11 @@ fn every_transaction_ends_with_its_marker_in_every_partition_it_wrote_to() {
             producer.abort_transaction(DEADLINE).unwrap();
         }
     }
-    let reports = drain_reports(&producer, 36);
-    assert_eq!(reports.iter().filter(|r| r.is_ok()).count(), 18);
+    let reports = delivery_reports(&producer, 36);
+    assert_eq!(delivered(&reports), 18);
     for r in reports.iter().filter(|r| !r.is_ok()) {
         assert_eq!(
-            r.error().and_then(kind),
+            r.error().and_then(Error::transaction_kind),
             Some(TransactionErrorKind::Aborted)
         );
     }
@@ -193,8 +172,7 @@ fn every_transaction_ends_with_its_marker_in_every_partition_it_wrote_to() {
 
 #[test]
 fn records_still_queued_when_a_transaction_aborts_are_never_written() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-unsent", 2);
     let id = unique_name("mock-tx");
     let producer = client
@@ -217,9 +195,10 @@ fn records_still_queued_when_a_transaction_aborts_are_never_written() {
             producer.abort_transaction(DEADLINE).unwrap();
         }
     }
-    let reports = drain_reports(&producer, 24);
+    let reports = delivery_reports(&producer, 24);
     for r in &reports {
-        let aborted = r.error().and_then(kind) == Some(TransactionErrorKind::Aborted);
+        let aborted =
+            r.error().and_then(Error::transaction_kind) == Some(TransactionErrorKind::Aborted);
         assert_eq!(
             aborted,
             r.record.get_value().unwrap().starts_with(b"q0")
@@ -234,8 +213,7 @@ fn records_still_queued_when_a_transaction_aborts_are_never_written() {
 
 #[test]
 fn the_transaction_coordinator_moving_mid_transaction_still_commits_it_whole() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-move", 3);
     let (producer, id) = producer_on(&cluster, &client, 1);
     producer.init_transactions(DEADLINE).unwrap();
@@ -264,8 +242,7 @@ fn the_transaction_coordinator_moving_mid_transaction_still_commits_it_whole() {
 
 #[test]
 fn the_coordinator_broker_down_mid_commit_times_out_then_the_same_call_commits_everything() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-down", 2);
     // Partitions led by brokers 1 and 2; the coordinator on 3.
     let (producer, _) = producer_on(&cluster, &client, 3);
@@ -278,16 +255,7 @@ fn the_coordinator_broker_down_mid_commit_times_out_then_the_same_call_commits_e
     let e = producer
         .commit_transaction(Duration::from_secs(2))
         .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Timeout {
-                kind: TimeoutKind::Transaction,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert_transaction_timeout(&e);
     assert!(e.is_retriable());
     assert!(
         started.elapsed() < Duration::from_secs(12),
@@ -298,7 +266,7 @@ fn the_coordinator_broker_down_mid_commit_times_out_then_the_same_call_commits_e
     // (The mock has no last stable offset: read_committed readers would
     // see the open transaction's records already, so nothing is read here.)
     let e = producer.abort_transaction(SHORT).unwrap_err();
-    assert_eq!(kind(&e), Some(TransactionErrorKind::InvalidState), "{e}");
+    assert_kind(&e, TransactionErrorKind::InvalidState);
     cluster.broker_up(3).unwrap();
     producer.commit_transaction(DEADLINE).unwrap();
     assert_eq!(read_committed(&client, &topic, &sent), sent);
@@ -306,8 +274,7 @@ fn the_coordinator_broker_down_mid_commit_times_out_then_the_same_call_commits_e
 
 #[test]
 fn the_coordinator_broker_down_mid_abort_still_aborts_everything() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-down-abort", 2);
     let (producer, _) = producer_on(&cluster, &client, 3);
     producer.init_transactions(DEADLINE).unwrap();
@@ -324,8 +291,8 @@ fn the_coordinator_broker_down_mid_abort_still_aborts_everything() {
     producer.begin_transaction().unwrap();
     let sent = send_all(&producer, &topic, 2, &named("after", 4));
     producer.commit_transaction(DEADLINE).unwrap();
-    let reports = drain_reports(&producer, 10);
-    assert_eq!(reports.iter().filter(|r| r.is_ok()).count(), 4);
+    let reports = delivery_reports(&producer, 10);
+    assert_eq!(delivered(&reports), 4);
     // The mock keeps aborted records (see the module docs); the log shows
     // the transaction ended whole: every partition holds its records, an
     // abort marker, the next transaction's records and a commit marker.
@@ -350,8 +317,7 @@ fn the_coordinator_broker_down_mid_abort_still_aborts_everything() {
 
 #[test]
 fn retriable_coordinator_errors_are_retried_by_every_transaction_call() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-retry", 2);
     let group = unique_name("mock-tx-group");
     let (producer, _) = producer_on(&cluster, &client, 2);
@@ -391,8 +357,7 @@ fn retriable_coordinator_errors_are_retried_by_every_transaction_call() {
 
 #[test]
 fn a_refused_partition_makes_the_transaction_abortable_and_the_next_one_commits() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-refused", 1);
     let (producer, _) = producer_on(&cluster, &client, 1);
     producer.init_transactions(DEADLINE).unwrap();
@@ -405,21 +370,17 @@ fn a_refused_partition_makes_the_transaction_abortable_and_the_next_one_commits(
     producer.begin_transaction().unwrap();
     producer.send(&topic, Record::new("refused")).unwrap();
     let e = producer.commit_transaction(DEADLINE).unwrap_err();
-    assert_eq!(kind(&e), Some(TransactionErrorKind::Abortable), "{e}");
+    assert_kind(&e, TransactionErrorKind::Abortable);
     assert_eq!(
         producer.transaction_state(),
         TransactionState::AbortableError
     );
     let e = producer.send(&topic, Record::new("late")).unwrap_err();
-    assert_eq!(kind(&e), Some(TransactionErrorKind::Abortable), "{e}");
+    assert_kind(&e, TransactionErrorKind::Abortable);
     producer.abort_transaction(DEADLINE).unwrap();
-    let failed = drain_reports(&producer, 1);
+    let failed = delivery_reports(&producer, 1);
     let cause = failed[0].error().expect("the refused record failed");
-    assert_eq!(
-        kind(cause),
-        Some(TransactionErrorKind::Abortable),
-        "{cause}"
-    );
+    assert_kind(cause, TransactionErrorKind::Abortable);
 
     producer.begin_transaction().unwrap();
     producer.send(&topic, Record::new("accepted")).unwrap();
@@ -430,8 +391,7 @@ fn a_refused_partition_makes_the_transaction_abortable_and_the_next_one_commits(
 
 #[test]
 fn a_fenced_answer_to_end_txn_or_produce_is_fatal() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-fatal", 1);
     for (api, code) in [
         (ApiKey::EndTxn, ErrorCode::ProducerFenced),
@@ -448,20 +408,19 @@ fn a_fenced_answer_to_end_txn_or_produce_is_fatal() {
         producer.send(&topic, Record::new("v")).unwrap();
         let e = producer.commit_transaction(DEADLINE).unwrap_err();
         assert_eq!(
-            kind(&e),
+            e.transaction_kind(),
             Some(TransactionErrorKind::Fatal),
             "{api:?} {code:?}: {e}"
         );
         let later = producer.send(&topic, Record::new("after")).unwrap_err();
-        assert_eq!(kind(&later), Some(TransactionErrorKind::Fatal), "{later}");
+        assert_kind(&later, TransactionErrorKind::Fatal);
         cluster.clear_request_errors(api).unwrap();
     }
 }
 
 #[test]
 fn a_stale_generation_in_txn_offset_commit_is_abortable() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-gen", 1);
     let (producer, _) = producer_on(&cluster, &client, 1);
     producer.init_transactions(DEADLINE).unwrap();
@@ -476,31 +435,21 @@ fn a_stale_generation_in_txn_offset_commit_is_abortable() {
             DEADLINE,
         )
         .unwrap_err();
-    assert_eq!(kind(&e), Some(TransactionErrorKind::Abortable), "{e}");
+    assert_kind(&e, TransactionErrorKind::Abortable);
     producer.abort_transaction(DEADLINE).unwrap();
     assert_eq!(producer.transaction_state(), TransactionState::Ready);
 }
 
 #[test]
 fn init_transactions_with_every_broker_down_times_out_and_works_once_they_are_back() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let (producer, _) = producer_on(&cluster, &client, 2);
     cluster.broker_down(2).unwrap();
     let started = Instant::now();
     let e = producer
         .init_transactions(Duration::from_secs(2))
         .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Timeout {
-                kind: TimeoutKind::Transaction,
-                ..
-            }
-        ),
-        "{e}"
-    );
+    assert_transaction_timeout(&e);
     assert!(
         started.elapsed() < Duration::from_secs(12),
         "{:?}",
@@ -517,8 +466,7 @@ fn init_transactions_with_every_broker_down_times_out_and_works_once_they_are_ba
 
 #[test]
 fn a_sequence_error_aborts_the_transaction_and_the_epoch_bump_lets_the_next_one_commit() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-bump", 1);
     let (producer, _) = producer_on(&cluster, &client, 2);
     producer.init_transactions(DEADLINE).unwrap();
@@ -530,7 +478,7 @@ fn a_sequence_error_aborts_the_transaction_and_the_epoch_bump_lets_the_next_one_
         .unwrap();
     producer.send(&topic, Record::new("refused")).unwrap();
     let e = producer.commit_transaction(DEADLINE).unwrap_err();
-    assert_eq!(kind(&e), Some(TransactionErrorKind::Abortable), "{e}");
+    assert_kind(&e, TransactionErrorKind::Abortable);
     // The abort bumps the epoch (InitProducerId with the current id and
     // epoch): the next transaction's sequences start at 0 again.
     producer.abort_transaction(DEADLINE).unwrap();
@@ -552,14 +500,13 @@ fn a_sequence_error_aborts_the_transaction_and_the_epoch_bump_lets_the_next_one_
         "{entries:?}"
     );
     assert_eq!(committed_values(&entries), ["after-0", "after-1"]);
-    let reports = drain_reports(&producer, 4);
-    assert_eq!(reports.iter().filter(|r| r.is_ok()).count(), 2);
+    let reports = delivery_reports(&producer, 4);
+    assert_eq!(delivered(&reports), 2);
 }
 
 #[test]
 fn a_slow_add_partitions_holds_back_only_the_new_partition() {
-    let cluster = cluster();
-    let client = mock_client(&cluster);
+    let (cluster, client) = cluster_and_client();
     let topic = topic(&cluster, "mock-tx-slow-add", 2);
     let id = unique_name("mock-tx");
     cluster

@@ -26,6 +26,11 @@ Exit codes: 0 success; 1 an operation failed (broker error, records not
 delivered, unknown topic, unreadable file); 2 bad usage (unknown flag or
 setting, bad value); 3 no broker reachable (refused, timed out, TLS or SASL).";
 
+/// `--help` headings.
+const MODES: &str = "Modes";
+const BOTH: &str = "Producer and consumer";
+const CONSUMER: &str = "Consumer";
+
 /// A kcat-style Kafka command-line client, built on the kafka-sync library.
 #[derive(Parser, Debug, Default)]
 #[command(
@@ -37,33 +42,33 @@ setting, bad value); 3 no broker reachable (refused, timed out, TLS or SASL).";
 )]
 pub struct Args {
     /// Consumer mode: read -t topic, print messages to stdout.
-    #[arg(short = 'C', help_heading = "Modes")]
+    #[arg(short = 'C', help_heading = MODES)]
     pub consume: bool,
     /// Producer mode: read messages from stdin or files, write them to -t topic.
-    #[arg(short = 'P', help_heading = "Modes")]
+    #[arg(short = 'P', help_heading = MODES)]
     pub produce: bool,
     /// Metadata mode: brokers, topics, partitions (all topics, or -t topic).
-    #[arg(short = 'L', help_heading = "Modes")]
+    #[arg(short = 'L', help_heading = MODES)]
     pub metadata: bool,
     /// Offsets-for-times mode: -t topic:partition:timestamp (ms; -1 end, -2 beginning).
-    #[arg(short = 'Q', help_heading = "Modes")]
+    #[arg(short = 'Q', help_heading = MODES)]
     pub query: bool,
     /// Balanced consumer mode: join GROUP and consume the topics given after the flags.
-    #[arg(short = 'G', value_name = "GROUP", help_heading = "Modes")]
+    #[arg(short = 'G', value_name = "GROUP", help_heading = MODES)]
     pub group: Option<String>,
     /// Admin mode: topics, configs, groups, cluster (`--admin help` for more).
     #[arg(long = "admin", num_args = 0.., allow_hyphen_values = true,
-          value_name = "ARGS", help_heading = "Modes")]
+          value_name = "ARGS", help_heading = MODES)]
     pub admin: Option<Vec<String>>,
     /// Start a throwaway broker (tansu), print its bootstrap, run until Ctrl-C.
-    #[arg(long = "testkit", help_heading = "Modes")]
+    #[arg(long = "testkit", help_heading = MODES)]
     pub testkit: bool,
     /// Start librdkafka's mock cluster with N brokers, print its bootstrap, run until Ctrl-C.
-    #[arg(long = "mock", value_name = "N", help_heading = "Modes")]
+    #[arg(long = "mock", value_name = "N", help_heading = MODES)]
     pub mock: Option<i32>,
     /// With --testkit or --mock: topics to create before printing.
     #[arg(long = "create", value_name = "TOPIC:PARTITIONS", action = ArgAction::Append,
-          help_heading = "Modes",
+          help_heading = MODES,
           help = "With --testkit or --mock: create TOPIC:PARTITIONS[:REPLICATION] before printing")]
     pub create: Vec<String>,
 
@@ -91,42 +96,26 @@ pub struct Args {
     pub json: bool,
 
     /// Key delimiter: -P splits each message at its first one; -C prints key, delimiter, value.
-    #[arg(
-        short = 'K',
-        value_name = "DELIM",
-        help_heading = "Producer and consumer"
-    )]
+    #[arg(short = 'K', value_name = "DELIM", help_heading = BOTH)]
     pub key_delim: Option<String>,
     /// Message delimiter (default: newline).
-    #[arg(
-        short = 'D',
-        value_name = "DELIM",
-        help_heading = "Producer and consumer"
-    )]
+    #[arg(short = 'D', value_name = "DELIM", help_heading = BOTH)]
     pub delim: Option<String>,
     /// Stop after COUNT messages.
-    #[arg(
-        short = 'c',
-        value_name = "COUNT",
-        help_heading = "Producer and consumer"
-    )]
+    #[arg(short = 'c', value_name = "COUNT", help_heading = BOTH)]
     pub count: Option<u64>,
     /// -P: a header name=value on every message (repeatable).
     #[arg(short = 'H', value_name = "NAME=VALUE", action = ArgAction::Append,
-          help_heading = "Producer and consumer")]
+          help_heading = BOTH)]
     pub headers: Vec<String>,
     /// -P: compression codec: none, gzip, snappy, lz4, zstd.
-    #[arg(
-        short = 'z',
-        value_name = "CODEC",
-        help_heading = "Producer and consumer"
-    )]
+    #[arg(short = 'z', value_name = "CODEC", help_heading = BOTH)]
     pub codec: Option<String>,
     /// -P: read each file as delimited messages (default: one file, one message, as kcat).
-    #[arg(short = 'l', help_heading = "Producer and consumer")]
+    #[arg(short = 'l', help_heading = BOTH)]
     pub lines: bool,
     /// Null keys and values: -C prints them as NULL; -P sends empty ones as null.
-    #[arg(short = 'Z', help_heading = "Producer and consumer")]
+    #[arg(short = 'Z', help_heading = BOTH)]
     pub null: bool,
     /// -P: files to read (default: stdin). -G: the topics to consume.
     #[arg(value_name = "FILE|TOPIC")]
@@ -134,16 +123,16 @@ pub struct Args {
 
     /// Start offset: beginning, end, stored, N, -N (N before end), s@TS; e@TS stops at TS (ms).
     #[arg(short = 'o', value_name = "OFFSET", action = ArgAction::Append,
-          allow_hyphen_values = true, help_heading = "Consumer")]
+          allow_hyphen_values = true, help_heading = CONSUMER)]
     pub offset: Vec<String>,
     /// Exit when every partition has been read to its end.
-    #[arg(short = 'e', help_heading = "Consumer")]
+    #[arg(short = 'e', help_heading = CONSUMER)]
     pub exit_at_end: bool,
     /// Output format, kcat's tokens (see below).
-    #[arg(short = 'f', value_name = "FORMAT", help_heading = "Consumer")]
+    #[arg(short = 'f', value_name = "FORMAT", help_heading = CONSUMER)]
     pub format: Option<String>,
     /// Unbuffered output: flush stdout after every message.
-    #[arg(short = 'u', help_heading = "Consumer")]
+    #[arg(short = 'u', help_heading = CONSUMER)]
     pub unbuffered: bool,
 
     /// Quiet: no informational messages on stderr (errors still).

@@ -12,6 +12,49 @@ use kafka_sync::{
 
 use crate::error::{CliError, CliResult};
 
+/// Applies the settings both consumers take (reset, auto commit, fetch
+/// sizes and waits, queue bound, isolation, CRC checks) to `$config`, a
+/// [`SimpleConsumerConfig`] or a [`BalancedConsumerConfig`] (their builder
+/// methods have the same names), returning the config; `?` returns from
+/// the caller on a bad value.
+macro_rules! fetch_settings {
+    ($settings:expr, $config:expr) => {{
+        let s: &Settings = $settings;
+        let mut c = $config;
+        if let Some(r) = s.offset_reset()? {
+            c = c.auto_offset_reset(r);
+        }
+        if let Some(on) = s.flag("enable.auto.commit") {
+            c = c.enable_auto_commit(on);
+        }
+        if let Some(t) = s.millis("auto.commit.interval.ms") {
+            c = c.auto_commit(t);
+        }
+        if let Some(n) = s.int("fetch.min.bytes") {
+            c = c.fetch_min_bytes(n as i32);
+        }
+        if let Some(t) = s.millis("fetch.max.wait.ms") {
+            c = c.fetch_max_wait(t);
+        }
+        if let Some(n) = s.int("max.partition.fetch.bytes") {
+            c = c.max_partition_fetch_bytes(n as i32);
+        }
+        if let Some(n) = s.int("fetch.max.bytes") {
+            c = c.fetch_max_bytes(n as i32);
+        }
+        if let Some(n) = s.int("queued.max.messages") {
+            c = c.queued_max_messages(n as usize);
+        }
+        if let Some(i) = s.isolation()? {
+            c = c.isolation_level(i);
+        }
+        if let Some(on) = s.flag("check.crcs") {
+            c = c.check_crcs(on);
+        }
+        c
+    }};
+}
+
 /// What a value must look like.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -366,39 +409,9 @@ impl Settings {
     /// A simple consumer config for these settings (no partitions, offsets
     /// or timeout: the caller sets those).
     pub fn simple_consumer_config(&self) -> CliResult<SimpleConsumerConfig> {
-        let mut c = SimpleConsumerConfig::default();
+        let mut c = fetch_settings!(self, SimpleConsumerConfig::default());
         if let Some(g) = self.get("group.id") {
             c = c.consumer_group(g);
-        }
-        if let Some(r) = self.offset_reset()? {
-            c = c.auto_offset_reset(r);
-        }
-        if let Some(on) = self.flag("enable.auto.commit") {
-            c = c.enable_auto_commit(on);
-        }
-        if let Some(t) = self.millis("auto.commit.interval.ms") {
-            c = c.auto_commit(t);
-        }
-        if let Some(n) = self.int("fetch.min.bytes") {
-            c = c.fetch_min_bytes(n as i32);
-        }
-        if let Some(t) = self.millis("fetch.max.wait.ms") {
-            c = c.fetch_max_wait(t);
-        }
-        if let Some(n) = self.int("max.partition.fetch.bytes") {
-            c = c.max_partition_fetch_bytes(n as i32);
-        }
-        if let Some(n) = self.int("fetch.max.bytes") {
-            c = c.fetch_max_bytes(n as i32);
-        }
-        if let Some(n) = self.int("queued.max.messages") {
-            c = c.queued_max_messages(n as usize);
-        }
-        if let Some(i) = self.isolation()? {
-            c = c.isolation_level(i);
-        }
-        if let Some(on) = self.flag("check.crcs") {
-            c = c.check_crcs(on);
         }
         Ok(c)
     }
@@ -406,37 +419,7 @@ impl Settings {
     /// A balanced consumer config for these settings (listeners, reset and
     /// timeout are set by the caller).
     pub fn balanced_consumer_config(&self) -> CliResult<BalancedConsumerConfig> {
-        let mut c = BalancedConsumerConfig::default();
-        if let Some(r) = self.offset_reset()? {
-            c = c.auto_offset_reset(r);
-        }
-        if let Some(on) = self.flag("enable.auto.commit") {
-            c = c.enable_auto_commit(on);
-        }
-        if let Some(t) = self.millis("auto.commit.interval.ms") {
-            c = c.auto_commit(t);
-        }
-        if let Some(n) = self.int("fetch.min.bytes") {
-            c = c.fetch_min_bytes(n as i32);
-        }
-        if let Some(t) = self.millis("fetch.max.wait.ms") {
-            c = c.fetch_max_wait(t);
-        }
-        if let Some(n) = self.int("max.partition.fetch.bytes") {
-            c = c.max_partition_fetch_bytes(n as i32);
-        }
-        if let Some(n) = self.int("fetch.max.bytes") {
-            c = c.fetch_max_bytes(n as i32);
-        }
-        if let Some(n) = self.int("queued.max.messages") {
-            c = c.queued_max_messages(n as usize);
-        }
-        if let Some(i) = self.isolation()? {
-            c = c.isolation_level(i);
-        }
-        if let Some(on) = self.flag("check.crcs") {
-            c = c.check_crcs(on);
-        }
+        let mut c = fetch_settings!(self, BalancedConsumerConfig::default());
         if let Some(t) = self.millis("session.timeout.ms") {
             c = c.session_timeout(t);
         }

@@ -28,6 +28,7 @@ mod config;
 mod decode;
 mod fetcher;
 mod group_metadata;
+pub(crate) mod member_id;
 crate::internal_mod!(membership);
 mod message;
 pub(crate) mod offsets;

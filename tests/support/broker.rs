@@ -242,6 +242,30 @@ pub fn fetch_batches(
     offset: i64,
     max_wait_ms: i32,
     max_bytes: i32,
+    each: impl FnMut(RecordBatch<'_>),
+) {
+    let options = DecodeOptions::default();
+    fetch_batches_with(
+        conn,
+        (topic, topic_id, partition),
+        offset,
+        max_wait_ms,
+        max_bytes,
+        options,
+        each,
+    );
+}
+
+/// [`fetch_batches`] of `(topic, topic_id, partition)`, decoding the
+/// batches with `options` (the mock cluster writes its transaction markers
+/// with a zero CRC, so `support::txn_log` reads without CRC checks).
+pub fn fetch_batches_with(
+    conn: &Connection,
+    (topic, topic_id, partition): (&str, [u8; 16], i32),
+    offset: i64,
+    max_wait_ms: i32,
+    max_bytes: i32,
+    options: DecodeOptions,
     mut each: impl FnMut(RecordBatch<'_>),
 ) {
     let request = FetchRequest {
@@ -268,7 +292,7 @@ pub fn fetch_batches(
     let p = &response.responses[0].partitions[0];
     assert_eq!(p.error_code, ErrorCode::None, "fetch {topic}/{partition}");
     let bytes = p.records_in(&frame).expect("records within the frame");
-    for batch in decode_batches(bytes, DecodeOptions::default()) {
+    for batch in decode_batches(bytes, options) {
         each(batch.expect("batch decodes"));
     }
 }

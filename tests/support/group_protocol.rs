@@ -23,12 +23,7 @@ pub const HEARTBEAT: Duration = Duration::from_millis(200);
 /// session timeout; `MOCK_TEST_DEBUG=mock,protocol` turns on librdkafka's
 /// debug log in the helper's log file.
 pub fn cluster() -> MockCluster {
-    let debug = std::env::var("MOCK_TEST_DEBUG").unwrap_or_default();
-    let cluster = MockCluster::builder()
-        .brokers(3)
-        .debug(debug)
-        .start()
-        .expect("the mock cluster starts");
+    let cluster = mock::cluster();
     cluster
         .set_group_consumer_heartbeat_interval(HEARTBEAT)
         .unwrap();

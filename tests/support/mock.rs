@@ -1,5 +1,5 @@
 //! What the tests on librdkafka's mock cluster (`testkit::MockCluster`)
-//! share: a client with the version caps its bugs need, faults run on
+//! share: a 3-broker cluster, a client with the version caps its bugs need, faults run on
 //! another thread while a producer or a consumer works, delivery reports
 //! counted, and every partition read back and compared with what was
 //! produced.
@@ -12,6 +12,17 @@ use kafka_sync::testkit::MockCluster;
 use kafka_sync::{DeliveryReport, KafkaClient, OffsetReset, SimpleConsumerConfig};
 
 use super::LONG;
+
+/// A 3-broker mock cluster; `MOCK_TEST_DEBUG=mock,protocol` turns on
+/// librdkafka's debug log in the helper's log file.
+pub fn cluster() -> MockCluster {
+    let debug = std::env::var("MOCK_TEST_DEBUG").unwrap_or_default();
+    MockCluster::builder()
+        .brokers(3)
+        .debug(debug)
+        .start()
+        .expect("the mock cluster starts")
+}
 
 /// A client for the mock at `bootstrap` (which may name other hosts too),
 /// with the version caps its group API bugs need

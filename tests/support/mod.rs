@@ -38,6 +38,7 @@ pub mod group_protocol;
 pub mod mock;
 pub mod peers;
 pub mod share;
+pub mod txn;
 pub mod txn_log;
 
 #[allow(unused_imports)] // some tests use only the fakes

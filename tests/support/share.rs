@@ -1,13 +1,18 @@
 //! What the share-group tests (`tests/share_consumer*.rs`) share: a mock
 //! cluster with share-group settings for tests, records produced, members
 //! joined, records drained with their acknowledgements, assignments
-//! settled, and the check that no delivery was handed out twice.
+//! settled, raw ShareFetches for members the tests play by hand, and the
+//! check that no delivery was handed out twice.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use kafka_sync::consumer::{AckType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig};
-use kafka_sync::testkit::MockCluster;
+use kafka_sync::net::Connection;
+use kafka_sync::protocol::api::{
+    ShareFetchPartition, ShareFetchRequest, ShareFetchResponse, ShareFetchTopic,
+};
+use kafka_sync::testkit::{unique_name, MockCluster};
 use kafka_sync::{KafkaClient, Message, OffsetReset, ProducerConfig, Subscription};
 
 use super::{DEADLINE, LONG};
@@ -25,6 +30,14 @@ pub fn cluster(lock: Duration) -> MockCluster {
         .unwrap();
     cluster.set_share_group_record_lock_duration(lock).unwrap();
     cluster
+}
+
+/// A new topic named after `prefix` with `partitions` partitions, each on
+/// all 3 brokers.
+pub fn topic(cluster: &MockCluster, prefix: &str, partitions: i32) -> String {
+    let topic = unique_name(prefix);
+    cluster.create_topic(&topic, partitions, 3).unwrap();
+    topic
 }
 
 /// Produces `n` records `v0..` to `topic` (keys spread them over the
@@ -88,6 +101,86 @@ pub fn drain(
         }
     }
     seen
+}
+
+/// At least `n` records from `consumer`, acknowledging none explicitly.
+pub fn read(consumer: &ShareConsumer, n: usize) -> Vec<Message> {
+    drain(consumer, |_| None, |s| s.len() >= n)
+}
+
+/// Joins a new share group (a unique name) subscribed to `topic`.
+pub fn join_new_group(
+    client: &KafkaClient,
+    topic: &str,
+    config: ShareConsumerConfig,
+) -> ShareConsumer {
+    join(client, &unique_name("g"), topic, config)
+}
+
+/// Reads on from `consumer` (acknowledging nothing explicitly) until `seen`
+/// and the new records hold `distinct` different values between them, and
+/// adds the new records to `seen`.
+pub fn drain_until_distinct(consumer: &ShareConsumer, seen: &mut Vec<Message>, distinct: usize) {
+    let before: BTreeSet<String> = seen.iter().map(value).collect();
+    let more = drain(
+        consumer,
+        |_| None,
+        |s| {
+            s.iter()
+                .map(value)
+                .chain(before.iter().cloned())
+                .collect::<BTreeSet<_>>()
+                .len()
+                >= distinct
+        },
+    );
+    seen.extend(more);
+}
+
+/// One raw ShareFetch, session epoch 0, of up to `records` records of
+/// `partition`, as the member `member_id` of `group` (a member the test
+/// plays by hand: the mock's leaders do not check membership).
+pub fn raw_share_fetch(
+    conn: &Connection,
+    group: &str,
+    member_id: &str,
+    topic_id: [u8; 16],
+    partition: i32,
+    records: i32,
+) -> ShareFetchResponse {
+    conn.request(&ShareFetchRequest {
+        group_id: group.into(),
+        member_id: member_id.into(),
+        share_session_epoch: 0,
+        max_wait_ms: 100,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        max_records: records,
+        batch_size: records,
+        topics: vec![ShareFetchTopic {
+            topic_id,
+            partitions: vec![ShareFetchPartition {
+                partition_index: partition,
+                acknowledgement_batches: vec![],
+            }],
+        }],
+        forgotten_topics_data: vec![],
+    })
+    .unwrap()
+}
+
+/// The (partition, offset) pairs a ShareFetch answer acquired.
+pub fn acquired(answer: &ShareFetchResponse) -> BTreeSet<(i32, i64)> {
+    answer
+        .responses
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .flat_map(|p| {
+            p.acquired_records.iter().flat_map(move |r| {
+                (r.first_offset..=r.last_offset).map(move |o| (p.partition_index, o))
+            })
+        })
+        .collect()
 }
 
 pub fn explicit() -> ShareConsumerConfig {

@@ -6,9 +6,8 @@
 
 use std::time::Instant;
 
-use kafka_sync::protocol::api::{FetchPartition, FetchRequest, FetchTopic};
-use kafka_sync::protocol::records::{decode_batches, ControlRecordType, DecodeOptions};
-use kafka_sync::{ErrorCode, KafkaClient};
+use kafka_sync::protocol::records::{ControlRecordType, DecodeOptions};
+use kafka_sync::KafkaClient;
 
 use super::DEADLINE;
 
@@ -52,52 +51,36 @@ fn read(client: &KafkaClient, topic: &str, partition: i32, expected: Option<usiz
             out.len()
         );
         let before = offset;
-        let request = FetchRequest {
-            max_wait_ms: 100,
-            topics: vec![FetchTopic {
-                topic: topic.to_owned(),
-                topic_id: meta.topic_id,
-                partitions: vec![FetchPartition {
-                    partition,
-                    fetch_offset: offset,
-                    partition_max_bytes: 1 << 20,
-                    ..FetchPartition::default()
-                }],
-            }],
-            ..FetchRequest::default()
-        };
-        let pending = conn.send(&request).unwrap();
-        let frame = pending
-            .receiver()
-            .recv_timeout(DEADLINE)
-            .expect("fetch answered")
-            .expect("fetch frame");
-        let response = pending.decode(Ok(frame.clone())).expect("fetch decodes");
-        let p = &response.responses[0].partitions[0];
-        assert_eq!(p.error_code, ErrorCode::None, "fetch {topic}/{partition}");
-        let bytes = p.records_in(&frame).expect("records within the frame");
-        for batch in decode_batches(bytes, options) {
-            let batch = batch.expect("batch decodes");
-            if batch.next_offset() <= offset {
-                continue;
-            }
-            offset = batch.next_offset();
-            let producer_id = batch.header().producer_id;
-            if batch.is_control() {
-                let kind = batch.control_type().unwrap().unwrap();
-                out.push(Entry::Marker(kind, producer_id));
-                continue;
-            }
-            let transactional = batch.is_transactional();
-            for record in batch.records().unwrap() {
-                let value = String::from_utf8_lossy(record.unwrap().value.unwrap()).into_owned();
-                out.push(if transactional {
-                    Entry::Data { value, producer_id }
-                } else {
-                    Entry::Plain(value)
-                });
-            }
-        }
+        super::broker::fetch_batches_with(
+            &conn,
+            (topic, meta.topic_id, partition),
+            offset,
+            100,
+            1 << 20,
+            options,
+            |batch| {
+                if batch.next_offset() <= offset {
+                    return;
+                }
+                offset = batch.next_offset();
+                let producer_id = batch.header().producer_id;
+                if batch.is_control() {
+                    let kind = batch.control_type().unwrap().unwrap();
+                    out.push(Entry::Marker(kind, producer_id));
+                    return;
+                }
+                let transactional = batch.is_transactional();
+                for record in batch.records().unwrap() {
+                    let value =
+                        String::from_utf8_lossy(record.unwrap().value.unwrap()).into_owned();
+                    out.push(if transactional {
+                        Entry::Data { value, producer_id }
+                    } else {
+                        Entry::Plain(value)
+                    });
+                }
+            },
+        );
         empty = if offset == before { empty + 1 } else { 0 };
     }
     out

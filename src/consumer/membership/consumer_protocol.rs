@@ -44,7 +44,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use crossbeam_channel::{Receiver, Sender};
 use log::{debug, info};
 
@@ -52,6 +51,7 @@ use super::link::{Link, Next, Step, Stop};
 use super::{Command, GroupEvent, MembershipConfig, Shared};
 use crate::cluster::KafkaClient;
 use crate::consumer::assignor::TopicPartition;
+use crate::consumer::member_id;
 use crate::protocol::api::consumer_group_heartbeat::{JOIN_EPOCH, LEAVE_EPOCH, STATIC_LEAVE_EPOCH};
 
 use topic_ids::TopicIds;
@@ -139,7 +139,7 @@ impl Member {
             config,
             shared,
             events,
-            member_id: generate_member_id(),
+            member_id: member_id::generate(),
             epoch: JOIN_EPOCH,
             owned: BTreeSet::new(),
             target: None,
@@ -315,35 +315,9 @@ impl Member {
     }
 }
 
-/// A new member id: 16 random bytes in URL-safe base64, the shape of the
-/// Java client's `Uuid.randomUuid().toString()` (KIP-1082).
-fn generate_member_id() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness: the clock and the process id are unique enough
-        // among the members of one group.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        bytes.copy_from_slice(&(nanos ^ (u128::from(std::process::id()) << 96)).to_le_bytes());
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn member_ids_are_22_url_safe_characters_and_unique() {
-        let a = generate_member_id();
-        let b = generate_member_id();
-        assert_eq!(a.len(), 22);
-        assert!(a
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-        assert_ne!(a, b);
-    }
 
     #[test]
     fn classic_is_the_default_protocol() {

@@ -6,7 +6,7 @@
 //! Share groups have no JoinGroup/SyncGroup round: the coordinator assigns
 //! partitions itself and sends each member its whole assignment in
 //! heartbeat answers. The member id is generated here
-//! ([`member_id::generate`](super::member_id::generate)), as in KIP-848
+//! ([`member_id::generate`](crate::consumer::member_id::generate)), as in KIP-848
 //! consumer groups; what could be shared with the KIP-848 member is listed
 //! in docs/design.md.
 
@@ -19,6 +19,7 @@ use log::{debug, info, warn};
 use parking_lot::Mutex;
 
 use crate::cluster::coordinator::{CoordinatorStatus, GroupCoordinator};
+use crate::consumer::member_id;
 use crate::error::{Error, Result};
 use crate::protocol::api::share_group_heartbeat::{JOIN_EPOCH, LEAVE_EPOCH};
 use crate::protocol::api::{ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse};
@@ -71,18 +72,15 @@ pub(crate) struct Member {
     handle: Option<Handle>,
 }
 
-/// Rewrites "no version of ShareGroupHeartbeat" to say what it means.
+/// Says, in an `UnsupportedVersion` for ShareGroupHeartbeat, which Kafka
+/// has share groups.
 pub(crate) fn explain_unsupported(e: Error) -> Error {
-    match e {
-        Error::UnsupportedVersion { broker, api, .. } => Error::UnsupportedVersion {
-            broker,
-            api,
-            ours: "v1; share groups (KIP-932) need Apache Kafka 4.1 or newer with share \
-                   groups enabled (`group.share.enable`, on by default from 4.2)"
-                .into(),
-        },
-        e => e,
-    }
+    member_id::explain_unsupported(
+        e,
+        "v1",
+        "share groups (KIP-932) need Apache Kafka 4.1 or newer with share groups enabled \
+         (`group.share.enable`, on by default from 4.2)",
+    )
 }
 
 /// One heartbeat to the coordinator, forgetting it when it moved.

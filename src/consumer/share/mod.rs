@@ -27,7 +27,6 @@
 mod acks;
 mod config;
 mod member;
-pub(crate) mod member_id;
 mod session;
 
 use std::fmt;
@@ -159,7 +158,7 @@ impl ShareConsumer {
                  least one existing topic"
             )));
         }
-        let member_id = member_id::generate()?;
+        let member_id = crate::consumer::member_id::generate();
         let identity = Identity {
             group_id: group_id.to_owned(),
             member_id: member_id.clone(),

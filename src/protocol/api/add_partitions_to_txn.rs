@@ -206,25 +206,11 @@ mod tests {
     fn oracle_response(r: &AddPartitionsToTxnResponse) -> OracleResponse {
         let mut o = OracleResponse::default();
         o.throttle_time_ms = r.throttle_time_ms;
-        o.results_by_topic_v3_and_below = r
-            .results_by_topic
-            .iter()
-            .map(|t| {
-                let mut ot = OracleTopicResult::default();
-                ot.name = TopicName(oracle_str(&t.name));
-                ot.results_by_partition = t
-                    .results_by_partition
-                    .iter()
-                    .map(|p| {
-                        let mut op = OraclePartitionResult::default();
-                        op.partition_index = p.partition_index;
-                        op.partition_error_code = p.partition_error_code.code();
-                        op
-                    })
-                    .collect();
-                ot
-            })
-            .collect();
+        o.results_by_topic_v3_and_below = oracle_partition_codes!(
+            r.results_by_topic,
+            OracleTopicResult { results_by_partition: results_by_partition },
+            OraclePartitionResult { partition_error_code: partition_error_code },
+        );
         o
     }
 

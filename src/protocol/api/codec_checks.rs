@@ -3,6 +3,12 @@
 //! (every version agrees with the oracle and round-trips, truncations fail,
 //! hostile bytes never panic).
 
+mod oracle_lists;
+
+pub(crate) use oracle_lists::{
+    oracle_acknowledgement_topics, oracle_node_endpoints, oracle_partition_codes,
+};
+
 use std::fmt::Debug;
 use std::ops::RangeInclusive;
 

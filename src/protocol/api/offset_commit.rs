@@ -302,25 +302,11 @@ mod tests {
     fn oracle_response(r: &OffsetCommitResponse) -> OracleResponse {
         let mut o = OracleResponse::default();
         o.throttle_time_ms = r.throttle_time_ms;
-        o.topics = r
-            .topics
-            .iter()
-            .map(|t| {
-                let mut ot = OracleResultTopic::default();
-                ot.name = TopicName(oracle_str(&t.name));
-                ot.partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let mut op = OracleResultPartition::default();
-                        op.partition_index = p.partition_index;
-                        op.error_code = p.error_code.code();
-                        op
-                    })
-                    .collect();
-                ot
-            })
-            .collect();
+        o.topics = oracle_partition_codes!(
+            r.topics,
+            OracleResultTopic { partitions: partitions },
+            OracleResultPartition { error_code: error_code },
+        );
         o
     }
 

@@ -161,7 +161,7 @@ mod tests {
     use kafka_protocol::messages::share_acknowledge_request as oreq;
     use kafka_protocol::messages::share_acknowledge_response as oresp;
     use kafka_protocol::messages::{
-        BrokerId, GroupId, ShareAcknowledgeRequest as OracleRequest,
+        GroupId, ShareAcknowledgeRequest as OracleRequest,
         ShareAcknowledgeResponse as OracleResponse,
     };
 
@@ -207,36 +207,12 @@ mod tests {
         o.group_id = Some(GroupId(oracle_str(&r.group_id)));
         o.member_id = Some(oracle_str(&r.member_id));
         o.share_session_epoch = r.share_session_epoch;
-        o.topics = r
-            .topics
-            .iter()
-            .map(|t| {
-                oreq::AcknowledgeTopic::default()
-                    .with_topic_id(oracle_uuid(&t.topic_id))
-                    .with_partitions(
-                        t.partitions
-                            .iter()
-                            .map(|p| {
-                                oreq::AcknowledgePartition::default()
-                                    .with_partition_index(p.partition_index)
-                                    .with_acknowledgement_batches(
-                                        p.acknowledgement_batches
-                                            .iter()
-                                            .map(|b| {
-                                                oreq::AcknowledgementBatch::default()
-                                                    .with_first_offset(b.first_offset)
-                                                    .with_last_offset(b.last_offset)
-                                                    .with_acknowledge_types(
-                                                        b.acknowledge_types.clone(),
-                                                    )
-                                            })
-                                            .collect(),
-                                    )
-                            })
-                            .collect(),
-                    )
-            })
-            .collect();
+        o.topics = oracle_acknowledgement_topics!(
+            r.topics,
+            oreq::AcknowledgeTopic,
+            oreq::AcknowledgePartition,
+            oreq::AcknowledgementBatch,
+        );
         o
     }
 
@@ -303,17 +279,7 @@ mod tests {
                     )
             })
             .collect();
-        o.node_endpoints = r
-            .node_endpoints
-            .iter()
-            .map(|n| {
-                oresp::NodeEndpoint::default()
-                    .with_node_id(BrokerId(n.node_id))
-                    .with_host(oracle_str(&n.host))
-                    .with_port(n.port)
-                    .with_rack(n.rack.as_deref().map(oracle_str))
-            })
-            .collect();
+        o.node_endpoints = oracle_node_endpoints!(oresp::NodeEndpoint, r.node_endpoints);
         o
     }
 

@@ -11,6 +11,7 @@ use super::Member;
 use crate::consumer::membership::{MembershipConfig, Subscription};
 use crate::cluster::CoordinatorStatus;
 use crate::consumer::assignor::TopicPartition;
+use crate::consumer::member_id;
 use crate::consumer::membership::link::{millis, Interrupt, Step};
 use crate::error::Error;
 use crate::protocol::api::consumer_group_heartbeat::JOIN_EPOCH;
@@ -40,12 +41,7 @@ impl Member {
         let response = self
             .link
             .coordinator_request(&request, timeout)
-            .map_err(|interrupt| match interrupt {
-                Interrupt::Fatal(Error::UnsupportedVersion { broker, .. }) => {
-                    Interrupt::Fatal(unsupported(broker))
-                }
-                other => other,
-            })?;
+            .map_err(explain_unsupported)?;
         self.answered(response, sent)
     }
 
@@ -54,12 +50,7 @@ impl Member {
         let version = self
             .link
             .coordinator_version::<ConsumerGroupHeartbeatRequest>()
-            .map_err(|interrupt| match interrupt {
-                Interrupt::Fatal(Error::UnsupportedVersion { broker, .. }) => {
-                    Interrupt::Fatal(unsupported(broker))
-                }
-                other => other,
-            })?;
+            .map_err(explain_unsupported)?;
         let connection = self.link.connections();
         let full =
             self.send_full || self.epoch == JOIN_EPOCH || connection != self.connection_seen;
@@ -310,14 +301,17 @@ fn subscription_fields(
     }
 }
 
-/// The error for a broker without ConsumerGroupHeartbeat.
-fn unsupported(broker: String) -> Error {
-    Error::UnsupportedVersion {
-        broker,
-        api: "ConsumerGroupHeartbeat",
-        ours: "v0..=v1, the KIP-848 consumer group protocol; this broker has no \
-               KIP-848 groups: use GroupProtocol::Classic with it"
-            .to_owned(),
+/// Says, in an `UnsupportedVersion` for ConsumerGroupHeartbeat, that the
+/// broker has no KIP-848 groups and what to use instead.
+fn explain_unsupported(interrupt: Interrupt) -> Interrupt {
+    match interrupt {
+        Interrupt::Fatal(e) => Interrupt::Fatal(member_id::explain_unsupported(
+            e,
+            "v0..=v1, the KIP-848 consumer group protocol",
+            "this broker has no KIP-848 groups (Apache Kafka 4.0 or newer has them): use \
+             GroupProtocol::Classic with it",
+        )),
+        other => other,
     }
 }
 
@@ -432,7 +426,13 @@ mod tests {
 
     #[test]
     fn the_unsupported_version_error_names_the_api_and_the_classic_protocol() {
-        let e = unsupported("127.0.0.1:9092".into());
+        let Interrupt::Fatal(e) = explain_unsupported(Interrupt::Fatal(Error::UnsupportedVersion {
+            broker: "127.0.0.1:9092".into(),
+            api: "ConsumerGroupHeartbeat",
+            ours: "v0..=v1".into(),
+        })) else {
+            panic!("not fatal")
+        };
         assert!(matches!(
             e,
             Error::UnsupportedVersion {

@@ -595,16 +595,7 @@ fn to_oracle_response(r: &FetchResponse) -> oracle_resp::FetchResponse {
                 .collect(),
         )
         .with_node_endpoints(
-            r.node_endpoints
-                .iter()
-                .map(|n| {
-                    oracle_resp::NodeEndpoint::default()
-                        .with_node_id(n.node_id.into())
-                        .with_host(oracle_str(&n.host))
-                        .with_port(n.port)
-                        .with_rack(n.rack.as_deref().map(oracle_str))
-                })
-                .collect(),
+            oracle_node_endpoints!(oracle_resp::NodeEndpoint, r.node_endpoints),
         )
         .with_unknown_tagged_field(3, bytes::Bytes::from_static(b"later"))
 }

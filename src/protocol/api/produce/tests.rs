@@ -255,16 +255,7 @@ fn to_oracle_response(r: &ProduceResponse) -> oracle_resp::ProduceResponse {
         )
         .with_throttle_time_ms(r.throttle_time_ms)
         .with_node_endpoints(
-            r.node_endpoints
-                .iter()
-                .map(|n| {
-                    oracle_resp::NodeEndpoint::default()
-                        .with_node_id(n.node_id.into())
-                        .with_host(oracle_str(&n.host))
-                        .with_port(n.port)
-                        .with_rack(n.rack.as_deref().map(oracle_str))
-                })
-                .collect(),
+            oracle_node_endpoints!(oracle_resp::NodeEndpoint, r.node_endpoints),
         )
 }
 

@@ -3,7 +3,7 @@ use crate::protocol::api::codec_checks::*;
 use kafka_protocol::messages::share_fetch_request as oreq;
 use kafka_protocol::messages::share_fetch_response as oresp;
 use kafka_protocol::messages::{
-    BrokerId, GroupId, ShareFetchRequest as OracleRequest, ShareFetchResponse as OracleResponse,
+    GroupId, ShareFetchRequest as OracleRequest, ShareFetchResponse as OracleResponse,
 };
 
 type Req = ShareFetchRequest;
@@ -77,36 +77,12 @@ fn oracle_request(r: &Req) -> OracleRequest {
     o.max_bytes = r.max_bytes;
     o.max_records = r.max_records;
     o.batch_size = r.batch_size;
-    o.topics = r
-        .topics
-        .iter()
-        .map(|t| {
-            oreq::FetchTopic::default()
-                .with_topic_id(oracle_uuid(&t.topic_id))
-                .with_partitions(
-                    t.partitions
-                        .iter()
-                        .map(|p| {
-                            oreq::FetchPartition::default()
-                                .with_partition_index(p.partition_index)
-                                .with_acknowledgement_batches(
-                                    p.acknowledgement_batches
-                                        .iter()
-                                        .map(|b| {
-                                            oreq::AcknowledgementBatch::default()
-                                                .with_first_offset(b.first_offset)
-                                                .with_last_offset(b.last_offset)
-                                                .with_acknowledge_types(
-                                                    b.acknowledge_types.clone(),
-                                                )
-                                        })
-                                        .collect(),
-                                )
-                        })
-                        .collect(),
-                )
-        })
-        .collect();
+    o.topics = oracle_acknowledgement_topics!(
+        r.topics,
+        oreq::FetchTopic,
+        oreq::FetchPartition,
+        oreq::AcknowledgementBatch,
+    );
     o.forgotten_topics_data = r
         .forgotten_topics_data
         .iter()
@@ -219,17 +195,7 @@ fn oracle_response(r: &ShareFetchResponse) -> OracleResponse {
                 )
         })
         .collect();
-    o.node_endpoints = r
-        .node_endpoints
-        .iter()
-        .map(|n| {
-            oresp::NodeEndpoint::default()
-                .with_node_id(BrokerId(n.node_id))
-                .with_host(oracle_str(&n.host))
-                .with_port(n.port)
-                .with_rack(n.rack.as_deref().map(oracle_str))
-        })
-        .collect();
+    o.node_endpoints = oracle_node_endpoints!(oresp::NodeEndpoint, r.node_endpoints);
     o
 }
 
