@@ -296,6 +296,30 @@ fn control_batches_expose_their_marker_type() {
 }
 
 #[test]
+fn a_control_batch_without_a_crc_is_read_and_a_data_batch_without_one_is_not() {
+    // librdkafka's mock cluster writes transaction markers with CRC 0.
+    let zero_crc = |mut bytes: Vec<u8>| {
+        bytes[17..21].copy_from_slice(&[0; 4]);
+        bytes
+    };
+    let mut options = BatchOptions::default().with_transactional(true);
+    options.control = true;
+    let key = ControlRecordType::Abort.key();
+    let value = ControlRecordType::end_txn_marker_value(0);
+    let marker = zero_crc(build(options, &[(0, Some(&key), Some(&value))]));
+    let batch = decode_batches(&marker, DecodeOptions::default())
+        .next()
+        .unwrap()
+        .expect("a marker without a CRC is read");
+    assert_eq!(batch.control_type(), Ok(Some(ControlRecordType::Abort)));
+    let data = zero_crc(three(Compression::None));
+    assert!(matches!(
+        decode_batches(&data, DecodeOptions::default()).next(),
+        Some(Err(DecodeError::CrcMismatch { stored: 0, .. }))
+    ));
+}
+
+#[test]
 fn non_utf8_header_keys_are_read_with_replacement_characters() {
     let mut builder = BatchBuilder::new(BatchOptions::default());
     builder
