@@ -37,8 +37,8 @@ pub mod fake_sasl;
 pub mod group_protocol;
 pub mod mock;
 pub mod peers;
-pub mod txn_log;
 pub mod share;
+pub mod txn_log;
 
 #[allow(unused_imports)] // some tests use only the fakes
 pub use broker::*;

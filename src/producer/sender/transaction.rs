@@ -60,6 +60,12 @@ impl Sender {
         }
     }
 
+    /// Whether the open transaction runs transactions v2 (no
+    /// AddPartitionsToTxn: Produce v12 adds the partitions).
+    pub(super) fn transactions_v2(&self) -> bool {
+        self.shared.txn.as_ref().is_some_and(|t| t.state.v2())
+    }
+
     /// Starts AddPartitionsToTxn for the partitions whose first batch of
     /// the transaction is ready (one request per round, none while one is in
     /// flight). The answer is awaited with the Produce answers, not here:
