@@ -5,8 +5,12 @@
 //! They run on the caller's thread, each bounded by the timeout it is
 //! given; the sender thread adds partitions to the transaction as their
 //! first batches become ready (one AddPartitionsToTxn per round of new
-//! partitions) and reports failed records to the state machine in
-//! [`transaction`](super::transaction).
+//! partitions; none under transactions v2, where Produce v12 adds them) and
+//! reports failed records to the state machine in
+//! [`transaction`](super::transaction). Which protocol a transaction runs
+//! is decided from the coordinator's connection at `init_transactions` and
+//! at the end of each transaction (see docs/design.md, "Transactions v1 and
+//! v2").
 //!
 //! # References
 //! KIP-98, KIP-447, KIP-890; the Java `KafkaProducer` transaction methods.

@@ -1,6 +1,8 @@
 //! API version negotiation of a [`Connection`](super::Connection): the
 //! ApiVersions handshake (falling back as far as v0 when a broker rejects the
-//! newest, KIP-511) and the caller's version caps applied to its answer.
+//! newest, KIP-511), the caller's version caps applied to its answer, the
+//! finalized feature levels it announced (KIP-584), and sends capped below
+//! the negotiated version.
 
 use super::*;
 

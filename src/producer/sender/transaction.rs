@@ -2,7 +2,8 @@
 //! queued records, follows the producer id and epoch the transaction calls
 //! got (sequences restart at 0 under a new one), fails everything queued
 //! once the producer is fatal, and adds partitions to the open transaction
-//! (AddPartitionsToTxn) before their first batch is sent.
+//! (AddPartitionsToTxn) before their first batch is sent, unless the
+//! transaction runs transactions v2 (KIP-890), where Produce v12 adds them.
 //!
 //! # References
 //! Kafka protocol guide, "AddPartitionsToTxn API"; the Java producer's
