@@ -42,7 +42,7 @@ mod versions;
 
 use dial::{connect_tcp, explain_tls_rejection, is_timeout, tls_halves};
 use reader::{read_loop, MAX_UNANSWERED, READER_THREAD};
-use versions::cap_versions;
+use versions::{cap_versions, finalized_levels};
 
 /// Settings every connection of a client shares.
 #[derive(Debug, Clone)]
@@ -203,6 +203,9 @@ impl Shared {
 pub struct Connection {
     shared: Arc<Shared>,
     versions: Vec<ApiVersionRange>,
+    /// The cluster-wide finalized feature levels the broker announced in
+    /// ApiVersions v3+ (KIP-584), as (name, level); empty without them.
+    finalized_features: Vec<(String, i16)>,
     config: ConnectionConfig,
     reader: Mutex<Option<crate::thread::Handle>>,
     /// When the SASL session must be renewed (KIP-368): the pool replaces
@@ -373,12 +376,16 @@ impl Connection {
         let mut conn = Connection {
             shared,
             versions: Vec::new(),
+            finalized_features: Vec::new(),
             config: config.clone(),
             reader: Mutex::new(Some(reader)),
             reauthenticate_at: None,
         };
         conn.versions = match conn.negotiate_versions() {
-            Ok(response) => cap_versions(response.api_keys, &config.max_api_versions),
+            Ok(response) => {
+                conn.finalized_features = finalized_levels(&response);
+                cap_versions(response.api_keys, &config.max_api_versions)
+            }
             Err(e) if config.tls.is_some() => return Err(explain_tls_rejection(addr, e)),
             Err(e) => return Err(e),
         };

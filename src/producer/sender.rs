@@ -37,8 +37,10 @@ use crate::error::{Error, Result, TimeoutKind};
 use crate::net::PendingResponse;
 use crate::protocol::api::{
     PartitionProduceData, PartitionProduceResponse, ProduceRequest, TopicProduceData,
+    PRODUCE_BEFORE_TRANSACTIONS_V2,
 };
 use crate::protocol::records::rewrite_producer_state;
+use crate::protocol::Request;
 
 /// One Produce request waiting for its answer.
 struct InFlight {
@@ -464,6 +466,9 @@ impl Sender {
             }
         }
         let transactional = self.shared.txn.is_some();
+        // Transactions v2 (KIP-890): Produce v12 adds the partition to the
+        // transaction at its leader, so nothing waits for AddPartitionsToTxn.
+        let explicit_adds = transactional && !self.transactions_v2();
         let added = &self.added.partitions;
         let mut wanted: HashSet<(Arc<str>, i32)> = HashSet::new();
         let idempotence = &self.idempotence;
@@ -507,7 +512,7 @@ impl Sender {
                     stalled = true;
                     return false;
                 }
-                if transactional && !added.contains(&key) {
+                if explicit_adds && !added.contains(&key) {
                     // AddPartitionsToTxn first, for all new partitions at once.
                     wanted.insert(key);
                     stalled = true;
@@ -600,6 +605,17 @@ impl Sender {
             return;
         }
         ready.sort_by(|a, b| a.topic.cmp(&b.topic).then(a.partition.cmp(&b.partition)));
+        // A transactional producer of transactions v1 stays below Produce
+        // v12, which would tell the broker it runs v2; under v2 the batch
+        // adds its partition, so the coordinator knows of the transaction.
+        let cap = match &shared.txn {
+            Some(txn) if txn.state.v2() => {
+                txn.state.mark_started();
+                ProduceRequest::MAX_VERSION
+            }
+            Some(_) => PRODUCE_BEFORE_TRANSACTIONS_V2,
+            None => ProduceRequest::MAX_VERSION,
+        };
         let mut request = ProduceRequest {
             transactional_id: config.transactional_id.clone(),
             acks: config.acks.code(),
@@ -629,9 +645,9 @@ impl Sender {
             )
             .and_then(|conn| {
                 let sent = if request.acks == 0 {
-                    conn.send_no_response(&request).map(|()| None)
+                    conn.send_no_response_at_most(&request, cap).map(|()| None)
                 } else {
-                    conn.send(&request).map(Some)
+                    conn.send_at_most(&request, cap).map(Some)
                 };
                 // A connection that failed under us (whatever the reason it
                 // keeps) took nothing of this request: sending again is safe.

@@ -132,6 +132,13 @@ struct Inner {
     abort_queued: bool,
     /// Delivery reports of the open transaction, handed over at its end.
     held: Vec<DeliveryReport>,
+    /// The open (or last) transaction runs transactions v2 (KIP-890):
+    /// Produce v12 adds its partitions, TxnOffsetCommit v5 its offsets,
+    /// EndTxn v5 bumps the epoch. Fixed from `begin` to `end`.
+    v2: bool,
+    /// The protocol the next transaction runs, as the transaction
+    /// coordinator offered it at `init_transactions` or at the last end.
+    next_v2: bool,
 }
 
 /// A transactional producer's state and its transaction coordinator.
@@ -204,6 +211,8 @@ impl Transactions {
                 sends: 0,
                 abort_queued: false,
                 held: Vec::new(),
+                v2: false,
+                next_v2: false,
             }),
             idle: Condvar::new(),
             released: Mutex::new(Vec::new()),
@@ -318,6 +327,22 @@ impl Transactions {
         }
     }
 
+    /// Whether the open (or last) transaction runs transactions v2.
+    pub(crate) fn v2(&self) -> bool {
+        self.inner.lock().v2
+    }
+
+    /// Whether the next transaction runs transactions v2.
+    pub(crate) fn next_v2(&self) -> bool {
+        self.inner.lock().next_v2
+    }
+
+    /// Sets the protocol the next transaction runs (the open one keeps its
+    /// own).
+    pub(crate) fn set_next_v2(&self, v2: bool) {
+        self.inner.lock().next_v2 = v2;
+    }
+
     /// `begin_transaction`: Ready → InTransaction.
     pub(crate) fn begin(&self) -> Result<()> {
         let mut inner = self.inner.lock();
@@ -327,6 +352,7 @@ impl Transactions {
         match inner.state {
             TransactionState::Ready => {
                 inner.state = TransactionState::InTransaction;
+                inner.v2 = inner.next_v2;
                 inner.number += 1;
                 inner.started = false;
                 inner.bump = false;

@@ -25,7 +25,10 @@ use crate::cluster::GroupCoordinator;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::net::api_name;
 use crate::net::PendingResponse;
-use crate::protocol::api::{AddPartitionsToTxnRequest, InitProducerIdRequest};
+use crate::protocol::api::{
+    AddPartitionsToTxnRequest, InitProducerIdRequest, END_TXN_BEFORE_TRANSACTIONS_V2,
+    PRODUCE_BEFORE_TRANSACTIONS_V2, TRANSACTION_VERSION_FEATURE,
+};
 use crate::protocol::{api_key, ErrorCode, Request};
 
 /// Backoff bounds between attempts.
@@ -47,6 +50,28 @@ pub(crate) fn call<R: Request>(
     request: &R,
     code_of: impl Fn(&R::Response) -> (ErrorCode, Option<String>),
 ) -> Result<R::Response> {
+    call_at_most(
+        coordinator,
+        R::MAX_VERSION,
+        retry,
+        deadline,
+        call,
+        request,
+        code_of,
+    )
+}
+
+/// [`call`] with the request's version capped at `cap` (a transactions-v1
+/// producer's EndTxn and TxnOffsetCommit stay below transactions v2).
+pub(crate) fn call_at_most<R: Request>(
+    coordinator: &GroupCoordinator,
+    cap: i16,
+    retry: Backoff,
+    deadline: Instant,
+    call: &str,
+    request: &R,
+    code_of: impl Fn(&R::Response) -> (ErrorCode, Option<String>),
+) -> Result<R::Response> {
     let api = api_name(R::API_KEY);
     let mut attempt = 0u32;
     let mut last: Option<Error> = None;
@@ -58,7 +83,7 @@ pub(crate) fn call<R: Request>(
             };
             return Err(Transactions::timeout(call, why));
         }
-        match once(coordinator, deadline, request) {
+        match once(coordinator, deadline, request, cap) {
             Ok(response) => {
                 let (code, message) = code_of(&response);
                 if code == ErrorCode::None {
@@ -100,9 +125,10 @@ fn once<R: Request>(
     coordinator: &GroupCoordinator,
     deadline: Instant,
     request: &R,
+    cap: i16,
 ) -> Result<R::Response> {
     let conn = coordinator.connection(deadline)?;
-    let pending = conn.send(request)?;
+    let pending = conn.send_at_most(request, cap)?;
     if deadline >= pending.deadline() {
         return pending.wait();
     }
@@ -120,6 +146,25 @@ fn once<R: Request>(
             ),
         )),
     }
+}
+
+/// Whether the transaction coordinator offers transactions v2 (KIP-890),
+/// as the Java producer decides it: the cluster finalized
+/// `transaction.version` 2 or later, and the coordinator speaks Produce v12
+/// and EndTxn v5. `None` when no connection to the coordinator opened by
+/// `deadline` (the caller keeps its last answer).
+pub(crate) fn offers_v2(coordinator: &GroupCoordinator, deadline: Instant) -> Option<bool> {
+    let conn = coordinator.connection(deadline).ok()?;
+    let level = conn.finalized_feature(TRANSACTION_VERSION_FEATURE);
+    let speaks = |api: i16, version: i16| {
+        conn.api_range(api)
+            .is_some_and(|r| r.max_version >= version && r.min_version <= version)
+    };
+    Some(
+        level.is_some_and(|l| l >= 2)
+            && speaks(api_key::PRODUCE, PRODUCE_BEFORE_TRANSACTIONS_V2 + 1)
+            && speaks(api_key::END_TXN, END_TXN_BEFORE_TRANSACTIONS_V2 + 1),
+    )
 }
 
 /// InitProducerId for the transactional id: a fresh epoch (fencing any

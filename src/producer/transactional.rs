@@ -5,8 +5,12 @@
 //! They run on the caller's thread, each bounded by the timeout it is
 //! given; the sender thread adds partitions to the transaction as their
 //! first batches become ready (one AddPartitionsToTxn per round of new
-//! partitions) and reports failed records to the state machine in
-//! [`transaction`](super::transaction).
+//! partitions; none under transactions v2, where Produce v12 adds them) and
+//! reports failed records to the state machine in
+//! [`transaction`](super::transaction). Which protocol a transaction runs
+//! is decided from the coordinator's connection at `init_transactions` and
+//! at the end of each transaction (see docs/design.md, "Transactions v1 and
+//! v2").
 //!
 //! # References
 //! KIP-98, KIP-447, KIP-890; the Java `KafkaProducer` transaction methods.
@@ -17,14 +21,15 @@ use std::time::Duration;
 use log::{info, warn};
 
 use super::transaction::{is_fatal, Transactions, Txn};
-use super::transaction_calls::{self, call, first_error, Backoff};
+use super::transaction_calls::{self, call, call_at_most, first_error, Backoff};
 use super::Producer;
 use crate::consumer::{ConsumerGroupMetadata, TopicPartition};
 use crate::error::{Error, Result};
 use crate::producer::TransactionState;
 use crate::protocol::api::{
     AddOffsetsToTxnRequest, EndTxnRequest, TxnOffsetCommitRequest, TxnOffsetCommitRequestPartition,
-    TxnOffsetCommitRequestTopic,
+    TxnOffsetCommitRequestTopic, END_TXN_BEFORE_TRANSACTIONS_V2,
+    TXN_OFFSET_COMMIT_BEFORE_TRANSACTIONS_V2,
 };
 
 impl Producer {
@@ -80,10 +85,15 @@ impl Producer {
             None,
         ) {
             Ok(producer) => {
+                let v2 = transaction_calls::offers_v2(&txn.coordinator, deadline).unwrap_or(false);
                 info!(
-                    "transactional id `{}`: producer id {}, epoch {}",
-                    txn.state.id, producer.0, producer.1
+                    "transactional id `{}`: producer id {}, epoch {}, transactions v{}",
+                    txn.state.id,
+                    producer.0,
+                    producer.1,
+                    if v2 { 2 } else { 1 }
                 );
+                txn.state.set_next_v2(v2);
                 txn.state.set_producer(producer);
                 self.shared.wake();
                 Ok(())
@@ -150,16 +160,21 @@ impl Producer {
         }
         let deadline = crate::time::after(timeout);
         txn.state.mark_started();
-        let add = AddOffsetsToTxnRequest {
-            transactional_id: txn.state.id.clone(),
-            producer_id,
-            producer_epoch,
-            group_id: group.group_id.clone(),
-        };
-        let added = call(&txn.coordinator, self.retry(), deadline, CALL, &add, |r| {
-            (r.error_code, None)
-        });
-        self.settle(txn, added)?;
+        // Transactions v2 (KIP-890, as the Java producer does): TxnOffsetCommit
+        // v5 adds the group's offsets to the transaction itself.
+        let v2 = txn.state.v2();
+        if !v2 {
+            let add = AddOffsetsToTxnRequest {
+                transactional_id: txn.state.id.clone(),
+                producer_id,
+                producer_epoch,
+                group_id: group.group_id.clone(),
+            };
+            let added = call(&txn.coordinator, self.retry(), deadline, CALL, &add, |r| {
+                (r.error_code, None)
+            });
+            self.settle(txn, added)?;
+        }
         let commit = TxnOffsetCommitRequest {
             transactional_id: txn.state.id.clone(),
             group_id: group.group_id.clone(),
@@ -177,8 +192,13 @@ impl Producer {
                 .collect(),
         };
         let group_coordinator = txn.group_coordinator(&group.group_id);
-        let committed = call(
+        let committed = call_at_most(
             &group_coordinator,
+            if v2 {
+                TXN_OFFSET_COMMIT_BEFORE_TRANSACTIONS_V2 + 1
+            } else {
+                TXN_OFFSET_COMMIT_BEFORE_TRANSACTIONS_V2
+            },
             self.retry(),
             deadline,
             CALL,
@@ -278,7 +298,8 @@ impl Producer {
     }
 
     /// EndTxn (when the coordinator knows of the transaction), an epoch
-    /// bump after an abort that needs one, then back to Ready.
+    /// bump after an abort that needs one (or before the first transaction
+    /// of transactions v2), then back to Ready.
     fn end_transaction(
         &self,
         txn: &Txn,
@@ -286,6 +307,9 @@ impl Producer {
         call_name: &str,
         deadline: std::time::Instant,
     ) -> Result<()> {
+        let v2 = txn.state.v2();
+        // EndTxn v5 bumps the epoch: the next transaction starts clean.
+        let mut bumped = false;
         if txn.state.started() {
             let Some(((producer_id, producer_epoch), _)) = txn.state.producer() else {
                 return Err(Transactions::invalid(
@@ -300,8 +324,13 @@ impl Producer {
                 producer_epoch,
                 committed,
             };
-            let ended = call(
+            let ended = call_at_most(
                 &txn.coordinator,
+                if v2 {
+                    END_TXN_BEFORE_TRANSACTIONS_V2 + 1
+                } else {
+                    END_TXN_BEFORE_TRANSACTIONS_V2
+                },
                 self.retry(),
                 deadline,
                 call_name,
@@ -315,9 +344,17 @@ impl Producer {
                 // transaction runs under the epoch the coordinator bumped.
                 txn.state
                     .set_producer((response.producer_id, response.producer_epoch));
+                bumped = true;
             }
         }
-        if !committed && txn.state.needs_bump() {
+        // The protocol of the next transaction, as the coordinator offers it
+        // now (its connection may have been reopened since). Moving up to
+        // transactions v2 bumps the epoch first, as the Java producer does,
+        // so that nothing of a v1 transaction counts in the first v2 one.
+        let next_v2 = transaction_calls::offers_v2(&txn.coordinator, deadline)
+            .unwrap_or_else(|| txn.state.next_v2());
+        let upgrade = next_v2 && !v2;
+        if (upgrade || (!committed && txn.state.needs_bump())) && !bumped {
             let current = txn.state.producer().map(|(p, _)| p);
             match transaction_calls::init_producer_id(
                 &txn.coordinator,
@@ -328,15 +365,30 @@ impl Producer {
                 current,
             ) {
                 Ok(producer) => {
-                    warn!(
-                        "transactional id `{}`: epoch bumped to {} after a failed record; sequences restart at 0",
-                        txn.state.id, producer.1
-                    );
+                    if upgrade {
+                        info!(
+                            "transactional id `{}`: the coordinator now offers transactions v2; epoch bumped to {}",
+                            txn.state.id, producer.1
+                        );
+                    } else {
+                        warn!(
+                            "transactional id `{}`: epoch bumped to {} after a failed record; sequences restart at 0",
+                            txn.state.id, producer.1
+                        );
+                    }
                     txn.state.set_producer(producer);
                 }
                 Err(e) => return self.settle(txn, Err(e)),
             }
         }
+        if next_v2 != v2 {
+            info!(
+                "transactional id `{}`: the next transaction runs transactions v{}",
+                txn.state.id,
+                if next_v2 { 2 } else { 1 }
+            );
+        }
+        txn.state.set_next_v2(next_v2);
         txn.state.end(committed);
         self.shared.wake();
         Ok(())

@@ -1,6 +1,8 @@
 //! API version negotiation of a [`Connection`](super::Connection): the
 //! ApiVersions handshake (falling back as far as v0 when a broker rejects the
-//! newest, KIP-511) and the caller's version caps applied to its answer.
+//! newest, KIP-511), the caller's version caps applied to its answer, the
+//! finalized feature levels it announced (KIP-584), and sends capped below
+//! the negotiated version.
 
 use super::*;
 
@@ -47,6 +49,67 @@ impl Connection {
             }
         }
     }
+}
+
+impl Connection {
+    /// The cluster-wide finalized level of feature `name` (such as
+    /// `transaction.version`) as this broker announced it when the
+    /// connection opened, if it announced one (ApiVersions v3+, KIP-584).
+    pub fn finalized_feature(&self, name: &str) -> Option<i16> {
+        self.finalized_features
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, level)| level)
+    }
+
+    /// The highest version of `R` both sides speak, but at most `cap`.
+    pub fn version_at_most<R: Request>(&self, cap: i16) -> Result<i16> {
+        let version = self.version_for::<R>()?;
+        if cap >= version {
+            return Ok(version);
+        }
+        let range = self.api_range(R::API_KEY);
+        match range {
+            Some(r) if cap >= r.min_version && cap >= R::MIN_VERSION => Ok(cap),
+            _ => Err(Error::UnsupportedVersion {
+                broker: self.addr().to_owned(),
+                api: api_name(R::API_KEY),
+                ours: format!("v{}..=v{cap}", R::MIN_VERSION),
+            }),
+        }
+    }
+
+    /// Sends `request` at the negotiated version capped at `cap`, without
+    /// waiting (a transactions-v1 producer's Produce, EndTxn and
+    /// TxnOffsetCommit stay below the versions that mean transactions v2).
+    pub(crate) fn send_at_most<R: Request>(
+        &self,
+        request: &R,
+        cap: i16,
+    ) -> Result<PendingResponse<R>> {
+        let version = self.version_at_most::<R>(cap)?;
+        self.send_at(request, version)
+    }
+
+    /// Sends a request the broker will not answer at the negotiated version
+    /// capped at `cap`.
+    pub(crate) fn send_no_response_at_most<R: Request>(&self, request: &R, cap: i16) -> Result<()> {
+        let version = self.version_at_most::<R>(cap)?;
+        self.write_request(request, version, None).map(|_| ())
+    }
+}
+
+/// The finalized feature levels of an ApiVersions answer, as (name, level);
+/// none when the broker gave no valid epoch.
+pub(super) fn finalized_levels(response: &ApiVersionsResponse) -> Vec<(String, i16)> {
+    if response.finalized_features_epoch < 0 {
+        return Vec::new();
+    }
+    response
+        .finalized_features
+        .iter()
+        .map(|f| (f.name.clone(), f.max_version_level))
+        .collect()
 }
 
 /// Applies `caps` (highest version per API key) to the broker's windows. An

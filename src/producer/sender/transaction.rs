@@ -2,7 +2,8 @@
 //! queued records, follows the producer id and epoch the transaction calls
 //! got (sequences restart at 0 under a new one), fails everything queued
 //! once the producer is fatal, and adds partitions to the open transaction
-//! (AddPartitionsToTxn) before their first batch is sent.
+//! (AddPartitionsToTxn) before their first batch is sent, unless the
+//! transaction runs transactions v2 (KIP-890), where Produce v12 adds them.
 //!
 //! # References
 //! Kafka protocol guide, "AddPartitionsToTxn API"; the Java producer's
@@ -58,6 +59,12 @@ impl Sender {
                 self.idempotence.adopt(producer);
             }
         }
+    }
+
+    /// Whether the open transaction runs transactions v2 (no
+    /// AddPartitionsToTxn: Produce v12 adds the partitions).
+    pub(super) fn transactions_v2(&self) -> bool {
+        self.shared.txn.as_ref().is_some_and(|t| t.state.v2())
     }
 
     /// Starts AddPartitionsToTxn for the partitions whose first batch of

@@ -99,3 +99,24 @@ fn an_aborted_transaction_reports_its_written_records_aborted() {
     let e = released[0].result.as_ref().unwrap_err();
     assert_eq!(kind(e), Some(TransactionErrorKind::Aborted));
 }
+
+#[test]
+fn the_protocol_is_fixed_per_transaction_at_begin() {
+    let t = txn();
+    t.set_producer((7, 0));
+    assert!(
+        !t.v2() && !t.next_v2(),
+        "transactions v1 until told otherwise"
+    );
+    t.set_next_v2(true);
+    assert!(!t.v2(), "nothing open yet");
+    t.begin().unwrap();
+    assert!(t.v2());
+    // The coordinator stops offering it mid-transaction: the open one keeps v2.
+    t.set_next_v2(false);
+    assert!(t.v2());
+    t.start_commit().unwrap();
+    t.end(true);
+    t.begin().unwrap();
+    assert!(!t.v2(), "the next transaction runs v1");
+}

@@ -15,6 +15,10 @@ use crate::protocol::{
     api_key, DecodeResult, Decoder, EncodeError, Encoder, ErrorCode, Request, Response,
 };
 
+/// The newest EndTxn version a producer of transactions v1 may send: v5
+/// means transactions v2 (KIP-890), whose coordinator bumps the epoch.
+pub const END_TXN_BEFORE_TRANSACTIONS_V2: i16 = 4;
+
 /// EndTxn request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndTxnRequest {

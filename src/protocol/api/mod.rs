@@ -2,7 +2,10 @@
 
 pub mod api_versions;
 
-pub use api_versions::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse};
+pub use api_versions::{
+    ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse, FinalizedFeature, SupportedFeature,
+    TRANSACTION_VERSION_FEATURE,
+};
 
 // Producer and consumer data path.
 pub mod fetch;
@@ -20,10 +23,11 @@ pub use add_partitions_to_txn::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
     AddPartitionsToTxnTopic, AddPartitionsToTxnTopicResult,
 };
-pub use end_txn::{EndTxnRequest, EndTxnResponse};
+pub use end_txn::{EndTxnRequest, EndTxnResponse, END_TXN_BEFORE_TRANSACTIONS_V2};
 pub use txn_offset_commit::{
     TxnOffsetCommitRequest, TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
     TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+    TXN_OFFSET_COMMIT_BEFORE_TRANSACTIONS_V2,
 };
 
 pub use fetch::{
@@ -34,7 +38,7 @@ pub use init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 pub use produce::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceData,
     PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceData,
-    TopicProduceResponse,
+    TopicProduceResponse, PRODUCE_BEFORE_TRANSACTIONS_V2,
 };
 
 // Cluster metadata and topic admin.

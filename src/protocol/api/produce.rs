@@ -5,19 +5,28 @@
 //! the broker sends no response at all, which [`Request::expects_response`]
 //! reports so the connection does not wait for one.
 //!
-//! Versions 3 to 11: v3 is the first with record batches (magic 2) and the
+//! Versions 3 to 12: v3 is the first with record batches (magic 2) and the
 //! oldest Kafka 4 accepts; v9 is flexible; v10 adds the `current_leader` and
 //! `node_endpoints` tagged fields, with which a broker that is no longer the
-//! leader names the new one (KIP-951). [`LeaderIdAndEpoch`] and
-//! [`NodeEndpoint`] are shared with Fetch.
+//! leader names the new one (KIP-951). v12 has v11's layout: sending it says
+//! the producer runs transactions v2 (KIP-890), so the partition leader adds
+//! a transactional batch's partition to the transaction itself and no
+//! AddPartitionsToTxn is sent. A transactional producer of transactions v1
+//! therefore caps Produce at v11 ([`PRODUCE_BEFORE_TRANSACTIONS_V2`]).
+//! [`LeaderIdAndEpoch`] and [`NodeEndpoint`] are shared with Fetch.
 //!
 //! # References
 //! Kafka protocol guide, "Produce API"; KIP-98 (v3), KIP-467 (record errors,
-//! v8), KIP-482 (flexible versions, v9), KIP-951 (leader discovery, v10).
+//! v8), KIP-482 (flexible versions, v9), KIP-951 (leader discovery, v10),
+//! KIP-890 (transactions v2, v12).
 
 use crate::protocol::{
     api_key, DecodeResult, Decoder, EncodeError, Encoder, ErrorCode, Request, Response,
 };
+
+/// The newest Produce version a transactional producer of transactions v1
+/// may send: v12 and later mean transactions v2 (KIP-890).
+pub const PRODUCE_BEFORE_TRANSACTIONS_V2: i16 = 11;
 
 /// Produce request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -186,7 +195,7 @@ impl NodeEndpoint {
 impl Request for ProduceRequest {
     const API_KEY: i16 = api_key::PRODUCE;
     const MIN_VERSION: i16 = 3;
-    const MAX_VERSION: i16 = 11;
+    const MAX_VERSION: i16 = 12;
     const FIRST_FLEXIBLE: i16 = 9;
     type Response = ProduceResponse;
 

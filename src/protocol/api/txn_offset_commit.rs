@@ -15,6 +15,11 @@ use crate::protocol::{
     api_key, DecodeResult, Decoder, EncodeError, Encoder, ErrorCode, Request, Response,
 };
 
+/// The newest TxnOffsetCommit version a producer of transactions v1 may
+/// send: from v5 (transactions v2, KIP-890) the group coordinator adds the
+/// offsets to the transaction itself, without AddOffsetsToTxn.
+pub const TXN_OFFSET_COMMIT_BEFORE_TRANSACTIONS_V2: i16 = 4;
+
 /// One partition's offset to commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnOffsetCommitRequestPartition {

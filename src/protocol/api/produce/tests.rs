@@ -326,3 +326,13 @@ proptest! {
         let _ = decode::<Req>(version, &edited(&frame, &edits));
     }
 }
+
+#[test]
+fn v12_has_v11s_layout_and_only_signals_transactions_v2() {
+    for request in sample_requests(12) {
+        assert_eq!(request_body(&request, 12), request_body(&request, 11));
+    }
+    assert_eq!(PRODUCE_BEFORE_TRANSACTIONS_V2, 11);
+    let got = decode_framed::<Req>(12, &response_body(&sample_response(12), 12));
+    assert_eq!(got, sample_response(12));
+}
