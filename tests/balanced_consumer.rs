@@ -277,6 +277,8 @@ fn a_single_consumer_reads_every_partition_of_its_topic() {
     }
     assert_eq!(values, produced);
     assert_eq!(consumer.assignment(), partitions(&topic, 3));
+    // Everything was read: each position is the end the last Fetch reported.
+    assert_eq!(consumer.high_watermarks(), consumer.positions());
     assert!(!consumer.member_id().is_empty());
     assert!(consumer.generation() >= 0);
     consumer.close().unwrap();

@@ -156,3 +156,23 @@ fn without_a_committed_offset_reset_policy_error_reports_the_partition_until_a_s
     let rest: Vec<i64> = consume_n(&consumer, 2).iter().map(|m| m.offset).collect();
     assert_eq!(rest, [2, 3]);
 }
+
+#[test]
+fn high_watermarks_come_from_the_fetch_answers_without_a_request() {
+    let (client, name) = topic_with_values("high-watermarks", 2, 6);
+    let consumer = client
+        .topic(&name)
+        .unwrap()
+        .get_simple_consumer(earliest())
+        .unwrap();
+    let read = consume_n(&consumer, 12);
+    assert_eq!(read.len(), 12);
+    let high_watermarks = consumer.high_watermarks();
+    let positions = consumer.positions();
+    assert_eq!(positions.len(), 2, "{positions:?}");
+    for (partition, position) in positions {
+        let high_watermark = high_watermarks[&partition];
+        // Everything was read: the position is the end the broker reported.
+        assert_eq!(high_watermark, position, "partition {partition}");
+    }
+}

@@ -404,6 +404,20 @@ impl BalancedConsumer {
             .collect()
     }
 
+    /// The high watermark (the offset after the last committed record) of
+    /// each assigned partition, as the latest Fetch answer for it carried:
+    /// no request is sent, so it lags the broker by up to one fetch.
+    /// Partitions not fetched yet are left out.
+    pub fn high_watermarks(&self) -> BTreeMap<TopicPartition, i64> {
+        self.shared
+            .lock()
+            .partitions
+            .iter()
+            .filter(|p| p.high_watermark >= 0)
+            .map(|p| (TopicPartition::new(&*p.topic, p.id), p.high_watermark))
+            .collect()
+    }
+
     /// Moves an assigned partition to `offset`: the next message from it
     /// will be the one at `offset` (or the first after it). Queued messages
     /// of the partition are dropped. The move lasts while the partition

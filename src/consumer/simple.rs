@@ -311,6 +311,21 @@ impl SimpleConsumer {
             .collect()
     }
 
+    /// The high watermark (the offset after the last committed record) of
+    /// each partition, as the latest Fetch answer for it carried: no request
+    /// is sent, so it lags the broker by up to one fetch (librdkafka's
+    /// `get_watermark_offsets`). Partitions not fetched yet are left out; for
+    /// the broker's current end, see [`SimpleConsumer::lag`].
+    pub fn high_watermarks(&self) -> BTreeMap<i32, i64> {
+        self.shared
+            .lock()
+            .partitions
+            .iter()
+            .filter(|p| p.high_watermark >= 0)
+            .map(|p| (p.id, p.high_watermark))
+            .collect()
+    }
+
     /// Moves `partition` to `offset`: the next message from it will be the
     /// one at `offset` (or the first after it). Queued messages of the
     /// partition are dropped, and a stopped partition starts again.
