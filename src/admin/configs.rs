@@ -463,11 +463,12 @@ fn answer(
     message: Option<String>,
 ) -> (ConfigResource, ItemResult<()>) {
     let resource = ConfigResource::new(ConfigResourceType::from_id(resource_type), name);
+    // An answer for no resource asked about, named like one of a type the
+    // broker may lack: that resource, answered under another type.
     let asked_other_type = || {
         pending
             .iter()
             .find(|p| p.name == resource.name && !p.resource_type.is_core())
-            .filter(|p| !pending.contains(&resource) && p.resource_type != resource.resource_type)
             .cloned()
     };
     let unsupported = |resource: &ConfigResource, detail: Option<&str>| Error::UnsupportedVersion {
@@ -478,9 +479,11 @@ fn answer(
             None => format!("{resource}, which the broker does not support"),
         },
     };
-    if let Some(asked) = asked_other_type() {
-        let e = unsupported(&asked, None);
-        return (asked, Err(e));
+    if !pending.contains(&resource) {
+        if let Some(asked) = asked_other_type() {
+            let e = unsupported(&asked, None);
+            return (asked, Err(e));
+        }
     }
     let unsupported_type = code == ErrorCode::UnsupportedVersion
         || (code == ErrorCode::InvalidRequest && !resource.resource_type.is_core());
