@@ -106,9 +106,57 @@ pub(super) fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Res
             detail: format!("frame of {len} bytes is too short for a response header"),
         });
     }
-    let mut frame = vec![0u8; len];
-    stream
-        .read_exact(&mut frame)
+    // Read into the vector's spare capacity: `read_to_end` through `take`
+    // fills uninitialised memory where the stream can (a plain TCP stream
+    // can), instead of zeroing a large response first, which cost the
+    // consumer's reader thread most of its time.
+    let mut frame = Vec::with_capacity(len);
+    let read = stream
+        .by_ref()
+        .take(len as u64)
+        .read_to_end(&mut frame)
         .map_err(|e| Error::io(format!("reading a {len}-byte frame from {addr}"), e))?;
+    if read < len {
+        return Err(Error::io(
+            format!("reading a {len}-byte frame from {addr}"),
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("the connection closed after {read} bytes"),
+            ),
+        ));
+    }
     Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_frame;
+    use crate::error::Error;
+
+    fn framed(size: i32, body: &[u8]) -> std::io::Cursor<Vec<u8>> {
+        let mut bytes = size.to_be_bytes().to_vec();
+        bytes.extend_from_slice(body);
+        std::io::Cursor::new(bytes)
+    }
+
+    #[test]
+    fn a_whole_frame_is_read_and_the_next_one_is_left() {
+        let mut stream = framed(6, b"abcdefNEXT");
+        let frame = read_frame(&mut stream, "b:9092", 1024).expect("a whole frame");
+        assert_eq!(frame, b"abcdef");
+        assert_eq!(stream.position(), 10);
+    }
+
+    #[test]
+    fn a_frame_cut_short_is_an_unexpected_eof_saying_how_much_came() {
+        let mut stream = framed(100, b"only ten b");
+        match read_frame(&mut stream, "b:9092", 1024) {
+            Err(Error::Io { source, context }) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::UnexpectedEof);
+                assert!(context.contains("100-byte frame"), "{context}");
+                assert!(source.to_string().contains("after 10 bytes"), "{source}");
+            }
+            other => panic!("expected an I/O error, got {other:?}"),
+        }
+    }
 }
