@@ -60,9 +60,9 @@ fn main() -> kafka_sync::Result<()> {
         count += 1;
         println!(
             "{}-{} @{}: {}",
-            message.topic,
-            message.partition,
-            message.offset,
+            message.topic(),
+            message.partition(),
+            message.offset(),
             String::from_utf8_lossy(message.value_bytes())
         );
     }

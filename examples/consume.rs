@@ -49,12 +49,12 @@ fn main() -> kafka_sync::Result<()> {
         count += 1;
         println!(
             "{}/{} @{} key={:?} value={:?} headers={}",
-            message.partition,
-            message.offset,
-            message.timestamp,
-            message.key.as_deref().map(String::from_utf8_lossy),
+            message.partition(),
+            message.offset(),
+            message.timestamp(),
+            message.key().map(String::from_utf8_lossy),
             String::from_utf8_lossy(message.value_bytes()),
-            message.headers.len(),
+            message.headers().len(),
         );
     }
     println!("{count} messages; lag now {:?}", consumer.lag()?);

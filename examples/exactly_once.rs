@@ -74,14 +74,14 @@ fn main() -> kafka_sync::Result<()> {
         for message in &batch {
             let value = String::from_utf8_lossy(message.value_bytes()).to_uppercase();
             let mut record = Record::new(value);
-            if let Some(key) = &message.key {
-                record = record.key(key.clone());
+            if let Some(key) = message.key() {
+                record = record.key(key.to_vec());
             }
             producer.send(&output, record)?;
             // The next offset to read, per partition.
             offsets.insert(
-                TopicPartition::new(&*message.topic, message.partition),
-                message.offset + 1,
+                TopicPartition::new(message.topic(), message.partition()),
+                message.offset() + 1,
             );
         }
         producer.send_offsets_to_transaction(
@@ -123,8 +123,8 @@ fn main() -> kafka_sync::Result<()> {
         if read < 3 {
             println!(
                 "output partition {} offset {}: {}",
-                message.partition,
-                message.offset,
+                message.partition(),
+                message.offset(),
                 String::from_utf8_lossy(message.value_bytes())
             );
         }

@@ -66,9 +66,9 @@ fn main() -> kafka_sync::Result<()> {
         println!(
             "  consumed {:?} (key {:?}) from partition {} at offset {}",
             String::from_utf8_lossy(message.value_bytes()),
-            message.key.as_deref().map(String::from_utf8_lossy),
-            message.partition,
-            message.offset
+            message.key().map(String::from_utf8_lossy),
+            message.partition(),
+            message.offset()
         );
     }
     drop(consumer);

@@ -43,8 +43,9 @@ pub use cluster::{
 pub use consumer::GroupProtocol;
 pub use consumer::{
     AckType, AcknowledgementMode, Assignor, BalancedConsumer, BalancedConsumerConfig, Bytes,
-    ConsumerGroupMetadata, IsolationLevel, Message, MessageHeader, OffsetReset, ShareConsumer,
-    ShareConsumerConfig, SimpleConsumer, SimpleConsumerConfig, Subscription, TopicPartition,
+    ConsumerGroupMetadata, IsolationLevel, Message, MessageHeader, MessageHeaders, OffsetReset,
+    ShareConsumer, ShareConsumerConfig, SimpleConsumer, SimpleConsumerConfig, Subscription,
+    TopicPartition,
 };
 pub use error::{BrokerError, Error, Result, TimeoutKind, TransactionError, TransactionErrorKind};
 pub use net::{Sasl, TlsConfig};

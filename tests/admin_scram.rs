@@ -205,7 +205,7 @@ mod live {
             )
             .unwrap();
         let first = consumer.into_iter().next().expect("a message").unwrap();
-        assert_eq!(first.value.as_deref(), Some(value));
+        assert_eq!(first.value(), Some(value));
     }
 
     #[test]

@@ -120,9 +120,9 @@ impl Member {
                     match consumer.consume(Duration::from_millis(100)) {
                         Ok(Some(m)) => log.lock().push(Got {
                             member: name.clone(),
-                            topic: m.topic.to_string(),
-                            partition: m.partition,
-                            offset: m.offset,
+                            topic: m.topic().to_string(),
+                            partition: m.partition(),
+                            offset: m.offset(),
                             value: String::from_utf8_lossy(m.value_bytes()).into_owned(),
                         }),
                         Ok(None) => {}
@@ -394,11 +394,11 @@ fn messages_never_arrive_from_a_revoked_partition() {
     let mut mine = vec![first];
     while let Some(m) = a.consume(Duration::from_secs(2)).unwrap() {
         assert!(
-            kept.contains(&TopicPartition::new(&*m.topic, m.partition)),
+            kept.contains(&TopicPartition::new(m.topic(), m.partition())),
             "a received {}-{} offset {} after it was revoked; it reads {kept:?}",
-            m.topic,
-            m.partition,
-            m.offset
+            m.topic(),
+            m.partition(),
+            m.offset()
         );
         mine.push(m);
     }
@@ -412,9 +412,9 @@ fn messages_never_arrive_from_a_revoked_partition() {
     a.close().unwrap();
     log.lock().extend(mine.into_iter().map(|m| Got {
         member: "a".into(),
-        topic: m.topic.to_string(),
-        partition: m.partition,
-        offset: m.offset,
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
         value: String::from_utf8_lossy(m.value_bytes()).into_owned(),
     }));
     assert_eq!(received_values(&log), produced);
@@ -648,14 +648,14 @@ fn an_assigned_partition_can_be_paused_resumed_and_sought() {
     consumer.pause(std::slice::from_ref(&p0));
     assert_eq!(consumer.paused(), BTreeSet::from([p0.clone()]));
     while let Some(m) = consumer.consume(Duration::from_millis(500)).unwrap() {
-        assert_eq!(m.partition, 1, "a message of the paused partition");
+        assert_eq!(m.partition(), 1, "a message of the paused partition");
     }
     consumer.resume(std::slice::from_ref(&p0));
     consumer.seek(&p1, 7).unwrap();
     let mut p1_offsets = Vec::new();
     while let Some(m) = consumer.consume(Duration::from_millis(500)).unwrap() {
-        if m.partition == 1 {
-            p1_offsets.push(m.offset);
+        if m.partition() == 1 {
+            p1_offsets.push(m.offset());
         }
     }
     assert_eq!(p1_offsets, [7, 8, 9]);

@@ -52,7 +52,7 @@ fn a_huge_compressed_batch_never_fills_the_queue_past_queued_max_bytes() {
             .consume(LONG.saturating_sub(started.elapsed()))
             .unwrap()
             .unwrap_or_else(|| panic!("record {expected} did not arrive"));
-        assert_eq!(m.offset, i64::from(expected), "records arrive in order");
+        assert_eq!(m.offset(), i64::from(expected), "records arrive in order");
         assert_eq!(m.value_bytes(), expected.to_le_bytes(), "record {expected}");
         largest_message = largest_message.max(std::mem::size_of_val(&m) + m.value_bytes().len());
     }
@@ -119,7 +119,7 @@ fn queued_max_bytes_bounds_all_partitions_together() {
         "the queues held {peak} bytes together; the bound is {BOUND}"
     );
     let mut seen = std::collections::BTreeMap::<i32, i64>::new();
-    seen.insert(first.partition, first.offset + 1);
+    seen.insert(first.partition(), first.offset() + 1);
     let total = 4 * PER_PARTITION;
     let mut read = 1;
     let started = Instant::now();
@@ -130,11 +130,12 @@ fn queued_max_bytes_bounds_all_partitions_together() {
         assert!(!batch.is_empty(), "{read} of {total} records arrived");
         assert!(batch.len() <= 500, "at most `max` at once");
         for m in &batch {
-            let next = seen.entry(m.partition).or_insert(0);
+            let next = seen.entry(m.partition()).or_insert(0);
             assert_eq!(
-                m.offset, *next,
+                m.offset(),
+                *next,
                 "partition {} in order, each record once",
-                m.partition
+                m.partition()
             );
             *next += 1;
             assert_eq!(m.value_bytes().len(), SIZE);

@@ -45,7 +45,7 @@ fn consumer(client: &KafkaClient, config: SimpleConsumerConfig) -> SimpleConsume
 fn read(consumer: &SimpleConsumer, n: usize) -> Vec<(i32, i64, String)> {
     consume_n(consumer, n)
         .iter()
-        .map(|m| (m.partition, m.offset, value_str(m)))
+        .map(|m| (m.partition(), m.offset(), value_str(m)))
         .collect()
 }
 

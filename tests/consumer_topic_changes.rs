@@ -52,8 +52,8 @@ fn a_deleted_topic_stops_consume_with_unknown_topic_after_the_fetched_messages()
     for p in 0..2 {
         let offsets: Vec<i64> = messages
             .iter()
-            .filter(|m| m.partition == p)
-            .map(|m| m.offset)
+            .filter(|m| m.partition() == p)
+            .map(|m| m.offset())
             .collect();
         assert_eq!(offsets, (0..10).collect::<Vec<_>>(), "partition {p}");
     }

@@ -773,8 +773,8 @@ fn three_members_share_the_partitions_through_coordinator_moves_and_its_outage()
                         let value = String::from_utf8_lossy(message.value_bytes()).into_owned();
                         seen.lock().entry(value).or_default().push((
                             index,
-                            message.partition,
-                            message.offset,
+                            message.partition(),
+                            message.offset(),
                         ));
                     }
                 }

@@ -323,7 +323,7 @@ fn the_fetchers_own_connection_is_renewed_before_its_session_ends() {
             .unwrap()
             .unwrap_or_else(|| panic!("record {read} did not arrive"));
         assert_eq!(
-            (message.offset, support::value_str(&message)),
+            (message.offset(), support::value_str(&message)),
             (read, value),
             "records arrive in order"
         );

@@ -86,11 +86,11 @@ fn a_member_that_hangs_leaves_its_acquired_records_to_the_others_after_the_lock_
     for m in &seen {
         assert!(
             by_offset
-                .insert((m.partition, m.offset), m.delivery_count())
+                .insert((m.partition(), m.offset()), m.delivery_count())
                 .is_none(),
             "{}-{} delivered twice to the live member",
-            m.partition,
-            m.offset
+            m.partition(),
+            m.offset()
         );
     }
     for (tp, count) in &by_offset {
@@ -240,7 +240,7 @@ fn acknowledging_a_record_whose_lock_ran_out_is_invalid_record_state() {
     let consumer = join(&client, &group, &topic, explicit());
     let m = read(&consumer, 1).remove(0);
     let observer = mock::client(cluster.bootstrap());
-    wait_until_acquirable(&observer, &group, &topic, m.offset);
+    wait_until_acquirable(&observer, &group, &topic, m.offset());
     consumer.acknowledge(&m, AckType::Accept).unwrap();
     let err = consumer.commit_sync(DEADLINE).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidRecordState), "{err}");
@@ -360,7 +360,11 @@ fn a_leader_that_goes_down_and_comes_back_is_read_again() {
     let mut seen = read(&consumer, 5);
     cluster.broker_down(2).unwrap();
     // Partition 1 goes on while partition 0's leader is down.
-    let more = drain(&consumer, |_| None, |s| s.iter().any(|m| m.partition == 1));
+    let more = drain(
+        &consumer,
+        |_| None,
+        |s| s.iter().any(|m| m.partition() == 1),
+    );
     seen.extend(more);
     cluster.broker_up(2).unwrap();
     drain_until_distinct(&consumer, &mut seen, 40);

@@ -29,13 +29,13 @@ fn messages_of_each_partition_come_in_offset_order() {
     for p in 0..2 {
         let offsets: Vec<i64> = got
             .iter()
-            .filter(|m| m.partition == p)
-            .map(|m| m.offset)
+            .filter(|m| m.partition() == p)
+            .map(|m| m.offset())
             .collect();
         assert_eq!(offsets, (0..20).collect::<Vec<_>>(), "partition {p}");
         let values: Vec<String> = got
             .iter()
-            .filter(|m| m.partition == p)
+            .filter(|m| m.partition() == p)
             .map(value_str)
             .collect();
         assert_eq!(values[3], format!("p{p}-3"));
@@ -105,7 +105,7 @@ fn a_message_produced_while_waiting_is_delivered() {
         .is_none());
     produce_values(&client, &name, 0, &["late".into()]);
     let m = consume_n(&consumer, 1).remove(0);
-    assert_eq!((m.offset, value_str(&m)), (0, "late".into()));
+    assert_eq!((m.offset(), value_str(&m)), (0, "late".into()));
 }
 
 #[test]
@@ -119,7 +119,7 @@ fn latest_reset_skips_what_was_produced_before_the_consumer_started() {
     assert_eq!(consumer.position(0), Some(3));
     produce_values(&client, &name, 0, &["new".into()]);
     let m = consume_n(&consumer, 1).remove(0);
-    assert_eq!((m.offset, value_str(&m)), (3, "new".into()));
+    assert_eq!((m.offset(), value_str(&m)), (3, "new".into()));
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn only_the_chosen_partitions_are_read() {
         .unwrap();
     assert_eq!(consumer.partitions(), [0, 2]);
     let got = consume_n(&consumer, 8);
-    assert!(got.iter().all(|m| m.partition != 1));
+    assert!(got.iter().all(|m| m.partition() != 1));
     assert!(consumer
         .consume(Duration::from_millis(300))
         .unwrap()
@@ -177,7 +177,7 @@ fn seek_rereads_from_the_given_offset() {
     consume_n(&consumer, 8);
     consumer.seek(0, 3).unwrap();
     assert_eq!(consumer.position(0), Some(3));
-    let again: Vec<i64> = consume_n(&consumer, 7).iter().map(|m| m.offset).collect();
+    let again: Vec<i64> = consume_n(&consumer, 7).iter().map(|m| m.offset()).collect();
     assert_eq!(again, (3..10).collect::<Vec<_>>());
 }
 
@@ -191,7 +191,7 @@ fn seek_forward_skips_queued_messages() {
         .unwrap();
     consume_n(&consumer, 1);
     consumer.seek(0, 8).unwrap();
-    let rest: Vec<i64> = consume_n(&consumer, 2).iter().map(|m| m.offset).collect();
+    let rest: Vec<i64> = consume_n(&consumer, 2).iter().map(|m| m.offset()).collect();
     assert_eq!(rest, [8, 9]);
 }
 
@@ -256,7 +256,7 @@ fn seek_to_time_finds_the_first_message_at_or_after_the_timestamp() {
     assert_eq!(consumer.position(0), Some(6));
     consumer.seek_to_time(1_003_000).unwrap();
     let m = consume_n(&consumer, 1).remove(0);
-    assert_eq!((m.offset, m.timestamp), (3, 1_003_000));
+    assert_eq!((m.offset(), m.timestamp()), (3, 1_003_000));
 }
 
 #[test]
@@ -270,7 +270,7 @@ fn a_paused_partition_is_held_back_until_resumed() {
     consumer.pause(&[0]);
     assert_eq!(consumer.paused(), [0]);
     let got = consume_n(&consumer, 5);
-    assert!(got.iter().all(|m| m.partition == 1));
+    assert!(got.iter().all(|m| m.partition() == 1));
     assert!(consumer
         .consume(Duration::from_millis(300))
         .unwrap()
@@ -278,8 +278,8 @@ fn a_paused_partition_is_held_back_until_resumed() {
     consumer.resume(&[0]);
     assert!(consumer.paused().is_empty());
     let got = consume_n(&consumer, 5);
-    assert!(got.iter().all(|m| m.partition == 0));
-    assert_eq!(got[0].offset, 0);
+    assert!(got.iter().all(|m| m.partition() == 0));
+    assert_eq!(got[0].offset(), 0);
 }
 
 #[test]

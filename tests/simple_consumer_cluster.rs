@@ -40,7 +40,7 @@ fn read(consumer: &SimpleConsumer, n: usize) -> Vec<(i32, i64, String)> {
         .map(|_| {
             let m = next(consumer);
             let value = String::from_utf8_lossy(m.value_bytes()).into_owned();
-            (m.partition, m.offset, value)
+            (m.partition(), m.offset(), value)
         })
         .collect()
 }
@@ -170,7 +170,7 @@ fn read_committed_drops_aborted_transactions_and_never_delivers_markers() {
             .map(|m| {
                 let m = m.unwrap();
                 (
-                    m.offset,
+                    m.offset(),
                     String::from_utf8_lossy(m.value_bytes()).into_owned(),
                 )
             })

@@ -55,7 +55,7 @@ fn a_partition_whose_leader_disappears_and_returns_keeps_flowing() {
         &(0..5).map(|i| format!("after-{i}")).collect::<Vec<_>>(),
     );
     let got = consume_n(&consumer, 2);
-    let values: Vec<(i64, String)> = got.iter().map(|m| (m.offset, value_str(m))).collect();
+    let values: Vec<(i64, String)> = got.iter().map(|m| (m.offset(), value_str(m))).collect();
     assert_eq!(values, [(3, "after-3".into()), (4, "after-4".into())]);
 }
 
@@ -97,7 +97,7 @@ fn corrupt_data_is_an_error_for_its_partition_with_its_offset() {
     while values.len() < 3 || error.is_none() {
         assert!(Instant::now() < deadline, "got {values:?}, error {error:?}");
         match consumer.consume(Duration::from_millis(200)) {
-            Ok(Some(m)) => values.push((m.partition, m.offset)),
+            Ok(Some(m)) => values.push((m.partition(), m.offset())),
             Ok(None) => {}
             Err(e) => error = Some(e),
         }
@@ -128,7 +128,7 @@ fn corrupt_data_is_an_error_for_its_partition_with_its_offset() {
     consumer.seek(0, 2).unwrap();
     let m = consume_n(&consumer, 1).remove(0);
     assert_eq!(
-        (m.partition, m.offset, value_str(&m)),
+        (m.partition(), m.offset(), value_str(&m)),
         (0, 2, "good-2".into())
     );
 }

@@ -29,7 +29,7 @@ fn a_new_consumer_of_the_group_resumes_after_the_last_commit() {
         .unwrap()
         .get_simple_consumer(config)
         .unwrap();
-    let rest: Vec<i64> = consume_n(&second, 2).iter().map(|m| m.offset).collect();
+    let rest: Vec<i64> = consume_n(&second, 2).iter().map(|m| m.offset()).collect();
     assert_eq!(rest, [4, 5]);
 }
 
@@ -153,7 +153,7 @@ fn without_a_committed_offset_reset_policy_error_reports_the_partition_until_a_s
         .unwrap()
         .is_none());
     consumer.seek(0, 2).unwrap();
-    let rest: Vec<i64> = consume_n(&consumer, 2).iter().map(|m| m.offset).collect();
+    let rest: Vec<i64> = consume_n(&consumer, 2).iter().map(|m| m.offset()).collect();
     assert_eq!(rest, [2, 3]);
 }
 

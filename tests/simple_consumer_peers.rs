@@ -18,20 +18,19 @@ fn check_peer_records(got: &[Message]) {
     assert_eq!(got.len(), 41);
     for (i, m) in got.iter().take(40).enumerate() {
         let i = i64::try_from(i).unwrap();
-        assert_eq!(m.offset, i);
+        assert_eq!(m.offset(), i);
         let key = (i % 4 != 0).then(|| format!("key-{i}").into_bytes());
-        assert_eq!(m.key.as_deref(), key.as_deref(), "key of record {i}");
+        assert_eq!(m.key(), key.as_deref(), "key of record {i}");
         let value = if i % 5 == 0 {
             Vec::new()
         } else {
             format!("value-{i}").into_bytes()
         };
-        assert_eq!(m.value.as_deref(), Some(&value[..]), "value of record {i}");
-        assert_eq!(m.timestamp, 1_600_000_000_000 + i);
+        assert_eq!(m.value(), Some(&value[..]), "value of record {i}");
+        assert_eq!(m.timestamp(), 1_600_000_000_000 + i);
         let headers: Vec<(String, Option<Vec<u8>>)> = m
-            .headers
-            .iter()
-            .map(|h| (h.key.to_string(), h.value.as_ref().map(|v| v.to_vec())))
+            .headers()
+            .map(|h| (h.key().into_owned(), h.value().map(<[u8]>::to_vec)))
             .collect();
         let expected = if i % 3 == 0 {
             vec![
@@ -45,7 +44,7 @@ fn check_peer_records(got: &[Message]) {
         assert_eq!(headers, expected, "headers of record {i}");
     }
     let big = &got[40];
-    assert_eq!(big.key.as_deref(), Some(&b"big"[..]));
+    assert_eq!(big.key(), Some(&b"big"[..]));
     let value = big.value_bytes();
     assert_eq!(value.len(), 900_000);
     assert!(value
@@ -123,7 +122,7 @@ fn offsets_committed_here_are_read_by_confluent_kafka() {
         .get_simple_consumer(earliest().consumer_group(&group).partitions([0]))
         .unwrap();
     let got = consume_n(&consumer, 3);
-    assert_eq!(got.last().map(|m| m.offset), Some(2));
+    assert_eq!(got.last().map(|m| m.offset()), Some(2));
     consumer.commit_offsets().unwrap();
     // The committed offset is the next one to read.
     assert_eq!(
@@ -166,7 +165,7 @@ fn offsets_committed_by_confluent_kafka_are_where_this_consumer_starts() {
     );
     assert_eq!(consumer.positions(), [(0, 4), (1, 2)].into_iter().collect());
     let got = consume_n(&consumer, 6);
-    let mut firsts: Vec<(i32, i64)> = got.iter().map(|m| (m.partition, m.offset)).collect();
+    let mut firsts: Vec<(i32, i64)> = got.iter().map(|m| (m.partition(), m.offset())).collect();
     firsts.sort_unstable();
     assert_eq!(firsts, [(0, 4), (0, 5), (1, 2), (1, 3), (1, 4), (1, 5)]);
 }
@@ -183,7 +182,7 @@ fn values_read(name: &str, level: IsolationLevel) -> Vec<String> {
         .unwrap();
     consumer
         .iter()
-        .map(|m| String::from_utf8(m.unwrap().value.unwrap().to_vec()).unwrap())
+        .map(|m| String::from_utf8(m.unwrap().value().unwrap().to_vec()).unwrap())
         .collect()
 }
 

@@ -92,9 +92,9 @@ fn exactly_once_worker() {
         for m in &batch {
             let value = format!("{}-out", String::from_utf8_lossy(m.value_bytes()));
             producer
-                .send(&output, Record::new(value).partition(m.partition))
+                .send(&output, Record::new(value).partition(m.partition()))
                 .unwrap();
-            offsets.insert(TopicPartition::new(&input, m.partition), m.offset + 1);
+            offsets.insert(TopicPartition::new(&input, m.partition()), m.offset() + 1);
         }
         producer.flush(DEADLINE).unwrap();
         println!("SENT {}", batch.len());

@@ -282,8 +282,8 @@ pub fn simple(ctx: &Ctx) -> CliResult<()> {
         bounded && done.len() == partitions.len()
     };
     let write = |out: &mut Out, m: &Message, count: &mut u64| -> CliResult<bool> {
-        if stop.get(&m.partition).is_some_and(|s| m.offset >= *s) {
-            consumer.pause(&[m.partition]);
+        if stop.get(&m.partition()).is_some_and(|s| m.offset() >= *s) {
+            consumer.pause(&[m.partition()]);
             return Ok(true);
         }
         *count += 1;

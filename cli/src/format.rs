@@ -88,34 +88,34 @@ fn render_token(t: &Token, m: &Message, null_as_text: bool, out: &mut Vec<u8>) {
     };
     match t {
         Token::Literal(b) => out.extend_from_slice(b),
-        Token::Topic => out.extend_from_slice(m.topic.as_bytes()),
-        Token::Partition => out.extend_from_slice(m.partition.to_string().as_bytes()),
-        Token::Offset => out.extend_from_slice(m.offset.to_string().as_bytes()),
-        Token::Key if m.key.is_none() => null(out),
+        Token::Topic => out.extend_from_slice(m.topic().as_bytes()),
+        Token::Partition => out.extend_from_slice(m.partition().to_string().as_bytes()),
+        Token::Offset => out.extend_from_slice(m.offset().to_string().as_bytes()),
+        Token::Key if m.key().is_none() => null(out),
         Token::Key => out.extend_from_slice(m.key_bytes()),
-        Token::Value if m.value.is_none() => null(out),
+        Token::Value if m.value().is_none() => null(out),
         Token::Value => out.extend_from_slice(m.value_bytes()),
-        Token::KeyLen => out.extend_from_slice(len_of(m.key.is_none(), m.key_bytes()).as_bytes()),
+        Token::KeyLen => out.extend_from_slice(len_of(m.key().is_none(), m.key_bytes()).as_bytes()),
         Token::ValueLen => {
-            out.extend_from_slice(len_of(m.value.is_none(), m.value_bytes()).as_bytes())
+            out.extend_from_slice(len_of(m.value().is_none(), m.value_bytes()).as_bytes())
         }
         Token::ValueLenBinary => {
-            let n: i32 = if m.value.is_none() {
+            let n: i32 = if m.value().is_none() {
                 -1
             } else {
                 m.value_bytes().len() as i32
             };
             out.extend_from_slice(&n.to_be_bytes());
         }
-        Token::Timestamp => out.extend_from_slice(m.timestamp.to_string().as_bytes()),
+        Token::Timestamp => out.extend_from_slice(m.timestamp().to_string().as_bytes()),
         Token::Headers => {
-            for (i, h) in m.headers.iter().enumerate() {
+            for (i, h) in m.headers().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                out.extend_from_slice(h.key.as_bytes());
+                out.extend_from_slice(h.key().as_bytes());
                 out.push(b'=');
-                match h.value.as_deref() {
+                match h.value() {
                     Some(v) => out.extend_from_slice(v),
                     None => null(out),
                 }
@@ -138,27 +138,27 @@ fn len_of(is_null: bool, bytes: &[u8]) -> String {
 /// `null`), so nothing is lost.
 pub fn json_envelope(m: &Message) -> Value {
     let mut o = Map::new();
-    o.insert("topic".into(), json!(&*m.topic));
-    o.insert("partition".into(), json!(m.partition));
-    o.insert("offset".into(), json!(m.offset));
-    let tstype = match m.timestamp_type {
+    o.insert("topic".into(), json!(m.topic()));
+    o.insert("partition".into(), json!(m.partition()));
+    o.insert("offset".into(), json!(m.offset()));
+    let tstype = match m.timestamp_type() {
         TimestampType::CreateTime => "create",
         TimestampType::LogAppendTime => "logappend",
         _ => "none",
     };
     o.insert("tstype".into(), json!(tstype));
-    o.insert("ts".into(), json!(m.timestamp));
+    o.insert("ts".into(), json!(m.timestamp()));
     let mut headers = Vec::new();
-    for h in &m.headers {
-        headers.push(json!(&*h.key));
-        headers.push(match h.value.as_deref() {
+    for h in m.headers() {
+        headers.push(json!(&*h.key()));
+        headers.push(match h.value() {
             None => Value::Null,
             Some(v) => json!(String::from_utf8_lossy(v)),
         });
     }
     o.insert("headers".into(), Value::Array(headers));
-    bytes_field(&mut o, "key", m.key.is_none(), m.key_bytes());
-    bytes_field(&mut o, "payload", m.value.is_none(), m.value_bytes());
+    bytes_field(&mut o, "key", m.key().is_none(), m.key_bytes());
+    bytes_field(&mut o, "payload", m.value().is_none(), m.value_bytes());
     Value::Object(o)
 }
 

@@ -85,7 +85,7 @@ impl Topic {
     ///     .consumer_timeout(Duration::from_secs(5)))?;
     /// for message in &consumer {
     ///     let message = message?;
-    ///     println!("{}/{} {:?}", message.partition, message.offset, message.value);
+    ///     println!("{}/{} {:?}", message.partition(), message.offset(), message.value());
     /// }
     /// # Ok::<(), kafka_sync::Error>(())
     /// ```
@@ -376,7 +376,7 @@ impl BalancedConsumer {
             let until = deadline.map_or(slice, |d| d.min(slice));
             match self.shared.pop(Some(until))? {
                 Some(Item::Message(m)) => return Ok(Some(m)),
-                Some(Item::Error { error, .. }) => return Err(error),
+                Some(Item::Error(e)) => return Err(e.error),
                 None if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(None),
                 None => {}
             }

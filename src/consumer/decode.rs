@@ -7,11 +7,12 @@
 //! Pure: no I/O, no clocks; the fetcher thread calls it on each partition of
 //! each Fetch response.
 //!
-//! Zero copy: messages' keys, values and header values are [`Bytes`] slices
-//! of the response frame (uncompressed batches) or of the batch's
-//! decompressed buffer (compressed ones), never copies; only legacy
-//! compressed message sets, whose inner messages are decompressed per
-//! wrapper, are copied.
+//! Zero copy: a message points at the buffer its record lies in (the
+//! response frame for uncompressed batches, the batch's decompressed buffer
+//! for compressed ones) and says where its key, value and headers are in
+//! it; magic-2 records are read by [`spans::SpanReader`], which allocates
+//! nothing. Only legacy compressed message sets, whose inner messages are
+//! decompressed per wrapper, are copied.
 //!
 //! # References
 //! Kafka protocol guide, "Fetch API" and "Control Batches"; KIP-98
@@ -24,12 +25,13 @@ use bytes::Bytes;
 
 use crate::protocol::api::{AbortedTransaction, IsolationLevel};
 use crate::protocol::records::{
-    decode_batches, BatchHeader, ControlRecordType, DecodeOptions, Record, RecordBatch, Records,
+    decode_batches, BatchHeader, ControlRecordType, DecodeOptions, Record, RecordBatch,
     TimestampType,
 };
 use crate::protocol::DecodeError;
 
-use super::message::{Message, MessageHeader};
+use super::message::{Chunk, Message, RawRecord, Span};
+use spans::SpanReader;
 
 /// What one partition's bytes held.
 #[derive(Debug, Default)]
@@ -60,14 +62,15 @@ pub(crate) struct Decoded {
 /// are made a budget at a time, without decompressing the batch again.
 #[derive(Debug)]
 pub(crate) struct PendingBatch {
-    topic: Arc<str>,
+    /// The buffer the records lie in (the response, or the decompressed
+    /// batch), which the messages made of it share.
+    chunk: Arc<Chunk>,
     partition: i32,
     header: BatchHeader,
-    /// Record data of the batch, read up to `pos`: a slice of the response
-    /// or of the decompressed batch, which the messages made of it share.
-    data: Bytes,
+    /// Record data of the batch: `chunk.buf[pos..end]`.
     pos: usize,
-    /// Records in `data[pos..]`.
+    end: usize,
+    /// Records in `chunk.buf[pos..end]`.
     left: i32,
     /// The offset after the last record made into a message: the
     /// partition's position while nothing of it is queued.
@@ -77,7 +80,7 @@ pub(crate) struct PendingBatch {
 impl PendingBatch {
     /// Whether every record has been made into a message.
     pub fn is_done(&self) -> bool {
-        self.left == 0 && self.pos == self.data.len()
+        self.left == 0 && self.pos == self.end
     }
 
     /// Makes messages of the next records until their sizes reach `budget`
@@ -89,7 +92,12 @@ impl PendingBatch {
     pub fn decode(&mut self, budget: usize) -> (Vec<Message>, usize, Option<DecodeError>) {
         let mut messages = Vec::new();
         let mut bytes = 0;
-        let mut records = Records::resume(&self.data[self.pos..], self.left, &self.header);
+        let chunk = Arc::clone(&self.chunk);
+        let mut records =
+            match SpanReader::new(&chunk.buf, self.pos, self.end, self.left, &self.header) {
+                Ok(records) => records,
+                Err(e) => return (messages, bytes, Some(e)),
+            };
         while bytes < budget {
             let Some(record) = records.next() else {
                 break;
@@ -98,63 +106,67 @@ impl PendingBatch {
                 Ok(record) => record,
                 Err(e) => return (messages, bytes, Some(e)),
             };
-            let message = to_message(
-                &self.data,
-                &self.topic,
-                self.partition,
-                self.header.timestamp_type,
-                record,
-            );
+            let message = Message::new(&chunk, self.partition, self.header.timestamp_type, &record);
             bytes += message.queued_size();
-            self.next_offset = message.offset + 1;
+            self.next_offset = record.offset + 1;
             messages.push(message);
         }
-        let (rest, left) = records.remaining().unwrap_or((&[], 0));
-        self.pos = self.data.len() - rest.len();
-        self.left = left;
+        (self.pos, self.left) = records.remaining();
         (messages, bytes, None)
     }
 }
 
-/// `part` as a slice of `buf` when it lies inside it (no copy), else a copy
-/// (the records of a legacy compressed wrapper live in a buffer of their own).
-fn share(buf: &Bytes, part: &[u8]) -> Bytes {
+/// Where `part` lies in `buf`, when it does (the records of a legacy
+/// compressed wrapper live in a buffer of their own).
+fn span_in(buf: &[u8], part: Option<&[u8]>) -> Option<Span> {
+    let Some(part) = part else {
+        return Some(Span::NULL);
+    };
     let start = buf.as_ptr() as usize;
     let at = part.as_ptr() as usize;
-    if at >= start && at + part.len() <= start + buf.len() {
-        buf.slice(at - start..at - start + part.len())
+    if at >= start
+        && at + part.len() <= start + buf.len()
+        && at + part.len() - start <= u32::MAX as usize
+    {
+        Some(Span::new((at - start) as u32, part.len() as u32))
     } else {
-        Bytes::copy_from_slice(part)
+        None
     }
 }
 
-/// A record as a message: its key, value and header values are slices of
-/// `buf`, the buffer the record was read from.
-fn to_message(
-    buf: &Bytes,
-    topic: &Arc<str>,
+/// A legacy (magic 0 or 1) record as a message: a slice of `chunk` when
+/// it lies in it, else a copy. Legacy records have no headers.
+fn legacy_message(
+    chunk: &Arc<Chunk>,
     partition: i32,
     timestamp_type: TimestampType,
-    record: Record<'_>,
+    record: &Record<'_>,
 ) -> Message {
-    let headers = record
-        .headers
-        .into_iter()
-        .map(|h| MessageHeader {
-            key: h.key.into_owned(),
-            value: h.value.map(|v| share(buf, &v)),
-        })
-        .collect();
-    Message {
-        topic: Arc::clone(topic),
-        partition,
-        offset: record.offset,
-        key: record.key.map(|k| share(buf, k)),
-        value: record.value.map(|v| share(buf, v)),
-        headers,
-        timestamp: record.timestamp,
-        timestamp_type,
-        delivery_count: None,
+    match (
+        span_in(&chunk.buf, record.key),
+        span_in(&chunk.buf, record.value),
+    ) {
+        (Some(key), Some(value)) => {
+            let raw = RawRecord {
+                offset: record.offset,
+                timestamp: record.timestamp,
+                key,
+                value,
+                headers: Span::new(0, 0),
+                header_count: 0,
+            };
+            Message::new(chunk, partition, timestamp_type, &raw)
+        }
+        _ => Message::copied(
+            &chunk.topic,
+            partition,
+            record.offset,
+            record.key,
+            record.value,
+            &[],
+            record.timestamp,
+            timestamp_type,
+        ),
     }
 }
 
@@ -180,6 +192,10 @@ impl PartitionRead<'_> {
         };
         let mut aborts = Aborts::new(aborted);
         let mut batches = decode_batches(bytes, self.options);
+        let chunk = Arc::new(Chunk {
+            buf: bytes.clone(),
+            topic: Arc::clone(self.topic),
+        });
         let mut whole_batches = 0usize;
         let mut stopped = false;
         loop {
@@ -198,7 +214,7 @@ impl PartitionRead<'_> {
                 }
             };
             whole_batches += 1;
-            if let Err(e) = self.take_batch(bytes, &batch, &mut aborts, &mut out, budget) {
+            if let Err(e) = self.take_batch(bytes, &chunk, &batch, &mut aborts, &mut out, budget) {
                 out.error = Some((out.next_offset.max(batch.base_offset()), e));
                 return out;
             }
@@ -219,6 +235,7 @@ impl PartitionRead<'_> {
     fn take_batch(
         &self,
         bytes: &Bytes,
+        chunk: &Arc<Chunk>,
         batch: &RecordBatch<'_>,
         aborts: &mut Aborts,
         out: &mut Decoded,
@@ -240,29 +257,64 @@ impl PartitionRead<'_> {
         }
         let timestamp_type = header.timestamp_type;
         // The buffer the records are read from, shared by their messages.
-        let inflated = batch.take_decompressed()?.map(Bytes::from);
-        let (buf, mut records) = match &inflated {
-            Some(data) => (data, Records::resume(data, header.record_count, header)),
-            None => (bytes, batch.records()?),
-        };
-        loop {
-            if out.bytes >= budget {
-                if let Some((rest, left)) = records.remaining() {
-                    if left > 0 || !rest.is_empty() {
-                        out.pending = Some(PendingBatch {
-                            topic: Arc::clone(self.topic),
-                            partition: self.partition,
-                            header: *header,
-                            data: share(buf, rest),
-                            pos: 0,
-                            left,
-                            next_offset: out
-                                .messages
-                                .last()
-                                .map_or(self.fetch_offset, |m| m.offset + 1),
-                        });
+        let (chunk, pos, end) = match batch.take_decompressed()? {
+            Some(data) => {
+                let end = data.len();
+                let chunk = Arc::new(Chunk {
+                    buf: Bytes::from(data),
+                    topic: Arc::clone(self.topic),
+                });
+                (chunk, 0, end)
+            }
+            None => {
+                let chunk = Arc::clone(chunk);
+                match batch.wire_records() {
+                    Some(wire) => {
+                        // `wire` is a slice of `bytes`, which `decode_batches` read.
+                        let pos = (wire.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+                        if pos > bytes.len() || wire.len() > bytes.len() - pos {
+                            return Err(DecodeError::Invalid("batch records outside the fetch"));
+                        }
+                        (chunk, pos, pos + wire.len())
+                    }
+                    None => {
+                        // Legacy messages: small wrappers, taken whole.
+                        for record in batch.records()? {
+                            let record = record?;
+                            if record.offset < self.fetch_offset {
+                                continue;
+                            }
+                            let message =
+                                legacy_message(&chunk, self.partition, timestamp_type, &record);
+                            out.bytes += message.queued_size();
+                            out.messages.push(message);
+                        }
                         return Ok(());
                     }
+                }
+            }
+        };
+        let mut records = SpanReader::new(&chunk.buf, pos, end, header.record_count, header)?;
+        // Every record takes at least 7 bytes: a lying count reserves no more.
+        let count = usize::try_from(header.record_count).unwrap_or(0);
+        out.messages.reserve(count.min((end - pos) / 7 + 1));
+        loop {
+            if out.bytes >= budget {
+                let (pos, left) = records.remaining();
+                if left > 0 || pos != end {
+                    out.pending = Some(PendingBatch {
+                        chunk: Arc::clone(&chunk),
+                        partition: self.partition,
+                        header: *header,
+                        pos,
+                        end,
+                        left,
+                        next_offset: out
+                            .messages
+                            .last()
+                            .map_or(self.fetch_offset, |m| m.offset() + 1),
+                    });
+                    return Ok(());
                 }
             }
             let Some(record) = records.next() else {
@@ -272,7 +324,7 @@ impl PartitionRead<'_> {
             if record.offset < self.fetch_offset {
                 continue;
             }
-            let message = to_message(buf, self.topic, self.partition, timestamp_type, record);
+            let message = Message::new(&chunk, self.partition, timestamp_type, &record);
             out.bytes += message.queued_size();
             out.messages.push(message);
         }
@@ -318,5 +370,6 @@ impl Aborts {
     }
 }
 
+mod spans;
 #[cfg(test)]
 mod tests;

@@ -44,7 +44,7 @@ pub use bytes::Bytes;
 pub use config::{OffsetReset, SimpleConsumerConfig};
 pub use group_metadata::ConsumerGroupMetadata;
 pub use membership::{GroupProtocol, Subscription};
-pub use message::{Message, MessageHeader};
+pub use message::{Headers as MessageHeaders, Message, MessageHeader};
 pub use share::{AckType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig, ShareIter};
 pub use simple::{Iter as SimpleIter, SimpleConsumer};
 

@@ -31,21 +31,36 @@ use super::message::Message;
 
 /// Messages the caller takes from one partition before moving to the next,
 /// so a partition with a deep backlog does not starve the others.
-const STREAK: usize = 500;
+pub(crate) const STREAK: usize = 500;
 
 /// What the caller receives from a partition: a message, or the error that
-/// stopped the partition at `offset`.
+/// stopped the partition at an offset (boxed, so that an item is no bigger
+/// than a message).
 #[derive(Debug)]
 pub(crate) enum Item {
     Message(Message),
-    Error { offset: Option<i64>, error: Error },
+    Error(Box<ItemError>),
+}
+
+/// The error that stopped a partition, and where.
+#[derive(Debug)]
+pub(crate) struct ItemError {
+    pub offset: Option<i64>,
+    pub error: Error,
+}
+
+impl Item {
+    /// An error item.
+    pub fn error(offset: Option<i64>, error: Error) -> Self {
+        Item::Error(Box::new(ItemError { offset, error }))
+    }
 }
 
 impl Item {
     fn offset(&self) -> Option<i64> {
         match self {
-            Item::Message(m) => Some(m.offset),
-            Item::Error { offset, .. } => *offset,
+            Item::Message(m) => Some(m.offset()),
+            Item::Error(e) => e.offset,
         }
     }
 }
@@ -176,6 +191,30 @@ impl PartitionState {
         Some(item)
     }
 
+    /// Moves up to `n` queued messages from the front into `out`, stopping
+    /// at an error; returns how many.
+    fn drain_messages(&mut self, out: &mut Vec<Message>, n: usize) -> usize {
+        let mut taken = 0;
+        let mut size = 0;
+        while taken < n {
+            match self.queue.pop_front() {
+                Some(Item::Message(m)) => {
+                    size += m.queued_size();
+                    out.push(m);
+                    taken += 1;
+                }
+                Some(other) => {
+                    self.queue.push_front(other);
+                    break;
+                }
+                None => break,
+            }
+        }
+        self.queued_bytes = self.queued_bytes.saturating_sub(size);
+        self.totals.sub(size);
+        taken
+    }
+
     /// Drops every queued item.
     fn clear(&mut self) {
         self.queue.clear();
@@ -233,7 +272,7 @@ impl PartitionState {
 
     /// Queues an error and stops fetching the partition until a seek.
     pub fn fail(&mut self, offset: Option<i64>, error: Error) {
-        self.queue.push_back(Item::Error { offset, error });
+        self.queue.push_back(Item::error(offset, error));
         self.halted = true;
     }
 }
@@ -432,17 +471,16 @@ mod tests {
     use std::time::Instant;
 
     fn message(partition: i32, offset: i64) -> Item {
-        Item::Message(Message {
-            topic: Arc::from("t"),
+        Item::Message(Message::copied(
+            &Arc::from("t"),
             partition,
             offset,
-            key: None,
-            value: None,
-            headers: Vec::new(),
-            timestamp: 0,
-            timestamp_type: TimestampType::CreateTime,
-            delivery_count: None,
-        })
+            None,
+            None,
+            &[],
+            0,
+            TimestampType::CreateTime,
+        ))
     }
 
     fn shared(partitions: &[i32]) -> Shared {
@@ -461,7 +499,7 @@ mod tests {
 
     fn offset_of(item: Option<Item>) -> (i32, i64) {
         match item {
-            Some(Item::Message(m)) => (m.partition, m.offset),
+            Some(Item::Message(m)) => (m.partition(), m.offset()),
             other => panic!("expected a message, got {other:?}"),
         }
     }
@@ -624,7 +662,7 @@ mod tests {
         shared.push_error(Error::Config("group trouble".into()));
         assert!(matches!(
             shared.pop(Some(Instant::now())),
-            Ok(Some(Item::Error { offset: None, .. }))
+            Ok(Some(Item::Error(e))) if e.offset.is_none()
         ));
         assert_eq!(offset_of(shared.pop(Some(Instant::now())).unwrap()), (0, 0));
     }

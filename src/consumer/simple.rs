@@ -43,7 +43,7 @@ impl Topic {
     ///     .consumer_timeout(Duration::from_secs(1)))?;
     /// for message in &consumer {
     ///     let message = message?;
-    ///     println!("{}/{} {:?}", message.partition, message.offset, message.value);
+    ///     println!("{}/{} {:?}", message.partition(), message.offset(), message.value());
     /// }
     /// # Ok::<(), kafka_sync::Error>(())
     /// ```
@@ -277,7 +277,7 @@ impl SimpleConsumer {
         self.maybe_auto_commit();
         match self.shared.pop(deadline)? {
             Some(Item::Message(m)) => Ok(Some(m)),
-            Some(Item::Error { error, .. }) => Err(error),
+            Some(Item::Error(e)) => Err(e.error),
             None => Ok(None),
         }
     }

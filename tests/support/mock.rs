@@ -126,7 +126,7 @@ pub fn read_back_with(
         );
         match consumer.consume(Duration::from_millis(200)).unwrap() {
             Some(message) => {
-                got.get_mut(&message.partition)
+                got.get_mut(&message.partition())
                     .unwrap()
                     .push(String::from_utf8_lossy(message.value_bytes()).into_owned());
                 count += 1;

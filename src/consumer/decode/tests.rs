@@ -80,7 +80,7 @@ fn values(decoded: &Decoded) -> Vec<(i64, String)> {
         .iter()
         .map(|m| {
             (
-                m.offset,
+                m.offset(),
                 String::from_utf8(m.value_bytes().to_vec()).unwrap(),
             )
         })
@@ -94,9 +94,9 @@ fn records_come_out_with_their_partition_offset_headers_and_timestamp() {
     assert_eq!(values(&decoded), [(10, "a".into()), (11, "b".into())]);
     assert_eq!(decoded.next_offset, 12);
     let m = &decoded.messages[1];
-    assert_eq!((&*m.topic, m.partition, m.key.clone()), (TOPIC, 3, None));
+    assert_eq!((m.topic(), m.partition(), m.key()), (TOPIC, 3, None));
     assert_eq!(
-        (m.timestamp, m.timestamp_type),
+        (m.timestamp(), m.timestamp_type()),
         (1_001, TimestampType::CreateTime)
     );
     assert_eq!(m.header("h"), Some(Some(&b"x"[..])));
@@ -236,7 +236,7 @@ fn a_compressed_batch_past_the_budget_is_handed_out_a_budget_at_a_time() {
     // rest waits in memory; the second batch is left for the next fetch.
     let mut decoded = read_within(&bytes, 15, 10 * one);
     assert_eq!(decoded.messages.len(), 10);
-    assert_eq!(decoded.messages[0].offset, 15);
+    assert_eq!(decoded.messages[0].offset(), 15);
     assert_eq!(decoded.bytes, 10 * one);
     assert_eq!(
         decoded.next_offset, 110,
@@ -245,13 +245,13 @@ fn a_compressed_batch_past_the_budget_is_handed_out_a_budget_at_a_time() {
     assert!(!decoded.truncated_batch);
     let mut pending = decoded.pending.take().expect("the rest of the batch waits");
     assert_eq!(pending.next_offset, 25);
-    let mut offsets: Vec<i64> = decoded.messages.iter().map(|m| m.offset).collect();
+    let mut offsets: Vec<i64> = decoded.messages.iter().map(|m| m.offset()).collect();
     while !pending.is_done() {
         let (messages, size, failed) = pending.decode(7 * one);
         assert!(failed.is_none());
         assert!(!messages.is_empty() && messages.len() <= 7);
         assert_eq!(size, messages.len() * one);
-        offsets.extend(messages.iter().map(|m| m.offset));
+        offsets.extend(messages.iter().map(|m| m.offset()));
         assert_eq!(pending.next_offset, offsets[offsets.len() - 1] + 1);
     }
     assert_eq!(offsets, (15..110).collect::<Vec<_>>());
@@ -303,7 +303,7 @@ fn a_bad_record_in_a_waiting_batch_keeps_the_messages_before_it() {
     assert_eq!(values(&decoded), [(0, "a".to_owned())]);
     let mut pending = decoded.pending.take().expect("the rest of the batch waits");
     let (messages, _, failed) = pending.decode(usize::MAX);
-    let got: Vec<i64> = messages.iter().map(|m| m.offset).collect();
+    let got: Vec<i64> = messages.iter().map(|m| m.offset()).collect();
     assert_eq!(got, [1, 2], "the good records before the bad one are kept");
     assert!(failed.is_some(), "the bad record is an error");
     assert_eq!(
@@ -335,10 +335,10 @@ fn values_and_header_values_are_slices_of_the_fetched_bytes_not_copies() {
         assert!(
             inside(&input, m.value_bytes()),
             "value of {} copied",
-            m.offset
+            m.offset()
         );
         assert!(
-            inside(&input, m.headers[0].value().unwrap()),
+            inside(&input, m.headers().next().unwrap().value().unwrap()),
             "header copied"
         );
     }

@@ -99,7 +99,8 @@ impl Fetcher {
         resets: &mut Vec<Sent>,
     ) {
         let topic = Arc::clone(&sent.topic);
-        let context = format!("fetching topic `{topic}` partition {}", sent.partition);
+        // Built only when something goes wrong: this runs for every partition answer.
+        let context = || format!("fetching topic `{topic}` partition {}", sent.partition);
         match p.error_code {
             ErrorCode::None => {}
             ErrorCode::OffsetOutOfRange if self.settings.reset != OffsetReset::Error => {
@@ -110,21 +111,24 @@ impl Fetcher {
                 if is_leader_error(code) {
                     self.metadata_stale = true;
                 }
-                debug!("{context}: {}; retrying", code.name());
+                debug!("{}: {}; retrying", context(), code.name());
                 self.partition_retry_at
                     .insert(sent.key(), crate::time::after(self.retry_backoff));
                 return;
             }
             code => {
-                let error =
-                    Error::broker(code, None, format!("{context} at offset {}", sent.offset));
+                let error = Error::broker(
+                    code,
+                    None,
+                    format!("{} at offset {}", context(), sent.offset),
+                );
                 error!("{error}");
                 self.fail(sent, Some(sent.offset), error);
                 return;
             }
         }
         let Some(bytes) = p.records_in(frame).map(|records| frame.slice_ref(records)) else {
-            let error = Error::protocol(context, "the records lie outside the response");
+            let error = Error::protocol(context(), "the records lie outside the response");
             self.fail(sent, Some(sent.offset), error);
             return;
         };
@@ -145,13 +149,13 @@ impl Fetcher {
         let failure = match decoded.error {
             Some((offset, e)) => Some((
                 offset,
-                Error::decode(format!("{context}: corrupt data at offset {offset}"), e),
+                Error::decode(format!("{}: corrupt data at offset {offset}", context()), e),
             )),
             None if decoded.truncated_batch => Some((
                 decoded.next_offset,
                 Error::Protocol {
                     decode: None,
-                    context: format!("{context} at offset {}", decoded.next_offset),
+                    context: format!("{} at offset {}", context(), decoded.next_offset),
                     detail: "the record batch there is larger than the fetch allowed; raise \
                              max_partition_fetch_bytes and fetch_max_bytes"
                         .into(),

@@ -17,12 +17,15 @@ use std::time::Instant;
 
 use parking_lot::MutexGuard;
 
-use super::{Item, Shared, State};
+use super::{Item, Shared, State, STREAK};
 use crate::consumer::message::Message;
 use crate::error::Error;
 
 /// Most messages taken into the hand at once.
 const RUN: usize = 256;
+
+/// Most room a batch of messages reserves up front.
+const BATCH_CAPACITY: usize = 4096;
 
 /// What the hand holds of one partition, shared with its [`super::PartitionState`].
 #[derive(Debug)]
@@ -96,7 +99,7 @@ impl Shared {
         }
         let message = hand.messages.pop_front()?;
         match hand.messages.front() {
-            Some(next) => source.cell.next.store(next.offset, Ordering::Release),
+            Some(next) => source.cell.next.store(next.offset(), Ordering::Release),
             None => {
                 source.cell.next.store(-1, Ordering::Release);
                 hand.source = None;
@@ -143,7 +146,7 @@ impl Shared {
                 }
             }
             if let Some(next) = hand.messages.front() {
-                p.hand.next.store(next.offset, Ordering::Release);
+                p.hand.next.store(next.offset(), Ordering::Release);
                 p.hand.valid.store(true, Ordering::Release);
                 hand.source = Some(Source {
                     cell: Arc::clone(&p.hand),
@@ -190,10 +193,7 @@ impl Shared {
                 return Err(Error::Closed("consumer"));
             }
             if let Some(error) = state.errors.pop_front() {
-                return Ok(Some(Item::Error {
-                    offset: None,
-                    error,
-                }));
+                return Ok(Some(Item::error(None, error)));
             }
             if let Some((item, poke)) = self.take(&mut state, &mut hand, RUN) {
                 drop(state);
@@ -217,10 +217,10 @@ impl Shared {
     /// call, so the messages before it are handed out first). Empty when the
     /// deadline passed; [`Error::Closed`] once closed.
     pub fn pop_batch(&self, max: usize, deadline: Option<Instant>) -> Result<Vec<Message>, Error> {
-        let mut out = Vec::new();
         if max == 0 {
-            return Ok(out);
+            return Ok(Vec::new());
         }
+        let mut out = Vec::with_capacity(max.min(BATCH_CAPACITY));
         let Some(mut hand) = self.lock_hand(deadline) else {
             return Ok(out);
         };
@@ -254,13 +254,25 @@ impl Shared {
                     poke = true;
                 }
                 match item {
-                    Item::Message(m) => out.push(m),
-                    Item::Error { error, .. } if out.is_empty() => {
+                    Item::Message(m) => {
+                        out.push(m);
+                        // The rest of the partition's run, without going
+                        // round the partitions for each message.
+                        let room = (max - out.len()).min(STREAK.saturating_sub(state.streak));
+                        let p = &mut state.partitions[i];
+                        let taken = p.drain_messages(&mut out, room);
+                        if p.waiting_for_room && p.has_room(self.limits) {
+                            p.waiting_for_room = false;
+                            poke = true;
+                        }
+                        state.streak += taken;
+                    }
+                    Item::Error(e) if out.is_empty() => {
                         drop(state);
                         if poke {
                             self.poke_fetcher();
                         }
-                        return Err(error);
+                        return Err(e.error);
                     }
                     error => {
                         p.queue.push_front(error);
@@ -292,17 +304,16 @@ mod tests {
     use crate::protocol::records::TimestampType;
 
     fn message(partition: i32, offset: i64) -> Message {
-        Message {
-            topic: Arc::from("t"),
+        Message::copied(
+            &Arc::from("t"),
             partition,
             offset,
-            key: None,
-            value: None,
-            headers: Vec::new(),
-            timestamp: 0,
-            timestamp_type: TimestampType::CreateTime,
-            delivery_count: None,
-        }
+            None,
+            None,
+            &[],
+            0,
+            TimestampType::CreateTime,
+        )
     }
 
     /// A queue of partitions 0 and 1 of `t` holding offsets `0..n` each.
@@ -327,7 +338,7 @@ mod tests {
 
     fn next(shared: &Shared) -> (i32, i64) {
         match shared.pop(Some(Instant::now())).unwrap() {
-            Some(Item::Message(m)) => (m.partition, m.offset),
+            Some(Item::Message(m)) => (m.partition(), m.offset()),
             other => panic!("expected a message, got {other:?}"),
         }
     }
@@ -392,7 +403,7 @@ mod tests {
             .unwrap()
             .fail(Some(3), Error::Closed("test"));
         let batch = shared.pop_batch(100, Some(Instant::now())).unwrap();
-        let got: Vec<(i32, i64)> = batch.iter().map(|m| (m.partition, m.offset)).collect();
+        let got: Vec<(i32, i64)> = batch.iter().map(|m| (m.partition(), m.offset())).collect();
         assert_eq!(
             got,
             [(p, 1), (p, 2)],
@@ -404,6 +415,6 @@ mod tests {
         );
         let rest = shared.pop_batch(100, Some(Instant::now())).unwrap();
         assert_eq!(rest.len(), 3, "then the other partition");
-        assert!(rest.iter().all(|m| m.partition != p));
+        assert!(rest.iter().all(|m| m.partition() != p));
     }
 }

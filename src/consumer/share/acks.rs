@@ -39,9 +39,9 @@ impl Acks {
     pub(crate) fn hand_out(&mut self) -> Option<Message> {
         let m = self.buffered.pop_front()?;
         self.delivered
-            .entry((Arc::clone(&m.topic), m.partition))
+            .entry((Arc::clone(m.topic_arc()), m.partition()))
             .or_default()
-            .insert(m.offset);
+            .insert(m.offset());
         Some(m)
     }
 
@@ -61,19 +61,21 @@ impl Acks {
     /// [`Error::Config`] when this consumer did not hand the record out, or
     /// it was acknowledged already.
     pub(crate) fn acknowledge(&mut self, m: &Message, ack: AckType) -> Result<()> {
-        let tp: Tp = (Arc::clone(&m.topic), m.partition);
+        let tp: Tp = (Arc::clone(m.topic_arc()), m.partition());
         let removed = self
             .delivered
             .get_mut(&tp)
-            .is_some_and(|offsets| offsets.remove(&m.offset));
+            .is_some_and(|offsets| offsets.remove(&m.offset()));
         if !removed {
             return Err(Error::Config(format!(
                 "record {}-{}@{} was not handed out by this share consumer or is acknowledged \
                  already; acknowledge each delivered record once",
-                m.topic, m.partition, m.offset
+                m.topic(),
+                m.partition(),
+                m.offset()
             )));
         }
-        self.owe(tp, m.offset, ack.code());
+        self.owe(tp, m.offset(), ack.code());
         Ok(())
     }
 
@@ -103,8 +105,8 @@ impl Acks {
     pub(crate) fn release_buffered(&mut self) {
         for m in std::mem::take(&mut self.buffered) {
             self.owe(
-                (Arc::clone(&m.topic), m.partition),
-                m.offset,
+                (Arc::clone(m.topic_arc()), m.partition()),
+                m.offset(),
                 acknowledge_type::RELEASE,
             );
         }
@@ -119,7 +121,7 @@ impl Acks {
             .map(|p| p.len())
             .sum();
         self.buffered
-            .retain(|m| !tps.contains(&(Arc::clone(&m.topic), m.partition)));
+            .retain(|m| !tps.contains(&(Arc::clone(m.topic_arc()), m.partition())));
         if pending > 0 {
             warn!(
                 "share consumer: {pending} acknowledgements of {tps:?} were not sent ({why}); \
@@ -132,7 +134,7 @@ impl Acks {
     /// reads (forgetting a partition releases its records on the broker).
     pub(crate) fn unbuffer(&mut self, tps: &BTreeSet<Tp>) {
         self.buffered
-            .retain(|m| !tps.contains(&(Arc::clone(&m.topic), m.partition)));
+            .retain(|m| !tps.contains(&(Arc::clone(m.topic_arc()), m.partition())));
     }
 
     /// Takes the acknowledgements owed for `tp`, as wire batches.
@@ -191,16 +193,19 @@ mod tests {
     use crate::protocol::records::TimestampType;
 
     fn message(offset: i64) -> Message {
-        Message {
-            topic: Arc::from("jobs"),
-            partition: 0,
-            offset,
-            key: None,
-            value: None,
-            headers: Vec::new(),
-            timestamp: 0,
-            timestamp_type: TimestampType::CreateTime,
-            delivery_count: Some(1),
+        {
+            let mut m = Message::copied(
+                &Arc::from("jobs"),
+                0,
+                offset,
+                None,
+                None,
+                &[],
+                0,
+                TimestampType::CreateTime,
+            );
+            m.set_delivery_count(1);
+            m
         }
     }
 

@@ -290,8 +290,7 @@ impl<'a> RecordBatch<'a> {
     }
 
     /// For a compressed magic-2 batch, its record data decompressed into a
-    /// buffer the caller keeps (consumers hand out slices of it), with the
-    /// header to read it with through [`Records::resume`]; `None` for
+    /// buffer the caller keeps (consumers hand out slices of it); `None` for
     /// uncompressed and legacy batches, whose [`RecordBatch::records`]
     /// borrow from the input.
     pub(crate) fn take_decompressed(&self) -> DecodeResult<Option<Vec<u8>>> {
@@ -306,6 +305,15 @@ impl<'a> RecordBatch<'a> {
                     .map(Some),
             },
             _ => Ok(None),
+        }
+    }
+
+    /// For an uncompressed magic-2 batch, its record data as on the wire
+    /// (a slice of the input); `None` for compressed and legacy batches.
+    pub(crate) fn wire_records(&self) -> Option<&'a [u8]> {
+        match &self.body {
+            Body::V2 { wire, .. } if self.header.compression == Compression::None => Some(wire),
+            _ => None,
         }
     }
 
@@ -327,35 +335,6 @@ impl<'a> RecordBatch<'a> {
 /// record data does not end with the batch's last record.
 #[derive(Debug)]
 pub struct Records<'b>(RecordsInner<'b>);
-
-impl<'b> Records<'b> {
-    /// Resumes reading a magic-2 batch whose records were read up to some
-    /// point: `data` is the (decompressed) record data not yet read and
-    /// `left` the number of records in it, as [`Records::remaining`] gave
-    /// them; `header` is the batch's. This is how a consumer hands out one
-    /// huge batch a part at a time without decompressing it again.
-    pub(crate) fn resume(data: &'b [u8], left: i32, header: &BatchHeader) -> Self {
-        let log_append_time = (header.timestamp_type == TimestampType::LogAppendTime)
-            .then_some(header.max_timestamp);
-        Records(RecordsInner::V2 {
-            data,
-            left,
-            base_offset: header.base_offset,
-            base_timestamp: header.base_timestamp,
-            log_append_time,
-        })
-    }
-
-    /// For a magic-2 batch, the record data not yet read and how many
-    /// records it holds (see [`Records::resume`]); `None` for legacy
-    /// messages, which are not resumable, and once the iteration ended.
-    pub(crate) fn remaining(&self) -> Option<(&'b [u8], i32)> {
-        match &self.0 {
-            RecordsInner::V2 { data, left, .. } => Some((data, *left)),
-            RecordsInner::Legacy(_) | RecordsInner::Done => None,
-        }
-    }
-}
 
 #[derive(Debug)]
 enum RecordsInner<'b> {

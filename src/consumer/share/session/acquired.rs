@@ -54,7 +54,7 @@ impl Sessions {
         let mut by_offset: BTreeMap<i64, Message> = decoded
             .messages
             .into_iter()
-            .map(|m| (m.offset, m))
+            .map(|m| (m.offset(), m))
             .collect();
         let mut out = Vec::new();
         let mut acks = acks.lock();
@@ -72,7 +72,7 @@ impl Sessions {
             for offset in range.first_offset..=range.last_offset {
                 match by_offset.remove(&offset) {
                     Some(mut m) => {
-                        m.delivery_count = Some(count);
+                        m.set_delivery_count(count);
                         out.push(m);
                     }
                     None if broken_from.is_some_and(|b| offset >= b) => {
@@ -82,7 +82,7 @@ impl Sessions {
                 }
             }
         }
-        out.sort_by_key(|m| m.offset);
+        out.sort_by_key(Message::offset);
         out
     }
 }
