@@ -85,7 +85,12 @@ fn every_key_value_header_and_timestamp_reads_back_exactly() {
         assert_eq!(got.key.as_deref(), want.get_key());
         assert_eq!(got.value.as_deref(), want.get_value());
         assert_eq!(Some(got.timestamp), want.get_timestamp());
-        assert_eq!(got.headers, want.get_headers());
+        let want_headers: Vec<(String, Option<Vec<u8>>)> = want
+            .get_headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_ref().map(|v| v.to_vec())))
+            .collect();
+        assert_eq!(got.headers, want_headers);
     }
     for (got, report) in fetched.iter().zip(&reports) {
         assert_eq!(

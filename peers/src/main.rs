@@ -314,11 +314,14 @@ fn fill(
                 .compression(codec),
         )
         .map_err(|e| e.to_string())?;
-    let pool = values(size, 1024);
+    let pool: Vec<kafka_sync::Bytes> = values(size, 1024)
+        .into_iter()
+        .map(kafka_sync::Bytes::from)
+        .collect();
     for i in 0..records {
         let record = Record::new(pool[i % pool.len()].clone())
             .key((i as u64).to_be_bytes())
-            .header("h", b"v".to_vec());
+            .header("h", kafka_sync::Bytes::from_static(b"v"));
         producer.send(record).map_err(|e| e.to_string())?;
     }
     producer

@@ -147,7 +147,13 @@ fn ours_produce(
                 .delivery_reports(true),
         )
         .map_err(err)?;
-    let pool = values(size, 1024);
+    // Payloads shared, not copied: `Record` holds `Bytes`, and the record is
+    // kept until its delivery report (librdkafka copies from a borrowed slice).
+    let pool: Vec<kafka_sync::Bytes> = values(size, 1024)
+        .into_iter()
+        .map(kafka_sync::Bytes::from)
+        .collect();
+    let header_value = kafka_sync::Bytes::from_static(b"v");
     let reports = producer.producer().delivery_reports().clone();
     let mut failed = 0usize;
     let mut acked = 0usize;
@@ -155,7 +161,7 @@ fn ours_produce(
         for i in 0..records {
             let record = Record::new(pool[i % pool.len()].clone())
                 .key(key(i))
-                .header("h", b"v".to_vec());
+                .header("h", header_value.clone());
             producer.send(record).map_err(err)?;
             while let Ok(report) = reports.try_recv() {
                 acked += 1;

@@ -246,12 +246,24 @@ impl KafkaClient {
         name: &str,
         deadline: Instant,
     ) -> Result<Arc<TopicMetadata>> {
-        if let Some((meta, at)) = self.inner.state.read().topics.get(name) {
-            if at.elapsed() < self.inner.config.metadata_max_age {
-                return Ok(Arc::clone(meta));
-            }
+        match self.cached_topic_metadata(name, Instant::now()) {
+            Some(meta) => Ok(meta),
+            None => self.refresh_topic_until(name, deadline),
         }
-        self.refresh_topic_until(name, deadline)
+    }
+
+    /// `name`'s metadata if it is cached and younger than
+    /// `metadata_max_age` at `now` (the producer's per-record path, which
+    /// has read the clock already).
+    pub(crate) fn cached_topic_metadata(
+        &self,
+        name: &str,
+        now: Instant,
+    ) -> Option<Arc<TopicMetadata>> {
+        let state = self.inner.state.read();
+        let (meta, at) = state.topics.get(name)?;
+        (now.saturating_duration_since(*at) < self.inner.config.metadata_max_age)
+            .then(|| Arc::clone(meta))
     }
 
     /// Fetches `name`'s metadata now (after a leader error, say).

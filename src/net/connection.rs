@@ -44,6 +44,11 @@ use dial::{connect_tcp, explain_tls_rejection, is_timeout, tls_halves};
 use reader::{read_loop, MAX_UNANSWERED, READER_THREAD};
 use versions::{cap_versions, finalized_levels};
 
+/// The largest request buffer a connection keeps between writes: room for a
+/// Produce request of the default `max_request_size` (1 MiB) and its headers
+/// once the buffer has doubled past it.
+const KEPT_WRITE_BUFFER: usize = 4 << 20;
+
 /// Settings every connection of a client shares.
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
@@ -562,8 +567,12 @@ impl Connection {
             buf.len()
         );
         let written = writer.stream.write_all(&buf, write_deadline);
-        // Keep a modest buffer around for the next request, not a huge one.
-        if buf.capacity() <= 1 << 20 {
+        // Keep the buffer for the next request unless it is huge. A
+        // producer's requests fill `max_request_size` (1 MiB by default), so
+        // their frames come a little over it and the buffer that holds one
+        // is 2 MiB: dropping it made every request grow a new one by
+        // doubling, copying the frame each time, and fault its pages in.
+        if buf.capacity() <= KEPT_WRITE_BUFFER {
             writer.buf = buf;
         }
         drop(writer);

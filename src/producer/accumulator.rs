@@ -23,7 +23,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::record::{Record, RecordMetadata};
 use crate::error::{Error, Result, TimeoutKind};
-use crate::protocol::records::{BatchBuilder, BatchOptions, Compression, Header};
+use crate::protocol::records::{BatchBuilder, BatchOptions, Compression};
 
 /// Who learns the outcome of a record.
 pub(crate) enum Completion {
@@ -108,16 +108,23 @@ impl Drop for Batch {
 }
 
 impl Batch {
+    /// A batch writing into `buffer` if one is given (a spare one, see
+    /// [`Accumulator::complete`]), else into a new one of `capacity` bytes.
     pub(crate) fn new(
         topic: &Arc<str>,
         partition: i32,
         options: BatchOptions,
         capacity: usize,
+        buffer: Option<Vec<u8>>,
     ) -> Batch {
+        let builder = match buffer {
+            Some(buffer) => BatchBuilder::with_buffer(options, buffer),
+            None => BatchBuilder::with_capacity(options, capacity),
+        };
         Batch {
             topic: Arc::clone(topic),
             partition,
-            builder: Some(BatchBuilder::with_capacity(options, capacity)),
+            builder: Some(builder),
             encoded: None,
             record_count: 0,
             completions: Vec::new(),
@@ -164,7 +171,20 @@ struct State {
     closing: bool,
     /// The sender thread died: nothing will complete any more.
     dead: bool,
+    /// Buffers of completed batches, for new batches to write into: a
+    /// fresh `batch_size` buffer is mapped by the allocator and faulted
+    /// in page by page, a reused one is not. At most [`SPARE_BUFFERS`].
+    spare: Vec<Vec<u8>>,
+    /// Emptied completion lists of reported batches, kept the same way: a
+    /// batch of small records holds thousands, and growing a new list for
+    /// each batch reallocated it a dozen times.
+    spare_completions: Vec<Vec<(i32, Completion)>>,
 }
+
+/// Batch buffers kept for reuse: enough for the batches that open while
+/// others are in flight, few enough to stay a small part of the memory
+/// (2 MiB with the default `batch_size`).
+const SPARE_BUFFERS: usize = 8;
 
 /// Settings the accumulator needs.
 pub(crate) struct AccumulatorConfig {
@@ -244,24 +264,32 @@ impl Accumulator {
             return Err(Error::Closed("producer"));
         }
         let state = &mut *state;
-        let queues = state.topics.entry(Arc::clone(topic)).or_default();
+        // Looked up by name: cloning the `Arc` for `entry` on every record
+        // bounced its count's cache line between the callers and the sender.
+        let queues = match state.topics.get_mut(&**topic) {
+            Some(queues) => queues,
+            None => state.topics.entry(Arc::clone(topic)).or_default(),
+        };
         let index = usize::try_from(partition).unwrap_or(0);
         if queues.len() <= index {
             queues.resize_with(index + 1, PartitionQueue::default);
         }
         let queue = &mut queues[index];
-        let headers: Vec<Header<'_>> = record
-            .headers
-            .iter()
-            .map(|(k, v)| Header::new(k, v.as_deref()))
-            .collect();
+        let headers = || {
+            record
+                .headers
+                .as_slice()
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref()))
+        };
         let key = record.key.as_deref();
         let value = record.value.as_deref();
         let mut wake = false;
         let fits = queue.open.as_ref().map(|b| {
             let builder = b.builder.as_ref().expect("an open batch has a builder");
             builder.record_count() == 0
-                || builder.size_after(timestamp, key, value, &headers) <= self.config.batch_size
+                || builder.size_after_with(timestamp, key, value, headers())
+                    <= self.config.batch_size
         });
         if fits == Some(false) {
             let full = queue.open.take().expect("checked above");
@@ -269,6 +297,8 @@ impl Accumulator {
             wake = true;
         }
         let orphans = &self.orphans;
+        let spare = &mut state.spare;
+        let spare_completions = &mut state.spare_completions;
         let batch = queue.open.get_or_insert_with(|| {
             wake = true;
             let mut batch = Batch::new(
@@ -278,15 +308,16 @@ impl Accumulator {
                     .with_compression(self.config.compression, self.config.compression_level)
                     .with_transactional(self.config.transactional),
                 self.config.batch_size,
+                spare.pop(),
             );
             batch.orphans = Some(Arc::clone(orphans));
+            batch.completions = spare_completions.pop().unwrap_or_default();
             batch
         });
         let builder = batch.builder.as_mut().expect("an open batch has a builder");
         let delta = builder
-            .append(timestamp, key, value, &headers)
+            .append_with(timestamp, key, value, headers())
             .map_err(|e| Error::encode(format!("encoding a record for `{topic}`"), e))?;
-        drop(headers);
         batch.record_count += 1;
         batch.memory += memory;
         let size = builder.size_in_bytes();
@@ -388,14 +419,47 @@ impl Accumulator {
         next
     }
 
-    /// Gives back the memory of completed records and wakes waiters.
-    pub(crate) fn complete(&self, records: usize, memory: usize) {
+    /// Gives back the memory of completed records and wakes waiters; keeps
+    /// `buffer`, the completed batch's, for a new batch (see
+    /// [`recycle`](Self::recycle)).
+    /// `completions`, an emptied completion list, is kept likewise.
+    pub(crate) fn complete(
+        &self,
+        records: usize,
+        memory: usize,
+        buffer: Option<Vec<u8>>,
+        completions: Vec<(i32, Completion)>,
+    ) {
+        let buffer = buffer.filter(|b| self.reusable(b.capacity()));
         let mut state = self.state.lock();
         state.used_memory = state.used_memory.saturating_sub(memory);
         state.incomplete = state.incomplete.saturating_sub(records);
+        if let Some(buffer) = buffer {
+            keep_spare(&mut state, buffer);
+        }
+        if completions.capacity() > 0
+            && completions.is_empty()
+            && state.spare_completions.len() < SPARE_BUFFERS
+        {
+            state.spare_completions.push(completions);
+        }
         drop(state);
         self.space.notify_all();
         self.done.notify_all();
+    }
+
+    /// Keeps `buffer` for a new batch if it is the size batches start with
+    /// (not a compressed batch's smaller one, nor one a large record grew)
+    /// and fewer than [`SPARE_BUFFERS`] are kept.
+    pub(crate) fn recycle(&self, buffer: Vec<u8>) {
+        if self.reusable(buffer.capacity()) {
+            keep_spare(&mut self.state.lock(), buffer);
+        }
+    }
+
+    fn reusable(&self, capacity: usize) -> bool {
+        let wanted = crate::protocol::records::BATCH_HEADER_LEN + self.config.batch_size;
+        (wanted..=wanted.saturating_mul(2)).contains(&capacity)
     }
 
     /// Waits until every accepted record has completed; `false` on timeout.
@@ -528,6 +592,12 @@ impl Accumulator {
     pub(crate) fn usage(&self) -> (usize, usize, usize) {
         let state = self.state.lock();
         (state.queued_records, state.queued_bytes, state.used_memory)
+    }
+}
+
+fn keep_spare(state: &mut State, buffer: Vec<u8>) {
+    if state.spare.len() < SPARE_BUFFERS {
+        state.spare.push(buffer);
     }
 }
 
@@ -664,7 +734,7 @@ mod tests {
                     break b;
                 }
             };
-            freer.complete(batches[0].record_count, batches[0].memory);
+            freer.complete(batches[0].record_count, batches[0].memory, None, Vec::new());
         });
         acc.append(
             &topic(),

@@ -420,7 +420,7 @@ mod tests {
     use crate::protocol::records::BatchOptions;
 
     fn batch(partition: i32, records: usize) -> Batch {
-        let mut b = Batch::new(&Arc::from("t"), partition, BatchOptions::default(), 0);
+        let mut b = Batch::new(&Arc::from("t"), partition, BatchOptions::default(), 0, None);
         b.record_count = records;
         b
     }

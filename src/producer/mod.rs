@@ -68,7 +68,7 @@ mod transactional;
 pub use config::{Acks, ProducerConfig};
 pub use metrics::ProducerMetrics;
 pub use partitioner::{murmur2, murmur2_partition, Partitioner, Partitioning};
-pub use record::{DeliveryReport, Record, RecordMetadata};
+pub use record::{DeliveryReport, HeaderKey, Payload, Record, RecordHeader, RecordMetadata};
 pub use transaction::TransactionState;
 
 pub use crate::protocol::records::Compression;
@@ -286,10 +286,14 @@ impl Producer {
             Some(txn) => Some(txn.state.begin_send()?),
             None => None,
         };
-        let deadline = crate::time::after(config.max_block);
+        let now = Instant::now();
+        let deadline = crate::time::add(now, config.max_block);
         // Cached metadata first: the retry loop's context is a formatted
         // string, too dear to build for every record.
-        let cached = shared.client.topic_metadata_until(topic, deadline).ok();
+        let cached = match shared.client.cached_topic_metadata(topic, now) {
+            Some(meta) => Some(meta),
+            None => shared.client.topic_metadata_until(topic, deadline).ok(),
+        };
         let meta = match cached {
             Some(meta) => Ok(meta),
             None => shared
@@ -529,12 +533,12 @@ pub struct TopicProducer {
 
 impl TopicProducer {
     /// Queues a record with this value and no key.
-    pub fn produce(&self, value: impl Into<Vec<u8>>) -> Result<()> {
+    pub fn produce(&self, value: impl Into<Payload>) -> Result<()> {
         self.send(Record::new(value))
     }
 
     /// Queues a keyed record; the key picks the partition as in the Java client.
-    pub fn produce_keyed(&self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Result<()> {
+    pub fn produce_keyed(&self, key: impl Into<Payload>, value: impl Into<Payload>) -> Result<()> {
         self.send(Record::new(value).key(key))
     }
 
@@ -572,15 +576,15 @@ pub struct SyncProducer {
 
 impl SyncProducer {
     /// Produces a record with this value and waits for the acknowledgement.
-    pub fn produce(&self, value: impl Into<Vec<u8>>) -> Result<RecordMetadata> {
+    pub fn produce(&self, value: impl Into<Payload>) -> Result<RecordMetadata> {
         self.send(Record::new(value))
     }
 
     /// Produces a keyed record and waits for the acknowledgement.
     pub fn produce_keyed(
         &self,
-        key: impl Into<Vec<u8>>,
-        value: impl Into<Vec<u8>>,
+        key: impl Into<Payload>,
+        value: impl Into<Payload>,
     ) -> Result<RecordMetadata> {
         self.send(Record::new(value).key(key))
     }

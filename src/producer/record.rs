@@ -1,12 +1,303 @@
 //! What goes in and what comes out of a producer: [`Record`],
 //! [`RecordMetadata`] and [`DeliveryReport`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
+
+use bytes::Bytes;
 
 use crate::error::{Error, Result};
 
+/// The bytes of a key, value or header value, as a [`Record`] holds them: a
+/// [`Bytes`], which clones without copying.
+///
+/// Everything a record took before (`impl Into<Vec<u8>>`) converts: owned
+/// buffers (`Vec<u8>`, `String`, `Box<[u8]>`, [`Bytes`]) move in without a
+/// copy; borrowed ones (`&[u8]`, `&str`, `b"..."`, `&Vec<u8>`, `&String`,
+/// arrays) are copied once. To send the same payload many times, make it a
+/// [`Bytes`] once and clone that: each clone is a reference count.
+///
+/// ```
+/// use kafka_sync::producer::{Payload, Record};
+/// use kafka_sync::Bytes;
+/// let shared = Bytes::from(vec![0u8; 1024]);
+/// let record = Record::new(shared.clone()).key("user-42").header("trace", b"1");
+/// assert_eq!(record.get_value_bytes().unwrap().as_ptr(), shared.as_ptr()); // not copied
+/// assert_eq!(Payload::from(&b"k"[..]).into_bytes(), Bytes::from_static(b"k"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Payload(Bytes);
+
+impl Payload {
+    /// The bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl From<Bytes> for Payload {
+    fn from(b: Bytes) -> Self {
+        Payload(b)
+    }
+}
+
+impl From<&Bytes> for Payload {
+    fn from(b: &Bytes) -> Self {
+        Payload(b.clone())
+    }
+}
+
+impl From<bytes::BytesMut> for Payload {
+    fn from(b: bytes::BytesMut) -> Self {
+        Payload(b.freeze())
+    }
+}
+
+impl From<Vec<u8>> for Payload {
+    fn from(v: Vec<u8>) -> Self {
+        Payload(Bytes::from(v))
+    }
+}
+
+impl From<&Vec<u8>> for Payload {
+    fn from(v: &Vec<u8>) -> Self {
+        Payload(Bytes::copy_from_slice(v))
+    }
+}
+
+impl From<Box<[u8]>> for Payload {
+    fn from(v: Box<[u8]>) -> Self {
+        Payload(Bytes::from(v))
+    }
+}
+
+impl From<String> for Payload {
+    fn from(s: String) -> Self {
+        Payload(Bytes::from(s))
+    }
+}
+
+impl From<&String> for Payload {
+    fn from(s: &String) -> Self {
+        Payload(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl From<&str> for Payload {
+    fn from(s: &str) -> Self {
+        Payload(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl From<&[u8]> for Payload {
+    fn from(s: &[u8]) -> Self {
+        Payload(Bytes::copy_from_slice(s))
+    }
+}
+
+impl From<&mut [u8]> for Payload {
+    fn from(s: &mut [u8]) -> Self {
+        Payload(Bytes::copy_from_slice(s))
+    }
+}
+
+impl<const N: usize> From<[u8; N]> for Payload {
+    fn from(s: [u8; N]) -> Self {
+        Payload(Bytes::copy_from_slice(&s))
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Payload {
+    fn from(s: &[u8; N]) -> Self {
+        Payload(Bytes::copy_from_slice(s))
+    }
+}
+
+impl From<Cow<'_, [u8]>> for Payload {
+    fn from(c: Cow<'_, [u8]>) -> Self {
+        match c {
+            Cow::Borrowed(s) => Payload(Bytes::copy_from_slice(s)),
+            Cow::Owned(v) => Payload(Bytes::from(v)),
+        }
+    }
+}
+
+impl From<Cow<'_, str>> for Payload {
+    fn from(c: Cow<'_, str>) -> Self {
+        match c {
+            Cow::Borrowed(s) => Payload(Bytes::copy_from_slice(s.as_bytes())),
+            Cow::Owned(s) => Payload(Bytes::from(s)),
+        }
+    }
+}
+
+impl From<Payload> for Bytes {
+    fn from(p: Payload) -> Self {
+        p.0
+    }
+}
+
+/// A header's key, as a [`Record`] holds it: a `&'static str` (a literal,
+/// the usual case) is kept as it is, with no allocation; anything else
+/// converts as `Into<String>` did (`String` moves in, `&String`, `Box<str>`,
+/// `Cow` and `char` are copied or moved).
+///
+/// A borrowed `&str` that is not `'static` does not convert: pass a
+/// `String` (`name.to_owned()`) or a `&String`.
+///
+/// ```
+/// use kafka_sync::producer::{HeaderKey, Record};
+/// let name = String::from("trace");
+/// let record = Record::new(b"v").header("literal", b"1").header(&name, b"2");
+/// assert_eq!(record.get_headers()[0].0, "literal");
+/// assert_eq!(record.get_headers()[1].0.as_str(), "trace");
+/// assert_eq!(HeaderKey::from(name).as_str(), "trace");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HeaderKey(Cow<'static, str>);
+
+impl HeaderKey {
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key as a `String` (copied when it was a `&'static str`).
+    pub fn into_string(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl std::ops::Deref for HeaderKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for HeaderKey {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for HeaderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for HeaderKey {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for HeaderKey {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for HeaderKey {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl From<&'static str> for HeaderKey {
+    fn from(s: &'static str) -> Self {
+        HeaderKey(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for HeaderKey {
+    fn from(s: String) -> Self {
+        HeaderKey(Cow::Owned(s))
+    }
+}
+
+impl From<&String> for HeaderKey {
+    fn from(s: &String) -> Self {
+        HeaderKey(Cow::Owned(s.clone()))
+    }
+}
+
+impl From<Box<str>> for HeaderKey {
+    fn from(s: Box<str>) -> Self {
+        HeaderKey(Cow::Owned(s.into()))
+    }
+}
+
+impl From<Cow<'static, str>> for HeaderKey {
+    fn from(s: Cow<'static, str>) -> Self {
+        HeaderKey(s)
+    }
+}
+
+impl From<char> for HeaderKey {
+    fn from(c: char) -> Self {
+        HeaderKey(Cow::Owned(c.to_string()))
+    }
+}
+
+impl From<HeaderKey> for String {
+    fn from(k: HeaderKey) -> Self {
+        k.into_string()
+    }
+}
+
+/// A header as a [`Record`] holds it: key and value (`None` for null).
+pub type RecordHeader = (HeaderKey, Option<Bytes>);
+
+/// A record's headers. Most records have none or one, kept inline: a list
+/// would be one more allocation per record.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Headers {
+    #[default]
+    None,
+    One([RecordHeader; 1]),
+    Many(Vec<RecordHeader>),
+}
+
+/// Equal when the headers are, however they are stored.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Headers {}
+
+impl Headers {
+    pub(crate) fn as_slice(&self) -> &[RecordHeader] {
+        match self {
+            Headers::None => &[],
+            Headers::One(one) => one,
+            Headers::Many(many) => many,
+        }
+    }
+
+    fn push(&mut self, header: RecordHeader) {
+        *self = match std::mem::take(self) {
+            Headers::None => Headers::One([header]),
+            Headers::One([first]) => Headers::Many(vec![first, header]),
+            Headers::Many(mut many) => {
+                many.push(header);
+                Headers::Many(many)
+            }
+        };
+    }
+}
+
 /// A record to produce: value, and optionally key, headers, partition and
 /// timestamp.
+///
+/// Keys, values and header values are [`Bytes`]; every setter takes
+/// anything that converts into a [`Payload`] (what `Into<Vec<u8>>` took:
+/// `b"..."`, `&[u8]`, `&str`, `String`, `Vec<u8>`, …, and [`Bytes`]).
+/// Owned buffers move in without a copy, and a record clones without
+/// copying its payload: the producer keeps it until its delivery report.
 ///
 /// ```
 /// use kafka_sync::producer::Record;
@@ -19,9 +310,9 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Record {
-    pub(crate) key: Option<Vec<u8>>,
-    pub(crate) value: Option<Vec<u8>>,
-    pub(crate) headers: Vec<(String, Option<Vec<u8>>)>,
+    pub(crate) key: Option<Bytes>,
+    pub(crate) value: Option<Bytes>,
+    pub(crate) headers: Headers,
     pub(crate) partition: Option<i32>,
     pub(crate) timestamp: Option<i64>,
 }
@@ -29,39 +320,39 @@ pub struct Record {
 impl Record {
     /// A record with this value, no key, no headers; the partitioner picks
     /// the partition and the timestamp is the time of `produce`.
-    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+    pub fn new(value: impl Into<Payload>) -> Self {
         Record {
-            value: Some(value.into()),
+            value: Some(value.into().0),
             ..Record::default()
         }
     }
 
     /// A record with a null value: a tombstone, which deletes `key` from a
     /// compacted topic.
-    pub fn tombstone(key: impl Into<Vec<u8>>) -> Self {
+    pub fn tombstone(key: impl Into<Payload>) -> Self {
         Record {
-            key: Some(key.into()),
+            key: Some(key.into().0),
             ..Record::default()
         }
     }
 
     /// Sets the key; keyed records are partitioned by the key's murmur2 hash.
     #[must_use]
-    pub fn key(mut self, key: impl Into<Vec<u8>>) -> Self {
-        self.key = Some(key.into());
+    pub fn key(mut self, key: impl Into<Payload>) -> Self {
+        self.key = Some(key.into().0);
         self
     }
 
     /// Adds a header (keys may repeat).
     #[must_use]
-    pub fn header(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
-        self.headers.push((key.into(), Some(value.into())));
+    pub fn header(mut self, key: impl Into<HeaderKey>, value: impl Into<Payload>) -> Self {
+        self.headers.push((key.into(), Some(value.into().0)));
         self
     }
 
     /// Adds a header with a null value.
     #[must_use]
-    pub fn null_header(mut self, key: impl Into<String>) -> Self {
+    pub fn null_header(mut self, key: impl Into<HeaderKey>) -> Self {
         self.headers.push((key.into(), None));
         self
     }
@@ -90,9 +381,19 @@ impl Record {
         self.value.as_deref()
     }
 
-    /// The headers, in order.
-    pub fn get_headers(&self) -> &[(String, Option<Vec<u8>>)] {
-        &self.headers
+    /// The key, as the [`Bytes`] the record holds (cloning it copies nothing).
+    pub fn get_key_bytes(&self) -> Option<&Bytes> {
+        self.key.as_ref()
+    }
+
+    /// The value, as the [`Bytes`] the record holds (cloning it copies nothing).
+    pub fn get_value_bytes(&self) -> Option<&Bytes> {
+        self.value.as_ref()
+    }
+
+    /// The headers, in order: key and value (`None` for a null value).
+    pub fn get_headers(&self) -> &[RecordHeader] {
+        self.headers.as_slice()
     }
 
     /// The explicit partition, if one was set.
@@ -107,15 +408,19 @@ impl Record {
 
     /// Bytes the record holds, the amount counted against `buffer_memory`:
     /// key, value and headers plus a fixed per-record overhead.
+    ///
+    /// A value sliced out of a larger [`Bytes`] counts only its own length,
+    /// although it keeps the whole buffer alive.
     pub(crate) fn memory_size(&self) -> usize {
         const OVERHEAD: usize = 64;
         OVERHEAD
-            + self.key.as_ref().map_or(0, Vec::len)
-            + self.value.as_ref().map_or(0, Vec::len)
+            + self.key.as_ref().map_or(0, Bytes::len)
+            + self.value.as_ref().map_or(0, Bytes::len)
             + self
                 .headers
+                .as_slice()
                 .iter()
-                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Vec::len) + 8)
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, Bytes::len) + 8)
                 .sum::<usize>()
     }
 }
@@ -166,5 +471,76 @@ impl DeliveryReport {
     /// The error, when the record was not written.
     pub fn error(&self) -> Option<&Error> {
         self.result.as_ref().err()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_into_vec_took_converts_and_owned_buffers_are_not_copied() {
+        let vec = vec![1u8, 2, 3];
+        let at = vec.as_ptr();
+        let bytes = Payload::from(vec).into_bytes();
+        assert_eq!(bytes.as_ptr(), at, "a Vec<u8> moves in");
+        let string = String::from("abc");
+        let at = string.as_ptr();
+        assert_eq!(
+            Payload::from(string).into_bytes().as_ptr(),
+            at,
+            "a String moves in"
+        );
+        let shared = Bytes::from(vec![9u8; 64]);
+        let record = Record::new(shared.clone()).key(&shared);
+        assert_eq!(record.get_value_bytes().unwrap().as_ptr(), shared.as_ptr());
+        assert_eq!(record.get_key_bytes().unwrap().as_ptr(), shared.as_ptr());
+
+        let owned = vec![7u8; 2];
+        let text = String::from("t");
+        let cases: Vec<(Payload, &[u8])> = vec![
+            (b"lit".into(), b"lit"),
+            ((&b"lit"[..]).into(), b"lit"),
+            ([1u8, 2].into(), &[1, 2]),
+            ("str".into(), b"str"),
+            ((&owned).into(), &[7, 7]),
+            ((&text).into(), b"t"),
+            (vec![5u8].into_boxed_slice().into(), &[5]),
+            (Cow::Borrowed(&b"cow"[..]).into(), b"cow"),
+            (Cow::<[u8]>::Owned(b"cow".to_vec()).into(), b"cow"),
+            (Cow::Borrowed("cs").into(), b"cs"),
+            (bytes::BytesMut::from(&b"mut"[..]).into(), b"mut"),
+            (Bytes::from_static(b"static").into(), b"static"),
+        ];
+        for (payload, want) in cases {
+            assert_eq!(&payload.into_bytes()[..], want);
+        }
+    }
+
+    #[test]
+    fn setters_take_what_they_took_before_and_memory_counts_the_bytes() {
+        let name = String::from("trace");
+        let record = Record::new("v")
+            .key(vec![1u8, 2])
+            .header(&name, b"1")
+            .header(name.clone(), String::from("22"))
+            .null_header("gone");
+        assert_eq!(record.get_value(), Some(&b"v"[..]));
+        assert_eq!(record.get_key(), Some(&[1u8, 2][..]));
+        let headers = record.get_headers();
+        assert_eq!(headers.len(), 3);
+        assert_eq!(headers[0].0, "trace");
+        assert_eq!(headers[1].1.as_deref(), Some(&b"22"[..]));
+        assert_eq!(headers[2].1, None);
+        // 64 overhead + key 2 + value 1 + headers (5+1+8) + (5+2+8) + (4+8)
+        assert_eq!(record.memory_size(), 64 + 2 + 1 + 14 + 15 + 12);
+        assert_eq!(Record::tombstone("k").get_value(), None);
+        let one = Record::new("v").header("h", "1");
+        let mut many = one.clone();
+        many.headers = Headers::Many(vec![(HeaderKey::from("h"), Some(Bytes::from("1")))]);
+        assert_eq!(
+            one, many,
+            "records compare by their headers, not their storage"
+        );
     }
 }

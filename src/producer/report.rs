@@ -63,7 +63,8 @@ impl Reporter {
         }
         let per_record = batch.memory / batch.record_count.max(1);
         let mut held = 0;
-        for (delta, completion) in std::mem::take(&mut batch.completions) {
+        let mut completions = std::mem::take(&mut batch.completions);
+        for (delta, completion) in completions.drain(..) {
             match completion {
                 Completion::Sync(tx, timestamp) => {
                     let r = result.clone().map(|(base, append_time)| {
@@ -121,9 +122,12 @@ impl Reporter {
                 }
             }
         }
-        self.shared
-            .accumulator
-            .complete(batch.record_count, batch.memory.saturating_sub(held));
+        self.shared.accumulator.complete(
+            batch.record_count,
+            batch.memory.saturating_sub(held),
+            batch.encoded.take(),
+            completions,
+        );
     }
 
     /// Closing with reports still waiting for room: waits for a reader until
@@ -151,7 +155,7 @@ impl Reporter {
                 "{lost} delivery reports could not be handed over: the report channel stayed full while the producer closed"
             );
         }
-        self.shared.accumulator.complete(0, freed);
+        self.shared.accumulator.complete(0, freed, None, Vec::new());
     }
 
     /// Hands reports that waited for room to the channel.
@@ -171,7 +175,7 @@ impl Reporter {
             }
         }
         if freed > 0 {
-            self.shared.accumulator.complete(0, freed);
+            self.shared.accumulator.complete(0, freed, None, Vec::new());
         }
     }
 }

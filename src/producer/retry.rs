@@ -89,7 +89,7 @@ mod tests {
     use crate::protocol::records::BatchOptions;
 
     fn outcome(code: ErrorCode, idempotent: bool) -> Outcome {
-        let batch = Batch::new(&Arc::from("t"), 0, BatchOptions::default(), 0);
+        let batch = Batch::new(&Arc::from("t"), 0, BatchOptions::default(), 0, None);
         let answer = PartitionProduceResponse {
             error_code: code,
             base_offset: 42,

@@ -714,7 +714,8 @@ impl Sender {
     /// id, epoch and sequence when idempotent.
     fn seal(&mut self, batch: &mut Batch) -> Result<()> {
         if let Some(builder) = batch.builder.take() {
-            let encoded = builder.build().map_err(|e| {
+            // Compress first: a batch that cannot be built takes no sequence.
+            let mut prepared = builder.prepare().map_err(|e| {
                 Error::encode(
                     format!(
                         "sealing a batch for `{}` partition {}",
@@ -723,9 +724,21 @@ impl Sender {
                     e,
                 )
             })?;
-            batch.encoded = Some(encoded);
-        }
-        if let Some((producer_id, epoch, sequence)) = self.idempotence.stamp(batch) {
+            if let Some(spare) = prepared.take_spare_buffer() {
+                // Compressed into another buffer: this one can be reused.
+                self.shared.accumulator.recycle(spare);
+            }
+            // The header and its CRC are written once, with the producer
+            // state: the CRC covers the whole batch, and this is the pass
+            // that reads it.
+            let (producer_id, epoch, sequence) = self
+                .idempotence
+                .stamp(batch)
+                .unwrap_or_else(|| prepared.producer_state());
+            batch.encoded = Some(prepared.finish(producer_id, epoch, sequence));
+        } else if let Some((producer_id, epoch, sequence)) = self.idempotence.stamp(batch) {
+            // Already encoded (a retry) and restamped since: a new epoch
+            // after KIP-360's bump, or idempotence turned off.
             if let Some(encoded) = batch.encoded.as_mut() {
                 rewrite_producer_state(encoded, producer_id, epoch, sequence)
                     .map_err(|e| Error::decode("stamping producer state on a batch", e))?;
@@ -816,6 +829,7 @@ impl Sender {
                 orphan.partition,
                 crate::protocol::records::BatchOptions::default(),
                 0,
+                None,
             );
             batch.completions = orphan.completions;
             batch.record_count = orphan.record_count;

@@ -70,7 +70,7 @@ mod legacy;
 use std::borrow::Cow;
 
 pub use batch::{decode_batches, BatchHeader, Batches, DecodeOptions, RecordBatch, Records};
-pub use builder::{rewrite_producer_state, BatchBuilder, BatchOptions};
+pub use builder::{rewrite_producer_state, BatchBuilder, BatchOptions, PreparedBatch};
 pub use compression::{Compression, ParseCompressionError};
 pub use control::{ControlRecordType, END_TXN_MARKER_VALUE_LEN};
 
