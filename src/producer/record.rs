@@ -137,107 +137,176 @@ impl From<Payload> for Bytes {
     }
 }
 
-/// A header's key, as a [`Record`] holds it: a `&'static str` (a literal,
-/// the usual case) is kept as it is, with no allocation; anything else
-/// converts as `Into<String>` did (`String` moves in, `&String`, `Box<str>`,
-/// `Cow` and `char` are copied or moved).
-///
-/// A borrowed `&str` that is not `'static` does not convert: pass a
-/// `String` (`name.to_owned()`) or a `&String`.
+/// A header's key, as a [`Record`] holds it. Keys of up to
+/// [`HeaderKey::INLINE`] bytes (nearly all real ones: `trace-id`,
+/// `content-type`) are kept inside the key itself, with no allocation,
+/// whether they come from a literal or a borrowed `&str`; a longer key is a
+/// `String` (moved in when it is one). Everything `Into<String>` took
+/// converts: `&str`, `String`, `&String`, `Box<str>`, `Cow<str>`, `char`.
 ///
 /// ```
 /// use kafka_sync::producer::{HeaderKey, Record};
 /// let name = String::from("trace");
-/// let record = Record::new(b"v").header("literal", b"1").header(&name, b"2");
+/// let borrowed: &str = name.as_str();
+/// let record = Record::new(b"v")
+///     .header("literal", b"1")
+///     .header(&name, b"2")
+///     .header(borrowed, b"3");
 /// assert_eq!(record.get_headers()[0].0, "literal");
-/// assert_eq!(record.get_headers()[1].0.as_str(), "trace");
+/// assert_eq!(record.get_headers()[2].0.as_str(), "trace");
 /// assert_eq!(HeaderKey::from(name).as_str(), "trace");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HeaderKey(Cow<'static, str>);
+#[derive(Clone)]
+pub struct HeaderKey(KeyRepr);
+
+#[derive(Clone)]
+enum KeyRepr {
+    /// `len` bytes of UTF-8 at the start of `bytes`.
+    Inline {
+        len: u8,
+        bytes: [u8; HeaderKey::INLINE],
+    },
+    Owned(String),
+}
 
 impl HeaderKey {
+    /// The longest key kept without an allocation, in bytes.
+    pub const INLINE: usize = 30;
+
     /// The key.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            KeyRepr::Inline { len, bytes } => {
+                // Only `From<&str>` writes inline keys, from a whole `str`.
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            KeyRepr::Owned(s) => s,
+        }
     }
 
-    /// The key as a `String` (copied when it was a `&'static str`).
+    /// The key as a `String` (copied when it was kept inline).
     pub fn into_string(self) -> String {
-        self.0.into_owned()
+        match self.0 {
+            KeyRepr::Owned(s) => s,
+            inline @ KeyRepr::Inline { .. } => HeaderKey(inline).as_str().to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for HeaderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for HeaderKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for HeaderKey {}
+
+impl std::hash::Hash for HeaderKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for HeaderKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for HeaderKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
 impl std::ops::Deref for HeaderKey {
     type Target = str;
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for HeaderKey {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl std::fmt::Display for HeaderKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl PartialEq<str> for HeaderKey {
     fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
+        self.as_str() == other
     }
 }
 
 impl PartialEq<&str> for HeaderKey {
     fn eq(&self, other: &&str) -> bool {
-        *self.0 == **other
+        self.as_str() == *other
     }
 }
 
 impl PartialEq<String> for HeaderKey {
     fn eq(&self, other: &String) -> bool {
-        *self.0 == **other
+        self.as_str() == other.as_str()
     }
 }
 
-impl From<&'static str> for HeaderKey {
-    fn from(s: &'static str) -> Self {
-        HeaderKey(Cow::Borrowed(s))
+impl From<&str> for HeaderKey {
+    fn from(s: &str) -> Self {
+        if s.len() <= HeaderKey::INLINE {
+            let mut bytes = [0u8; HeaderKey::INLINE];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            HeaderKey(KeyRepr::Inline {
+                len: s.len() as u8, // at most INLINE (30)
+                bytes,
+            })
+        } else {
+            HeaderKey(KeyRepr::Owned(s.to_owned()))
+        }
     }
 }
 
 impl From<String> for HeaderKey {
     fn from(s: String) -> Self {
-        HeaderKey(Cow::Owned(s))
+        HeaderKey(KeyRepr::Owned(s))
     }
 }
 
 impl From<&String> for HeaderKey {
     fn from(s: &String) -> Self {
-        HeaderKey(Cow::Owned(s.clone()))
+        HeaderKey::from(s.as_str())
     }
 }
 
 impl From<Box<str>> for HeaderKey {
     fn from(s: Box<str>) -> Self {
-        HeaderKey(Cow::Owned(s.into()))
+        HeaderKey(KeyRepr::Owned(s.into()))
     }
 }
 
-impl From<Cow<'static, str>> for HeaderKey {
-    fn from(s: Cow<'static, str>) -> Self {
-        HeaderKey(s)
+impl From<Cow<'_, str>> for HeaderKey {
+    fn from(s: Cow<'_, str>) -> Self {
+        match s {
+            Cow::Borrowed(s) => HeaderKey::from(s),
+            Cow::Owned(s) => HeaderKey::from(s),
+        }
     }
 }
 
 impl From<char> for HeaderKey {
     fn from(c: char) -> Self {
-        HeaderKey(Cow::Owned(c.to_string()))
+        HeaderKey::from(c.encode_utf8(&mut [0u8; 4]) as &str)
     }
 }
 
@@ -477,6 +546,30 @@ impl DeliveryReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_keys_convert_from_any_str_and_compare_by_content() {
+        let name = String::from("trace-id");
+        let borrowed: &str = &name;
+        let inline = HeaderKey::from(borrowed);
+        assert!(matches!(inline.0, KeyRepr::Inline { len: 8, .. }));
+        let owned = HeaderKey::from(name.clone());
+        assert!(matches!(owned.0, KeyRepr::Owned(_)));
+        assert_eq!(inline, owned);
+        use std::hash::BuildHasher;
+        let state = std::hash::RandomState::new();
+        assert_eq!(state.hash_one(&inline), state.hash_one(&owned));
+        let long = "k".repeat(HeaderKey::INLINE + 1);
+        let spilled = HeaderKey::from(long.as_str());
+        assert!(matches!(spilled.0, KeyRepr::Owned(_)));
+        assert_eq!(spilled.as_str(), long);
+        let edge = "é".repeat(HeaderKey::INLINE / 2);
+        assert_eq!(HeaderKey::from(edge.as_str()).into_string(), edge);
+        assert_eq!(HeaderKey::from('ß').as_str(), "ß");
+        assert_eq!(HeaderKey::from(Cow::Borrowed("x")), "x");
+        assert_eq!(format!("{inline:?}"), "\"trace-id\"");
+        assert!(std::mem::size_of::<HeaderKey>() <= 32);
+    }
 
     #[test]
     fn everything_into_vec_took_converts_and_owned_buffers_are_not_copied() {
