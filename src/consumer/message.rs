@@ -15,6 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::protocol::records::TimestampType;
+use crate::protocol::Encoder;
 
 /// The buffer records are read from, shared by their messages, and the
 /// topic they belong to: one reference count per message for both.
@@ -152,13 +153,14 @@ impl Message {
         let value = put(&mut buf, value);
         let headers_start = buf.len();
         for (k, v) in headers {
-            put_varint(&mut buf, k.len() as i64);
-            buf.extend_from_slice(k.as_bytes());
+            let mut e = Encoder::new(&mut buf);
+            e.varlong(k.len() as i64);
+            e.raw(k.as_bytes());
             match v {
-                None => put_varint(&mut buf, -1),
+                None => e.varlong(-1),
                 Some(v) => {
-                    put_varint(&mut buf, v.len() as i64);
-                    buf.extend_from_slice(v);
+                    e.varlong(v.len() as i64);
+                    e.raw(v);
                 }
             }
         }
@@ -441,15 +443,6 @@ pub(crate) fn read_varint(data: &[u8], pos: &mut usize) -> Option<i32> {
         }
     }
     None
-}
-
-fn put_varint(buf: &mut Vec<u8>, v: i64) {
-    let mut raw = ((v << 1) ^ (v >> 63)) as u64;
-    while raw >= 0x80 {
-        buf.push((raw as u8) | 0x80);
-        raw >>= 7;
-    }
-    buf.push(raw as u8);
 }
 
 #[cfg(test)]

@@ -9,15 +9,10 @@ use bytes::Bytes;
 use super::SpanReader;
 use crate::consumer::message::{Chunk, Message};
 use crate::protocol::records::{BatchHeader, TimestampType};
-use crate::protocol::DecodeError;
+use crate::protocol::{DecodeError, Encoder};
 
 fn varint(out: &mut Vec<u8>, v: i64) {
-    let mut raw = ((v << 1) ^ (v >> 63)) as u64;
-    while raw >= 0x80 {
-        out.push((raw as u8) | 0x80);
-        raw >>= 7;
-    }
-    out.push(raw as u8);
+    Encoder::new(out).varlong(v);
 }
 
 fn part(out: &mut Vec<u8>, part: Option<&[u8]>) {
