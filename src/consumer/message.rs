@@ -430,16 +430,31 @@ pub(crate) fn read_part<'a>(data: &'a [u8], pos: &mut usize) -> Option<Option<&'
 
 /// A zig-zag varint (32 bits) from `data[*pos..]`.
 pub(crate) fn read_varint(data: &[u8], pos: &mut usize) -> Option<i32> {
-    let mut raw: u32 = 0;
-    for i in 0..5 {
+    let raw = read_unsigned(data, pos, 32)? as u32; // at most 32 bits, checked
+    Some(((raw >> 1) as i32) ^ -((raw & 1) as i32))
+}
+
+/// A zig-zag varlong (64 bits) from `data[*pos..]`.
+pub(crate) fn read_varlong(data: &[u8], pos: &mut usize) -> Option<i64> {
+    let raw = read_unsigned(data, pos, 64)?;
+    Some(((raw >> 1) as i64) ^ -((raw & 1) as i64))
+}
+
+/// An unsigned varint of at most `bits` bits from `data[*pos..]`; `None`
+/// when it is cut short or longer than `bits`.
+fn read_unsigned(data: &[u8], pos: &mut usize, bits: u32) -> Option<u64> {
+    let bytes = bits.div_ceil(7);
+    let mut raw: u64 = 0;
+    for i in 0..bytes {
         let byte = *data.get(*pos)?;
         *pos += 1;
-        if i == 4 && byte > 0x0f {
+        // The last byte may carry only the bits left (4 of 32, 1 of 64).
+        if i == bytes - 1 && u32::from(byte) >> (bits - 7 * i) != 0 {
             return None;
         }
-        raw |= u32::from(byte & 0x7f) << (7 * i);
+        raw |= u64::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
-            return Some(((raw >> 1) as i32) ^ -((raw & 1) as i32));
+            return Some(raw);
         }
     }
     None
@@ -448,6 +463,34 @@ pub(crate) fn read_varint(data: &[u8], pos: &mut usize) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn varints_read_back_at_their_extremes_and_overlong_ones_are_refused() {
+        for v in [0, 1, -1, 63, -64, i32::MAX, i32::MIN] {
+            let mut buf = Vec::new();
+            Encoder::new(&mut buf).varint(v);
+            let mut pos = 0;
+            assert_eq!(read_varint(&buf, &mut pos), Some(v));
+            assert_eq!(pos, buf.len());
+        }
+        for v in [0, -1, i64::from(i32::MAX) + 1, i64::MAX, i64::MIN] {
+            let mut buf = Vec::new();
+            Encoder::new(&mut buf).varlong(v);
+            let mut pos = 0;
+            assert_eq!(read_varlong(&buf, &mut pos), Some(v));
+            assert_eq!(pos, buf.len());
+        }
+        // A fifth byte past 32 bits, a tenth past 64, and a cut varint.
+        assert_eq!(read_varint(&[0xff, 0xff, 0xff, 0xff, 0x10], &mut 0), None);
+        assert_eq!(
+            read_varlong(
+                &[0xff; 9].iter().copied().chain([0x02]).collect::<Vec<_>>(),
+                &mut 0
+            ),
+            None
+        );
+        assert_eq!(read_varint(&[0x80], &mut 0), None);
+    }
 
     #[test]
     fn a_message_is_at_most_64_bytes() {

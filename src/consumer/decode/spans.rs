@@ -5,7 +5,7 @@
 //! that does not end where its length says, a negative length, a null
 //! header key, record data left after the batch's last record.
 
-use crate::consumer::message::{read_varint, RawRecord, Span};
+use crate::consumer::message::{read_varint, read_varlong, RawRecord, Span};
 use crate::protocol::records::{BatchHeader, TimestampType};
 use crate::protocol::DecodeError;
 
@@ -121,23 +121,6 @@ fn span(body: &[u8], pos: &mut usize) -> Result<Span, DecodeError> {
     }
     *pos += n;
     Ok(Span::new(start as u32, n as u32))
-}
-
-/// A zig-zag varlong (64 bits) from `data[*pos..]`.
-fn read_varlong(data: &[u8], pos: &mut usize) -> Option<i64> {
-    let mut raw: u64 = 0;
-    for i in 0..10 {
-        let byte = *data.get(*pos)?;
-        *pos += 1;
-        if i == 9 && byte > 0x01 {
-            return None;
-        }
-        raw |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some(((raw >> 1) as i64) ^ -((raw & 1) as i64));
-        }
-    }
-    None
 }
 
 impl Iterator for SpanReader<'_> {
