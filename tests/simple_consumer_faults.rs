@@ -71,6 +71,63 @@ fn produce_corrupt(client: &KafkaClient, topic: &str, partition: i32) {
     produce_encoded(client, topic, partition, batch);
 }
 
+/// A batch of `count` records of 1 KiB (about `count` KiB: many of the
+/// 8 KiB blocks the connection sums as it reads a large response).
+fn large_batch(first: u8, count: usize) -> Vec<u8> {
+    let mut builder = BatchBuilder::new(BatchOptions::default());
+    for i in 0..count {
+        let value = vec![first.wrapping_add(i as u8); 1024];
+        builder.append(now_ms(), None, Some(&value), &[]).unwrap();
+    }
+    builder.build().unwrap()
+}
+
+/// The CRC check of a batch inside a large Fetch response folds in the sums
+/// the connection took of each 8 KiB block as it read it: large good batches
+/// pass, and one byte changed deep inside a large batch still fails it.
+#[test]
+fn a_byte_changed_deep_inside_a_large_batch_fails_its_crc() {
+    let client = client();
+    let name = unique_name("corrupt-large");
+    client.create_topic(&name, 1, 1).unwrap();
+    assert_eq!(
+        client.cluster_id().as_deref(),
+        Some("tansu_cluster"),
+        "this test writes a corrupt batch, which only tansu accepts (Kafka checks CRCs on produce)"
+    );
+    produce_encoded(&client, &name, 0, large_batch(0, 200));
+    let mut corrupt = large_batch(1, 200);
+    let middle = corrupt.len() / 2 + 3;
+    corrupt[middle] ^= 0x10;
+    produce_encoded(&client, &name, 0, corrupt);
+    let consumer = client
+        .topic(&name)
+        .unwrap()
+        .get_simple_consumer(earliest())
+        .unwrap();
+
+    let mut read = 0;
+    let deadline = Instant::now() + DEADLINE;
+    let error = loop {
+        assert!(Instant::now() < deadline, "read {read}, no error");
+        match consumer.consume(Duration::from_millis(200)) {
+            Ok(Some(m)) => {
+                assert_eq!(m.offset(), read, "in order, none skipped");
+                assert_eq!(m.value(), Some(&[read as u8; 1024][..]));
+                read += 1;
+            }
+            Ok(None) => {}
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(read, 200, "the whole good batch came first");
+    assert!(
+        matches!(error.decode_error(), Some(DecodeError::CrcMismatch { .. })),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("offset 200"), "{error}");
+}
+
 #[test]
 fn corrupt_data_is_an_error_for_its_partition_with_its_offset() {
     let client = client();

@@ -24,8 +24,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::protocol::api::{AbortedTransaction, IsolationLevel};
+use crate::protocol::records::crc::FrameSums;
 use crate::protocol::records::{
-    decode_batches, BatchHeader, ControlRecordType, DecodeOptions, Record, RecordBatch,
+    decode_batches_summed, BatchHeader, ControlRecordType, DecodeOptions, Record, RecordBatch,
     TimestampType,
 };
 use crate::protocol::DecodeError;
@@ -177,6 +178,9 @@ pub(crate) struct PartitionRead<'a> {
     pub fetch_offset: i64,
     pub isolation_level: IsolationLevel,
     pub options: DecodeOptions,
+    /// The block sums of the frame the bytes are in, if the connection took
+    /// any (`FrameSums::NONE` otherwise): CRC checks fold them in.
+    pub sums: FrameSums<'a>,
 }
 
 impl PartitionRead<'_> {
@@ -191,7 +195,7 @@ impl PartitionRead<'_> {
             ..Decoded::default()
         };
         let mut aborts = Aborts::new(aborted);
-        let mut batches = decode_batches(bytes, self.options);
+        let mut batches = decode_batches_summed(bytes, self.options, self.sums);
         let chunk = Arc::new(Chunk {
             buf: bytes.clone(),
             topic: Arc::clone(self.topic),

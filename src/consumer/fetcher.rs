@@ -31,7 +31,7 @@ use log::{debug, warn};
 
 use crate::cluster::{KafkaClient, TopicMetadata};
 use crate::error::{Error, Result};
-use crate::net::{Backoff, Connection, PendingResponse};
+use crate::net::{Backoff, Connection, Frame, PendingResponse};
 use crate::protocol::api::{
     FetchPartition, FetchRequest, FetchResponse, FetchTopic, IsolationLevel,
 };
@@ -229,13 +229,13 @@ struct Fetcher {
     partition_retry_at: HashMap<Key, Instant>,
 }
 
-type FetchResult = Result<(FetchResponse, Vec<u8>)>;
+type FetchResult = Result<(FetchResponse, Frame)>;
 
 /// What woke the fetcher.
 enum Arrived {
     Nothing,
     /// The response of `in_flight[i]`.
-    Response(usize, Result<Vec<u8>>),
+    Response(usize, Result<Frame>),
     Connection(i32, Result<Arc<Connection>>),
 }
 

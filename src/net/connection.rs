@@ -83,7 +83,20 @@ impl Default for ConnectionConfig {
     }
 }
 
-type FrameResult = Result<Vec<u8>>;
+/// A response frame as the reader read it: the bytes after the size
+/// prefix, and the CRC-32C of each complete block of them, summed while they
+/// were fresh in the reader's cache (empty for small frames; see
+/// `protocol::records::crc`). A Fetch response's batches are checked
+/// against those sums.
+#[derive(Debug, Default)]
+pub struct Frame {
+    /// The frame, from the correlation id on.
+    pub bytes: Vec<u8>,
+    /// `block_sums[i]` is the CRC-32C of `bytes`' `i`-th block.
+    pub block_sums: Vec<u32>,
+}
+
+type FrameResult = Result<Frame>;
 
 struct Pending {
     correlation_id: i32,
@@ -241,7 +254,7 @@ pub struct PendingResponse<R: Request> {
 impl<R: Request> PendingResponse<R> {
     /// The channel the raw frame arrives on, for `select!` over several
     /// pending responses; decode what arrives with [`PendingResponse::decode`].
-    pub fn receiver(&self) -> &Receiver<Result<Vec<u8>>> {
+    pub fn receiver(&self) -> &Receiver<FrameResult> {
         &self.rx
     }
 
@@ -257,7 +270,7 @@ impl<R: Request> PendingResponse<R> {
 
     /// Like [`PendingResponse::wait`], and hands the frame back too; see
     /// [`PendingResponse::decode_keeping_frame`].
-    pub fn wait_keeping_frame(self) -> Result<(R::Response, Vec<u8>)> {
+    pub fn wait_keeping_frame(self) -> Result<(R::Response, Frame)> {
         match self.rx.recv_deadline(self.deadline) {
             Ok(frame) => self.decode_keeping_frame(frame),
             Err(RecvTimeoutError::Timeout) => {
@@ -279,17 +292,17 @@ impl<R: Request> PendingResponse<R> {
     }
 
     /// Decodes a frame taken from [`PendingResponse::receiver`].
-    pub fn decode(&self, frame: Result<Vec<u8>>) -> Result<R::Response> {
+    pub fn decode(&self, frame: FrameResult) -> Result<R::Response> {
         self.decode_keeping_frame(frame)
             .map(|(response, _)| response)
     }
 
     /// Like [`PendingResponse::decode`], and hands the frame back too: byte
     /// ranges in the response (a Fetch response's records) index into it.
-    pub fn decode_keeping_frame(&self, frame: Result<Vec<u8>>) -> Result<(R::Response, Vec<u8>)> {
+    pub fn decode_keeping_frame(&self, frame: FrameResult) -> Result<(R::Response, Frame)> {
         let frame = frame?;
         let (response, trailing) = protocol::decode_response_counting_trailing::<R>(
-            &frame,
+            &frame.bytes,
             self.version,
             self.correlation_id,
         )

@@ -10,7 +10,7 @@ mod sasl;
 pub(crate) mod scram;
 pub mod tls;
 
-pub use connection::{api_name, Connection, ConnectionConfig, PendingResponse};
+pub use connection::{api_name, Connection, ConnectionConfig, Frame, PendingResponse};
 pub use sasl::Sasl;
 pub use tls::{TlsConfig, TlsConnector};
 

@@ -288,10 +288,14 @@ pub fn fetch_batches_with(
         .recv_timeout(DEADLINE)
         .expect("fetch answered")
         .expect("fetch frame");
-    let response = pending.decode(Ok(frame.clone())).expect("fetch decodes");
+    let (response, frame) = pending
+        .decode_keeping_frame(Ok(frame))
+        .expect("fetch decodes");
     let p = &response.responses[0].partitions[0];
     assert_eq!(p.error_code, ErrorCode::None, "fetch {topic}/{partition}");
-    let bytes = p.records_in(&frame).expect("records within the frame");
+    let bytes = p
+        .records_in(&frame.bytes)
+        .expect("records within the frame");
     for batch in decode_batches(bytes, options) {
         each(batch.expect("batch decodes"));
     }

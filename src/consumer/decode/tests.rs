@@ -70,6 +70,7 @@ fn read(
         fetch_offset,
         isolation_level,
         options: DecodeOptions::default(),
+        sums: FrameSums::NONE,
     }
     .decode(&Bytes::copy_from_slice(bytes), aborted, usize::MAX)
 }
@@ -216,6 +217,7 @@ fn read_within(bytes: &[u8], fetch_offset: i64, budget: usize) -> Decoded {
         fetch_offset,
         isolation_level: IsolationLevel::ReadUncommitted,
         options: DecodeOptions::default(),
+        sums: FrameSums::NONE,
     }
     .decode(&Bytes::copy_from_slice(bytes), &[], budget)
 }
@@ -295,6 +297,7 @@ fn a_bad_record_in_a_waiting_batch_keeps_the_messages_before_it() {
             fetch_offset: 0,
             isolation_level: IsolationLevel::ReadUncommitted,
             options: DecodeOptions::default().with_check_crcs(false),
+            sums: FrameSums::NONE,
         }
         .decode(&Bytes::copy_from_slice(&bytes), &[], budget)
     };
@@ -328,6 +331,7 @@ fn values_and_header_values_are_slices_of_the_fetched_bytes_not_copies() {
         fetch_offset: 0,
         isolation_level: IsolationLevel::ReadUncommitted,
         options: DecodeOptions::default(),
+        sums: FrameSums::NONE,
     };
     let decoded = read.decode(&input, &[], usize::MAX);
     assert_eq!(decoded.messages.len(), 2);
@@ -355,6 +359,7 @@ fn values_of_a_compressed_batch_share_its_one_decompressed_buffer() {
         fetch_offset: 0,
         isolation_level: IsolationLevel::ReadUncommitted,
         options: DecodeOptions::default(),
+        sums: FrameSums::NONE,
     };
     let decoded = read.decode(&input, &[], usize::MAX);
     let values: Vec<&[u8]> = decoded.messages.iter().map(|m| m.value_bytes()).collect();

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use log::{debug, error, warn};
 
 use crate::error::Error;
+use crate::net::Frame;
 use crate::protocol::api::FetchPartitionResponse;
+use crate::protocol::records::crc::FrameSums;
 use crate::protocol::ErrorCode;
 
 use super::{FetchResult, Fetcher, Sent};
@@ -24,8 +26,11 @@ impl Fetcher {
             Err(e) => return self.leader_failed(leader, &e),
         };
         // Messages are slices of the frame (no copy); it is freed when the
-        // last of them is dropped.
-        let frame = Bytes::from(frame);
+        // last of them is dropped. Its block sums are tied to where it now
+        // lies (`Bytes::from` keeps the vector's allocation).
+        let Frame { bytes, block_sums } = frame;
+        let frame = Bytes::from(bytes);
+        let sums = FrameSums::new(&frame, &block_sums);
         self.leader_failures.remove(&leader);
         if response.error_code != ErrorCode::None {
             warn!(
@@ -53,7 +58,7 @@ impl Fetcher {
                     .position(|s| s.partition == p.partition_index && *s.topic == *name);
                 if let Some(i) = sent {
                     answered[i] = true;
-                    self.handle_partition(&parts[i], p, &frame, &mut resets);
+                    self.handle_partition(&parts[i], p, &frame, sums, &mut resets);
                 }
             }
         }
@@ -96,6 +101,7 @@ impl Fetcher {
         sent: &Sent,
         p: &FetchPartitionResponse,
         frame: &Bytes,
+        sums: FrameSums<'_>,
         resets: &mut Vec<Sent>,
     ) {
         let topic = Arc::clone(&sent.topic);
@@ -138,6 +144,7 @@ impl Fetcher {
             fetch_offset: sent.offset,
             isolation_level: self.settings.isolation_level,
             options: self.settings.decode,
+            sums,
         };
         // Room in the queue only grows while we decode (the caller takes).
         let budget = self

@@ -3,6 +3,7 @@
 //! over; the first error fails every waiting request and closes the stream.
 
 use super::*;
+use crate::protocol::records::crc;
 
 /// How many no-response correlation ids are remembered (see `Shared::unanswered`).
 pub(super) const MAX_UNANSWERED: usize = 256;
@@ -14,7 +15,7 @@ pub(super) fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_si
     let error = loop {
         match read_frame(&mut stream, &shared.addr, max_response_size) {
             Ok(frame) => {
-                if let Ok(id) = protocol::peek_correlation_id(&frame) {
+                if let Ok(id) = protocol::peek_correlation_id(&frame.bytes) {
                     let mut unanswered = shared.unanswered.lock();
                     if let Some(i) = unanswered.iter().position(|&u| u == id) {
                         unanswered.remove(i);
@@ -33,7 +34,7 @@ pub(super) fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_si
                         detail: "the broker sent a response to no request".into(),
                     };
                 };
-                match protocol::peek_correlation_id(&frame) {
+                match protocol::peek_correlation_id(&frame.bytes) {
                     Ok(id) if id == pending.correlation_id => {
                         let _ = pending.tx.send(Ok(frame));
                         if shared.drained() {
@@ -81,7 +82,11 @@ pub(super) fn read_loop<S: Read>(mut stream: S, shared: &Shared, max_response_si
     shared.fail(error);
 }
 
-pub(super) fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Result<Vec<u8>> {
+/// How much of a large frame is read between block sums: the blocks just
+/// read are summed while they are still in this core's cache.
+const SUM_EVERY: usize = 8 * crc::BLOCK;
+
+pub(super) fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Result<Frame> {
     let mut size = [0u8; 4];
     stream
         .read_exact(&mut size)
@@ -109,21 +114,33 @@ pub(super) fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Res
     // Read into the vector's spare capacity: `read_to_end` through `take`
     // fills uninitialised memory where the stream can (a plain TCP stream
     // can), instead of zeroing a large response first, which cost the
-    // consumer's reader thread most of its time.
-    let mut frame = Vec::with_capacity(len);
-    let read = stream
-        .by_ref()
-        .take(len as u64)
-        .read_to_end(&mut frame)
-        .map_err(|e| Error::io(format!("reading a {len}-byte frame from {addr}"), e))?;
-    if read < len {
-        return Err(Error::io(
-            format!("reading a {len}-byte frame from {addr}"),
-            std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!("the connection closed after {read} bytes"),
-            ),
-        ));
+    // consumer's reader thread most of its time. A large frame is read a
+    // few blocks at a time, each block summed as soon as it is complete.
+    let mut frame = Frame {
+        bytes: Vec::with_capacity(len),
+        block_sums: Vec::new(),
+    };
+    let summed = len >= crc::SUMMED_FRAME_MIN;
+    let step = if summed { SUM_EVERY } else { len };
+    while frame.bytes.len() < len {
+        let want = (len - frame.bytes.len()).min(step);
+        let read = stream
+            .by_ref()
+            .take(want as u64)
+            .read_to_end(&mut frame.bytes)
+            .map_err(|e| Error::io(format!("reading a {len}-byte frame from {addr}"), e))?;
+        if read < want {
+            return Err(Error::io(
+                format!("reading a {len}-byte frame from {addr}"),
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the connection closed after {} bytes", frame.bytes.len()),
+                ),
+            ));
+        }
+        if summed {
+            crc::sum_blocks(&frame.bytes, &mut frame.block_sums);
+        }
     }
     Ok(frame)
 }
@@ -143,8 +160,35 @@ mod tests {
     fn a_whole_frame_is_read_and_the_next_one_is_left() {
         let mut stream = framed(6, b"abcdefNEXT");
         let frame = read_frame(&mut stream, "b:9092", 1024).expect("a whole frame");
-        assert_eq!(frame, b"abcdef");
+        assert_eq!(frame.bytes, b"abcdef");
+        assert!(frame.block_sums.is_empty(), "a small frame is not summed");
         assert_eq!(stream.position(), 10);
+    }
+
+    #[test]
+    fn a_large_frame_comes_with_the_sums_of_its_blocks() {
+        use crate::protocol::records::crc::{crc32c, BLOCK, SUMMED_FRAME_MIN};
+        let len = SUMMED_FRAME_MIN + 3 * BLOCK + 17;
+        let body: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let mut stream = framed(len as i32, &body);
+        let frame = read_frame(&mut stream, "b:9092", 1 << 20).expect("a whole frame");
+        assert_eq!(frame.bytes, body);
+        let expected: Vec<u32> = body.chunks_exact(BLOCK).map(crc32c).collect();
+        assert_eq!(frame.block_sums, expected, "one sum per complete block");
+    }
+
+    #[test]
+    fn a_large_frame_cut_short_is_an_unexpected_eof_too() {
+        let len = 1 << 17;
+        let mut stream = framed(len, &vec![7; 70_000]);
+        match read_frame(&mut stream, "b:9092", 1 << 20) {
+            Err(Error::Io { context, source }) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::UnexpectedEof);
+                assert!(source.to_string().contains("after 70000 bytes"), "{source}");
+                assert!(context.contains("131072-byte frame"), "{context}");
+            }
+            other => panic!("expected an unexpected EOF, got {other:?}"),
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::cell::OnceCell;
 
 use super::compression::{self, Compression};
 use super::control::ControlRecordType;
+use super::crc::FrameSums;
 use super::legacy::{self, LegacyBody};
 use super::{Header, Record, TimestampType, BATCH_HEADER_LEN};
 use crate::protocol::{DecodeError, DecodeResult, Decoder};
@@ -458,9 +459,21 @@ fn varint_bytes<'b>(d: &mut Decoder<'b>) -> DecodeResult<Option<&'b [u8]>> {
 /// Splits `bytes` (a Fetch response partition's `records` field, or a Produce
 /// request's) into batches. See [`Batches`].
 pub fn decode_batches(bytes: &[u8], options: DecodeOptions) -> Batches<'_> {
+    decode_batches_summed(bytes, options, FrameSums::NONE)
+}
+
+/// Like [`decode_batches`], for `bytes` inside a frame whose block sums the
+/// connection took as it read it: checking a batch's CRC folds in the sums
+/// of the blocks it covers (see [`super::crc`]).
+pub(crate) fn decode_batches_summed<'a>(
+    bytes: &'a [u8],
+    options: DecodeOptions,
+    sums: FrameSums<'a>,
+) -> Batches<'a> {
     Batches {
         rest: bytes,
         options,
+        sums,
         failed: false,
     }
 }
@@ -474,6 +487,7 @@ pub fn decode_batches(bytes: &[u8], options: DecodeOptions) -> Batches<'_> {
 pub struct Batches<'a> {
     rest: &'a [u8],
     options: DecodeOptions,
+    sums: FrameSums<'a>,
     failed: bool,
 }
 
@@ -511,7 +525,7 @@ impl<'a> Iterator for Batches<'a> {
             return None;
         }
         let len = complete_batch_len(self.rest)?;
-        let result = decode_one(self.rest, self.options);
+        let result = decode_one(self.rest, self.options, &self.sums);
         match result {
             Ok(_) => self.rest = &self.rest[len..],
             Err(_) => self.failed = true,
@@ -521,7 +535,11 @@ impl<'a> Iterator for Batches<'a> {
 }
 
 /// Decodes the complete batch at the start of `bytes`.
-fn decode_one(bytes: &[u8], options: DecodeOptions) -> DecodeResult<RecordBatch<'_>> {
+fn decode_one<'b>(
+    bytes: &'b [u8],
+    options: DecodeOptions,
+    sums: &FrameSums<'_>,
+) -> DecodeResult<RecordBatch<'b>> {
     let mut d = Decoder::new(bytes);
     d.skip(8)?; // base offset, read again by each format's decoder
     let batch_length = d.i32()?;
@@ -533,7 +551,7 @@ fn decode_one(bytes: &[u8], options: DecodeOptions) -> DecodeResult<RecordBatch<
         .get(MAGIC_OFFSET - LOG_OVERHEAD)
         .ok_or(DecodeError::Invalid("batch too short for its magic byte"))?;
     match magic {
-        2 => decode_v2(bytes, options),
+        2 => decode_v2(bytes, options, sums),
         0 | 1 => {
             let (header, body) = legacy::decode_message(bytes, options)?;
             Ok(RecordBatch {
@@ -560,7 +578,11 @@ fn unsummed_control_batch(bytes: &[u8], stored: u32) -> bool {
 }
 
 /// Decodes a complete magic-2 batch (`bytes` is exactly the batch).
-fn decode_v2(bytes: &[u8], options: DecodeOptions) -> DecodeResult<RecordBatch<'_>> {
+fn decode_v2<'b>(
+    bytes: &'b [u8],
+    options: DecodeOptions,
+    sums: &FrameSums<'_>,
+) -> DecodeResult<RecordBatch<'b>> {
     if bytes.len() < BATCH_HEADER_LEN {
         return Err(DecodeError::Invalid(
             "record batch shorter than the 61-byte magic-2 header",
@@ -574,7 +596,7 @@ fn decode_v2(bytes: &[u8], options: DecodeOptions) -> DecodeResult<RecordBatch<'
     header.magic = d.i8()?;
     header.crc = d.u32()?;
     if options.check_crcs {
-        let computed = crc32c::crc32c(&bytes[CRC_START..]);
+        let computed = sums.crc32c(&bytes[CRC_START..]);
         if computed != header.crc && !unsummed_control_batch(bytes, header.crc) {
             return Err(DecodeError::CrcMismatch {
                 stored: header.crc,

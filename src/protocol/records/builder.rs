@@ -14,6 +14,7 @@
 
 use super::batch::LOG_OVERHEAD;
 use super::compression::{self, Compression};
+use super::crc::{crc32c, crc32c_combine};
 use super::{Header, TimestampType, BATCH_HEADER_LEN};
 use crate::protocol::{DecodeError, EncodeError, Encoder};
 
@@ -437,7 +438,7 @@ impl PreparedBatch {
             Some(records) => {
                 // The CRC covers the header from the attributes on, then
                 // the records: combine the header's with the records'.
-                let head = crc32c::crc32c(&buf[21..BATCH_HEADER_LEN]);
+                let head = crc32c(&buf[21..BATCH_HEADER_LEN]);
                 let crc = crc32c_combine(head, records, buf.len() - BATCH_HEADER_LEN);
                 buf[17..21].copy_from_slice(&crc.to_be_bytes());
             }
@@ -454,66 +455,9 @@ fn header_fields<'h>(
     headers.iter().map(|h| (h.key.as_ref(), h.value()))
 }
 
-/// The CRC-32C of `A` followed by `B` from `crc32c(A)`, `crc32c(B)` and
-/// `B`'s length: `crc32c(A)` times x^(8·len_b) modulo the polynomial, plus
-/// `crc32c(B)`. The `crc32c` crate's own combine squares 32×32 bit matrices
-/// about twenty times for a batch-sized length (tens of microseconds); this
-/// multiplies by powers x^(2^k) from a table, a few dozen carry-less
-/// products.
-fn crc32c_combine(crc_a: u32, crc_b: u32, len_b: usize) -> u32 {
-    if len_b == 0 {
-        return crc_a;
-    }
-    // x^(8·len_b) = product of x^(2^k) over the set bits k of 8·len_b.
-    let mut shift = X0;
-    let mut n = len_b as u64;
-    let mut k = 3; // 8 = 2^3: a byte is eight bits
-    while n != 0 {
-        if n & 1 == 1 {
-            shift = gf2_mul(X_POW_2K[k % 64], shift);
-        }
-        n >>= 1;
-        k += 1;
-    }
-    gf2_mul(shift, crc_a) ^ crc_b
-}
-
-/// CRC-32C's polynomial, bit-reflected (the representation the CRC uses:
-/// the most significant bit is x^0).
-const POLY: u32 = 0x82F6_3B78;
-/// x^0 in that representation.
-const X0: u32 = 1 << 31;
-
-/// `a · b` modulo the polynomial, both bit-reflected.
-const fn gf2_mul(a: u32, mut b: u32) -> u32 {
-    let mut product = 0;
-    let mut bit = X0;
-    while bit != 0 {
-        if a & bit != 0 {
-            product ^= b;
-        }
-        // b ·= x
-        b = if b & 1 == 1 { (b >> 1) ^ POLY } else { b >> 1 };
-        bit >>= 1;
-    }
-    product
-}
-
-/// `X_POW_2K[k]` = x^(2^k) modulo the polynomial.
-const X_POW_2K: [u32; 64] = {
-    let mut table = [0u32; 64];
-    table[0] = X0 >> 1; // x^1
-    let mut k = 1;
-    while k < 64 {
-        table[k] = gf2_mul(table[k - 1], table[k - 1]);
-        k += 1;
-    }
-    table
-};
-
 /// Computes and stores the CRC-32C of a complete magic-2 batch.
 fn write_crc(batch: &mut [u8]) {
-    let crc = crc32c::crc32c(&batch[21..]);
+    let crc = crc32c(&batch[21..]);
     batch[17..21].copy_from_slice(&crc.to_be_bytes());
 }
 
@@ -675,23 +619,6 @@ mod tests {
             assert_eq!(records[9].value, Some(&[9u8; 300][..]));
             assert_eq!(records[9].headers[0].value(), Some(&[9u8][..]));
             assert_eq!(records[9].headers[1].value(), None);
-        }
-    }
-
-    #[test]
-    fn crc_combine_matches_the_crc_of_the_concatenation() {
-        let data: Vec<u8> = (0..70_000u32).map(|i| i.wrapping_mul(2_654_435_761) as u8).collect();
-        for (split, end) in [(0, 0), (0, 10), (40, 40), (40, 41), (40, 1_000), (7, 70_000)] {
-            let (a, b) = data[..end].split_at(split);
-            assert_eq!(
-                crc32c_combine(crc32c::crc32c(a), crc32c::crc32c(b), b.len()),
-                crc32c::crc32c(&data[..end]),
-                "split {split} of {end}"
-            );
-            assert_eq!(
-                crc32c_combine(crc32c::crc32c(a), crc32c::crc32c(b), b.len()),
-                crc32c::crc32c_combine(crc32c::crc32c(a), crc32c::crc32c(b), b.len())
-            );
         }
     }
 

@@ -65,10 +65,12 @@ mod batch;
 mod builder;
 mod compression;
 mod control;
+pub(crate) mod crc;
 mod legacy;
 
 use std::borrow::Cow;
 
+pub(crate) use batch::decode_batches_summed;
 pub use batch::{decode_batches, BatchHeader, Batches, DecodeOptions, RecordBatch, Records};
 pub use builder::{rewrite_producer_state, BatchBuilder, BatchOptions, PreparedBatch};
 pub use compression::{Compression, ParseCompressionError};

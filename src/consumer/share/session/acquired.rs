@@ -13,6 +13,7 @@ use crate::consumer::share::acks::{Acks, Tp};
 use crate::consumer::Message;
 use crate::protocol::api::share_fetch::acknowledge_type;
 use crate::protocol::api::{IsolationLevel, ShareFetchPartitionResponse};
+use crate::protocol::records::crc::FrameSums;
 use crate::protocol::records::DecodeOptions;
 
 impl Sessions {
@@ -38,6 +39,7 @@ impl Sessions {
             fetch_offset: first,
             isolation_level: IsolationLevel::ReadUncommitted,
             options: DecodeOptions::default(),
+            sums: FrameSums::NONE,
         };
         // ShareFetch answers are decoded into owned buffers (not yet slices of
         // the frame, as Fetch answers are): one copy per partition answer.
