@@ -56,15 +56,6 @@ impl Item {
     }
 }
 
-impl Item {
-    fn offset(&self) -> Option<i64> {
-        match self {
-            Item::Message(m) => Some(m.offset()),
-            Item::Error(e) => e.offset,
-        }
-    }
-}
-
 /// How much the queues may hold.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -134,7 +125,7 @@ pub(crate) struct PartitionState {
     /// The fetcher skipped the partition because its queue was full; the
     /// caller pokes it once there is room.
     pub waiting_for_room: bool,
-    pub queue: VecDeque<Item>,
+    pub queue: Runs,
     /// The queued messages' [`Message::queued_size`], summed.
     pub queued_bytes: usize,
     /// The most `queued_bytes` has been (for tests of the bound).
@@ -162,7 +153,7 @@ impl PartitionState {
             hand: Arc::default(),
             halted: false,
             waiting_for_room: false,
-            queue: VecDeque::new(),
+            queue: Runs::default(),
             queued_bytes: 0,
             peak_queued_bytes: 0,
             totals,
@@ -172,9 +163,9 @@ impl PartitionState {
         }
     }
 
-    /// Queues `messages`, whose sizes sum to `bytes`.
+    /// Queues `messages`, whose sizes sum to `bytes`, as one run.
     pub fn push_messages(&mut self, messages: Vec<Message>, bytes: usize) {
-        self.queue.extend(messages.into_iter().map(Item::Message));
+        self.queue.push_messages(messages, bytes);
         self.queued_bytes += bytes;
         self.peak_queued_bytes = self.peak_queued_bytes.max(self.queued_bytes);
         self.totals.add(bytes);
@@ -182,34 +173,17 @@ impl PartitionState {
 
     /// Takes the next item off the queue.
     fn pop_front(&mut self) -> Option<Item> {
-        let item = self.queue.pop_front()?;
-        if let Item::Message(m) = &item {
-            let size = m.queued_size();
-            self.queued_bytes = self.queued_bytes.saturating_sub(size);
-            self.totals.sub(size);
-        }
+        let (item, size) = self.queue.pop_front()?;
+        self.queued_bytes = self.queued_bytes.saturating_sub(size);
+        self.totals.sub(size);
         Some(item)
     }
 
     /// Moves up to `n` queued messages from the front into `out`, stopping
-    /// at an error; returns how many.
+    /// at an error; returns how many. A whole run that fits into an empty
+    /// `out` becomes `out`.
     fn drain_messages(&mut self, out: &mut Vec<Message>, n: usize) -> usize {
-        let mut taken = 0;
-        let mut size = 0;
-        while taken < n {
-            match self.queue.pop_front() {
-                Some(Item::Message(m)) => {
-                    size += m.queued_size();
-                    out.push(m);
-                    taken += 1;
-                }
-                Some(other) => {
-                    self.queue.push_front(other);
-                    break;
-                }
-                None => break,
-            }
-        }
+        let (taken, size) = self.queue.take_messages(out, n);
         self.queued_bytes = self.queued_bytes.saturating_sub(size);
         self.totals.sub(size);
         taken
@@ -243,8 +217,7 @@ impl PartitionState {
             return Some(offset);
         }
         self.queue
-            .front()
-            .and_then(Item::offset)
+            .front_offset()
             .or(self.resume_at)
             .or(self.fetch_offset)
     }
@@ -353,8 +326,10 @@ impl State {
         Some(removed)
     }
 
-    /// Takes the next item of an unpaused partition, round robin.
-    fn pop(&mut self) -> Option<(usize, Item)> {
+    /// The next unpaused partition with something queued, round robin:
+    /// the one at the cursor until it has handed out [`STREAK`] messages
+    /// in a row.
+    fn next_partition(&mut self) -> Option<usize> {
         let n = self.partitions.len();
         if self.streak >= STREAK {
             self.cursor += 1;
@@ -362,20 +337,25 @@ impl State {
         }
         for step in 0..n {
             let i = (self.cursor + step) % n;
-            let p = &mut self.partitions[i];
-            if p.paused {
+            let p = &self.partitions[i];
+            if p.paused || p.queue.is_empty() {
                 continue;
             }
-            if let Some(item) = p.pop_front() {
-                if step > 0 {
-                    self.cursor = i;
-                    self.streak = 0;
-                }
-                self.streak += 1;
-                return Some((i, item));
+            if step > 0 {
+                self.cursor = i;
+                self.streak = 0;
             }
+            return Some(i);
         }
         None
+    }
+
+    /// Takes the next item of an unpaused partition, round robin.
+    fn pop(&mut self) -> Option<(usize, Item)> {
+        let i = self.next_partition()?;
+        let item = self.partitions[i].pop_front()?;
+        self.streak += 1;
+        Some((i, item))
     }
 }
 
@@ -462,7 +442,9 @@ impl Shared {
 }
 
 mod hand;
+mod runs;
 pub(crate) use hand::{Hand, HandCell};
+use runs::Runs;
 
 #[cfg(test)]
 mod tests {

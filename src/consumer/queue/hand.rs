@@ -24,9 +24,6 @@ use crate::error::Error;
 /// Most messages taken into the hand at once.
 const RUN: usize = 256;
 
-/// Most room a batch of messages reserves up front.
-const BATCH_CAPACITY: usize = 4096;
-
 /// What the hand holds of one partition, shared with its [`super::PartitionState`].
 #[derive(Debug)]
 pub(crate) struct HandCell {
@@ -119,9 +116,7 @@ impl Shared {
         if let Some(p) = state.partition_mut(&source.topic, source.id) {
             if p.epoch == source.epoch && Arc::ptr_eq(&p.hand, &source.cell) {
                 let bytes: usize = messages.iter().map(Message::queued_size).sum();
-                for m in messages.into_iter().rev() {
-                    p.queue.push_front(Item::Message(m));
-                }
+                p.queue.push_front_messages(messages.into(), bytes);
                 p.queued_bytes += bytes;
                 p.totals.add(bytes);
             }
@@ -139,7 +134,7 @@ impl Shared {
         let p = &mut state.partitions[i];
         let mut taken = 0;
         if matches!(item, Item::Message(_)) {
-            while taken + 1 < run && matches!(p.queue.front(), Some(Item::Message(_))) {
+            while taken + 1 < run && p.queue.front_is_message() {
                 if let Some(Item::Message(m)) = p.pop_front() {
                     hand.messages.push_back(m);
                     taken += 1;
@@ -220,10 +215,13 @@ impl Shared {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let mut out = Vec::with_capacity(max.min(BATCH_CAPACITY));
+        // Empty until something is taken: a whole queued run can become the
+        // batch as it is.
+        let mut out = Vec::new();
         let Some(mut hand) = self.lock_hand(deadline) else {
             return Ok(out);
         };
+        out.reserve(hand.messages.len().min(max));
         while out.len() < max {
             match self.next_in_hand(&mut hand) {
                 Some(m) => out.push(m),
@@ -245,39 +243,41 @@ impl Shared {
             }
             let mut poke = false;
             while out.len() < max {
-                let Some((i, item)) = state.pop() else {
+                let Some(i) = state.next_partition() else {
                     break;
                 };
+                // The partition's run, without going round the partitions
+                // for each message: up to the streak's end, or the whole
+                // run the fetcher queued when it fits (then the streak is
+                // over and the next partition's turn comes).
+                let p = &state.partitions[i];
+                let streak_left = STREAK.saturating_sub(state.streak);
+                let room = (max - out.len()).min(streak_left.max(p.queue.front_run_len()));
                 let p = &mut state.partitions[i];
-                if p.waiting_for_room && p.has_room(self.limits) {
-                    p.waiting_for_room = false;
-                    poke = true;
-                }
-                match item {
-                    Item::Message(m) => {
-                        out.push(m);
-                        // The rest of the partition's run, without going
-                        // round the partitions for each message.
-                        let room = (max - out.len()).min(STREAK.saturating_sub(state.streak));
-                        let p = &mut state.partitions[i];
-                        let taken = p.drain_messages(&mut out, room);
-                        if p.waiting_for_room && p.has_room(self.limits) {
-                            p.waiting_for_room = false;
-                            poke = true;
-                        }
-                        state.streak += taken;
+                if p.queue.front_is_message() {
+                    let taken = p.drain_messages(&mut out, room.max(1));
+                    if p.waiting_for_room && p.has_room(self.limits) {
+                        p.waiting_for_room = false;
+                        poke = true;
                     }
-                    Item::Error(e) if out.is_empty() => {
+                    state.streak += taken;
+                } else if out.is_empty() {
+                    // A partition's error comes on its own.
+                    let item = p.pop_front();
+                    if p.waiting_for_room && p.has_room(self.limits) {
+                        p.waiting_for_room = false;
+                        poke = true;
+                    }
+                    if let Some(Item::Error(e)) = item {
                         drop(state);
                         if poke {
                             self.poke_fetcher();
                         }
                         return Err(e.error);
                     }
-                    error => {
-                        p.queue.push_front(error);
-                        break;
-                    }
+                } else {
+                    // An error after some messages waits for the next call.
+                    break;
                 }
             }
             if !out.is_empty() {
