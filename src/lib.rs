@@ -50,6 +50,7 @@ pub use consumer::{
 pub use error::{BrokerError, Error, Result, TimeoutKind, TransactionError, TransactionErrorKind};
 pub use net::{Sasl, TlsConfig};
 pub use producer::{
-    Acks, Compression, DeliveryReport, Producer, ProducerConfig, Record, TransactionState,
+    Acks, Compression, DeliveryReport, DeliveryReports, Producer, ProducerConfig, Record,
+    TransactionState,
 };
 pub use protocol::{DecodeError, ErrorCode};

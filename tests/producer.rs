@@ -19,10 +19,7 @@ fn with_reports() -> ProducerConfig {
 }
 
 /// Every report of `n` records, within the deadline.
-fn reports(
-    receiver: &crossbeam_channel::Receiver<DeliveryReport>,
-    n: usize,
-) -> Vec<DeliveryReport> {
+fn reports(receiver: &kafka_sync::producer::DeliveryReports, n: usize) -> Vec<DeliveryReport> {
     (0..n)
         .map(|i| {
             receiver

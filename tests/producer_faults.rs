@@ -27,7 +27,7 @@ fn client_for(broker: &Broker) -> KafkaClient {
         .unwrap()
 }
 
-fn recv(reports: &crossbeam_channel::Receiver<DeliveryReport>, within: Duration) -> DeliveryReport {
+fn recv(reports: &kafka_sync::producer::DeliveryReports, within: Duration) -> DeliveryReport {
     reports
         .recv_timeout(within)
         .expect("a report arrives in time")

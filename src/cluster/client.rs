@@ -39,6 +39,10 @@ pub(super) struct ClientInner {
     pub(super) config: ClientConfig,
     pool: ConnectionPool,
     pub(super) state: RwLock<ClusterState>,
+    /// Bumped after every change of `state`'s topics, so that a holder of
+    /// a topic's metadata (a `TopicProducer`) sees, with one atomic load, that
+    /// its copy is still the latest.
+    generation: std::sync::atomic::AtomicU64,
     /// Metadata refreshes in flight, so a burst of leader errors makes one
     /// request, not one per caller. Held only to look one up or start one.
     refresh: Mutex<Refreshes>,
@@ -182,6 +186,7 @@ impl KafkaClient {
                 config,
                 pool,
                 state: RwLock::new(ClusterState::default()),
+                generation: std::sync::atomic::AtomicU64::new(0),
                 refresh: Mutex::new(Refreshes::default()),
             }),
         };
@@ -250,6 +255,15 @@ impl KafkaClient {
             Some(meta) => Ok(meta),
             None => self.refresh_topic_until(name, deadline),
         }
+    }
+
+    /// Changes with every metadata update (see `ClientInner::generation`):
+    /// read it before [`cached_topic_metadata`](Self::cached_topic_metadata),
+    /// and the metadata is still the latest while it reads the same.
+    pub(crate) fn metadata_generation(&self) -> u64 {
+        self.inner
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// `name`'s metadata if it is cached and younger than
@@ -451,11 +465,14 @@ impl KafkaClient {
             };
             match conn.request(&request) {
                 Ok(response) => {
-                    let statuses =
+                    let statuses = {
+                        let mut state = self.inner.state.write();
+                        let statuses = state.apply(&response, topics.is_none(), Instant::now());
                         self.inner
-                            .state
-                            .write()
-                            .apply(&response, topics.is_none(), Instant::now());
+                            .generation
+                            .fetch_add(1, std::sync::atomic::Ordering::Release);
+                        statuses
+                    };
                     debug!("metadata from {addr}: {} brokers", response.brokers.len());
                     return Ok(statuses);
                 }

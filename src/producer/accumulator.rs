@@ -229,6 +229,7 @@ impl Accumulator {
 
     /// Appends `record` to `topic`/`partition`'s open batch, waiting until
     /// `deadline` for room in the buffer.
+    #[cfg(test)]
     pub(crate) fn append(
         &self,
         topic: &Arc<str>,
@@ -239,13 +240,35 @@ impl Accumulator {
         deadline: Instant,
     ) -> Result<Appended> {
         let memory = record.memory_size();
+        self.append_by(topic, partition, timestamp, record, memory, want, || {
+            deadline
+        })
+    }
+
+    /// Appends `record`, of `memory` bytes (its
+    /// [`memory_size`](Record::memory_size)), to `topic`/`partition`'s open
+    /// batch, waiting until `deadline()` for room in the buffer; the
+    /// deadline is asked for only if it has to wait (it reads the clock).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn append_by(
+        &self,
+        topic: &Arc<str>,
+        partition: i32,
+        timestamp: i64,
+        record: Record,
+        memory: usize,
+        want: Want,
+        deadline: impl Fn() -> Instant,
+    ) -> Result<Appended> {
         let mut state = self.state.lock();
+        let mut until = None;
         // A record bigger than the whole buffer is refused by the caller
         // before this; an empty buffer always takes one record.
         while state.used_memory > 0 && state.used_memory + memory > self.config.buffer_memory {
             if state.closing {
                 return Err(Error::Closed("producer"));
             }
+            let deadline = *until.get_or_insert_with(&deadline);
             if self.space.wait_until(&mut state, deadline).timed_out()
                 && state.used_memory + memory > self.config.buffer_memory
             {

@@ -316,8 +316,10 @@ impl ProducerConfig {
         self
     }
 
-    /// Capacity of the delivery report channel. When it is full, reports
-    /// wait in the producer (their records still count against
+    /// How many delivery reports the [`DeliveryReports`](super::DeliveryReports)
+    /// queue holds unread, counted in reports (a batch's reports are handed
+    /// over together, and split when they do not all fit). When it is full,
+    /// reports wait in the producer (their records still count against
     /// [`buffer_memory`](Self::buffer_memory)). Defaults to 100 000.
     pub fn delivery_reports_capacity(mut self, reports: usize) -> Self {
         self.delivery_reports_capacity = reports;

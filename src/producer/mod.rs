@@ -57,10 +57,13 @@ mod config;
 mod idempotence;
 mod metrics;
 mod partitioner;
+mod payload;
 mod record;
 mod report;
+mod reports;
 mod retry;
 mod sender;
+mod topic_cache;
 mod transaction;
 mod transaction_calls;
 mod transactional;
@@ -69,6 +72,10 @@ pub use config::{Acks, ProducerConfig};
 pub use metrics::ProducerMetrics;
 pub use partitioner::{murmur2, murmur2_partition, Partitioner, Partitioning};
 pub use record::{DeliveryReport, HeaderKey, Payload, Record, RecordHeader, RecordMetadata};
+pub use reports::{
+    DeliveryReports, DeliveryReportsIter, DeliveryReportsTryIter, RecvError, RecvTimeoutError,
+    TryRecvError,
+};
 pub use transaction::TransactionState;
 
 pub use crate::protocol::records::Compression;
@@ -78,12 +85,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
+use crossbeam_channel::bounded;
 use parking_lot::{Mutex, RwLock};
 
 use self::accumulator::{Accumulator, AccumulatorConfig, Want};
 use self::metrics::Counters;
 use self::partitioner::PartitionChooser;
+use self::topic_cache::TopicCache;
+use crate::cluster::TopicMetadata;
 use crate::error::{Error, Result, TimeoutKind};
 use crate::thread::{self as worker, Joined};
 use crate::{KafkaClient, Topic};
@@ -102,11 +111,11 @@ pub(crate) struct Shared {
     pub accumulator: Accumulator,
     chooser: PartitionChooser,
     wake: crossbeam_channel::Sender<()>,
-    pub reports_tx: Option<crossbeam_channel::Sender<DeliveryReport>>,
+    pub reports_tx: Option<reports::ReportSender>,
     pub metrics: Counters,
     /// Set when the close deadline passes: the sender fails what is left.
     pub abort: AtomicBool,
-    /// When `close` gives up; the sender waits for a full report channel
+    /// When `close` gives up; the sender waits for a full report queue
     /// until then, no longer.
     pub close_deadline: Mutex<Option<Instant>>,
     /// Set when the sender thread panicked: every call returns it.
@@ -147,7 +156,7 @@ impl Shared {
 /// `Send + Sync`: share it between threads with an `Arc`.
 pub struct Producer {
     shared: Arc<Shared>,
-    reports: Receiver<DeliveryReport>,
+    reports: DeliveryReports,
     sender: Mutex<Option<worker::Handle>>,
 }
 
@@ -173,6 +182,7 @@ impl Topic {
         Ok(TopicProducer {
             topic: Arc::from(self.name()),
             producer: Producer::start(self.client().clone(), config)?,
+            cache: TopicCache::default(),
         })
     }
 
@@ -192,11 +202,10 @@ impl Producer {
         config.validate()?;
         let (wake_tx, wake_rx) = bounded(1);
         let (reports_tx, reports) = if config.delivery_reports {
-            let (tx, rx) = bounded(config.delivery_reports_capacity);
+            let (tx, rx) = reports::queue(config.delivery_reports_capacity);
             (Some(tx), rx)
         } else {
-            let (_, rx) = bounded(0);
-            (None, rx)
+            (None, reports::disconnected())
         };
         let shared = Arc::new(Shared {
             accumulator: Accumulator::new(AccumulatorConfig {
@@ -274,6 +283,19 @@ impl Producer {
     }
 
     fn enqueue(&self, topic: &Arc<str>, record: Record, want: Want) -> Result<()> {
+        self.enqueue_cached(topic, record, want, None)
+    }
+
+    /// Queues `record`; with a `cache` (a [`TopicProducer`]'s), the topic's
+    /// metadata comes from it while it is current, which spares the
+    /// client's lock, the hash of the name and a clock read per record.
+    fn enqueue_cached(
+        &self,
+        topic: &Arc<str>,
+        record: Record,
+        want: Want,
+        cache: Option<&TopicCache>,
+    ) -> Result<()> {
         let shared = &*self.shared;
         let config = &shared.config;
         shared.check_alive()?;
@@ -286,30 +308,23 @@ impl Producer {
             Some(txn) => Some(txn.state.begin_send()?),
             None => None,
         };
-        let now = Instant::now();
-        let deadline = crate::time::add(now, config.max_block);
-        // Cached metadata first: the retry loop's context is a formatted
-        // string, too dear to build for every record.
-        let cached = match shared.client.cached_topic_metadata(topic, now) {
-            Some(meta) => Some(meta),
-            None => shared.client.topic_metadata_until(topic, deadline).ok(),
+        // The wall clock is read once, for the default timestamp and the
+        // cache; the monotonic one only when something may wait.
+        let wall = sender::now_ms();
+        let mut started = None;
+        let meta = match cache.and_then(|c| c.get(&shared.client, wall)) {
+            Some(meta) => meta,
+            None => {
+                let generation = shared.client.metadata_generation();
+                let now = Instant::now();
+                started = Some(now);
+                let meta = self.topic_metadata(topic, now)?;
+                if let Some(cache) = cache {
+                    cache.put(&meta, generation, wall);
+                }
+                meta
+            }
         };
-        let meta = match cached {
-            Some(meta) => Ok(meta),
-            None => shared
-                .client
-                .retry_until(deadline, &format!("metadata for `{topic}`"), || {
-                    shared.client.topic_metadata_until(topic, deadline)
-                }),
-        }
-        .map_err(|e| match e {
-            e @ (Error::UnknownTopic(_) | Error::Config(_)) => e,
-            e if e.is_retriable() => Error::timeout(
-                TimeoutKind::MaxBlock,
-                format!("waiting for the metadata of topic `{topic}`: {e}"),
-            ),
-            e => e,
-        })?;
         let count = i32::try_from(meta.partitions.len()).unwrap_or(i32::MAX);
         if count == 0 {
             return Err(Error::UnknownTopic(topic.to_string()));
@@ -340,15 +355,44 @@ impl Producer {
                 "topic `{topic}` has no partition {partition} (it has {count})"
             )));
         }
-        let timestamp = record.timestamp.unwrap_or_else(sender::now_ms);
+        let timestamp = record.timestamp.unwrap_or(wall);
+        let max_block = config.max_block;
+        let deadline = || crate::time::add(started.unwrap_or_else(Instant::now), max_block);
         let appended = shared
             .accumulator
-            .append(topic, partition, timestamp, record, want, deadline)
+            .append_by(topic, partition, timestamp, record, size, want, deadline)
             .map_err(|e| shared.or_dead(e))?;
         if appended.wake {
             shared.wake();
         }
         Ok(())
+    }
+
+    /// `topic`'s metadata: cached, else fetched, waiting up to `max_block`
+    /// from `now`.
+    fn topic_metadata(&self, topic: &Arc<str>, now: Instant) -> Result<Arc<TopicMetadata>> {
+        let client = &self.shared.client;
+        let deadline = crate::time::add(now, self.shared.config.max_block);
+        // Cached metadata first: the retry loop's context is a formatted
+        // string, too dear to build for every record.
+        let cached = match client.cached_topic_metadata(topic, now) {
+            Some(meta) => Some(meta),
+            None => client.topic_metadata_until(topic, deadline).ok(),
+        };
+        match cached {
+            Some(meta) => Ok(meta),
+            None => client.retry_until(deadline, &format!("metadata for `{topic}`"), || {
+                client.topic_metadata_until(topic, deadline)
+            }),
+        }
+        .map_err(|e| match e {
+            e @ (Error::UnknownTopic(_) | Error::Config(_)) => e,
+            e if e.is_retriable() => Error::timeout(
+                TimeoutKind::MaxBlock,
+                format!("waiting for the metadata of topic `{topic}`: {e}"),
+            ),
+            e => e,
+        })
     }
 
     /// Waits until every record queued so far is delivered or failed;
@@ -382,11 +426,11 @@ impl Producer {
     }
 
     /// The delivery reports, one per accepted record, when
-    /// [`ProducerConfig::delivery_reports`] is on. When it is off the channel
+    /// [`ProducerConfig::delivery_reports`] is on. When it is off the queue
     /// is disconnected: `recv` returns an error at once instead of blocking.
-    /// Clone the receiver to read reports from another thread or after the
-    /// producer is dropped.
-    pub fn delivery_reports(&self) -> &Receiver<DeliveryReport> {
+    /// Clone the [`DeliveryReports`] to read reports from another thread or
+    /// after the producer is dropped.
+    pub fn delivery_reports(&self) -> &DeliveryReports {
         &self.reports
     }
 
@@ -529,6 +573,7 @@ impl Drop for Producer {
 pub struct TopicProducer {
     topic: Arc<str>,
     producer: Producer,
+    cache: TopicCache,
 }
 
 impl TopicProducer {
@@ -544,8 +589,12 @@ impl TopicProducer {
 
     /// Queues a record; see [`Producer::send`].
     pub fn send(&self, record: Record) -> Result<()> {
-        self.producer
-            .enqueue(&self.topic, record, self.producer.default_want())
+        self.producer.enqueue_cached(
+            &self.topic,
+            record,
+            self.producer.default_want(),
+            Some(&self.cache),
+        )
     }
 
     /// The topic's name.

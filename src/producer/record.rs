@@ -6,136 +6,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use super::payload::Payload;
 use crate::error::{Error, Result};
-
-/// The bytes of a key, value or header value, as a [`Record`] holds them: a
-/// [`Bytes`], which clones without copying.
-///
-/// Everything a record took before (`impl Into<Vec<u8>>`) converts: owned
-/// buffers (`Vec<u8>`, `String`, `Box<[u8]>`, [`Bytes`]) move in without a
-/// copy; borrowed ones (`&[u8]`, `&str`, `b"..."`, `&Vec<u8>`, `&String`,
-/// arrays) are copied once. To send the same payload many times, make it a
-/// [`Bytes`] once and clone that: each clone is a reference count.
-///
-/// ```
-/// use kafka_sync::producer::{Payload, Record};
-/// use kafka_sync::Bytes;
-/// let shared = Bytes::from(vec![0u8; 1024]);
-/// let record = Record::new(shared.clone()).key("user-42").header("trace", b"1");
-/// assert_eq!(record.get_value_bytes().unwrap().as_ptr(), shared.as_ptr()); // not copied
-/// assert_eq!(Payload::from(&b"k"[..]).into_bytes(), Bytes::from_static(b"k"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Payload(Bytes);
-
-impl Payload {
-    /// The bytes.
-    pub fn into_bytes(self) -> Bytes {
-        self.0
-    }
-}
-
-impl From<Bytes> for Payload {
-    fn from(b: Bytes) -> Self {
-        Payload(b)
-    }
-}
-
-impl From<&Bytes> for Payload {
-    fn from(b: &Bytes) -> Self {
-        Payload(b.clone())
-    }
-}
-
-impl From<bytes::BytesMut> for Payload {
-    fn from(b: bytes::BytesMut) -> Self {
-        Payload(b.freeze())
-    }
-}
-
-impl From<Vec<u8>> for Payload {
-    fn from(v: Vec<u8>) -> Self {
-        Payload(Bytes::from(v))
-    }
-}
-
-impl From<&Vec<u8>> for Payload {
-    fn from(v: &Vec<u8>) -> Self {
-        Payload(Bytes::copy_from_slice(v))
-    }
-}
-
-impl From<Box<[u8]>> for Payload {
-    fn from(v: Box<[u8]>) -> Self {
-        Payload(Bytes::from(v))
-    }
-}
-
-impl From<String> for Payload {
-    fn from(s: String) -> Self {
-        Payload(Bytes::from(s))
-    }
-}
-
-impl From<&String> for Payload {
-    fn from(s: &String) -> Self {
-        Payload(Bytes::copy_from_slice(s.as_bytes()))
-    }
-}
-
-impl From<&str> for Payload {
-    fn from(s: &str) -> Self {
-        Payload(Bytes::copy_from_slice(s.as_bytes()))
-    }
-}
-
-impl From<&[u8]> for Payload {
-    fn from(s: &[u8]) -> Self {
-        Payload(Bytes::copy_from_slice(s))
-    }
-}
-
-impl From<&mut [u8]> for Payload {
-    fn from(s: &mut [u8]) -> Self {
-        Payload(Bytes::copy_from_slice(s))
-    }
-}
-
-impl<const N: usize> From<[u8; N]> for Payload {
-    fn from(s: [u8; N]) -> Self {
-        Payload(Bytes::copy_from_slice(&s))
-    }
-}
-
-impl<const N: usize> From<&[u8; N]> for Payload {
-    fn from(s: &[u8; N]) -> Self {
-        Payload(Bytes::copy_from_slice(s))
-    }
-}
-
-impl From<Cow<'_, [u8]>> for Payload {
-    fn from(c: Cow<'_, [u8]>) -> Self {
-        match c {
-            Cow::Borrowed(s) => Payload(Bytes::copy_from_slice(s)),
-            Cow::Owned(v) => Payload(Bytes::from(v)),
-        }
-    }
-}
-
-impl From<Cow<'_, str>> for Payload {
-    fn from(c: Cow<'_, str>) -> Self {
-        match c {
-            Cow::Borrowed(s) => Payload(Bytes::copy_from_slice(s.as_bytes())),
-            Cow::Owned(s) => Payload(Bytes::from(s)),
-        }
-    }
-}
-
-impl From<Payload> for Bytes {
-    fn from(p: Payload) -> Self {
-        p.0
-    }
-}
 
 /// A header's key, as a [`Record`] holds it. Keys of up to
 /// [`HeaderKey::INLINE`] bytes (nearly all real ones: `trace-id`,
@@ -379,7 +251,8 @@ impl Headers {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Record {
-    pub(crate) key: Option<Bytes>,
+    /// Kept as a [`Payload`]: a short borrowed key needs no allocation.
+    pub(crate) key: Option<Payload>,
     pub(crate) value: Option<Bytes>,
     pub(crate) headers: Headers,
     pub(crate) partition: Option<i32>,
@@ -391,7 +264,7 @@ impl Record {
     /// the partition and the timestamp is the time of `produce`.
     pub fn new(value: impl Into<Payload>) -> Self {
         Record {
-            value: Some(value.into().0),
+            value: Some(value.into().into_bytes()),
             ..Record::default()
         }
     }
@@ -400,7 +273,7 @@ impl Record {
     /// compacted topic.
     pub fn tombstone(key: impl Into<Payload>) -> Self {
         Record {
-            key: Some(key.into().0),
+            key: Some(key.into()),
             ..Record::default()
         }
     }
@@ -408,14 +281,15 @@ impl Record {
     /// Sets the key; keyed records are partitioned by the key's murmur2 hash.
     #[must_use]
     pub fn key(mut self, key: impl Into<Payload>) -> Self {
-        self.key = Some(key.into().0);
+        self.key = Some(key.into());
         self
     }
 
     /// Adds a header (keys may repeat).
     #[must_use]
     pub fn header(mut self, key: impl Into<HeaderKey>, value: impl Into<Payload>) -> Self {
-        self.headers.push((key.into(), Some(value.into().0)));
+        self.headers
+            .push((key.into(), Some(value.into().into_bytes())));
         self
     }
 
@@ -450,9 +324,11 @@ impl Record {
         self.value.as_deref()
     }
 
-    /// The key, as the [`Bytes`] the record holds (cloning it copies nothing).
-    pub fn get_key_bytes(&self) -> Option<&Bytes> {
-        self.key.as_ref()
+    /// The key as a [`Bytes`]: the one the record holds (a reference count,
+    /// nothing copied), or a copy of a short key the record keeps inline
+    /// (see [`Payload`]).
+    pub fn get_key_bytes(&self) -> Option<Bytes> {
+        self.key.as_ref().map(Payload::to_bytes)
     }
 
     /// The value, as the [`Bytes`] the record holds (cloning it copies nothing).
@@ -483,7 +359,7 @@ impl Record {
     pub(crate) fn memory_size(&self) -> usize {
         const OVERHEAD: usize = 64;
         OVERHEAD
-            + self.key.as_ref().map_or(0, Bytes::len)
+            + self.key.as_ref().map_or(0, Payload::len)
             + self.value.as_ref().map_or(0, Bytes::len)
             + self
                 .headers

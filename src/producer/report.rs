@@ -2,29 +2,31 @@
 //! a synchronous caller) per record, the metrics are counted, and the
 //! records' memory is given back to the accumulator.
 //!
-//! Reports go to a bounded channel. When it is full they wait here, still
-//! counted against `buffer_memory`, so a reader that falls behind slows
-//! `produce` down (and finally makes it fail after `max_block`) instead of
-//! letting memory grow. Closing waits for a reader until the close deadline,
-//! then logs what could not be handed over.
+//! A batch's reports are handed to the report queue (`reports.rs`) in one
+//! step, as one chunk; the reader builds each report as it reads it. When
+//! the queue is full the chunk (or the part of it that does not fit) waits
+//! here, still counted against `buffer_memory`, so a reader that falls
+//! behind slows `produce` down (and finally makes it fail after
+//! `max_block`) instead of letting memory grow. Closing waits for a reader
+//! until the close deadline, then logs what could not be handed over.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::TrySendError;
 use log::error;
 
 use super::accumulator::{Batch, Completion};
-use super::record::{DeliveryReport, RecordMetadata};
+use super::record::DeliveryReport;
+use super::reports::{metadata, BatchReports, Chunk};
 use super::Shared;
 use crate::error::Result;
 
 pub(crate) struct Reporter {
     shared: Arc<Shared>,
-    /// Reports waiting for room in the report channel, with their memory.
-    overflow: VecDeque<(DeliveryReport, usize)>,
+    /// Reports waiting for room in the report queue, with their memory.
+    overflow: VecDeque<(Chunk, usize)>,
 }
 
 impl Reporter {
@@ -35,7 +37,7 @@ impl Reporter {
         }
     }
 
-    /// Whether reports wait for room in the channel.
+    /// Whether reports wait for room in the queue.
     pub(crate) fn is_waiting(&self) -> bool {
         !self.overflow.is_empty()
     }
@@ -62,71 +64,73 @@ impl Reporter {
             }
         }
         let per_record = batch.memory / batch.record_count.max(1);
-        let mut held = 0;
         let mut completions = std::mem::take(&mut batch.completions);
-        for (delta, completion) in completions.drain(..) {
-            match completion {
-                Completion::Sync(tx, timestamp) => {
-                    let r = result.clone().map(|(base, append_time)| {
-                        metadata(
-                            &batch.topic,
-                            batch.partition,
-                            base,
-                            delta,
-                            append_time,
-                            timestamp,
-                        )
-                    });
-                    let _ = tx.send(r);
-                }
-                Completion::Report(record) => {
-                    let timestamp = record.timestamp.unwrap_or(-1);
-                    let r = result.clone().map(|(base, append_time)| {
-                        metadata(
-                            &batch.topic,
-                            batch.partition,
-                            base,
-                            delta,
-                            append_time,
-                            timestamp,
-                        )
-                    });
-                    let report = DeliveryReport {
-                        topic: Arc::clone(&batch.topic),
-                        partition: batch.partition,
-                        record,
-                        result: r,
-                    };
-                    if let Some(txn) = &self.shared.txn {
-                        // Reported when the transaction ends: Ok once it
-                        // committed, aborted otherwise. The record's memory
-                        // is given back now, so a transaction may be larger
-                        // than buffer_memory.
-                        txn.state.hold(report);
-                        continue;
+        let any_sync = completions
+            .iter()
+            .any(|(_, c)| matches!(c, Completion::Sync(..)));
+        if any_sync {
+            // Synchronous callers are answered here; the records that want
+            // a report (a producer used both ways) go on in a list of their own.
+            let mut wanting = Vec::new();
+            for (delta, completion) in completions.drain(..) {
+                match completion {
+                    Completion::Sync(tx, timestamp) => {
+                        let r = result.clone().map(|(base, append_time)| {
+                            metadata(
+                                &batch.topic,
+                                batch.partition,
+                                base,
+                                delta,
+                                append_time,
+                                timestamp,
+                            )
+                        });
+                        let _ = tx.send(r);
                     }
-                    if self.overflow.is_empty() {
-                        if let Some(tx) = &self.shared.reports_tx {
-                            match tx.try_send(report) {
-                                Ok(()) => continue,
-                                Err(TrySendError::Full(report)) => {
-                                    self.overflow.push_back((report, per_record));
-                                }
-                                Err(TrySendError::Disconnected(_)) => continue,
-                            }
-                        }
-                    } else {
-                        self.overflow.push_back((report, per_record));
-                    }
-                    held += per_record;
+                    report => wanting.push((delta, report)),
                 }
             }
+            self.shared.accumulator.complete(0, 0, None, completions);
+            completions = wanting;
+        }
+        let mut held = 0;
+        let mut spare = None;
+        if !completions.is_empty() {
+            let chunk = BatchReports {
+                topic: Arc::clone(&batch.topic),
+                partition: batch.partition,
+                result,
+                records: VecDeque::from(completions),
+            };
+            if let Some(txn) = &self.shared.txn {
+                // Reported when the transaction ends: Ok once it committed,
+                // aborted otherwise. The records' memory is given back now,
+                // so a transaction may be larger than buffer_memory.
+                let mut chunk = Chunk::Batch(chunk);
+                while let Some(report) = chunk.next_report() {
+                    txn.state.hold(report);
+                }
+            } else if let Some(tx) = &self.shared.reports_tx {
+                let chunk = Chunk::Batch(chunk);
+                if self.overflow.is_empty() {
+                    let offered = tx.offer(chunk);
+                    spare = offered.spare;
+                    if let Some(rest) = offered.rest {
+                        held = per_record * rest.len();
+                        self.overflow.push_back((rest, held));
+                    }
+                } else {
+                    held = per_record * chunk.len();
+                    self.overflow.push_back((chunk, held));
+                }
+            }
+            completions = Vec::new();
         }
         self.shared.accumulator.complete(
             batch.record_count,
             batch.memory.saturating_sub(held),
             batch.encoded.take(),
-            completions,
+            spare.unwrap_or(completions),
         );
     }
 
@@ -139,37 +143,57 @@ impl Reporter {
             .close_deadline
             .lock()
             .unwrap_or_else(Instant::now);
-        let Some(tx) = self.shared.reports_tx.clone() else {
+        let Some(tx) = &self.shared.reports_tx else {
             return;
         };
         let mut freed = 0;
         let mut lost = 0;
-        for (report, memory) in self.overflow.drain(..) {
-            freed += memory;
-            if lost > 0 || tx.send_deadline(report, deadline).is_err() {
-                lost += 1;
+        while let Some((chunk, memory)) = self.overflow.pop_front() {
+            if lost > 0 {
+                lost += chunk.len();
+                freed += memory;
+                continue;
+            }
+            let len = chunk.len();
+            let offered = tx.offer(chunk);
+            match offered.rest {
+                None => freed += memory,
+                Some(rest) => {
+                    let left = memory * rest.len() / len.max(1);
+                    freed += memory - left;
+                    if tx.wait_for_room(deadline) {
+                        self.overflow.push_front((rest, left));
+                    } else {
+                        lost += rest.len();
+                        freed += left;
+                    }
+                }
             }
         }
         if lost > 0 {
             error!(
-                "{lost} delivery reports could not be handed over: the report channel stayed full while the producer closed"
+                "{lost} delivery reports could not be handed over: the report queue stayed full while the producer closed"
             );
         }
         self.shared.accumulator.complete(0, freed, None, Vec::new());
     }
 
-    /// Hands reports that waited for room to the channel.
+    /// Hands reports that waited for room to the queue.
     pub(crate) fn push_waiting(&mut self) {
         self.take_released(false);
         let Some(tx) = &self.shared.reports_tx else {
             return;
         };
         let mut freed = 0;
-        while let Some((report, memory)) = self.overflow.pop_front() {
-            match tx.try_send(report) {
-                Ok(()) | Err(TrySendError::Disconnected(_)) => freed += memory,
-                Err(TrySendError::Full(report)) => {
-                    self.overflow.push_front((report, memory));
+        while let Some((chunk, memory)) = self.overflow.pop_front() {
+            let len = chunk.len();
+            let offered = tx.offer(chunk);
+            match offered.rest {
+                None => freed += memory,
+                Some(rest) => {
+                    let left = memory * rest.len() / len.max(1);
+                    freed += memory - left;
+                    self.overflow.push_front((rest, left));
                     break;
                 }
             }
@@ -187,34 +211,11 @@ impl Reporter {
     fn take_released(&mut self, closing: bool) {
         if let Some(txn) = &self.shared.txn {
             let released = txn.state.take_released(closing);
-            if self.shared.reports_tx.is_some() {
-                self.overflow.extend(released.into_iter().map(|r| (r, 0)));
+            if self.shared.reports_tx.is_some() && !released.is_empty() {
+                let released: VecDeque<DeliveryReport> = released.into();
+                self.overflow.push_back((Chunk::Ready(released), 0));
             }
         }
-    }
-}
-
-fn metadata(
-    topic: &Arc<str>,
-    partition: i32,
-    base_offset: i64,
-    delta: i32,
-    log_append_time: i64,
-    timestamp: i64,
-) -> RecordMetadata {
-    RecordMetadata {
-        topic: Arc::clone(topic),
-        partition,
-        offset: if base_offset >= 0 {
-            base_offset + i64::from(delta)
-        } else {
-            -1
-        },
-        timestamp: if log_append_time >= 0 {
-            log_append_time
-        } else {
-            timestamp
-        },
     }
 }
 

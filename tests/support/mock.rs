@@ -7,9 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use kafka_sync::testkit::MockCluster;
-use kafka_sync::{DeliveryReport, KafkaClient, OffsetReset, SimpleConsumerConfig};
+use kafka_sync::{KafkaClient, OffsetReset, SimpleConsumerConfig};
 
 use super::LONG;
 
@@ -68,7 +67,10 @@ pub fn while_faulting<T: Send>(
 /// Takes `records` delivery reports from `reports` (failing the test when
 /// one does not come within [`LONG`]) and returns how many were errors,
 /// printing the first few.
-pub fn count_failed_reports(reports: &Receiver<DeliveryReport>, records: usize) -> usize {
+pub fn count_failed_reports(
+    reports: &kafka_sync::producer::DeliveryReports,
+    records: usize,
+) -> usize {
     let (mut ok, mut failed) = (0, 0);
     while ok + failed < records {
         match reports.recv_timeout(LONG) {
