@@ -284,6 +284,63 @@ fn a_single_consumer_reads_every_partition_of_its_topic() {
     consumer.close().unwrap();
 }
 
+/// The suspects of a group member reading a backlog slower than a simple
+/// consumer (issue 13), ruled out on a real broker: a lone member is given
+/// every partition in one rebalance, knows where each starts by its first
+/// message, and reads the whole backlog in that generation without another
+/// assignment.
+#[test]
+fn a_lone_member_gets_every_partition_at_once_and_reads_the_backlog_in_one_generation() {
+    let client = logged_client();
+    let topic = new_topic(&client, "balanced-backlog", 4);
+    let produced = produce(&client, &topic, 4, 500, "b");
+    let assigned: Arc<Mutex<Vec<Vec<TopicPartition>>>> = Arc::default();
+    let calls = Arc::clone(&assigned);
+    let consumer = client
+        .topic(&topic)
+        .unwrap()
+        .get_balanced_consumer(
+            &unique_name("group-backlog"),
+            config(Assignor::Range).on_assign(move |p| calls.lock().push(p.to_vec())),
+        )
+        .unwrap();
+    let first = consumer.consume_batch(10_000, LONG).unwrap();
+    assert!(!first.is_empty(), "no message within {LONG:?}");
+    let generation = consumer.generation();
+    assert_eq!(consumer.assignment(), partitions(&topic, 4));
+    assert_eq!(
+        consumer.positions().len(),
+        4,
+        "every partition has its starting offset by the first message"
+    );
+    let mut values: BTreeSet<String> = BTreeSet::new();
+    let mut batch = first;
+    loop {
+        for m in &batch {
+            values.insert(String::from_utf8(m.value_bytes().to_vec()).unwrap());
+        }
+        if values.len() >= produced.len() {
+            break;
+        }
+        batch = consumer.consume_batch(10_000, LONG).unwrap();
+        assert!(
+            !batch.is_empty(),
+            "{} of {} read",
+            values.len(),
+            produced.len()
+        );
+    }
+    assert_eq!(values, produced);
+    assert_eq!(
+        *assigned.lock(),
+        vec![partitions(&topic, 4).into_iter().collect::<Vec<_>>()],
+        "one assignment, of every partition"
+    );
+    assert_eq!(consumer.generation(), generation, "no second rebalance");
+    assert_eq!(consumer.high_watermarks(), consumer.positions());
+    consumer.close().unwrap();
+}
+
 fn members_join_and_leave_one_by_one(assignor: Assignor) {
     let client = logged_client();
     let topic = new_topic(&client, "balanced", 6);

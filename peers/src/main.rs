@@ -352,35 +352,55 @@ fn bench(o: &Options) -> Result<Vec<Row>, String> {
                 1
             };
             let mut backlog: Option<String> = None;
-            for &workload in &o.workloads {
-                let mut results = [Vec::new(), Vec::new()];
-                for round in 0..rounds {
-                    for turn in 0..2 {
-                        // Alternate which client goes first.
-                        let which = (round + turn) % 2;
-                        let who = clients[which];
-                        if o.only.is_some_and(|only| only != who) {
-                            continue;
+            let mut results: Vec<[Vec<Run>; 2]> = o
+                .workloads
+                .iter()
+                .map(|_| [Vec::new(), Vec::new()])
+                .collect();
+            // Produce rounds first (before the backlog exists), then rounds
+            // of the consume workloads, each round running assign and group
+            // in turn: a change in the machine's load lands on both alike,
+            // so their rows stay comparable (issue 13: run in blocks, a busier
+            // stretch during the group block read as a slower group consumer).
+            let indexed: Vec<(usize, Workload)> = o.workloads.iter().copied().enumerate().collect();
+            let (produce, consume): (Vec<_>, Vec<_>) = indexed
+                .into_iter()
+                .partition(|&(_, w)| w == Workload::Produce);
+            let schedule: Vec<(usize, usize, Workload)> = [produce, consume]
+                .iter()
+                .flat_map(|block| {
+                    (0..rounds).flat_map(move |round| {
+                        block.iter().map(move |&(w, workload)| (round, w, workload))
+                    })
+                })
+                .collect();
+            for (round, w, workload) in schedule {
+                for turn in 0..2 {
+                    // Alternate which client goes first.
+                    let which = (round + turn) % 2;
+                    let who = clients[which];
+                    if o.only.is_some_and(|only| only != who) {
+                        continue;
+                    }
+                    let topic = match workload {
+                        Workload::Produce => {
+                            let name = unique_name("peers-produce");
+                            client
+                                .create_topic(&name, PARTITIONS, 1)
+                                .map_err(|e| e.to_string())?;
+                            name
                         }
-                        let topic = match workload {
-                            Workload::Produce => {
-                                let name = unique_name("peers-produce");
-                                client
-                                    .create_topic(&name, PARTITIONS, 1)
-                                    .map_err(|e| e.to_string())?;
+                        Workload::Assign | Workload::Group => match &backlog {
+                            Some(name) => name.clone(),
+                            None => {
+                                let name = fill(&client, size, codec, records)?;
+                                backlog = Some(name.clone());
                                 name
                             }
-                            Workload::Assign | Workload::Group => match &backlog {
-                                Some(name) => name.clone(),
-                                None => {
-                                    let name = fill(&client, size, codec, records)?;
-                                    backlog = Some(name.clone());
-                                    name
-                                }
-                            },
-                        };
-                        let run = child(who, workload, &bootstrap, &topic, size, codec, records)?;
-                        eprintln!(
+                        },
+                    };
+                    let run = child(who, workload, &bootstrap, &topic, size, codec, records)?;
+                    eprintln!(
                             "{:<10} {:<17} {:>6} B {:<6} round {}: {:>10.0} msgs/s {:>8.1} MB/s CPU {:>6.2} s/M RSS {:>6.1} MB (load {})",
                             who.name(),
                             workload.name(),
@@ -393,13 +413,14 @@ fn bench(o: &Options) -> Result<Vec<Row>, String> {
                             run.rss_kib as f64 / 1024.0,
                             load_average(),
                         );
-                        results[which].push(run);
-                        if workload == Workload::Produce {
-                            let _ = client.delete_topic(&topic);
-                        }
+                    results[w][which].push(run);
+                    if workload == Workload::Produce {
+                        let _ = client.delete_topic(&topic);
                     }
                 }
-                for (i, runs) in results.into_iter().enumerate() {
+            }
+            for (&workload, per_client) in o.workloads.iter().zip(results) {
+                for (i, runs) in per_client.into_iter().enumerate() {
                     rows.push(Row {
                         workload,
                         size,
