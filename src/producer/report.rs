@@ -19,7 +19,7 @@ use log::error;
 
 use super::accumulator::{Batch, Completion};
 use super::record::DeliveryReport;
-use super::reports::{metadata, BatchReports, Chunk};
+use super::reports::{metadata, BatchReports, Chunk, ReportSender};
 use super::Shared;
 use crate::error::Result;
 
@@ -154,19 +154,14 @@ impl Reporter {
                 freed += memory;
                 continue;
             }
-            let len = chunk.len();
-            let offered = tx.offer(chunk);
-            match offered.rest {
-                None => freed += memory,
-                Some(rest) => {
-                    let left = memory * rest.len() / len.max(1);
-                    freed += memory - left;
-                    if tx.wait_for_room(deadline) {
-                        self.overflow.push_front((rest, left));
-                    } else {
-                        lost += rest.len();
-                        freed += left;
-                    }
+            let (taken, rest) = offer_waiting(tx, chunk, memory);
+            freed += taken;
+            if let Some((rest, left)) = rest {
+                if tx.wait_for_room(deadline) {
+                    self.overflow.push_front((rest, left));
+                } else {
+                    lost += rest.len();
+                    freed += left;
                 }
             }
         }
@@ -186,20 +181,33 @@ impl Reporter {
         };
         let mut freed = 0;
         while let Some((chunk, memory)) = self.overflow.pop_front() {
-            let len = chunk.len();
-            let offered = tx.offer(chunk);
-            match offered.rest {
-                None => freed += memory,
-                Some(rest) => {
-                    let left = memory * rest.len() / len.max(1);
-                    freed += memory - left;
-                    self.overflow.push_front((rest, left));
-                    break;
-                }
+            let (taken, rest) = offer_waiting(tx, chunk, memory);
+            freed += taken;
+            if let Some(rest) = rest {
+                self.overflow.push_front(rest);
+                break;
             }
         }
         if freed > 0 {
             self.shared.accumulator.complete(0, freed, None, Vec::new());
+        }
+    }
+}
+
+/// Offers a waiting chunk that holds `memory` bytes of the producer's
+/// budget: the memory of what the queue took, and what did not fit with its
+/// share of the memory.
+fn offer_waiting(
+    tx: &ReportSender,
+    chunk: Chunk,
+    memory: usize,
+) -> (usize, Option<(Chunk, usize)>) {
+    let len = chunk.len();
+    match tx.offer(chunk).rest {
+        None => (memory, None),
+        Some(rest) => {
+            let left = memory * rest.len() / len.max(1);
+            (memory - left, Some((rest, left)))
         }
     }
 }

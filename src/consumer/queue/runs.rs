@@ -43,27 +43,29 @@ impl Runs {
 
     /// Queues `messages` (whose sizes sum to `bytes`) as one run.
     pub fn push_messages(&mut self, messages: Vec<Message>, bytes: usize) {
-        if messages.is_empty() {
-            return;
+        if let Some(run) = self.run(messages, bytes) {
+            self.entries.push_back(run);
         }
-        self.len += messages.len();
-        self.entries.push_back(Entry::Run(Run {
-            messages: messages.into_iter(),
-            bytes,
-        }));
     }
 
     /// Queues `messages` (whose sizes sum to `bytes`) in front of
     /// everything, as one run: what the caller's hand gives back.
     pub fn push_front_messages(&mut self, messages: Vec<Message>, bytes: usize) {
+        if let Some(run) = self.run(messages, bytes) {
+            self.entries.push_front(run);
+        }
+    }
+
+    /// `messages` as a run to queue, counted; `None` when there are none.
+    fn run(&mut self, messages: Vec<Message>, bytes: usize) -> Option<Entry> {
         if messages.is_empty() {
-            return;
+            return None;
         }
         self.len += messages.len();
-        self.entries.push_front(Entry::Run(Run {
+        Some(Entry::Run(Run {
             messages: messages.into_iter(),
             bytes,
-        }));
+        }))
     }
 
     /// Queues one item at the back.
