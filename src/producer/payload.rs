@@ -31,12 +31,34 @@ pub struct Payload(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// `len` bytes at the start of `bytes`.
-    Inline {
-        len: u8,
-        bytes: [u8; Payload::INLINE],
-    },
+    Inline(Inline<{ Payload::INLINE }>),
     Shared(Bytes),
+}
+
+/// Up to `N` bytes (at most 255) kept in place of an allocation: a short
+/// [`Payload`] or [`HeaderKey`](super::HeaderKey).
+#[derive(Clone, Copy)]
+pub(crate) struct Inline<const N: usize> {
+    /// How many of `bytes` are used, from the start.
+    len: u8,
+    bytes: [u8; N],
+}
+
+impl<const N: usize> Inline<N> {
+    /// A copy of `s`, if it fits.
+    pub(crate) fn new(s: &[u8]) -> Option<Self> {
+        let len = u8::try_from(s.len())
+            .ok()
+            .filter(|&len| usize::from(len) <= N)?;
+        let mut bytes = [0u8; N];
+        bytes[..s.len()].copy_from_slice(s);
+        Some(Inline { len, bytes })
+    }
+
+    /// The bytes kept.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
 }
 
 impl Payload {
@@ -45,22 +67,16 @@ impl Payload {
 
     /// A copy of `s`: inline when it is short enough, else a new [`Bytes`].
     fn copy(s: &[u8]) -> Self {
-        if s.len() <= Payload::INLINE {
-            let mut bytes = [0u8; Payload::INLINE];
-            bytes[..s.len()].copy_from_slice(s);
-            Payload(Repr::Inline {
-                len: s.len() as u8, // at most INLINE (22)
-                bytes,
-            })
-        } else {
-            Payload(Repr::Shared(Bytes::copy_from_slice(s)))
+        match Inline::new(s) {
+            Some(inline) => Payload(Repr::Inline(inline)),
+            None => Payload(Repr::Shared(Bytes::copy_from_slice(s))),
         }
     }
 
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
         match &self.0 {
-            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Inline(inline) => inline.as_slice(),
             Repr::Shared(b) => b,
         }
     }
@@ -69,7 +85,7 @@ impl Payload {
     pub fn into_bytes(self) -> Bytes {
         match self.0 {
             Repr::Shared(b) => b,
-            Repr::Inline { len, bytes } => Bytes::copy_from_slice(&bytes[..usize::from(len)]),
+            Repr::Inline(inline) => Bytes::copy_from_slice(inline.as_slice()),
         }
     }
 
@@ -78,7 +94,7 @@ impl Payload {
     pub fn to_bytes(&self) -> Bytes {
         match &self.0 {
             Repr::Shared(b) => b.clone(),
-            Repr::Inline { .. } => Bytes::copy_from_slice(self.as_slice()),
+            Repr::Inline(inline) => Bytes::copy_from_slice(inline.as_slice()),
         }
     }
 
@@ -86,7 +102,7 @@ impl Payload {
     pub fn as_shared(&self) -> Option<&Bytes> {
         match &self.0 {
             Repr::Shared(b) => Some(b),
-            Repr::Inline { .. } => None,
+            Repr::Inline(_) => None,
         }
     }
 
@@ -125,7 +141,7 @@ impl std::fmt::Debug for Payload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
             Repr::Shared(b) => std::fmt::Debug::fmt(b, f),
-            Repr::Inline { .. } => std::fmt::Debug::fmt(&Bytes::copy_from_slice(self), f),
+            Repr::Inline(_) => std::fmt::Debug::fmt(&Bytes::copy_from_slice(self), f),
         }
     }
 }

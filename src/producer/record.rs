@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::payload::Inline;
 pub use super::payload::Payload;
 use crate::error::{Error, Result};
 
@@ -33,11 +34,8 @@ pub struct HeaderKey(KeyRepr);
 
 #[derive(Clone)]
 enum KeyRepr {
-    /// `len` bytes of UTF-8 at the start of `bytes`.
-    Inline {
-        len: u8,
-        bytes: [u8; HeaderKey::INLINE],
-    },
+    /// UTF-8: only `From<&str>` makes it, from a whole `str`.
+    Inline(Inline<{ HeaderKey::INLINE }>),
     Owned(String),
 }
 
@@ -48,10 +46,7 @@ impl HeaderKey {
     /// The key.
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            KeyRepr::Inline { len, bytes } => {
-                // Only `From<&str>` writes inline keys, from a whole `str`.
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
-            }
+            KeyRepr::Inline(inline) => std::str::from_utf8(inline.as_slice()).unwrap_or_default(),
             KeyRepr::Owned(s) => s,
         }
     }
@@ -60,7 +55,7 @@ impl HeaderKey {
     pub fn into_string(self) -> String {
         match self.0 {
             KeyRepr::Owned(s) => s,
-            inline @ KeyRepr::Inline { .. } => HeaderKey(inline).as_str().to_owned(),
+            inline @ KeyRepr::Inline(_) => HeaderKey(inline).as_str().to_owned(),
         }
     }
 }
@@ -136,15 +131,9 @@ impl PartialEq<String> for HeaderKey {
 
 impl From<&str> for HeaderKey {
     fn from(s: &str) -> Self {
-        if s.len() <= HeaderKey::INLINE {
-            let mut bytes = [0u8; HeaderKey::INLINE];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            HeaderKey(KeyRepr::Inline {
-                len: s.len() as u8, // at most INLINE (30)
-                bytes,
-            })
-        } else {
-            HeaderKey(KeyRepr::Owned(s.to_owned()))
+        match Inline::new(s.as_bytes()) {
+            Some(inline) => HeaderKey(KeyRepr::Inline(inline)),
+            None => HeaderKey(KeyRepr::Owned(s.to_owned())),
         }
     }
 }
@@ -428,7 +417,7 @@ mod tests {
         let name = String::from("trace-id");
         let borrowed: &str = &name;
         let inline = HeaderKey::from(borrowed);
-        assert!(matches!(inline.0, KeyRepr::Inline { len: 8, .. }));
+        assert!(matches!(&inline.0, KeyRepr::Inline(i) if i.as_slice().len() == 8));
         let owned = HeaderKey::from(name.clone());
         assert!(matches!(owned.0, KeyRepr::Owned(_)));
         assert_eq!(inline, owned);
