@@ -206,6 +206,17 @@ impl PartitionState {
         self.totals.bytes() <= limits.bytes / 2 && self.queue.len() < limits.messages
     }
 
+    /// Whether the fetcher, which skipped the partition for want of room,
+    /// must be woken now that the caller has made room; it is then no
+    /// longer waiting.
+    pub fn room_made(&mut self, limits: Limits) -> bool {
+        let made = self.waiting_for_room && self.has_room(limits);
+        if made {
+            self.waiting_for_room = false;
+        }
+        made
+    }
+
     /// How many bytes of messages the queues can still take.
     pub fn byte_room(&self, limits: Limits) -> usize {
         limits.bytes.saturating_sub(self.totals.bytes())

@@ -88,7 +88,7 @@ impl Default for ConnectionConfig {
 /// were fresh in the reader's cache (empty for small frames; see
 /// `protocol::records::crc`). A Fetch response's batches are checked
 /// against those sums.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Frame {
     /// The frame, from the correlation id on.
     pub bytes: Vec<u8>,

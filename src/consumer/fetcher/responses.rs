@@ -26,8 +26,8 @@ impl Fetcher {
             Err(e) => return self.leader_failed(leader, &e),
         };
         // Messages are slices of the frame (no copy); it is freed when the
-        // last of them is dropped. Its block sums are tied to where it now
-        // lies (`Bytes::from` keeps the vector's allocation).
+        // last of them is dropped. Its block sums count from the frame's
+        // first byte, wherever it lies.
         let Frame { bytes, block_sums } = frame;
         let frame = Bytes::from(bytes);
         let sums = FrameSums::new(&frame, &block_sums);

@@ -151,10 +151,7 @@ impl Shared {
                 });
             }
         }
-        let poke = p.waiting_for_room && p.has_room(self.limits);
-        if poke {
-            p.waiting_for_room = false;
-        }
+        let poke = p.room_made(self.limits);
         state.streak += taken;
         Some((item, poke))
     }
@@ -250,24 +247,17 @@ impl Shared {
                 // for each message: up to the streak's end, or the whole
                 // run the fetcher queued when it fits (then the streak is
                 // over and the next partition's turn comes).
-                let p = &state.partitions[i];
                 let streak_left = STREAK.saturating_sub(state.streak);
-                let room = (max - out.len()).min(streak_left.max(p.queue.front_run_len()));
                 let p = &mut state.partitions[i];
+                let room = (max - out.len()).min(streak_left.max(p.queue.front_run_len()));
                 if p.queue.front_is_message() {
                     let taken = p.drain_messages(&mut out, room.max(1));
-                    if p.waiting_for_room && p.has_room(self.limits) {
-                        p.waiting_for_room = false;
-                        poke = true;
-                    }
+                    poke |= p.room_made(self.limits);
                     state.streak += taken;
                 } else if out.is_empty() {
                     // A partition's error comes on its own.
                     let item = p.pop_front();
-                    if p.waiting_for_room && p.has_room(self.limits) {
-                        p.waiting_for_room = false;
-                        poke = true;
-                    }
+                    poke |= p.room_made(self.limits);
                     if let Some(Item::Error(e)) = item {
                         drop(state);
                         if poke {

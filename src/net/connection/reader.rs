@@ -123,16 +123,17 @@ pub(super) fn read_frame<S: Read>(stream: &mut S, addr: &str, max: usize) -> Res
     };
     let summed = len >= crc::SUMMED_FRAME_MIN;
     let step = if summed { SUM_EVERY } else { len };
+    let context = || format!("reading a {len}-byte frame from {addr}");
     while frame.bytes.len() < len {
         let want = (len - frame.bytes.len()).min(step);
         let read = stream
             .by_ref()
             .take(want as u64)
             .read_to_end(&mut frame.bytes)
-            .map_err(|e| Error::io(format!("reading a {len}-byte frame from {addr}"), e))?;
+            .map_err(|e| Error::io(context(), e))?;
         if read < want {
             return Err(Error::io(
-                format!("reading a {len}-byte frame from {addr}"),
+                context(),
                 std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     format!("the connection closed after {} bytes", frame.bytes.len()),

@@ -40,18 +40,7 @@ pub fn crc32c_combine(crc_a: u32, crc_b: u32, len_b: usize) -> u32 {
     if len_b == 0 {
         return crc_a;
     }
-    // x^(8·len_b) = product of x^(2^k) over the set bits k of 8·len_b.
-    let mut shift = X0;
-    let mut n = len_b as u64;
-    let mut k = 3; // 8 = 2^3: a byte is eight bits
-    while n != 0 {
-        if n & 1 == 1 {
-            shift = gf2_mul(X_POW_2K[k % 64], shift);
-        }
-        n >>= 1;
-        k += 1;
-    }
-    gf2_mul(shift, crc_a) ^ crc_b
+    gf2_mul(x_pow_8n(len_b as u64), crc_a) ^ crc_b
 }
 
 /// Appends to `sums` the CRC-32C of each complete [`BLOCK`] of `frame` that
@@ -146,11 +135,12 @@ static SHIFT_BLOCK: [[u32; 256]; 4] = {
     table
 };
 
-/// x^(8·n) modulo the polynomial.
+/// x^(8·n) modulo the polynomial: the product of x^(2^k) over the set bits
+/// k of 8·n.
 const fn x_pow_8n(n: u64) -> u32 {
     let mut shift = X0;
     let mut n = n;
-    let mut k = 3;
+    let mut k = 3; // 8 = 2^3: a byte is eight bits
     while n != 0 {
         if n & 1 == 1 {
             shift = gf2_mul(X_POW_2K[k % 64], shift);
