@@ -175,6 +175,7 @@ impl KafkaClient {
                     .iter()
                     .map(|(api, version)| (api.code(), *version))
                     .collect(),
+                frame_buffers: Default::default(),
             },
             Backoff {
                 initial: config.reconnect_backoff,

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use log::{debug, warn};
 use parking_lot::Mutex;
@@ -36,11 +37,13 @@ use crate::error::{Error, Result, TimeoutKind};
 use crate::protocol::api::{ApiVersionRange, ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::{self, ErrorCode, Request};
 
+mod buffers;
 mod dial;
 mod reader;
 mod versions;
 
 use dial::{connect_tcp, explain_tls_rejection, is_timeout, tls_halves};
+pub use buffers::FrameBuffers;
 use reader::{read_loop, MAX_UNANSWERED, READER_THREAD};
 use versions::{cap_versions, finalized_levels};
 
@@ -67,6 +70,9 @@ pub struct ConnectionConfig {
     /// Highest version to use per API key, whatever the broker announces
     /// (`KafkaClientBuilder::max_api_version`); empty for none.
     pub max_api_versions: BTreeMap<i16, i16>,
+    /// Buffers of large response frames, kept for reuse by every
+    /// connection made with this configuration (one client's).
+    pub frame_buffers: Arc<FrameBuffers>,
 }
 
 impl Default for ConnectionConfig {
@@ -79,6 +85,7 @@ impl Default for ConnectionConfig {
             tls: None,
             sasl: None,
             max_api_versions: BTreeMap::new(),
+            frame_buffers: Arc::default(),
         }
     }
 }
@@ -90,8 +97,9 @@ impl Default for ConnectionConfig {
 /// against those sums.
 #[derive(Debug)]
 pub struct Frame {
-    /// The frame, from the correlation id on.
-    pub bytes: Vec<u8>,
+    /// The frame, from the correlation id on. A large frame lies in a
+    /// buffer the reader keeps for reuse once every slice of it is dropped.
+    pub bytes: Bytes,
     /// `block_sums[i]` is the CRC-32C of `bytes`' `i`-th block.
     pub block_sums: Vec<u32>,
 }
@@ -173,6 +181,8 @@ struct Shared {
     draining: AtomicBool,
     /// The socket, for shutting it down from any thread.
     control: TcpStream,
+    /// Where the reader takes buffers for large frames.
+    frame_buffers: Arc<FrameBuffers>,
 }
 
 impl Shared {
@@ -376,6 +386,7 @@ impl Connection {
             retired: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             control,
+            frame_buffers: Arc::clone(&config.frame_buffers),
         });
         let reader_shared = Arc::clone(&shared);
         let reader = crate::thread::spawn(READER_THREAD, move || {

@@ -10,7 +10,9 @@ mod sasl;
 pub(crate) mod scram;
 pub mod tls;
 
-pub use connection::{api_name, Connection, ConnectionConfig, Frame, PendingResponse};
+pub use connection::{
+    api_name, Connection, ConnectionConfig, Frame, FrameBuffers, PendingResponse,
+};
 pub use sasl::Sasl;
 pub use tls::{TlsConfig, TlsConnector};
 

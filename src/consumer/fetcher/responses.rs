@@ -25,11 +25,14 @@ impl Fetcher {
             Ok(ok) => ok,
             Err(e) => return self.leader_failed(leader, &e),
         };
-        // Messages are slices of the frame (no copy); it is freed when the
-        // last of them is dropped. Its block sums count from the frame's
+        // Messages are slices of the frame (no copy); its buffer goes back
+        // to the connection's reader (or is freed) when the last of them is
+        // dropped. Its block sums count from the frame's
         // first byte, wherever it lies.
-        let Frame { bytes, block_sums } = frame;
-        let frame = Bytes::from(bytes);
+        let Frame {
+            bytes: frame,
+            block_sums,
+        } = frame;
         let sums = FrameSums::new(&frame, &block_sums);
         self.leader_failures.remove(&leader);
         if response.error_code != ErrorCode::None {
