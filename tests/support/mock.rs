@@ -122,10 +122,23 @@ pub fn read_back_with(
     let deadline = Instant::now() + LONG;
     let mut quiet_since: Option<Instant> = None;
     loop {
-        assert!(
-            Instant::now() < deadline,
-            "read {count} of {total} records back"
-        );
+        if Instant::now() >= deadline {
+            // Which partitions fell short, and where the consumer stands on
+            // them, tells a stalled fetch from records that never came.
+            let short: Vec<String> = want
+                .iter()
+                .filter(|(p, w)| got[p].len() < w.len())
+                .map(|(p, w)| {
+                    format!(
+                        "partition {p}: {} of {} (position {:?})",
+                        got[p].len(),
+                        w.len(),
+                        consumer.position(*p)
+                    )
+                })
+                .collect();
+            panic!("read {count} of {total} records back; short: {short:?}");
+        }
         match consumer.consume(Duration::from_millis(200)).unwrap() {
             Some(message) => {
                 got.get_mut(&message.partition())
