@@ -230,6 +230,10 @@ pub struct Run {
     pub seconds: f64,
     pub cpu: f64,
     pub rss_kib: u64,
+    /// The broker's CPU seconds while the worker ran (its whole life:
+    /// connecting, the measured phase, closing); `None` where the broker's
+    /// process cannot be read (an external broker, no `/proc`).
+    pub broker_cpu: Option<f64>,
 }
 
 /// One line of results: the runs of one client on one workload.
@@ -294,7 +298,38 @@ fn child(
         seconds: f.get(1).and_then(|s| s.parse().ok()).ok_or_else(bad)?,
         cpu: f.get(2).and_then(|s| s.parse().ok()).ok_or_else(bad)?,
         rss_kib: f.get(3).and_then(|s| s.parse().ok()).ok_or_else(bad)?,
+        broker_cpu: None,
     })
+}
+
+/// The process listening as the local broker on `port`: tansu, started as
+/// `tansu broker --listener-url tcp://…:port …` (by a `sh` wrapper with the
+/// same arguments, which is skipped).
+fn broker_pid(port: u16) -> Option<u32> {
+    let needle = format!(":{port}");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            let is_shell = args.first().is_some_and(|a| a.ends_with(b"sh"));
+            let is_broker = args.iter().any(|a| *a == b"broker")
+                && args.iter().any(|a| a.ends_with(needle.as_bytes()));
+            (is_broker && !is_shell).then_some(pid)
+        })
+}
+
+/// A process's CPU seconds (user and system) from `/proc/<pid>/stat`, whose
+/// times are in USER_HZ ticks (100 per second on Linux).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 /// Writes `records` records of `size` bytes into a fresh topic, for the
@@ -343,6 +378,12 @@ fn bench(o: &Options) -> Result<Vec<Row>, String> {
     let broker = Broker::start().map_err(|e| e.to_string())?;
     let bootstrap = broker.bootstrap();
     let client = KafkaClient::new(&bootstrap).map_err(|e| e.to_string())?;
+    let broker_pid = (!broker.is_external())
+        .then(|| broker_pid(broker.port()))
+        .flatten();
+    if broker_pid.is_none() {
+        eprintln!("the broker's process is not readable here: no broker CPU column");
+    }
     let mut rows: Vec<Row> = Vec::new();
     let clients = [Client::KafkaSync, Client::Librdkafka];
     for &size in &o.sizes {
@@ -402,9 +443,14 @@ fn bench(o: &Options) -> Result<Vec<Row>, String> {
                             }
                         },
                     };
-                    let run = child(who, workload, &bootstrap, &topic, size, codec, records)?;
+                    let broker_before = broker_pid.and_then(cpu_seconds);
+                    let mut run = child(who, workload, &bootstrap, &topic, size, codec, records)?;
+                    run.broker_cpu = broker_pid
+                        .and_then(cpu_seconds)
+                        .zip(broker_before)
+                        .map(|(after, before)| after - before);
                     eprintln!(
-                            "{:<10} {:<17} {:>6} B {:<6} round {}: {:>10.0} msgs/s {:>8.1} MB/s CPU {:>6.2} s/M RSS {:>6.1} MB (load {})",
+                            "{:<10} {:<17} {:>6} B {:<6} round {}: {:>10.0} msgs/s {:>8.1} MB/s CPU {:>6.2} s/M RSS {:>6.1} MB broker {} (load {})",
                             who.name(),
                             workload.name(),
                             size,
@@ -414,6 +460,11 @@ fn bench(o: &Options) -> Result<Vec<Row>, String> {
                             (run.records * size) as f64 / run.seconds / 1e6,
                             run.cpu / run.records as f64 * 1e6,
                             run.rss_kib as f64 / 1024.0,
+                            run.broker_cpu.map_or("n/a".to_string(), |b| format!(
+                                "{:.2} s/M {:.0} %",
+                                b / run.records as f64 * 1e6,
+                                b / run.seconds * 100.0
+                            )),
                             load_average(),
                         );
                     results[w][which].push(run);

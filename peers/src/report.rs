@@ -35,6 +35,9 @@ pub struct Summary {
     pub mb: f64,
     pub cpu_per_m: f64,
     pub rss_mb: f64,
+    /// The broker's CPU seconds per run second (1.0: one core busy), where
+    /// every run has it.
+    pub broker_busy: Option<f64>,
 }
 
 pub fn summary(row: &Row) -> Summary {
@@ -58,6 +61,12 @@ pub fn summary(row: &Row) -> Summary {
             .iter()
             .map(|r| r.rss_kib as f64 / 1024.0)
             .fold(0.0, f64::max),
+        broker_busy: row
+            .runs
+            .iter()
+            .map(|r| r.broker_cpu.map(|b| b / r.seconds))
+            .collect::<Option<Vec<f64>>>()
+            .map(median),
     }
 }
 
@@ -164,13 +173,21 @@ pub fn markdown(rows: &[Row], c: &Context) -> String {
         let (rate, cpu) = (k.msgs / t.msgs, k.cpu_per_m / t.cpu_per_m);
         let _ = writeln!(
             s,
-            "- {} {}: rate {:.3}x ({}), CPU {:.3}x ({})",
+            "- {} {}: rate {:.3}x ({}), CPU {:.3}x ({}){}",
             theirs.workload.name(),
             size_name(theirs.size),
             rate,
             if rate >= 1.2 { "met" } else { "**not met**" },
             cpu,
             if cpu <= 0.5 { "met" } else { "**not met**" },
+            match (t.broker_busy, k.broker_busy) {
+                (Some(t), Some(k)) => format!(
+                    "; the broker busy {:.0} % of a core with librdkafka, {:.0} % with kafka-sync",
+                    t * 100.0,
+                    k * 100.0
+                ),
+                _ => String::new(),
+            },
         );
     }
     s
