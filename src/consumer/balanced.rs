@@ -25,33 +25,38 @@
 //! ConsumerGroupHeartbeat, whose broker-side assignments arrive as the same
 //! events.
 //!
+//! Beside this file: `rebalance` (the rebalance thread), `commit` (committed
+//! offsets, commits, auto commit), `close` (the shared close deadline) and
+//! `config`.
+//!
 //! # References
 //! Kafka protocol guide, "The Consumer Group Protocol", "OffsetCommit API",
 //! "OffsetFetch API"; KIP-62 (`max.poll.interval.ms`), KIP-345 (static
 //! membership), KIP-429 (cooperative rebalancing), KIP-848 (the consumer
 //! group protocol).
 
+mod close;
+mod commit;
 mod config;
 mod rebalance;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use log::{debug, warn};
+use log::debug;
 use parking_lot::Mutex;
 
 use crate::cluster::KafkaClient;
 use crate::cluster::Topic;
 use crate::error::{Error, Result};
-use crate::protocol::ErrorCode;
 
 use super::assignor::TopicPartition;
 use super::fetcher::{self, FetchSettings, FetcherHandle};
 use super::membership::{GroupMembership, Subscription};
 use super::message::Message;
-use super::offsets::{GroupCoordinator, Membership};
+use super::offsets::GroupCoordinator;
 use super::queue::{Item, Shared};
 use crate::thread as worker;
 
@@ -483,252 +488,6 @@ impl BalancedConsumer {
             .map(|p| TopicPartition::new(&*p.topic, p.id))
             .collect()
     }
-
-    /// The group's committed offsets of the assigned partitions; `None` for
-    /// partitions without one.
-    pub fn committed_offsets(&self) -> Result<BTreeMap<TopicPartition, Option<i64>>> {
-        let deadline = crate::time::after(self.client.config().request_timeout());
-        let mut out = BTreeMap::new();
-        for (topic, partitions) in by_topic(self.assignment().iter().map(|tp| (tp, ()))) {
-            let ids: Vec<i32> = partitions.keys().copied().collect();
-            for (p, offset) in self.coordinator.fetch(&topic, &ids, deadline)? {
-                out.insert(TopicPartition::new(topic.clone(), p), offset);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Commits every assigned partition's position (the next offset to read)
-    /// as this member of the current generation, waiting up to
-    /// `request_timeout`.
-    ///
-    /// # Errors
-    /// Broker errors such as `REBALANCE_IN_PROGRESS` or
-    /// `ILLEGAL_GENERATION` when the group is rebalancing (the partitions
-    /// are committed again when they are revoked, with auto commit), and
-    /// timeout errors.
-    pub fn commit_offsets(&self) -> Result<()> {
-        let positions = self.positions();
-        let membership = self.member();
-        commit(&self.client, &self.coordinator, &positions, &membership)
-    }
-
-    /// Who commits: this member in its current generation.
-    fn member(&self) -> Membership {
-        member_of(self.membership.as_deref())
-    }
-
-    fn maybe_auto_commit(&self) {
-        if !self.config.auto_commits() {
-            return;
-        }
-        {
-            let mut next = self.next_auto_commit.lock();
-            let now = Instant::now();
-            if now < *next {
-                return;
-            }
-            *next = crate::time::add(now, self.config.fetch.auto_commit_interval);
-        }
-        let positions = self.positions();
-        if positions.is_empty() || self.auto_commit_running.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let running = Arc::clone(&self.auto_commit_running);
-        let client = self.client.clone();
-        let coordinator = Arc::clone(&self.coordinator);
-        let membership = self.member();
-        let group = self.group.clone();
-        let spawned = worker::spawn(COMMIT_THREAD, move || {
-            // Cleared even if the commit panics, or no auto commit would run again.
-            let _clear = ClearOnDrop(running);
-            if let Err(e) = commit(&client, &coordinator, &positions, &membership) {
-                warn!("auto commit of group `{group}` failed: {e}");
-            }
-        });
-        match spawned {
-            Ok(thread) => {
-                // The previous one has finished: `auto_commit_running` was clear.
-                let previous = self.auto_commit.lock().replace(thread);
-                if let Some(previous) = previous {
-                    previous.join_until(Instant::now() + Duration::from_secs(1));
-                }
-            }
-            Err(e) => {
-                warn!("auto commit of group `{}` not started: {e}", self.group);
-                self.auto_commit_running.store(false, Ordering::SeqCst);
-            }
-        }
-    }
-
-    /// Commits the positions (with auto commit), leaves the group and stops
-    /// the consumer's threads, as dropping does; returns the first failure.
-    pub fn close(mut self) -> Result<()> {
-        self.shutdown()
-    }
-
-    /// Stops the consumer's threads without committing or leaving the
-    /// group, as a crashed process would: the coordinator gives its
-    /// partitions to others after `session_timeout`. For tests of failure
-    /// handling.
-    #[cfg(feature = "testkit")]
-    pub fn abandon(mut self) {
-        let deadline = crate::time::after(self.config.fetch.close_timeout);
-        if let Some(rebalancer) = self.rebalancer.take() {
-            rebalancer.stop(deadline);
-        }
-        if let Some(fetcher) = self.fetcher.take() {
-            fetcher.stop(&self.shared, deadline);
-        }
-        if let Some(Ok(membership)) = self.membership.take().map(Arc::try_unwrap) {
-            membership.abandon();
-        }
-    }
-
-    /// Everything by one deadline, `close_timeout` from now: the rebalance
-    /// and fetcher threads stop, a running auto commit is joined, the final
-    /// commit is sent, the group is left and the membership thread joined.
-    fn shutdown(&mut self) -> Result<()> {
-        let Some(fetcher) = self.fetcher.take() else {
-            return Ok(());
-        };
-        let deadline = crate::time::after(self.config.fetch.close_timeout);
-        // No more rebalance events are applied: from here on the partitions
-        // held are this consumer's until it leaves.
-        if let Some(rebalancer) = self.rebalancer.take() {
-            rebalancer.stop(deadline);
-        }
-        fetcher.stop(&self.shared, deadline);
-        let running = self.auto_commit.lock().take();
-        if let Some(running) = running {
-            // The final commit must be the last to land.
-            running.join_until(deadline);
-        }
-        let committed = if self.config.auto_commits() {
-            let request_deadline = crate::time::after(self.client.config().request_timeout());
-            let committed = commit_until(
-                &self.coordinator,
-                &self.positions(),
-                &self.member(),
-                deadline.min(request_deadline),
-            );
-            match committed {
-                // The group moved on while this member was leaving (another
-                // member's leave started a rebalance): the partitions are no
-                // longer this member's to commit, and their next owner
-                // resumes from the last committed offsets. Not a failure of
-                // close, as in the Java client; records read since then may
-                // be read again.
-                Err(e) if group_moved_on(&e) => {
-                    warn!(
-                        "group `{}`: final commit not accepted ({e}); the partitions' next owners \
-                         resume from the last committed offsets",
-                        self.group
-                    );
-                    Ok(())
-                }
-                other => other,
-            }
-        } else {
-            Ok(())
-        };
-        let left = match self.membership.take().map(Arc::try_unwrap) {
-            Some(Ok(membership)) => membership.close_until(deadline),
-            // The rebalance thread is stuck in a request and still holds
-            // the membership: it leaves the group when that thread ends.
-            Some(Err(_)) => {
-                warn!(
-                    "group `{}`: the rebalance thread is still busy; leaving the group when it ends",
-                    self.group
-                );
-                Ok(())
-            }
-            None => Ok(()),
-        };
-        debug!("balanced consumer of group `{}` closed", self.group);
-        committed.and(left)
-    }
-}
-
-/// Clears an auto-commit-running flag when dropped.
-struct ClearOnDrop(Arc<AtomicBool>);
-
-impl Drop for ClearOnDrop {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::SeqCst);
-    }
-}
-
-impl Drop for BalancedConsumer {
-    fn drop(&mut self) {
-        if let Err(e) = self.shutdown() {
-            warn!("closing the consumer of group `{}`: {e}", self.group);
-        }
-    }
-}
-
-/// The commit identity of `membership` now.
-fn member_of(membership: Option<&GroupMembership>) -> Membership {
-    match membership {
-        Some(m) => Membership {
-            generation_id: m.generation(),
-            member_id: m.member_id(),
-            group_instance_id: m.group_instance_id().map(str::to_owned),
-        },
-        None => Membership::default(),
-    }
-}
-
-/// Groups per-partition values by topic.
-fn by_topic<'a, V>(
-    items: impl IntoIterator<Item = (&'a TopicPartition, V)>,
-) -> BTreeMap<String, BTreeMap<i32, V>> {
-    let mut out: BTreeMap<String, BTreeMap<i32, V>> = BTreeMap::new();
-    for (tp, v) in items {
-        out.entry(tp.topic.clone())
-            .or_default()
-            .insert(tp.partition, v);
-    }
-    out
-}
-
-/// Commits `positions`, one OffsetCommit per topic, within `request_timeout`.
-fn commit(
-    client: &KafkaClient,
-    coordinator: &GroupCoordinator,
-    positions: &BTreeMap<TopicPartition, i64>,
-    membership: &Membership,
-) -> Result<()> {
-    let deadline = crate::time::after(client.config().request_timeout());
-    commit_until(coordinator, positions, membership, deadline)
-}
-
-/// Commits `positions`, one OffsetCommit per topic, by `deadline`.
-/// Whether a commit failed because the group has a newer generation than
-/// the committing member: a rebalance is under way or done without it.
-fn group_moved_on(error: &Error) -> bool {
-    matches!(
-        error.code(),
-        Some(
-            ErrorCode::RebalanceInProgress
-                | ErrorCode::IllegalGeneration
-                | ErrorCode::UnknownMemberId
-                | ErrorCode::StaleMemberEpoch
-                | ErrorCode::FencedMemberEpoch
-        )
-    )
-}
-
-fn commit_until(
-    coordinator: &GroupCoordinator,
-    positions: &BTreeMap<TopicPartition, i64>,
-    membership: &Membership,
-    deadline: Instant,
-) -> Result<()> {
-    for (topic, offsets) in by_topic(positions.iter().map(|(tp, &o)| (tp, o))) {
-        coordinator.commit(&topic, &offsets, membership, deadline)?;
-    }
-    Ok(())
 }
 
 /// Iterator over a [`BalancedConsumer`]'s messages; see

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, Receiver, Sender};
 use log::{debug, info, warn};
 
+use super::commit::{by_topic, commit, member_of};
 use super::config::{BalancedConsumerConfig, Listener};
-use super::{by_topic, commit, member_of};
 use crate::cluster::KafkaClient;
 use crate::consumer::assignor::TopicPartition;
 use crate::consumer::config::OffsetReset;
