@@ -16,9 +16,10 @@
 //! "OffsetFetch API"; KIP-699 (batched coordinator lookup).
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::debug;
+use parking_lot::Mutex;
 
 pub(crate) use crate::cluster::GroupCoordinator;
 use crate::cluster::{KafkaClient, EARLIEST, LATEST};
@@ -184,4 +185,16 @@ pub(crate) fn reset_offsets(
         .into_iter()
         .map(|(p, listed)| (p, listed.offset))
         .collect())
+}
+
+/// Whether an auto commit is due now, by the time kept in `next`; when it
+/// is, the next one is scheduled `interval` from now.
+pub(crate) fn auto_commit_due(next: &Mutex<Instant>, interval: Duration) -> bool {
+    let mut next = next.lock();
+    let now = Instant::now();
+    if now < *next {
+        return false;
+    }
+    *next = crate::time::add(now, interval);
+    true
 }

@@ -1,12 +1,14 @@
 //! [`SimpleConsumer`]: reads explicitly chosen partitions of one topic, with
 //! optional committed offsets in a consumer group it does not join.
+//!
+//! Beside this file: `seek` (moving positions) and `commit` (commits and
+//! committed offsets).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
 use log::{debug, warn};
 use parking_lot::Mutex;
 
@@ -14,12 +16,15 @@ use crate::cluster::Topic;
 use crate::cluster::LATEST;
 use crate::error::{Error, Result};
 
-use super::config::{OffsetReset, SimpleConsumerConfig};
+use super::config::SimpleConsumerConfig;
 use super::fetcher::{self, FetchSettings, FetcherHandle, NewPartitions};
 use super::message::Message;
-use super::offsets::{reset_offsets, GroupCoordinator, Membership};
+use super::offsets::{reset_offsets, GroupCoordinator};
 use super::queue::{Item, Shared};
 use crate::thread::{self as worker, Joined};
+
+mod commit;
+mod seek;
 
 /// The name of the threads that commit in the background.
 const COMMIT_THREAD: &str = "kafka-sync-commit";
@@ -326,117 +331,6 @@ impl SimpleConsumer {
             .collect()
     }
 
-    /// Moves `partition` to `offset`: the next message from it will be the
-    /// one at `offset` (or the first after it). Queued messages of the
-    /// partition are dropped, and a stopped partition starts again.
-    ///
-    /// # Errors
-    /// [`Error::Config`] for a partition this consumer does not read or a
-    /// negative offset.
-    pub fn seek(&self, partition: i32, offset: i64) -> Result<()> {
-        if offset < 0 {
-            return Err(Error::Config(format!(
-                "cannot seek partition {partition} to negative offset {offset}; \
-                 use seek_to_beginning or seek_to_end"
-            )));
-        }
-        self.seek_all(&BTreeMap::from([(partition, offset)]))
-    }
-
-    fn seek_all(&self, offsets: &BTreeMap<i32, i64>) -> Result<()> {
-        let mut state = self.shared.lock();
-        for &p in offsets.keys() {
-            if state.partition(self.topic.name(), p).is_none() {
-                // `not_assigned` lists the partitions, which takes the lock.
-                drop(state);
-                return Err(self.not_assigned(p));
-            }
-        }
-        for (&p, &offset) in offsets {
-            if let Some(state) = state.partition_mut(self.topic.name(), p) {
-                debug!(
-                    "seek topic `{}` partition {p} to {offset}",
-                    self.topic.name()
-                );
-                state.seek(Some(offset));
-            }
-        }
-        drop(state);
-        self.shared.poke_fetcher();
-        Ok(())
-    }
-
-    fn not_assigned(&self, partition: i32) -> Error {
-        Error::Config(format!(
-            "partition {partition} of topic `{}` is not read by this consumer (it reads {:?})",
-            self.topic.name(),
-            self.partitions()
-        ))
-    }
-
-    /// `partitions`, or every partition when it is empty.
-    fn chosen(&self, partitions: &[i32]) -> Result<Vec<i32>> {
-        if partitions.is_empty() {
-            return Ok(self.partitions());
-        }
-        let read = self.partitions();
-        for &p in partitions {
-            if read.binary_search(&p).is_err() {
-                return Err(self.not_assigned(p));
-            }
-        }
-        Ok(partitions.to_vec())
-    }
-
-    /// Moves `partitions` (all when empty) to their oldest stored offset.
-    pub fn seek_to_beginning(&self, partitions: &[i32]) -> Result<()> {
-        let chosen = self.chosen(partitions)?;
-        let offsets = reset_offsets(
-            self.topic.client(),
-            self.topic.name(),
-            &chosen,
-            OffsetReset::Earliest,
-        )?;
-        self.seek_all(&offsets)
-    }
-
-    /// Moves `partitions` (all when empty) to their end: only messages
-    /// produced from now on are read.
-    pub fn seek_to_end(&self, partitions: &[i32]) -> Result<()> {
-        let chosen = self.chosen(partitions)?;
-        let offsets = reset_offsets(
-            self.topic.client(),
-            self.topic.name(),
-            &chosen,
-            OffsetReset::Latest,
-        )?;
-        self.seek_all(&offsets)
-    }
-
-    /// Moves every partition to its first message with a timestamp at or
-    /// after `timestamp_ms` (milliseconds since the Unix epoch); partitions
-    /// with no such message move to their end.
-    pub fn seek_to_time(&self, timestamp_ms: i64) -> Result<()> {
-        let found = self.topic.offsets_for_time(timestamp_ms)?;
-        let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
-        let mut at_end = Vec::new();
-        for p in self.partitions() {
-            match found.get(&p).copied().flatten() {
-                Some(listed) => {
-                    offsets.insert(p, listed.offset);
-                }
-                None => at_end.push(p),
-            }
-        }
-        offsets.extend(reset_offsets(
-            self.topic.client(),
-            self.topic.name(),
-            &at_end,
-            OffsetReset::Latest,
-        )?);
-        self.seek_all(&offsets)
-    }
-
     /// Stops handing out messages of `partitions` (and fetching them) until
     /// [`resume`](Self::resume); what was already fetched stays queued.
     /// Partitions this consumer does not read are ignored.
@@ -485,144 +379,6 @@ impl SimpleConsumer {
             .into_iter()
             .filter_map(|(p, position)| Some((p, (ends.get(&p)?.offset - position).max(0))))
             .collect())
-    }
-
-    fn coordinator(&self) -> Result<&Arc<GroupCoordinator>> {
-        self.coordinator.as_ref().ok_or_else(|| {
-            Error::Config(
-                "committed offsets need a consumer group; set SimpleConsumerConfig::consumer_group"
-                    .into(),
-            )
-        })
-    }
-
-    /// Commits every partition's position (the next offset to read) to the
-    /// consumer group, waiting for the coordinator's answer up to
-    /// `request_timeout`.
-    ///
-    /// # Errors
-    /// [`Error::Config`] without a consumer group; broker and timeout errors.
-    pub fn commit_offsets(&self) -> Result<()> {
-        self.commit_until(crate::time::after(
-            self.topic.client().config().request_timeout(),
-        ))
-    }
-
-    fn commit_until(&self, deadline: Instant) -> Result<()> {
-        let coordinator = self.coordinator()?;
-        coordinator.commit(
-            self.topic.name(),
-            &self.positions(),
-            &Membership::default(),
-            deadline,
-        )
-    }
-
-    /// Commits every partition's position in the background; the result
-    /// arrives on the returned channel. Commits started one after the other
-    /// may complete in either order.
-    pub fn commit_offsets_async(&self) -> Receiver<Result<()>> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.commit_in_background(move |result| {
-            let _ = tx.send(result);
-        });
-        rx
-    }
-
-    /// Commits the positions on a short-lived `kafka-sync-commit` thread
-    /// and hands the result to `done`.
-    fn commit_in_background(&self, done: impl FnOnce(Result<()>) + Send + 'static) {
-        let coordinator = match self.coordinator() {
-            Ok(c) => Arc::clone(c),
-            Err(e) => return done(Err(e)),
-        };
-        let positions = self.positions();
-        let topic = self.topic.name().to_owned();
-        let deadline = crate::time::after(self.topic.client().config().request_timeout());
-        let done = Arc::new(Mutex::new(Some(done)));
-        let on_thread = Arc::clone(&done);
-        #[cfg(test)]
-        let delay = self.commit_delay_for_test;
-        let spawned = worker::spawn(COMMIT_THREAD, move || {
-            #[cfg(test)]
-            std::thread::sleep(delay);
-            // A panicking commit still reaches `done`, which clears the
-            // auto-commit flag or answers `commit_offsets_async`.
-            let result = worker::catch(COMMIT_THREAD, || {
-                coordinator.commit(&topic, &positions, &Membership::default(), deadline)
-            })
-            .unwrap_or_else(|detail| {
-                Err(Error::thread_panicked("consumer", COMMIT_THREAD, detail))
-            });
-            if let Some(done) = on_thread.lock().take() {
-                done(result);
-            }
-        });
-        match spawned {
-            Ok(thread) => {
-                let finished = {
-                    let mut commits = self.commits.lock();
-                    let (finished, running) = std::mem::take(&mut *commits)
-                        .into_iter()
-                        .partition::<Vec<_>, _>(worker::Handle::is_finished);
-                    *commits = running;
-                    commits.push(thread);
-                    finished
-                };
-                for thread in finished {
-                    thread.join_until(Instant::now());
-                }
-            }
-            Err(e) => {
-                if let Some(done) = done.lock().take() {
-                    done(Err(e));
-                }
-            }
-        }
-    }
-
-    /// The consumer group's metadata (generation -1, no member id: a
-    /// simple consumer is no group member), for
-    /// [`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction);
-    /// `None` without a [`consumer_group`](SimpleConsumerConfig::consumer_group).
-    pub fn group_metadata(&self) -> Option<super::ConsumerGroupMetadata> {
-        self.config
-            .consumer_group
-            .as_deref()
-            .map(super::ConsumerGroupMetadata::new)
-    }
-
-    /// The group's committed offset for each partition this consumer reads;
-    /// `None` for partitions without one.
-    pub fn committed_offsets(&self) -> Result<BTreeMap<i32, Option<i64>>> {
-        let deadline = crate::time::after(self.topic.client().config().request_timeout());
-        self.coordinator()?
-            .fetch(self.topic.name(), &self.partitions(), deadline)
-    }
-
-    fn maybe_auto_commit(&self) {
-        if !self.config.auto_commits() {
-            return;
-        }
-        {
-            let mut next = self.next_auto_commit.lock();
-            let now = Instant::now();
-            if now < *next {
-                return;
-            }
-            *next = crate::time::add(now, self.config.auto_commit_interval);
-        }
-        if self.auto_commit_running.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let running = Arc::clone(&self.auto_commit_running);
-        let topic = self.topic.name().to_owned();
-        self.commit_in_background(move |result| {
-            if let Err(e) = result {
-                warn!("auto commit of topic `{topic}` failed: {e}");
-            }
-            running.store(false, Ordering::SeqCst);
-        });
     }
 
     /// Commits the positions (when auto commit is on) and stops the fetcher
@@ -717,90 +473,4 @@ impl<'a> IntoIterator for &'a SimpleConsumer {
 }
 
 #[cfg(all(test, feature = "testkit"))]
-mod tests {
-    use super::*;
-    use crate::producer::ProducerConfig;
-    use crate::testkit;
-    use crate::KafkaClient;
-
-    const DEADLINE: Duration = Duration::from_secs(20);
-
-    /// A fresh one-partition topic holding `records` records.
-    fn topic_with(records: usize) -> Topic {
-        let broker = testkit::shared().expect("test broker starts");
-        let client = KafkaClient::new(&broker.bootstrap()).expect("client bootstraps");
-        let name = testkit::unique_name("simple-threads");
-        client.create_topic(&name, 1, 1).expect("topic is created");
-        let topic = client.topic(&name).expect("topic exists");
-        let producer = topic.get_producer(ProducerConfig::default()).unwrap();
-        for i in 0..records {
-            producer.produce(format!("v{i}")).unwrap();
-        }
-        producer.flush(DEADLINE).expect("records are written");
-        topic
-    }
-
-    #[test]
-    fn a_panicking_fetcher_makes_consume_fail_instead_of_waiting() {
-        let consumer = topic_with(0)
-            .get_simple_consumer(
-                SimpleConsumerConfig::default().auto_offset_reset(OffsetReset::Earliest),
-            )
-            .unwrap();
-        consumer
-            .shared
-            .panic_fetcher_for_test
-            .store(true, Ordering::SeqCst);
-        consumer.shared.poke_fetcher();
-        let started = Instant::now();
-        let e = consumer.consume(DEADLINE).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                Error::ThreadPanicked {
-                    thread: fetcher::FETCHER_THREAD,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        assert!(started.elapsed() < Duration::from_secs(5));
-        let mut iter = consumer.iter();
-        assert!(matches!(
-            iter.next(),
-            Some(Err(Error::ThreadPanicked { .. }))
-        ));
-        assert!(iter.next().is_none(), "the iteration ends after the error");
-    }
-
-    #[test]
-    fn close_waits_for_a_running_auto_commit_so_the_final_commit_lands_last() {
-        let topic = topic_with(10);
-        let group = testkit::unique_name("simple-commit-order");
-        let config = SimpleConsumerConfig::default()
-            .consumer_group(group.clone())
-            .auto_offset_reset(OffsetReset::Earliest)
-            .auto_commit(Duration::from_millis(50));
-        let mut consumer = topic.get_simple_consumer(config.clone()).unwrap();
-        // The background commit of an early position lands 1.5 s after it starts.
-        consumer.commit_delay_for_test = Duration::from_millis(1500);
-        for _ in 0..3 {
-            consumer.consume(DEADLINE).unwrap().expect("a message");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        // Starts the auto commit of position 3, then takes a message.
-        consumer.consume(DEADLINE).unwrap().expect("a message");
-        for _ in 4..10 {
-            consumer.consume(DEADLINE).unwrap().expect("a message");
-        }
-        assert_eq!(consumer.position(0), Some(10));
-        consumer.close().expect("the final commit succeeds");
-        // Past the moment the delayed commit would land, had close not waited.
-        std::thread::sleep(Duration::from_millis(2000));
-        let reader = topic.get_simple_consumer(config).unwrap();
-        assert_eq!(
-            reader.committed_offsets().unwrap(),
-            BTreeMap::from([(0, Some(10))])
-        );
-    }
-}
+mod tests;

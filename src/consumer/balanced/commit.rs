@@ -13,7 +13,7 @@ use super::{BalancedConsumer, COMMIT_THREAD};
 use crate::cluster::KafkaClient;
 use crate::consumer::assignor::TopicPartition;
 use crate::consumer::membership::GroupMembership;
-use crate::consumer::offsets::{GroupCoordinator, Membership};
+use crate::consumer::offsets::{auto_commit_due, GroupCoordinator, Membership};
 use crate::error::{Error, Result};
 use crate::protocol::ErrorCode;
 use crate::thread as worker;
@@ -57,13 +57,11 @@ impl BalancedConsumer {
         if !self.config.auto_commits() {
             return;
         }
-        {
-            let mut next = self.next_auto_commit.lock();
-            let now = Instant::now();
-            if now < *next {
-                return;
-            }
-            *next = crate::time::add(now, self.config.fetch.auto_commit_interval);
+        if !auto_commit_due(
+            &self.next_auto_commit,
+            self.config.fetch.auto_commit_interval,
+        ) {
+            return;
         }
         let positions = self.positions();
         if positions.is_empty() || self.auto_commit_running.swap(true, Ordering::SeqCst) {
