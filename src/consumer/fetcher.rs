@@ -19,6 +19,10 @@
 //! non-retriable errors are queued as an error for their partition, which
 //! then stops until the caller seeks it.
 //!
+//! Beside this file: `responses` (Fetch answers into the queue), `metadata`
+//! (refreshes, new and deleted partitions) and `connect` (the fetcher's own
+//! connections and their backoff).
+//!
 //! # References
 //! Kafka protocol guide, "Fetch API"; KIP-74 (fetch `max_bytes`).
 
@@ -38,7 +42,7 @@ use crate::protocol::api::{
 use crate::protocol::records::DecodeOptions;
 
 use super::config::{OffsetReset, SimpleConsumerConfig};
-use super::offsets::{reset_offsets, GroupCoordinator};
+use super::offsets::GroupCoordinator;
 use super::queue::Shared;
 use crate::thread::{self as worker, Joined};
 
@@ -259,62 +263,6 @@ impl Fetcher {
         debug!("fetcher for {} stopped", self.shared.label);
     }
 
-    /// Refreshes the metadata of the topics being fetched when it is stale
-    /// or a topic has none yet, at most once per `retry_backoff`; forgets
-    /// topics no longer fetched.
-    fn refresh_metadata(&mut self) {
-        let topics: Vec<Arc<str>> = {
-            let state = self.shared.lock();
-            let mut topics: Vec<Arc<str>> = state
-                .partitions
-                .iter()
-                .map(|p| Arc::clone(&p.topic))
-                .collect();
-            topics.dedup();
-            topics
-        };
-        self.meta.retain(|t, _| topics.contains(t));
-        if topics.iter().any(|t| !self.meta.contains_key(t)) {
-            self.metadata_stale = true;
-        }
-        let aged = self
-            .last_refresh
-            .is_some_and(|at| at.elapsed() >= self.client.config().metadata_max_age());
-        if !(self.metadata_stale || aged) {
-            return;
-        }
-        if self
-            .last_refresh
-            .is_some_and(|at| at.elapsed() < self.retry_backoff)
-        {
-            return;
-        }
-        self.last_refresh = Some(Instant::now());
-        self.metadata_stale = false;
-        self.missing.retain(|t, _| topics.contains(t));
-        for topic in topics {
-            match self.client.refresh_topic(&topic) {
-                Ok(meta) => {
-                    self.missing.remove(&topic);
-                    self.pick_up_new_partitions(&topic, &meta);
-                    self.meta.insert(topic, meta);
-                }
-                Err(Error::UnknownTopic(_)) => {
-                    let times = self.missing.entry(Arc::clone(&topic)).or_insert(0);
-                    *times += 1;
-                    if *times >= MISSING_REFRESHES {
-                        self.topic_deleted(&topic);
-                    }
-                    self.metadata_stale = true;
-                }
-                Err(e) => {
-                    debug!("fetcher: metadata for topic `{topic}` not refreshed: {e}");
-                    self.metadata_stale = true;
-                }
-            }
-        }
-    }
-
     /// Makes more messages of partly handed-out batches (see
     /// `decode::PendingBatch`) for partitions whose queue is down to half its
     /// byte bound, decoding outside the lock.
@@ -381,102 +329,6 @@ impl Fetcher {
         if again {
             // The caller emptied the queue while this thread decoded.
             self.shared.poke_fetcher();
-        }
-    }
-
-    /// Starts reading partitions that metadata lists for the followed topic
-    /// (see [`NewPartitions`]) and the queue does not hold yet: from the
-    /// group's committed offset if there is one, else from the earliest
-    /// offset, whatever `auto_offset_reset` says, since every record of a
-    /// partition added after the consumer started is new to it (with
-    /// `Latest`, records written before the next metadata refresh noticed
-    /// the partition would be skipped). Failed lookups are retried at the
-    /// next refresh.
-    fn pick_up_new_partitions(&mut self, topic: &Arc<str>, meta: &TopicMetadata) {
-        let Some(follow) = self
-            .settings
-            .new_partitions
-            .as_ref()
-            .filter(|f| f.topic == *topic)
-        else {
-            return;
-        };
-        let added: Vec<i32> = {
-            let state = self.shared.lock();
-            meta.partitions
-                .iter()
-                .map(|p| p.id)
-                .filter(|&id| state.partition(topic, id).is_none())
-                .collect()
-        };
-        if added.is_empty() {
-            return;
-        }
-        let deadline = crate::time::after(self.client.config().request_timeout());
-        let committed = match &follow.coordinator {
-            Some(c) => c.fetch(topic, &added, deadline),
-            None => Ok(added.iter().map(|&p| (p, None)).collect()),
-        };
-        let starts = committed.and_then(|committed| {
-            let missing: Vec<i32> = committed
-                .iter()
-                .filter(|(_, o)| o.is_none())
-                .map(|(&p, _)| p)
-                .collect();
-            let earliest = reset_offsets(&self.client, topic, &missing, OffsetReset::Earliest)?;
-            Ok(committed
-                .into_iter()
-                .filter_map(|(p, o)| Some((p, o.or_else(|| earliest.get(&p).copied())?)))
-                .collect::<Vec<(i32, i64)>>())
-        });
-        match starts {
-            Ok(starts) => {
-                {
-                    let mut state = self.shared.lock();
-                    for &(id, offset) in &starts {
-                        let p = state.assign(topic, id);
-                        if p.fetch_offset.is_none() && !p.halted {
-                            p.fetch_offset = Some(offset);
-                        }
-                    }
-                }
-                log::info!(
-                    "topic `{topic}` has new partitions; {} reads them from {starts:?}",
-                    self.shared.label
-                );
-            }
-            Err(e) => {
-                warn!("starting new partitions {added:?} of topic `{topic}` failed: {e}; retrying");
-                self.metadata_stale = true;
-            }
-        }
-    }
-
-    /// `topic` is gone from the cluster (deleted): each of its partitions
-    /// stops with [`Error::UnknownTopic`], queued after the messages already
-    /// fetched (a partition still handing out a fetched batch stops once it
-    /// is through). A seek starts a partition again, should the topic be
-    /// created anew.
-    fn topic_deleted(&mut self, topic: &Arc<str>) {
-        let mut stopped = Vec::new();
-        {
-            let mut state = self.shared.lock();
-            for p in state.partitions.iter_mut().filter(|p| p.topic == *topic) {
-                if p.halted || p.resume_at.is_some() {
-                    continue;
-                }
-                let offset = p.fetch_offset;
-                p.fail(offset, Error::UnknownTopic(topic.to_string()));
-                stopped.push(p.id);
-            }
-        }
-        if !stopped.is_empty() {
-            warn!(
-                "topic `{topic}` no longer exists (deleted?): stopping partitions {stopped:?} of {} \
-                 after their fetched messages; seek them to read a re-created topic",
-                self.shared.label
-            );
-            self.shared.notify_ready();
         }
     }
 
@@ -636,72 +488,6 @@ impl Fetcher {
         }
     }
 
-    /// Opens a connection to `leader` on a `kafka-sync-connect` thread; the
-    /// result comes back through `connecting`.
-    ///
-    /// The connection is the fetcher's own, outside the client's pool: a
-    /// broker serves one request per connection at a time, so a Fetch it
-    /// holds for `fetch_max_wait` on a shared connection would hold up every
-    /// commit, produce and metadata request to that broker behind it (the
-    /// Java consumer and producer likewise use sockets of their own). The
-    /// fetcher keeps its own per-leader backoff, so the pool's is not needed.
-    fn start_connecting(&mut self, leader: i32) {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let client = self.client.clone();
-        let spawned = worker::spawn(CONNECT_THREAD, move || {
-            let _ = tx.send(client.dedicated_connection(leader).map(Arc::new));
-        });
-        match spawned {
-            Ok(thread) => {
-                self.connecting.insert(leader, rx);
-                self.connect_threads.insert(leader, thread);
-            }
-            Err(e) => self.leader_failed(leader, &e),
-        }
-    }
-
-    /// Joins the connect thread of `leader`, which has just sent its result
-    /// (a panicked one drops its sender, which reads as a failed attempt).
-    fn join_connect_thread(&mut self, leader: i32) {
-        if let Some(thread) = self.connect_threads.remove(&leader) {
-            thread.join_until(Instant::now() + Duration::from_secs(1));
-        }
-    }
-
-    /// The fetcher stops: connection attempts still running are not waited
-    /// for. Each is bounded by the client's `connect_timeout` (and SASL's
-    /// request timeout), holds only a clone of the client, and ends on its
-    /// own; waiting would let a black-holed broker hold up the consumer's
-    /// close by a whole connect timeout.
-    fn detach_connect_threads(&mut self) {
-        for (_, thread) in self.connect_threads.drain() {
-            if thread.is_finished() {
-                thread.join_until(Instant::now());
-            } else {
-                thread.detach("a connection attempt ends by itself within connect_timeout");
-            }
-        }
-    }
-
-    fn leader_failed(&mut self, leader: i32, e: &Error) {
-        let failures = self.leader_failures.get(&leader).map_or(0, |&(n, _)| n) + 1;
-        let delay = self.backoff.delay(failures);
-        self.leader_failures
-            .insert(leader, (failures, crate::time::after(delay)));
-        self.metadata_stale = true;
-        if failures == 1 {
-            warn!(
-                "fetching {} from broker {leader} failed: {e}; retrying in {delay:?}",
-                self.shared.label
-            );
-        } else {
-            debug!(
-                "fetching {} from broker {leader} failed again ({failures}): {e}",
-                self.shared.label
-            );
-        }
-    }
-
     /// When the thread must look again even if nothing arrives.
     fn next_wakeup(&self, now: Instant) -> Instant {
         let mut at = now + IDLE;
@@ -800,4 +586,6 @@ impl Fetcher {
     }
 }
 
+mod connect;
+mod metadata;
 mod responses;
