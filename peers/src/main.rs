@@ -390,7 +390,7 @@ fn load_average() -> String {
 fn bench(o: &Options) -> Result<Vec<Row>, String> {
     // The broker lives as long as this function: tansu in its own process,
     // or librdkafka's mock cluster on threads of this one.
-    let (_tansu, _mock, bootstrap, broker_pid) = if o.mock_broker {
+    let (_tansu, mock_cluster, bootstrap, broker_pid) = if o.mock_broker {
         let mock = rdkafka::mocking::MockCluster::new(1).map_err(|e| e.to_string())?;
         let bootstrap = mock.bootstrap_servers();
         (None, Some(mock), bootstrap, Some(std::process::id()))
@@ -405,7 +405,7 @@ fn bench(o: &Options) -> Result<Vec<Row>, String> {
     let client = KafkaClient::new(&bootstrap).map_err(|e| e.to_string())?;
     // The mock cluster creates topics through its own API.
     let create = |name: &str| -> Result<(), String> {
-        match &_mock {
+        match &mock_cluster {
             Some(mock) => mock
                 .create_topic(name, PARTITIONS, 1)
                 .map_err(|e| e.to_string()),
