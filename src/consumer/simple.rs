@@ -70,7 +70,7 @@ impl Topic {
 /// yields `Result<Message>` and ends after
 /// [`consumer_timeout`](SimpleConsumerConfig::consumer_timeout) without a
 /// message. An `Err` item reports a partition that stopped (corrupt data, an
-/// offset out of range with [`OffsetReset::Error`], a non-retriable broker
+/// offset out of range with [`OffsetReset::Error`](crate::consumer::OffsetReset::Error), a non-retriable broker
 /// error); the other partitions go on, and a [`seek`](Self::seek) restarts it.
 ///
 /// Dropping the consumer stops the fetcher thread, waits for background

@@ -115,7 +115,7 @@ impl SimpleConsumer {
     /// The consumer group's metadata (generation -1, no member id: a
     /// simple consumer is no group member), for
     /// [`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction);
-    /// `None` without a [`consumer_group`](SimpleConsumerConfig::consumer_group).
+    /// `None` without a [`consumer_group`](crate::consumer::SimpleConsumerConfig::consumer_group).
     pub fn group_metadata(&self) -> Option<crate::consumer::ConsumerGroupMetadata> {
         self.config
             .consumer_group
